@@ -1,0 +1,1 @@
+//! Identifier grammar (filled in by the registry work).

@@ -1,0 +1,1 @@
+//! Storage (filled in by the registry work).
