@@ -1,1 +1,95 @@
-fn main() {}
+//! idnode: the daemon and CLI binary of a secondary node (二级节点) of the
+//! industrial-internet identifier resolution system.
+//!
+//! `main` installs process-wide state exactly once and in this order: the
+//! rustls crypto provider (ring — two providers compiled in would panic at
+//! the first TLS config, see shared/crates.md), the command line, the
+//! configuration, the log subscriber; then it dispatches to a command. Only
+//! this binary reads config files and the environment, binds sockets and
+//! installs globals; the libraries get paths, bound sockets, an `Arc` of
+//! the store and a cancellation token.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod config;
+mod keys;
+mod offline;
+mod resolve_cmd;
+mod serve;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    // Must come before anything can build a rustls config.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("idnode: error: {e:#}");
+            cli::exit_code_of(&e)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    // Commands that need neither a valid config nor logs.
+    match &cli.command {
+        Command::Version => {
+            cli::version();
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::CheckConfig(args) => return Ok(cli::check_config(&cli, args)),
+        _ => {}
+    }
+
+    let cfg = cli::load_valid_config(&cli)?;
+    telemetry::init_tracing(&cfg.telemetry)?;
+
+    match cli.command {
+        Command::Version | Command::CheckConfig(_) => unreachable!("handled above"),
+        Command::Init(args) => {
+            let outcome = cli::init(&cfg, args.force, args.demo)?;
+            cli::print_init_summary(&cfg, &outcome, args.demo);
+        }
+        Command::Keygen(args) => cli::keygen(&args)?,
+        Command::Id(cmd) => offline::run_id(cmd, cfg.data_dir())?,
+        Command::Resolve(args) => resolve_cmd::run(args)?,
+        Command::Serve => serve_command(cfg)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `idnode serve`: first-run init, then the daemon on a multi-thread runtime.
+fn serve_command(cfg: config::Config) -> Result<()> {
+    if cli::is_fresh(&cfg) {
+        tracing::info!(data_dir = %cfg.data_dir().display(), "fresh data directory: initialising with demo data");
+        let outcome = cli::init(&cfg, false, true)?;
+        cli::print_init_summary(&cfg, &outcome, true);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("idnode-rt")
+        .build()
+        .context("starting the async runtime")?;
+    let store = cli::open_store(&cfg)?;
+    let store: std::sync::Arc<dyn idnode_registry::store::Store> = store;
+    runtime.block_on(serve::run(std::sync::Arc::new(cfg), store))
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before 1970). The one
+/// clock of the daemon: the libraries take `now` as an argument.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

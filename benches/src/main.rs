@@ -1,1 +1,480 @@
-fn main() {}
+//! idnode-bench: load generator for idnode's Handle doors.
+//!
+//! Only ever talks to loopback: the target must be a literal loopback socket
+//! address (127.0.0.0/8 or ::1), never a name or a pattern. Every run is
+//! bounded by a request count AND a duration and stops by itself.
+//!
+//! Modes:
+//! * `udp`  — resolution over UDP; closed loop with a window of outstanding
+//!   requests per worker, or open loop at a fixed `--rate` (latency measured
+//!   from the scheduled send time, so a stall is not hidden).
+//! * `tcp`  — resolution over kept-open TCP connections, one outstanding
+//!   request per connection.
+//! * `null-server` — a do-nothing UDP answerer (same socket layout as the
+//!   node) that echoes a fixed answer: the ceiling of the box.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use hdrhistogram::Histogram;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+mod request;
+
+#[derive(Parser, Debug)]
+#[command(name = "idnode-bench", version, about = "Loopback-only load generator for idnode")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Resolution load over UDP.
+    Udp(Load),
+    /// Resolution load over kept-open TCP connections.
+    Tcp(Load),
+    /// A do-nothing UDP answerer: the ceiling of this machine for the same generator.
+    NullServer(NullServer),
+}
+
+#[derive(Args, Debug, Clone)]
+struct Load {
+    /// Target, a literal loopback socket address such as 127.0.0.1:2641.
+    #[arg(long)]
+    target: String,
+    /// Worker threads (UDP) or connections (TCP).
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Outstanding requests per UDP worker (closed loop).
+    #[arg(long, default_value_t = 32)]
+    window: usize,
+    /// Stop after this many requests in all.
+    #[arg(long, default_value_t = 1_000_000)]
+    requests: u64,
+    /// Stop after this many seconds, whatever the count.
+    #[arg(long, default_value_t = 30.0)]
+    duration: f64,
+    /// Open loop: send at this many requests/s in all (0 = closed loop, as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Identifier prefix of the generated set: identifiers are `<prefix>/<n>` for n in 0..count.
+    #[arg(long, default_value = "88.118.8.1001")]
+    prefix: String,
+    /// How many identifiers the store holds under `--prefix` (named `<prefix>/ID<n>`... see --pattern).
+    #[arg(long, default_value_t = 1_000_000)]
+    count: u64,
+    /// Suffix template; `{n}` is replaced by the number.
+    #[arg(long, default_value = "BENCH-{n}")]
+    suffix: String,
+    /// Share of requests for identifiers that exist (the rest ask for absent suffixes).
+    #[arg(long, default_value_t = 0.9)]
+    hit_ratio: f64,
+    /// Set the PO (public only) flag, as CNRI resolvers do.
+    #[arg(long, default_value_t = true)]
+    public_only: bool,
+    /// Seconds before an unanswered UDP request counts as lost.
+    #[arg(long, default_value_t = 1.0)]
+    timeout: f64,
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct NullServer {
+    /// Listen address (loopback only).
+    #[arg(long, default_value = "127.0.0.1:2650")]
+    listen: String,
+    /// Sockets (SO_REUSEPORT), one thread each.
+    #[arg(long, default_value_t = 2)]
+    sockets: usize,
+    /// Size of the fixed answer in bytes.
+    #[arg(long, default_value_t = 150)]
+    answer_bytes: usize,
+    /// Stop after this many seconds.
+    #[arg(long, default_value_t = 120.0)]
+    duration: f64,
+}
+
+#[derive(Serialize, Debug)]
+struct Report {
+    mode: &'static str,
+    target: String,
+    concurrency: usize,
+    window: usize,
+    rate_target: u64,
+    sent: u64,
+    answered: u64,
+    lost: u64,
+    hits: u64,
+    misses: u64,
+    errors: u64,
+    seconds: f64,
+    requests_per_sec: f64,
+    p50_us: u64,
+    p99_us: u64,
+    p999_us: u64,
+    max_us: u64,
+}
+
+fn loopback_target(s: &str) -> anyhow::Result<SocketAddr> {
+    let addr: SocketAddr = s
+        .parse()
+        .with_context(|| format!("--target must be a literal socket address such as 127.0.0.1:2641, got {s:?}"))?;
+    if !addr.ip().is_loopback() {
+        bail!("refusing non-loopback target {addr}: idnode-bench only loads 127.0.0.0/8 or ::1");
+    }
+    Ok(addr)
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Udp(l) => {
+            let r = run_udp(&l)?;
+            finish(&l, r)
+        }
+        Cmd::Tcp(l) => {
+            let r = run_tcp(&l)?;
+            finish(&l, r)
+        }
+        Cmd::NullServer(n) => null_server(&n),
+    }
+}
+
+fn finish(l: &Load, r: Report) -> anyhow::Result<()> {
+    println!(
+        "{} {}: {} answered / {} sent in {:.2}s = {:.0} req/s; hits {} misses {} errors {} lost {}; latency p50 {}us p99 {}us p99.9 {}us max {}us",
+        r.mode,
+        r.target,
+        r.answered,
+        r.sent,
+        r.seconds,
+        r.requests_per_sec,
+        r.hits,
+        r.misses,
+        r.errors,
+        r.lost,
+        r.p50_us,
+        r.p99_us,
+        r.p999_us,
+        r.max_us
+    );
+    if let Some(p) = &l.json {
+        std::fs::write(p, serde_json::to_vec_pretty(&r)?)?;
+    }
+    Ok(())
+}
+
+/// Deterministic identifier picker shared by the modes.
+struct Picker {
+    rng: rand::rngs::SmallRng,
+    l: Load,
+}
+
+impl Picker {
+    fn new(l: &Load, seed: u64) -> Self {
+        Picker { rng: rand::rngs::SmallRng::seed_from_u64(seed), l: l.clone() }
+    }
+    fn next(&mut self) -> String {
+        let n = self.rng.random_range(0..self.l.count.max(1));
+        let hit = self.rng.random_bool(self.l.hit_ratio.clamp(0.0, 1.0));
+        let suffix = self.l.suffix.replace("{n}", &n.to_string());
+        if hit { format!("{}/{}", self.l.prefix, suffix) } else { format!("{}/{}-absent", self.l.prefix, suffix) }
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    sent: u64,
+    answered: u64,
+    lost: u64,
+    hits: u64,
+    misses: u64,
+    errors: u64,
+}
+
+impl Tally {
+    fn count_rc(&mut self, rc: u32) {
+        self.answered += 1;
+        match rc {
+            1 => self.hits += 1,
+            100 | 200 => self.misses += 1,
+            _ => self.errors += 1,
+        }
+    }
+    fn add(&mut self, o: &Tally) {
+        self.sent += o.sent;
+        self.answered += o.answered;
+        self.lost += o.lost;
+        self.hits += o.hits;
+        self.misses += o.misses;
+        self.errors += o.errors;
+    }
+}
+
+fn new_hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
+}
+
+fn report(mode: &'static str, l: &Load, tally: Tally, hist: &Histogram<u64>, secs: f64) -> Report {
+    Report {
+        mode,
+        target: l.target.clone(),
+        concurrency: l.concurrency,
+        window: l.window,
+        rate_target: l.rate,
+        sent: tally.sent,
+        answered: tally.answered,
+        lost: tally.lost,
+        hits: tally.hits,
+        misses: tally.misses,
+        errors: tally.errors,
+        seconds: secs,
+        requests_per_sec: tally.answered as f64 / secs.max(1e-9),
+        p50_us: hist.value_at_quantile(0.50),
+        p99_us: hist.value_at_quantile(0.99),
+        p999_us: hist.value_at_quantile(0.999),
+        max_us: hist.max(),
+    }
+}
+
+/// Shared stop conditions: a global request budget and a deadline.
+struct Budget {
+    left: AtomicU64,
+    deadline: Instant,
+    stop: AtomicBool,
+}
+
+impl Budget {
+    fn take(&self) -> bool {
+        if self.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline {
+            self.stop.store(true, Ordering::Relaxed);
+            return false;
+        }
+        self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1)).is_ok()
+    }
+    fn done(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline
+    }
+}
+
+fn run_udp(l: &Load) -> anyhow::Result<Report> {
+    let target = loopback_target(&l.target)?;
+    let budget = Arc::new(Budget {
+        left: AtomicU64::new(l.requests),
+        deadline: Instant::now() + Duration::from_secs_f64(l.duration),
+        stop: AtomicBool::new(false),
+    });
+    let start = Instant::now();
+    let mut threads = Vec::new();
+    for w in 0..l.concurrency.max(1) {
+        let l = l.clone();
+        let budget = budget.clone();
+        threads.push(std::thread::spawn(move || udp_worker(&l, target, w as u64, &budget)));
+    }
+    let mut tally = Tally::default();
+    let mut hist = new_hist();
+    for t in threads {
+        let (t, h) = t.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
+        tally.add(&t);
+        hist.add(&h)?;
+    }
+    Ok(report("udp", l, tally, &hist, start.elapsed().as_secs_f64()))
+}
+
+fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::Result<(Tally, Histogram<u64>)> {
+    let bind: SocketAddr = if target.is_ipv4() { "127.0.0.1:0".parse()? } else { "[::1]:0".parse()? };
+    let sock = UdpSocket::bind(bind)?;
+    sock.connect(target)?;
+    let mut picker = Picker::new(l, 0x1d_0de + w);
+    let mut tally = Tally::default();
+    let mut hist = new_hist();
+    let timeout = Duration::from_secs_f64(l.timeout);
+    let mut pending: HashMap<u32, Instant> = HashMap::new();
+    let mut next_id: u32 = (w as u32) << 24;
+    let mut buf = vec![0u8; 65536];
+    let mut pkt = Vec::with_capacity(256);
+    let open_loop = l.rate > 0;
+    let per_worker_rate = (l.rate as f64 / l.concurrency.max(1) as f64).max(1.0);
+    let interval = Duration::from_secs_f64(1.0 / per_worker_rate);
+    let mut next_send = Instant::now();
+    let mut exhausted = false;
+    sock.set_read_timeout(Some(Duration::from_millis(if open_loop { 1 } else { 50 })))?;
+    loop {
+        // Send phase.
+        if !exhausted {
+            if open_loop {
+                let now = Instant::now();
+                while next_send <= now {
+                    if !budget.take() {
+                        exhausted = true;
+                        break;
+                    }
+                    next_id = next_id.wrapping_add(1);
+                    request::resolution(&mut pkt, next_id, picker.next().as_bytes(), l.public_only);
+                    let _ = sock.send(&pkt);
+                    tally.sent += 1;
+                    pending.insert(next_id, next_send);
+                    next_send += interval;
+                }
+            } else {
+                while pending.len() < l.window.max(1) {
+                    if !budget.take() {
+                        exhausted = true;
+                        break;
+                    }
+                    next_id = next_id.wrapping_add(1);
+                    request::resolution(&mut pkt, next_id, picker.next().as_bytes(), l.public_only);
+                    let _ = sock.send(&pkt);
+                    tally.sent += 1;
+                    pending.insert(next_id, Instant::now());
+                }
+            }
+        }
+        if exhausted && pending.is_empty() {
+            break;
+        }
+        // Receive phase: drain whatever arrived.
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                if let Some((id, seq, rc)) = request::parse_answer(&buf[..n]) {
+                    // Multi-datagram answers: count on the first datagram.
+                    if seq == 0 {
+                        if let Some(t0) = pending.remove(&id) {
+                            let us = t0.elapsed().as_micros().max(1) as u64;
+                            let _ = hist.record(us.min(60_000_000));
+                            tally.count_rc(rc);
+                        }
+                    }
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => {}
+        }
+        // Expire lost requests.
+        if !pending.is_empty() && (exhausted || pending.len() >= l.window.max(1) || open_loop) {
+            let now = Instant::now();
+            let before = pending.len();
+            pending.retain(|_, t0| now.duration_since(*t0) < timeout);
+            tally.lost += (before - pending.len()) as u64;
+        }
+        if budget.done() && exhausted && Instant::now() > budget.deadline + timeout {
+            tally.lost += pending.len() as u64;
+            break;
+        }
+    }
+    Ok((tally, hist))
+}
+
+fn run_tcp(l: &Load) -> anyhow::Result<Report> {
+    let target = loopback_target(&l.target)?;
+    let budget = Arc::new(Budget {
+        left: AtomicU64::new(l.requests),
+        deadline: Instant::now() + Duration::from_secs_f64(l.duration),
+        stop: AtomicBool::new(false),
+    });
+    let start = Instant::now();
+    let mut threads = Vec::new();
+    for w in 0..l.concurrency.max(1) {
+        let l = l.clone();
+        let budget = budget.clone();
+        threads.push(std::thread::spawn(move || tcp_worker(&l, target, w as u64, &budget)));
+    }
+    let mut tally = Tally::default();
+    let mut hist = new_hist();
+    for t in threads {
+        let (t, h) = t.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
+        tally.add(&t);
+        hist.add(&h)?;
+    }
+    Ok(report("tcp", l, tally, &hist, start.elapsed().as_secs_f64()))
+}
+
+fn tcp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::Result<(Tally, Histogram<u64>)> {
+    let mut stream = TcpStream::connect_timeout(&target, Duration::from_secs(5))?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs_f64(l.timeout.max(1.0))))?;
+    let mut picker = Picker::new(l, 0x7c9 + w);
+    let mut tally = Tally::default();
+    let mut hist = new_hist();
+    let mut pkt = Vec::with_capacity(256);
+    let mut env = [0u8; 20];
+    let mut body = Vec::with_capacity(4096);
+    let mut id = (w as u32) << 24;
+    while budget.take() {
+        id = id.wrapping_add(1);
+        request::resolution(&mut pkt, id, picker.next().as_bytes(), l.public_only);
+        let t0 = Instant::now();
+        tally.sent += 1;
+        if stream.write_all(&pkt).is_err() || stream.read_exact(&mut env).is_err() {
+            tally.lost += 1;
+            break;
+        }
+        let len = u32::from_be_bytes([env[16], env[17], env[18], env[19]]) as usize;
+        body.resize(len, 0);
+        if stream.read_exact(&mut body).is_err() {
+            tally.lost += 1;
+            break;
+        }
+        let us = t0.elapsed().as_micros().max(1) as u64;
+        let _ = hist.record(us.min(60_000_000));
+        let rc = if body.len() >= 8 { u32::from_be_bytes([body[4], body[5], body[6], body[7]]) } else { 0 };
+        tally.count_rc(rc);
+    }
+    Ok((tally, hist))
+}
+
+fn null_server(n: &NullServer) -> anyhow::Result<()> {
+    let addr = loopback_target(&n.listen)?;
+    let mut socks = Vec::new();
+    let mut target = addr;
+    for _ in 0..n.sockets.max(1) {
+        let s = socket2::Socket::new(socket2::Domain::for_address(target), socket2::Type::DGRAM, None)?;
+        s.set_reuse_port(true)?;
+        s.bind(&target.into())?;
+        let s: UdpSocket = s.into();
+        if target.port() == 0 {
+            target = s.local_addr()?;
+        }
+        socks.push(s);
+    }
+    println!("null-server listening on {target} with {} sockets for {}s", socks.len(), n.duration);
+    let deadline = Instant::now() + Duration::from_secs_f64(n.duration);
+    let answer_len = n.answer_bytes.max(44);
+    let mut threads = Vec::new();
+    for s in socks {
+        threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
+            s.set_read_timeout(Some(Duration::from_millis(200)))?;
+            let mut buf = vec![0u8; 2048];
+            let mut answer = vec![0u8; answer_len];
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+            rng.fill(&mut answer[44..]);
+            while Instant::now() < deadline {
+                let Ok((len, peer)) = s.recv_from(&mut buf) else { continue };
+                if len < 20 {
+                    continue;
+                }
+                // Same envelope work as a real answer: copy the request id, set rc 1.
+                answer[..20].copy_from_slice(&buf[..20]);
+                answer[16..20].copy_from_slice(&((answer_len - 20) as u32).to_be_bytes());
+                answer[20..24].copy_from_slice(&1u32.to_be_bytes());
+                answer[24..28].copy_from_slice(&1u32.to_be_bytes());
+                let _ = s.send_to(&answer, peer);
+            }
+            Ok(())
+        }));
+    }
+    for t in threads {
+        t.join().map_err(|_| anyhow::anyhow!("thread panicked"))??;
+    }
+    Ok(())
+}

@@ -1,1 +1,4 @@
 //! resolver
+
+pub mod wire;
+pub mod engine;

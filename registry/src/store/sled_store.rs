@@ -1,0 +1,979 @@
+//! [`SledStore`]: the [`Store`] on sled 0.34.
+//!
+//! * **One writer at a time.** Record, prefix, audit and counter writes take
+//!   a writer mutex, compute the new state from the committed one, and
+//!   commit a write-only sled transaction across the trees involved. This
+//!   keeps change-log sequence numbers gap-free *in commit order* (a reader
+//!   following the log never sees seq N+1 before N) and means sled never has
+//!   to re-run a transaction closure on conflict. The mutex is held only for
+//!   the in-memory commit (microseconds), never across the flush.
+//! * **Durability by group commit** ([`super::group_commit`]): after
+//!   committing, a writer waits for a flush that started after its commit.
+//!   sled's own periodic flusher is switched off (`flush_every_ms(None)`):
+//!   every write path waits for our flush anyway, so a second timer-driven
+//!   flusher would only add I/O and compete for the log.
+//! * **Reads** go straight to sled (lock-free) and to in-memory snapshots
+//!   (prefix index) and never wait for writers.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::counters::CounterAcc;
+use super::group_commit::GroupCommit;
+use super::prefix_index::{PrefixIndex, PrefixMatch};
+use super::{RecordOp, Store, StoreError, StoreMeta, WriteCtx, WriteReceipt};
+use crate::ident::{MAX_HANDLE_BYTES, check_prefix_chars, prefix_of};
+use crate::model::record::MAX_RECORD_BYTES;
+use crate::model::wire::{MAX_HANDLE_LEN, MAX_VALUES};
+use crate::model::{
+    Alias, AuditEntry, Change, ChangeOp, DayCounters, Enterprise, Identity, Prefix, RecordBytes, Stored, Template, Value,
+    day_of, encode_record,
+};
+
+/// Default sled page-cache size: 256 MiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// Layout version of this build's store (the `meta` tree's `schema`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META_KEY: &[u8] = b"store";
+
+/// How to open a [`SledStore`].
+#[derive(Debug, Clone)]
+pub struct SledOptions {
+    /// Directory of the store (created if missing).
+    pub path: PathBuf,
+    /// sled page-cache bytes (default [`DEFAULT_CACHE_BYTES`]).
+    pub cache_capacity: u64,
+    /// Node id to record when the store is **created**; an existing store
+    /// keeps its own. `None` = a random 16-hex-digit id.
+    pub node_id: Option<String>,
+    /// Unix seconds, recorded as the creation time of a new store.
+    pub now: u64,
+}
+
+impl SledOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SledOptions { path: path.into(), cache_capacity: DEFAULT_CACHE_BYTES, node_id: None, now: 0 }
+    }
+    pub fn cache_capacity(mut self, bytes: u64) -> Self {
+        self.cache_capacity = bytes;
+        self
+    }
+    pub fn node_id(mut self, id: impl Into<String>) -> Self {
+        self.node_id = Some(id.into());
+        self
+    }
+    pub fn now(mut self, now: u64) -> Self {
+        self.now = now;
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Trees {
+    handles: sled::Tree,
+    prefixes: sled::Tree,
+    enterprises: sled::Tree,
+    identities: sled::Tree,
+    templates: sled::Tree,
+    aliases: sled::Tree,
+    changelog: sled::Tree,
+    counters: sled::Tree,
+    audit: sled::Tree,
+}
+
+#[derive(Debug)]
+struct WriterState {
+    seq: u64,
+    audit_seq: u64,
+}
+
+/// The sled-backed store. Open once per directory per process; a second
+/// open of a directory held elsewhere fails with [`StoreError::Locked`].
+#[derive(Debug)]
+pub struct SledStore {
+    path: PathBuf,
+    db: sled::Db,
+    t: Trees,
+    writer: Mutex<WriterState>,
+    last_seq: AtomicU64,
+    index: RwLock<Arc<PrefixIndex>>,
+    counters: CounterAcc,
+    gc: GroupCommit,
+    meta: StoreMeta,
+}
+
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn txn_err(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => backend(e),
+    }
+}
+
+fn map_open_err(e: sled::Error, path: &Path) -> StoreError {
+    if let sled::Error::Io(io) = &e {
+        let msg = io.to_string();
+        if msg.contains("could not acquire lock") || io.kind() == std::io::ErrorKind::WouldBlock {
+            return StoreError::Locked { path: path.display().to_string() };
+        }
+    }
+    StoreError::Backend(format!("opening {}: {e}", path.display()))
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn last_u64_key(tree: &sled::Tree, name: &'static str) -> Result<u64, StoreError> {
+    match tree.last().map_err(backend)? {
+        None => Ok(0),
+        Some((k, _)) => {
+            let b: [u8; 8] = k.as_ref().try_into().map_err(|_| StoreError::corrupt(name, "key is not a u64"))?;
+            Ok(u64::from_be_bytes(b))
+        }
+    }
+}
+
+fn decode<T: Stored>(tree: &'static str, b: &[u8]) -> Result<T, StoreError> {
+    T::from_stored(b).map_err(|e| StoreError::decode(tree, e))
+}
+
+fn upper(s: &str) -> Vec<u8> {
+    s.as_bytes().to_ascii_uppercase()
+}
+
+fn two_part_key(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.len() + 1 + b.len());
+    k.extend_from_slice(a);
+    k.push(0);
+    k.extend_from_slice(b);
+    k
+}
+
+fn check_key(key: &[u8]) -> Result<(), StoreError> {
+    if key.is_empty() {
+        return Err(StoreError::Invalid("empty identifier key".into()));
+    }
+    // +5: a bare prefix is stored under `0.NA/<it>`.
+    if key.len() > MAX_HANDLE_BYTES + 5 {
+        return Err(StoreError::Invalid(format!("identifier key of {} bytes exceeds {MAX_HANDLE_BYTES}", key.len())));
+    }
+    Ok(())
+}
+
+/// Validates values before they are stored: UTF-8 types, reference handle
+/// lengths, no repeated index; stamps timestamp 0 with `now`.
+fn prepare_values(values: &mut [Value], now: u32) -> Result<(), StoreError> {
+    if values.len() > MAX_VALUES {
+        return Err(StoreError::Limit(format!("{} values exceed the limit of {MAX_VALUES}", values.len())));
+    }
+    for i in 0..values.len() {
+        let v = &values[i];
+        if values[..i].iter().any(|o| o.index == v.index) {
+            return Err(StoreError::DuplicateIndex(v.index));
+        }
+        if std::str::from_utf8(&v.value_type).is_err() {
+            return Err(StoreError::Invalid(format!("value {}: type is not UTF-8", v.index)));
+        }
+        if v.references.len() > MAX_VALUES || v.references.iter().any(|r| r.handle.len() > MAX_HANDLE_LEN) {
+            return Err(StoreError::Limit(format!("value {}: references exceed limits", v.index)));
+        }
+    }
+    for v in values.iter_mut() {
+        if v.timestamp == 0 {
+            v.timestamp = now;
+        }
+    }
+    Ok(())
+}
+
+fn encode_checked(values: &[Value]) -> Result<Vec<u8>, StoreError> {
+    if values.len() > MAX_VALUES {
+        return Err(StoreError::Limit(format!("record would have {} values (limit {MAX_VALUES})", values.len())));
+    }
+    let b = encode_record(values);
+    if b.len() > MAX_RECORD_BYTES {
+        return Err(StoreError::Limit(format!("record of {} bytes exceeds {MAX_RECORD_BYTES}", b.len())));
+    }
+    Ok(b)
+}
+
+/// The outcome of computing one op against the current state.
+struct Computed {
+    new: Option<Vec<u8>>,
+    op: ChangeOp,
+    created: bool,
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the store in `opts.path`.
+    pub fn open(opts: SledOptions) -> Result<Self, StoreError> {
+        let path = opts.path.clone();
+        std::fs::create_dir_all(&path)
+            .map_err(|e| StoreError::Backend(format!("creating {}: {e}", path.display())))?;
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(opts.cache_capacity)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| map_open_err(e, &path))?;
+        let open = |n: &str| db.open_tree(n).map_err(backend);
+        let t = Trees {
+            handles: open("handles")?,
+            prefixes: open("prefixes")?,
+            enterprises: open("enterprises")?,
+            identities: open("identities")?,
+            templates: open("templates")?,
+            aliases: open("aliases")?,
+            changelog: open("changelog")?,
+            counters: open("counters")?,
+            audit: open("audit")?,
+        };
+        let meta_tree = open("meta")?;
+        let meta = match meta_tree.get(META_KEY).map_err(backend)? {
+            Some(b) => {
+                // Check the schema number before trusting the rest of the layout.
+                let m: StoreMeta = decode("meta", &b)?;
+                if m.schema > SCHEMA_VERSION {
+                    return Err(StoreError::SchemaTooNew { found: m.schema, supported: SCHEMA_VERSION });
+                }
+                if m.schema == 0 {
+                    return Err(StoreError::corrupt("meta", "schema version 0"));
+                }
+                m
+            }
+            None => {
+                let node_id = opts.node_id.clone().unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
+                let m = StoreMeta { schema: SCHEMA_VERSION, node_id, created: opts.now };
+                meta_tree.insert(META_KEY, m.to_stored()).map_err(backend)?;
+                db.flush().map_err(backend)?;
+                m
+            }
+        };
+        let seq = last_u64_key(&t.changelog, "changelog")?;
+        let audit_seq = last_u64_key(&t.audit, "audit")?;
+        let mut prefixes = Vec::new();
+        for kv in t.prefixes.iter() {
+            let (_, v) = kv.map_err(backend)?;
+            prefixes.push(decode::<Prefix>("prefixes", &v)?);
+        }
+        let db2 = db.clone();
+        let gc = GroupCommit::start(Box::new(move || db2.flush().map(|_| ()).map_err(|e| e.to_string())))
+            .map_err(|e| StoreError::Backend(format!("starting the flusher thread: {e}")))?;
+        Ok(SledStore {
+            path,
+            db,
+            t,
+            writer: Mutex::new(WriterState { seq, audit_seq }),
+            last_seq: AtomicU64::new(seq),
+            index: RwLock::new(Arc::new(PrefixIndex::build(prefixes))),
+            counters: CounterAcc::default(),
+            gc,
+            meta,
+        })
+    }
+
+    /// Opens `path` with default options.
+    pub fn open_path(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        Self::open(SledOptions::new(path))
+    }
+
+    /// The directory of the store.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes the store occupies on disk (sled's estimate).
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(backend)
+    }
+
+    fn index(&self) -> Arc<PrefixIndex> {
+        self.index.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn reload_index(&self) -> Result<(), StoreError> {
+        let mut prefixes = Vec::new();
+        for kv in self.t.prefixes.iter() {
+            let (_, v) = kv.map_err(backend)?;
+            prefixes.push(decode::<Prefix>("prefixes", &v)?);
+        }
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(PrefixIndex::build(prefixes));
+        Ok(())
+    }
+
+    fn current(&self, overlay: &std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>, key: &[u8]) -> Result<Option<Vec<Value>>, StoreError> {
+        let bytes: Option<Vec<u8>> = match overlay.get(key) {
+            Some(v) => v.clone(),
+            None => self.t.handles.get(key).map_err(backend)?.map(|v| v.to_vec()),
+        };
+        match bytes {
+            None => Ok(None),
+            Some(b) => Ok(Some(crate::model::Record::decode(&b).map_err(|e| StoreError::corrupt("handles", e))?.values)),
+        }
+    }
+
+    fn exists(&self, overlay: &std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>, key: &[u8]) -> Result<bool, StoreError> {
+        match overlay.get(key) {
+            Some(v) => Ok(v.is_some()),
+            None => self.t.handles.contains_key(key).map_err(backend),
+        }
+    }
+
+    fn compute(
+        &self,
+        overlay: &std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>,
+        op: RecordOp,
+        now: u32,
+    ) -> Result<(Vec<u8>, Computed), StoreError> {
+        check_key(op.key())?;
+        match op {
+            RecordOp::Create { key, mut values, overwrite } => {
+                prepare_values(&mut values, now)?;
+                let existed = self.exists(overlay, &key)?;
+                if existed && !overwrite {
+                    return Err(StoreError::AlreadyExists);
+                }
+                let new = encode_checked(&values)?;
+                Ok((key, Computed { new: Some(new), op: ChangeOp::Create, created: !existed }))
+            }
+            RecordOp::Replace { key, mut values } => {
+                prepare_values(&mut values, now)?;
+                if !self.exists(overlay, &key)? {
+                    return Err(StoreError::NotFound);
+                }
+                let new = encode_checked(&values)?;
+                Ok((key, Computed { new: Some(new), op: ChangeOp::Replace, created: false }))
+            }
+            RecordOp::Delete { key } => {
+                if !self.exists(overlay, &key)? {
+                    return Err(StoreError::NotFound);
+                }
+                Ok((key, Computed { new: None, op: ChangeOp::Delete, created: false }))
+            }
+            RecordOp::AddValues { key, mut values, overwrite } => {
+                prepare_values(&mut values, now)?;
+                let mut cur = self.current(overlay, &key)?.ok_or(StoreError::NotFound)?;
+                for v in values {
+                    match cur.iter_mut().find(|c| c.index == v.index) {
+                        Some(_) if !overwrite => return Err(StoreError::ValueExists(v.index)),
+                        Some(c) => *c = v,
+                        None => cur.push(v),
+                    }
+                }
+                let new = encode_checked(&cur)?;
+                Ok((key, Computed { new: Some(new), op: ChangeOp::AddValues, created: false }))
+            }
+            RecordOp::ModifyValues { key, mut values } => {
+                prepare_values(&mut values, now)?;
+                let mut cur = self.current(overlay, &key)?.ok_or(StoreError::NotFound)?;
+                for v in values {
+                    match cur.iter_mut().find(|c| c.index == v.index) {
+                        Some(c) => *c = v,
+                        None => return Err(StoreError::ValueNotFound(v.index)),
+                    }
+                }
+                let new = encode_checked(&cur)?;
+                Ok((key, Computed { new: Some(new), op: ChangeOp::ModifyValues, created: false }))
+            }
+            RecordOp::RemoveValues { key, indexes } => {
+                let mut cur = self.current(overlay, &key)?.ok_or(StoreError::NotFound)?;
+                for (i, idx) in indexes.iter().enumerate() {
+                    if indexes[..i].contains(idx) {
+                        return Err(StoreError::DuplicateIndex(*idx));
+                    }
+                    if !cur.iter().any(|c| c.index == *idx) {
+                        return Err(StoreError::ValueNotFound(*idx));
+                    }
+                }
+                cur.retain(|c| !indexes.contains(&c.index));
+                let new = encode_checked(&cur)?;
+                Ok((key, Computed { new: Some(new), op: ChangeOp::RemoveValues, created: false }))
+            }
+        }
+    }
+
+    /// The shared write path of `write` and `write_batch`.
+    fn apply(&self, ops: Vec<RecordOp>, ctx: &WriteCtx) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
+        let now32 = u32::try_from(ctx.now).unwrap_or(u32::MAX);
+        let day = day_of(ctx.now);
+        let mut results = Vec::with_capacity(ops.len());
+        let mut overlay: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>> =
+            std::collections::HashMap::with_capacity(ops.len());
+        let mut changes: Vec<(u64, Vec<u8>)> = Vec::with_capacity(ops.len());
+        let mut created: Vec<Vec<u8>> = Vec::new();
+        let mut w = lock(&self.writer);
+        let mut seq = w.seq;
+        for op in ops {
+            match self.compute(&overlay, op, now32) {
+                Ok((key, c)) => {
+                    seq += 1;
+                    let change = Change { seq, time: ctx.now, op: c.op, key: key.clone(), actor: ctx.actor.clone() };
+                    changes.push((seq, change.to_stored()));
+                    if c.created {
+                        created.push(prefix_of(&key).to_vec());
+                    }
+                    overlay.insert(key, c.new);
+                    results.push(Ok(WriteReceipt { seq }));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if changes.is_empty() {
+            return Ok(results);
+        }
+        (&self.t.handles, &self.t.changelog)
+            .transaction(|(h, c)| {
+                for (k, v) in &overlay {
+                    match v {
+                        Some(b) => {
+                            h.insert(k.as_slice(), b.as_slice())?;
+                        }
+                        None => {
+                            h.remove(k.as_slice())?;
+                        }
+                    }
+                }
+                for (s, b) in &changes {
+                    c.insert(&s.to_be_bytes(), b.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(txn_err)?;
+        w.seq = seq;
+        self.last_seq.store(seq, Ordering::Release);
+        drop(w);
+        for p in created {
+            self.counters.add(&p, day, DayCounters { registrations: 1, resolutions: 0 });
+        }
+        self.gc.wait_durable()?;
+        Ok(results)
+    }
+
+    /// Writes one prefix change (put or delete) with its change-log entry.
+    fn write_prefix(&self, key: Vec<u8>, value: Option<Vec<u8>>, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        let mut w = lock(&self.writer);
+        let seq = w.seq + 1;
+        let op = if value.is_some() { ChangeOp::PrefixPut } else { ChangeOp::PrefixDelete };
+        let change = Change { seq, time: ctx.now, op, key: key.clone(), actor: ctx.actor.clone() }.to_stored();
+        (&self.t.prefixes, &self.t.changelog)
+            .transaction(|(p, c)| {
+                match &value {
+                    Some(v) => p.insert(key.as_slice(), v.as_slice())?,
+                    None => p.remove(key.as_slice())?,
+                };
+                c.insert(&seq.to_be_bytes(), change.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(txn_err)?;
+        w.seq = seq;
+        self.last_seq.store(seq, Ordering::Release);
+        // Rebuild the snapshot while still serialised with other prefix writes.
+        let r = self.reload_index();
+        drop(w);
+        r?;
+        self.gc.wait_durable()?;
+        Ok(WriteReceipt { seq })
+    }
+
+    fn put_plain(&self, tree: &sled::Tree, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
+        tree.insert(key, value).map_err(backend)?;
+        self.gc.wait_durable()
+    }
+
+    fn delete_plain(&self, tree: &sled::Tree, key: &[u8], what: &'static str, shown: String) -> Result<(), StoreError> {
+        match tree.remove(key).map_err(backend)? {
+            Some(_) => self.gc.wait_durable(),
+            None => Err(StoreError::EntityNotFound { what, key: shown }),
+        }
+    }
+
+    fn get_plain<T: Stored>(&self, tree: &sled::Tree, name: &'static str, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match tree.get(key).map_err(backend)? {
+            Some(b) => Ok(Some(decode(name, &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes change-log entries with seq <= `up_to` (retention). Returns
+    /// how many were removed.
+    pub fn prune_changes(&self, up_to: u64) -> Result<u64, StoreError> {
+        let mut n = 0u64;
+        let mut batch = sled::Batch::default();
+        for kv in self.t.changelog.range(..=up_to.to_be_bytes()) {
+            let (k, _) = kv.map_err(backend)?;
+            batch.remove(k);
+            n += 1;
+        }
+        self.t.changelog.apply_batch(batch).map_err(backend)?;
+        self.gc.wait_durable()?;
+        Ok(n)
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.persist_counters() {
+            // Nowhere to report from Drop; counters are statistics.
+            let _ = e;
+        }
+        self.gc.stop();
+        let _ = self.db.flush();
+    }
+}
+
+fn record_range(prefix: Option<&str>, after: Option<&[u8]>) -> (Vec<u8>, Bound<Vec<u8>>) {
+    let start = match prefix {
+        Some(p) => {
+            let mut s = upper(p);
+            s.push(b'/');
+            s
+        }
+        None => Vec::new(),
+    };
+    let lower = match after {
+        Some(a) if a >= start.as_slice() => Bound::Excluded(a.to_vec()),
+        _ => Bound::Included(start.clone()),
+    };
+    (start, lower)
+}
+
+impl Store for SledStore {
+    fn get_record(&self, key: &[u8]) -> Result<Option<RecordBytes>, StoreError> {
+        match self.t.handles.get(key).map_err(backend)? {
+            None => Ok(None),
+            Some(iv) => RecordBytes::new(iv).map(Some).map_err(|e| StoreError::corrupt("handles", e)),
+        }
+    }
+
+    fn contains_record(&self, key: &[u8]) -> Result<bool, StoreError> {
+        self.t.handles.contains_key(key).map_err(backend)
+    }
+
+    fn write(&self, op: RecordOp, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        let mut r = self.apply(vec![op], ctx)?;
+        r.pop().unwrap_or_else(|| Err(StoreError::Backend("no result".into())))
+    }
+
+    fn write_batch(
+        &self,
+        ops: Vec<RecordOp>,
+        ctx: &WriteCtx,
+    ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
+        self.apply(ops, ctx)
+    }
+
+    fn scan_records(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, RecordBytes)>, StoreError> {
+        let (start, lower) = record_range(prefix, after);
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        for kv in self.t.handles.range::<Vec<u8>, _>((lower, Bound::Unbounded)) {
+            let (k, v) = kv.map_err(backend)?;
+            if !k.starts_with(&start) {
+                break;
+            }
+            let rb = RecordBytes::new(v).map_err(|e| StoreError::corrupt("handles", e))?;
+            out.push((k.to_vec(), rb));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn scan_keys(&self, prefix: Option<&str>, after: Option<&[u8]>, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        let (start, lower) = record_range(prefix, after);
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        for k in self.t.handles.range::<Vec<u8>, _>((lower, Bound::Unbounded)).keys() {
+            let k = k.map_err(backend)?;
+            if !k.starts_with(&start) {
+                break;
+            }
+            out.push(k.to_vec());
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn count_records(&self, prefix: Option<&str>) -> Result<u64, StoreError> {
+        let start = prefix.map(|p| {
+            let mut s = upper(p);
+            s.push(b'/');
+            s
+        });
+        let mut n = 0u64;
+        match start {
+            None => {
+                for k in self.t.handles.iter().keys() {
+                    k.map_err(backend)?;
+                    n += 1;
+                }
+            }
+            Some(s) => {
+                for k in self.t.handles.scan_prefix(s).keys() {
+                    k.map_err(backend)?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    fn put_prefix(&self, p: &Prefix, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        check_prefix_chars(&p.prefix).map_err(|e| StoreError::Invalid(format!("prefix {:?}: {e}", p.prefix)))?;
+        self.write_prefix(upper(&p.prefix), Some(p.to_stored()), ctx)
+    }
+
+    fn get_prefix(&self, prefix: &str) -> Result<Option<Prefix>, StoreError> {
+        self.get_plain(&self.t.prefixes, "prefixes", &upper(prefix))
+    }
+
+    fn delete_prefix(&self, prefix: &str, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        let key = upper(prefix);
+        if !self.t.prefixes.contains_key(&key).map_err(backend)? {
+            return Err(StoreError::EntityNotFound { what: "prefix", key: prefix.to_owned() });
+        }
+        self.write_prefix(key, None, ctx)
+    }
+
+    fn list_prefixes(&self) -> Result<Vec<Prefix>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.t.prefixes.iter() {
+            let (_, v) = kv.map_err(backend)?;
+            out.push(decode("prefixes", &v)?);
+        }
+        Ok(out)
+    }
+
+    fn home_prefix(&self, prefix: &str, ctx: &WriteCtx) -> Result<Prefix, StoreError> {
+        let p = match self.get_prefix(prefix)? {
+            Some(mut p) => {
+                if p.homed {
+                    return Ok(p);
+                }
+                p.homed = true;
+                p.updated = ctx.now;
+                p
+            }
+            None => Prefix::homed(prefix, ctx.now),
+        };
+        self.put_prefix(&p, ctx)?;
+        Ok(p)
+    }
+
+    fn unhome_prefix(&self, prefix: &str, ctx: &WriteCtx) -> Result<(), StoreError> {
+        let mut p = self
+            .get_prefix(prefix)?
+            .ok_or_else(|| StoreError::EntityNotFound { what: "prefix", key: prefix.to_owned() })?;
+        if p.homed {
+            p.homed = false;
+            p.updated = ctx.now;
+            self.put_prefix(&p, ctx)?;
+        }
+        Ok(())
+    }
+
+    fn is_homed(&self, prefix: &[u8]) -> bool {
+        let idx = self.index.read().unwrap_or_else(|e| e.into_inner());
+        idx.get(prefix).is_some_and(|p| p.homed)
+    }
+
+    fn longest_homed(&self, prefix: &[u8]) -> Option<PrefixMatch> {
+        self.index.read().unwrap_or_else(|e| e.into_inner()).longest(prefix, true)
+    }
+
+    fn longest_known(&self, prefix: &[u8]) -> Option<PrefixMatch> {
+        self.index.read().unwrap_or_else(|e| e.into_inner()).longest(prefix, false)
+    }
+
+    fn homed_prefixes(&self) -> Vec<Arc<Prefix>> {
+        self.index().homed().to_vec()
+    }
+
+    fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id().map_err(backend)? + 1)
+    }
+
+    fn put_enterprise(&self, e: &Enterprise) -> Result<(), StoreError> {
+        self.put_plain(&self.t.enterprises, &e.id.to_be_bytes(), e.to_stored())
+    }
+
+    fn get_enterprise(&self, id: u64) -> Result<Option<Enterprise>, StoreError> {
+        self.get_plain(&self.t.enterprises, "enterprises", &id.to_be_bytes())
+    }
+
+    fn delete_enterprise(&self, id: u64) -> Result<(), StoreError> {
+        self.delete_plain(&self.t.enterprises, &id.to_be_bytes(), "enterprise", id.to_string())
+    }
+
+    fn list_enterprises(&self, after: u64, limit: usize) -> Result<Vec<Enterprise>, StoreError> {
+        let mut out = Vec::new();
+        if limit == 0 || after == u64::MAX {
+            return Ok(out);
+        }
+        for kv in self.t.enterprises.range((after + 1).to_be_bytes()..) {
+            let (_, v) = kv.map_err(backend)?;
+            out.push(decode("enterprises", &v)?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_identity(&self, i: &Identity) -> Result<(), StoreError> {
+        if i.username.is_empty() {
+            return Err(StoreError::Invalid("empty username".into()));
+        }
+        self.put_plain(&self.t.identities, i.username.as_bytes(), i.to_stored())
+    }
+
+    fn get_identity(&self, username: &str) -> Result<Option<Identity>, StoreError> {
+        self.get_plain(&self.t.identities, "identities", username.as_bytes())
+    }
+
+    fn delete_identity(&self, username: &str) -> Result<(), StoreError> {
+        self.delete_plain(&self.t.identities, username.as_bytes(), "identity", username.to_owned())
+    }
+
+    fn list_identities(&self, after: Option<&str>, limit: usize) -> Result<Vec<Identity>, StoreError> {
+        let lower = match after {
+            Some(a) => Bound::Excluded(a.as_bytes().to_vec()),
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        for kv in self.t.identities.range::<Vec<u8>, _>((lower, Bound::Unbounded)) {
+            let (_, v) = kv.map_err(backend)?;
+            out.push(decode("identities", &v)?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_template(&self, t: &Template) -> Result<(), StoreError> {
+        if t.prefix.is_empty() || t.version.is_empty() {
+            return Err(StoreError::Invalid("template needs a prefix and a version".into()));
+        }
+        self.put_plain(&self.t.templates, &two_part_key(&upper(&t.prefix), t.version.as_bytes()), t.to_stored())
+    }
+
+    fn get_template(&self, prefix: &str, version: &str) -> Result<Option<Template>, StoreError> {
+        self.get_plain(&self.t.templates, "templates", &two_part_key(&upper(prefix), version.as_bytes()))
+    }
+
+    fn delete_template(&self, prefix: &str, version: &str) -> Result<(), StoreError> {
+        self.delete_plain(
+            &self.t.templates,
+            &two_part_key(&upper(prefix), version.as_bytes()),
+            "template",
+            format!("{prefix} {version}"),
+        )
+    }
+
+    fn list_templates(&self, prefix: Option<&str>) -> Result<Vec<Template>, StoreError> {
+        let start = match prefix {
+            Some(p) => {
+                let mut s = upper(p);
+                s.push(0);
+                s
+            }
+            None => Vec::new(),
+        };
+        let mut out = Vec::new();
+        for kv in self.t.templates.scan_prefix(start) {
+            let (_, v) = kv.map_err(backend)?;
+            out.push(decode("templates", &v)?);
+        }
+        Ok(out)
+    }
+
+    fn put_alias(&self, a: &Alias) -> Result<(), StoreError> {
+        if a.scheme.is_empty() || a.code.is_empty() || a.scheme.contains('\0') {
+            return Err(StoreError::Invalid("alias needs a scheme (without NUL) and a code".into()));
+        }
+        self.put_plain(&self.t.aliases, &two_part_key(a.scheme.as_bytes(), a.code.as_bytes()), a.to_stored())
+    }
+
+    fn get_alias(&self, scheme: &str, code: &str) -> Result<Option<Alias>, StoreError> {
+        self.get_plain(&self.t.aliases, "aliases", &two_part_key(scheme.as_bytes(), code.as_bytes()))
+    }
+
+    fn delete_alias(&self, scheme: &str, code: &str) -> Result<(), StoreError> {
+        self.delete_plain(
+            &self.t.aliases,
+            &two_part_key(scheme.as_bytes(), code.as_bytes()),
+            "alias",
+            format!("{scheme}:{code}"),
+        )
+    }
+
+    fn list_aliases(&self, scheme: &str, after: Option<&str>, limit: usize) -> Result<Vec<Alias>, StoreError> {
+        let start = two_part_key(scheme.as_bytes(), b"");
+        let lower = match after {
+            Some(a) => Bound::Excluded(two_part_key(scheme.as_bytes(), a.as_bytes())),
+            None => Bound::Included(start.clone()),
+        };
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        for kv in self.t.aliases.range::<Vec<u8>, _>((lower, Bound::Unbounded)) {
+            let (k, v) = kv.map_err(backend)?;
+            if !k.starts_with(&start) {
+                break;
+            }
+            out.push(decode("aliases", &v)?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let mut out = Vec::new();
+        if limit == 0 || after == u64::MAX {
+            return Ok(out);
+        }
+        for kv in self.t.changelog.range((after + 1).to_be_bytes()..) {
+            let (_, v) = kv.map_err(backend)?;
+            out.push(decode("changelog", &v)?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.last_seq.load(Ordering::Acquire)
+    }
+
+    fn count_resolution(&self, prefix: &[u8], day: u32, n: u64) {
+        let idx = self.index.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = idx.key_of(prefix) {
+            self.counters.add(key, day, DayCounters { registrations: 0, resolutions: n });
+        }
+    }
+
+    fn count_registrations(&self, prefix: &[u8], day: u32, n: u64) {
+        self.counters.add(prefix, day, DayCounters { registrations: n, resolutions: 0 });
+    }
+
+    fn persist_counters(&self) -> Result<(), StoreError> {
+        let pending = self.counters.drain();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let w = lock(&self.writer);
+        let mut merged: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(pending.len());
+        for (p, day, c) in &pending {
+            let key = two_part_key(p, &day.to_be_bytes());
+            let mut cur = match self.t.counters.get(&key) {
+                Ok(Some(b)) => decode::<DayCounters>("counters", &b).unwrap_or_default(),
+                Ok(None) => DayCounters::default(),
+                Err(e) => {
+                    drop(w);
+                    self.counters.restore(pending);
+                    return Err(backend(e));
+                }
+            };
+            cur.add(*c);
+            merged.push((key, cur.to_stored()));
+        }
+        let mut batch = sled::Batch::default();
+        for (k, v) in merged {
+            batch.insert(k, v);
+        }
+        let r = self.t.counters.apply_batch(batch).map_err(backend);
+        drop(w);
+        if let Err(e) = r {
+            self.counters.restore(pending);
+            return Err(e);
+        }
+        self.gc.wait_durable()
+    }
+
+    fn counters(&self, prefix: &str, from: u32, to: u32) -> Result<Vec<(u32, DayCounters)>, StoreError> {
+        let p = upper(prefix);
+        let mut out: Vec<(u32, DayCounters)> = Vec::new();
+        if from <= to {
+            let lo = two_part_key(&p, &from.to_be_bytes());
+            let hi = two_part_key(&p, &to.to_be_bytes());
+            for kv in self.t.counters.range(lo..=hi) {
+                let (k, v) = kv.map_err(backend)?;
+                let d: [u8; 4] =
+                    k[k.len() - 4..].try_into().map_err(|_| StoreError::corrupt("counters", "short key"))?;
+                out.push((u32::from_be_bytes(d), decode("counters", &v)?));
+            }
+        }
+        for (day, c) in self.counters.pending_days(&p, from, to) {
+            match out.iter_mut().find(|(d, _)| *d == day) {
+                Some((_, cur)) => cur.add(c),
+                None => out.push((day, c)),
+            }
+        }
+        out.sort_by_key(|(d, _)| *d);
+        Ok(out)
+    }
+
+    fn append_audit(&self, mut e: AuditEntry) -> Result<u64, StoreError> {
+        let mut w = lock(&self.writer);
+        let seq = w.audit_seq + 1;
+        e.seq = seq;
+        self.t.audit.insert(seq.to_be_bytes(), e.to_stored()).map_err(backend)?;
+        w.audit_seq = seq;
+        drop(w);
+        self.gc.wait_durable()?;
+        Ok(seq)
+    }
+
+    fn read_audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut out = Vec::new();
+        if limit == 0 || after == u64::MAX {
+            return Ok(out);
+        }
+        for kv in self.t.audit.range((after + 1).to_be_bytes()..) {
+            let (_, v) = kv.map_err(backend)?;
+            out.push(decode("audit", &v)?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn meta(&self) -> StoreMeta {
+        self.meta.clone()
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.gc.wait_durable()
+    }
+}

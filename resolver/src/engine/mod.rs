@@ -1,0 +1,433 @@
+//! The resolution engine: decides what to answer to one Handle/IDIS request.
+//!
+//! `Engine::handle` takes one complete request (envelope + message, as the
+//! listeners assemble it) and appends the complete answer to a buffer. It
+//! owns the decisions of handle-protocol.md §3 and §5: answer from the store,
+//! 100 / 200 / 301, prefix referrals (303) for derived prefix handles, the
+//! PO rules and permission bits, OC_GET_SITE_INFO, and the 402 challenge
+//! that starts authentication. It does no I/O besides reading the store;
+//! the caller passes `now`.
+//!
+//! The resolution path copies stored value bytes into the answer (the store
+//! keeps values in wire encoding) and does not decode them.
+
+mod challenge;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use idnode_registry::ident::{CasePolicy, canonical_key_into, prefix_chain_bytes, prefix_of};
+use idnode_registry::model::value::type_matches;
+use idnode_registry::model::{RecordBytes, Value, ValueView};
+use idnode_registry::store::Store;
+
+use crate::wire::{
+    Body, ChallengeResponse, DecodeError, DigestAlg, Frame, Message, OpCode, OpFlags,
+    ReferralResponse, RequestDigest, ResolutionRequestRef, Responder, ResponseCode, ResponseHead,
+    SiteInfoResponse, encode_error_response, encode_resolution_response,
+    encode_resolution_response_list,
+};
+
+pub use challenge::{ChallengeTable, PendingChallenge};
+
+/// How a request arrived (decides streaming and size rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Quic,
+    Http,
+}
+
+/// Per-request context supplied by the listener.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    pub transport: Transport,
+    pub peer: SocketAddr,
+    /// Unix seconds.
+    pub now: u64,
+}
+
+/// What happened, for metrics and connection handling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub opcode: u32,
+    pub rc: u32,
+    /// The connection should be closed after this answer (undecodable input).
+    pub close: bool,
+}
+
+impl Outcome {
+    fn new(op: OpCode, rc: ResponseCode) -> Self {
+        Outcome { opcode: op.0, rc: rc.0, close: false }
+    }
+}
+
+/// Static answers and policy of this node.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The HS_SITE record (§4.3 bytes) this server answers OC_GET_SITE_INFO with.
+    pub site_record: Vec<u8>,
+    /// `siteInfoSerial` written into every response header.
+    pub site_serial: u16,
+    /// This server is in a primary site (AT set in responses).
+    pub primary: bool,
+    /// Seconds added to `now` for the header's expirationTime (CNRI: 12 h).
+    pub response_lifetime: u32,
+    /// Seconds a challenge waits for its answer (CNRI `max_auth_time`: 60).
+    pub challenge_lifetime: u64,
+    /// Most challenges outstanding at once (oldest dropped first).
+    pub max_challenges: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            site_record: Vec::new(),
+            site_serial: 1,
+            primary: true,
+            response_lifetime: 12 * 3600,
+            challenge_lifetime: 60,
+            max_challenges: 10_000,
+        }
+    }
+}
+
+/// The text CNRI sends with RC 301 (§12).
+pub const NOT_HOMED_MESSAGE: &[u8] = b"That prefix doesn't live here";
+/// The global prefix namespace.
+const NA: &[u8] = b"0.NA";
+const NA_SLASH: &[u8] = b"0.NA/";
+
+/// Decides answers. Shared by every listener thread (`Arc<Engine>`).
+#[derive(Debug)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    cfg: EngineConfig,
+    challenges: ChallengeTable,
+}
+
+thread_local! {
+    static KEY_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(128));
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, cfg: EngineConfig) -> Self {
+        let challenges = ChallengeTable::new(cfg.max_challenges, cfg.challenge_lifetime);
+        Engine { store, cfg, challenges }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Outstanding challenges (authentication continues in the admin path).
+    pub fn challenges(&self) -> &ChallengeTable {
+        &self.challenges
+    }
+
+    fn responder(&self, now: u64) -> Responder {
+        Responder {
+            site_serial: self.cfg.site_serial,
+            primary: self.cfg.primary,
+            expiration: (now as u32).wrapping_add(self.cfg.response_lifetime),
+        }
+    }
+
+    /// Answers one complete request (`request` = envelope + message). The
+    /// answer (TCP form; the UDP listener fragments it) is appended to `out`;
+    /// nothing is appended when the request must be dropped.
+    pub fn handle(&self, ctx: &Ctx, request: &[u8], out: &mut Vec<u8>) -> Outcome {
+        let frame = match Frame::parse(request) {
+            Ok(f) => f,
+            Err(e) => return self.undecodable(&e, ctx.now, out),
+        };
+        if frame.header.is_response() {
+            // Answers are not requests: nothing sensible to reply.
+            return Outcome { opcode: frame.header.op_code.0, rc: 0, close: true };
+        }
+        if frame.envelope.is_encrypted() || frame.envelope.is_compressed() {
+            return self.error(
+                &frame,
+                ResponseCode::PROTOCOL_ERROR,
+                b"Encrypted or compressed messages need a session this server does not offer",
+                ctx.now,
+                out,
+            );
+        }
+        match frame.header.op_code {
+            OpCode::RESOLUTION => match ResolutionRequestRef::from_frame(&frame) {
+                Ok(req) => self.resolve(ctx, &req, out),
+                Err(e) => self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out),
+            },
+            OpCode::GET_SITE_INFO => self.site_info(&frame, ctx.now, out),
+            OpCode::CREATE_HANDLE
+            | OpCode::DELETE_HANDLE
+            | OpCode::ADD_VALUE
+            | OpCode::REMOVE_VALUE
+            | OpCode::MODIFY_VALUE
+            | OpCode::LIST_HANDLES
+            | OpCode::HOME_NA
+            | OpCode::UNHOME_NA
+            | OpCode::LIST_HOMED_NAS => {
+                // Check the body decodes before starting authentication.
+                if let Err(e) = frame.to_message() {
+                    return self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out);
+                }
+                self.challenge(&frame, request, ctx.now, out)
+            }
+            OpCode::RESPONSE_TO_CHALLENGE => self.error(
+                &frame,
+                ResponseCode::AUTHEN_TIMEOUT,
+                b"No outstanding challenge for this session",
+                ctx.now,
+                out,
+            ),
+            _ => self.error(&frame, ResponseCode::OPERATION_NOT_SUPPORTED, b"Operation not supported", ctx.now, out),
+        }
+    }
+
+    /// The answer to bytes that do not frame as a message (CNRI's form, see
+    /// [`Message::undecodable_request_error`]).
+    pub fn undecodable(&self, e: &DecodeError, now: u64, out: &mut Vec<u8>) -> Outcome {
+        self.protocol_error_unframed(&e.to_string(), now, out)
+    }
+
+    /// RC 4 for input that could not be framed at all (e.g. a TCP message
+    /// shorter than its envelope says): request id -1, op 0.
+    pub fn protocol_error_unframed(&self, message: &str, now: u64, out: &mut Vec<u8>) -> Outcome {
+        let expiration = (now as u32).wrapping_add(self.cfg.response_lifetime);
+        Message::undecodable_request_error(message.as_bytes().to_vec(), expiration).encode_into(out);
+        Outcome { opcode: 0, rc: ResponseCode::PROTOCOL_ERROR.0, close: true }
+    }
+
+    fn digest_for(frame: &Frame<'_>) -> Option<RequestDigest> {
+        frame.header.op_flags.contains(OpFlags::RD).then(|| frame.response_digest())
+    }
+
+    /// An error answer (with the digest when RD was set).
+    fn error(&self, frame: &Frame<'_>, rc: ResponseCode, message: &[u8], now: u64, out: &mut Vec<u8>) -> Outcome {
+        let head = ResponseHead::for_request(&frame.envelope, &frame.header, rc, &self.responder(now));
+        let digest = Self::digest_for(frame);
+        // Error bodies are tiny; encoding cannot exceed the message limit.
+        let _ = encode_error_response(out, &head, digest.as_ref(), message);
+        Outcome::new(frame.header.op_code, rc)
+    }
+
+    fn site_info(&self, frame: &Frame<'_>, now: u64, out: &mut Vec<u8>) -> Outcome {
+        if self.cfg.site_record.is_empty() {
+            return self.error(frame, ResponseCode::ERROR, b"No site information configured", now, out);
+        }
+        let body = Body::SiteInfoResponse(SiteInfoResponse {
+            digest: Self::digest_for(frame),
+            site: self.cfg.site_record.clone(),
+        });
+        Message::response_to(&frame.envelope, &frame.header, ResponseCode::SUCCESS, &self.responder(now), body)
+            .encode_into(out);
+        Outcome::new(OpCode::GET_SITE_INFO, ResponseCode::SUCCESS)
+    }
+
+    /// RC 402: remember the request and send digest + nonce under a new
+    /// session id (§6.1).
+    fn challenge(&self, frame: &Frame<'_>, request: &[u8], now: u64, out: &mut Vec<u8>) -> Outcome {
+        let version = frame.envelope.negotiate();
+        let digest = RequestDigest::compute(DigestAlg::for_version(version), frame.header_and_body);
+        let (session_id, nonce) = self.challenges.open(request, &digest, now);
+        let mut msg = Message::response_to(
+            &frame.envelope,
+            &frame.header,
+            ResponseCode::AUTHENTICATION_NEEDED,
+            &self.responder(now),
+            Body::Challenge(ChallengeResponse { digest, nonce: nonce.to_vec() }),
+        );
+        msg.envelope.session_id = session_id;
+        msg.header.op_flags |= OpFlags::RD;
+        msg.encode_into(out);
+        Outcome::new(frame.header.op_code, ResponseCode::AUTHENTICATION_NEEDED)
+    }
+
+    /// OC_RESOLUTION (§3, §5).
+    fn resolve(&self, ctx: &Ctx, req: &ResolutionRequestRef<'_>, out: &mut Vec<u8>) -> Outcome {
+        let handle = req.handle;
+        let op = OpCode::RESOLUTION;
+        let responder = self.responder(ctx.now);
+        let head = |rc| req.response_head(rc, &responder);
+        let fail = |out: &mut Vec<u8>, rc: ResponseCode, msg: &[u8]| {
+            let _ = encode_error_response(out, &head(rc), req.response_digest().as_ref(), msg);
+            Outcome::new(op, rc)
+        };
+        if handle.is_empty() || std::str::from_utf8(handle).is_err() {
+            return fail(out, ResponseCode::INVALID_HANDLE, b"Invalid handle");
+        }
+        let prefix = prefix_of(handle);
+        let is_na = prefix.eq_ignore_ascii_case(NA) || !handle.contains(&b'/');
+
+        // Which policy applies, and is this node responsible at all?
+        let (responsible, policy) = if is_na {
+            (true, CasePolicy::CaseSensitive)
+        } else {
+            match self.store.longest_homed(prefix) {
+                Some(m) => (true, m.prefix.case_policy),
+                None => (false, CasePolicy::CaseSensitive),
+            }
+        };
+        if !responsible {
+            return fail(out, ResponseCode::SERVER_NOT_RESP, NOT_HOMED_MESSAGE);
+        }
+
+        let record = KEY_BUF.with(|k| {
+            let mut key = k.borrow_mut();
+            canonical_key_into(handle, policy, &mut key);
+            self.store.get_record(&key)
+        });
+        let record = match record {
+            Ok(Some(r)) => r,
+            Ok(None) if is_na => return self.na_not_found(req, out, &responder),
+            Ok(None) => return fail(out, ResponseCode::HANDLE_NOT_FOUND, b""),
+            Err(e) => {
+                tracing::error!(error = %e, "store read failed during resolution");
+                return fail(out, ResponseCode::ERROR, b"Internal error");
+            }
+        };
+        if !is_na {
+            self.store.count_resolution(prefix, (ctx.now / 86_400) as u32, 1);
+        }
+
+        // Pass 1: which values are asked for, and may they be read?
+        let po = req.public_only();
+        let unfiltered = req.is_unfiltered();
+        let mut selected = 0usize;
+        let mut total = 0usize;
+        let mut needs_auth = false;
+        let mut denied = false;
+        for v in record.iter() {
+            total += 1;
+            if !(unfiltered || wanted(req, &v)) {
+                continue;
+            }
+            if !v.is_public_read() {
+                if po {
+                    continue;
+                }
+                if v.is_admin_read() {
+                    needs_auth = true;
+                } else {
+                    denied = true;
+                }
+            }
+            selected += 1;
+        }
+        if denied {
+            return fail(out, ResponseCode::INSUFFICIENT_PERMISSIONS, b"Insufficient permissions to read a value");
+        }
+        if needs_auth {
+            // CNRI asks the client to authenticate as an admin with READ_VALUE.
+            let frame = Frame {
+                envelope: req.envelope,
+                header: req.header,
+                header_and_body: req.header_and_body,
+                body: &req.header_and_body[crate::wire::HEADER_LEN..],
+                credential: req.credential,
+            };
+            return self.challenge_from_ref(&frame, ctx.now, out);
+        }
+        if selected == 0 {
+            return fail(out, ResponseCode::VALUES_NOT_FOUND, b"");
+        }
+        let digest = req.response_digest();
+        let head = head(ResponseCode::SUCCESS);
+        let res = if selected == total {
+            encode_resolution_response_list(out, &head, digest.as_ref(), handle, record.value_list())
+        } else {
+            encode_resolution_response(
+                out,
+                &head,
+                digest.as_ref(),
+                handle,
+                record.iter().filter(|v| (unfiltered || wanted(req, v)) && (!po || v.is_public_read())).map(|v| v.raw),
+            )
+            .map(|_| ())
+        };
+        match res {
+            Ok(()) => Outcome::new(op, ResponseCode::SUCCESS),
+            Err(_) => fail(out, ResponseCode::ERROR, b"Answer too large"),
+        }
+    }
+
+    fn challenge_from_ref(&self, frame: &Frame<'_>, now: u64, out: &mut Vec<u8>) -> Outcome {
+        let mut request = Vec::with_capacity(crate::wire::ENVELOPE_LEN + frame.header_and_body.len() + 4);
+        request.extend_from_slice(&frame.envelope.to_bytes());
+        request.extend_from_slice(frame.header_and_body);
+        self.challenge(frame, &request, now, out)
+    }
+
+    /// A `0.NA/<prefix>` handle this node does not store: refer to the
+    /// nearest ancestor prefix handle with public HS_SITE.PREFIX /
+    /// HS_SERV.PREFIX values (§7 step 3), or 100.
+    fn na_not_found(&self, req: &ResolutionRequestRef<'_>, out: &mut Vec<u8>, responder: &Responder) -> Outcome {
+        let op = OpCode::RESOLUTION;
+        let digest = req.response_digest();
+        let handle = req.handle;
+        let derived = match handle.iter().position(|&c| c == b'/') {
+            Some(i) => &handle[i + 1..],
+            None => handle,
+        };
+        let not_found = |out: &mut Vec<u8>| {
+            let _ = encode_error_response(out, &req.response_head(ResponseCode::HANDLE_NOT_FOUND, responder), digest.as_ref(), b"");
+            Outcome::new(op, ResponseCode::HANDLE_NOT_FOUND)
+        };
+        if req.header.op_flags.contains(OpFlags::DNRF) {
+            return not_found(out);
+        }
+        let mut key = Vec::with_capacity(handle.len() + 5);
+        // Proper ancestors only, nearest first.
+        for ancestor in prefix_chain_bytes(derived).skip(1) {
+            key.clear();
+            key.extend_from_slice(NA_SLASH);
+            key.extend(ancestor.iter().map(u8::to_ascii_uppercase));
+            let Ok(Some(rec)) = self.store.get_record(&key) else { continue };
+            let values = referral_values(&rec);
+            if values.is_empty() {
+                continue;
+            }
+            if !req.envelope.accepts_prefix_referral() {
+                // CNRI recurses for pre-2.10 clients and, with recursion off,
+                // ends in this error (vector udp-prefix-old-client).
+                let msg = format!(
+                    "HandleException (SERVICE_REFERRAL_ERROR) Recursion limit exceeded on prefix referral for {}",
+                    String::from_utf8_lossy(handle)
+                );
+                let _ = encode_error_response(out, &req.response_head(ResponseCode::ERROR, responder), digest.as_ref(), msg.as_bytes());
+                return Outcome::new(op, ResponseCode::ERROR);
+            }
+            let body = Body::Referral(ReferralResponse { digest: digest.clone(), handle: Vec::new(), values: Some(values) });
+            Message::response_to(&req.envelope, &req.header, ResponseCode::PREFIX_REFERRAL, responder, body).encode_into(out);
+            return Outcome::new(op, ResponseCode::PREFIX_REFERRAL);
+        }
+        not_found(out)
+    }
+}
+
+/// Whether a value is selected by the request's index or type filters
+/// (OR-ed, §3).
+#[inline]
+fn wanted(req: &ResolutionRequestRef<'_>, v: &ValueView<'_>) -> bool {
+    req.indexes().any(|i| i == v.index) || req.types().any(|t| type_matches(t, v.value_type))
+}
+
+/// Public HS_SITE.PREFIX / HS_SERV.PREFIX (and legacy HS_NA_DELEGATE) values.
+fn referral_values(rec: &RecordBytes) -> Vec<Value> {
+    rec.iter()
+        .filter(|v| {
+            v.is_public_read()
+                && (v.value_type.eq_ignore_ascii_case(b"HS_SITE.PREFIX")
+                    || v.value_type.eq_ignore_ascii_case(b"HS_SERV.PREFIX")
+                    || v.value_type.eq_ignore_ascii_case(b"HS_NA_DELEGATE"))
+        })
+        .filter_map(|v| v.to_value().ok())
+        .collect()
+}

@@ -1,0 +1,985 @@
+//! Configuration: one TOML file, strict structs, explicit defaults, `IDNODE_*`
+//! environment overrides, and [`Config::validate`] that reports every problem
+//! at once.
+//!
+//! Precedence, lowest first: the defaults written in this file (`fn default`),
+//! the TOML file given with `--config` (or [`EMBEDDED_DEFAULT`] when there is
+//! none), `IDNODE_<SECTION>__<KEY>` environment variables, then command-line
+//! flags such as `--data-dir`.
+//!
+//! This module never holds a secret. Secrets (the admin secret, later TLS
+//! keys) live in files whose *paths* are configured here; [`Secret`] reads
+//! them and redacts itself in `Debug`, so a secret cannot reach a log line by
+//! accident. Nothing here binds a socket or opens the store.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// Prefix of environment overrides: `IDNODE_HTTP__LISTEN=127.0.0.1:9000`
+/// sets `[http] listen`. `__` separates nesting levels; a single `_` is part
+/// of a key name (`IDNODE_NODE__DATA_DIR` sets `[node] data_dir`).
+/// Variables starting with the prefix but without `__` (such as
+/// `IDNODE_CONFIG`) are not overrides and are ignored here.
+pub const ENV_PREFIX: &str = "IDNODE_";
+
+/// The configuration used when no `--config` file is given: every default,
+/// except that the Handle listeners bind loopback only, so a first
+/// `idnode serve` on a laptop does not expose anything.
+pub const EMBEDDED_DEFAULT: &str = r#"
+# idnode embedded default (used when no --config file is given).
+# See deploy/idnode.toml for every option.
+[handle]
+udp_listen = "127.0.0.1:2641"
+tcp_listen = "127.0.0.1:2641"
+"#;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub node: NodeConfig,
+    pub store: StoreConfig,
+    pub handle: HandleConfig,
+    pub http: HttpConfig,
+    pub dns: DnsConfig,
+    pub limits: LimitsConfig,
+    pub telemetry: TelemetryConfig,
+    pub admin: AdminConfig,
+}
+
+/// What this node is in the hierarchy (design.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A secondary node: homes its node prefix and enterprise prefixes.
+    Secondary,
+    /// A national top node: homes `0.NA/<prefix>` referral records.
+    Top,
+    /// A read-only copy of a primary.
+    Mirror,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Secondary => "secondary",
+            Role::Top => "top",
+            Role::Mirror => "mirror",
+        }
+    }
+}
+
+/// Case rule for identifier suffixes of newly created prefixes. Prefixes are
+/// always compared ASCII-case-insensitively (idis-node.md §2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CasePolicy {
+    /// `LOT-a` and `LOT-A` are different identifiers (CNRI and IDIS default).
+    Sensitive,
+    /// Suffixes are compared ASCII-case-insensitively.
+    Insensitive,
+}
+
+impl From<CasePolicy> for idnode_registry::ident::CasePolicy {
+    fn from(p: CasePolicy) -> Self {
+        match p {
+            CasePolicy::Sensitive => idnode_registry::ident::CasePolicy::CaseSensitive,
+            CasePolicy::Insensitive => idnode_registry::ident::CasePolicy::CaseInsensitive,
+        }
+    }
+}
+
+/// `[node]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    pub role: Role,
+    /// The prefix this node homes, e.g. `88.118.8`.
+    pub node_prefix: String,
+    /// Where the store, the server key and the admin secret live.
+    pub data_dir: PathBuf,
+    /// Default suffix case rule for prefixes created on this node.
+    pub case_policy: CasePolicy,
+    /// How long shutdown waits for listeners to drain before giving up.
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            role: Role::Secondary,
+            node_prefix: "88.118.8".to_owned(),
+            data_dir: PathBuf::from("./idnode-data"),
+            case_policy: CasePolicy::Sensitive,
+            shutdown_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// sled page cache in MiB (sled's own default of 1 GiB is too much for
+    /// small machines).
+    pub cache_mib: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { cache_mib: 256 }
+    }
+}
+
+/// `[handle]`: the Handle/IDIS binary protocol doors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandleConfig {
+    pub udp_listen: SocketAddr,
+    pub tcp_listen: SocketAddr,
+    /// Number of `SO_REUSEPORT` UDP sockets; 0 = one per CPU core.
+    pub udp_sockets: u16,
+    pub tcp_max_connections: u32,
+    /// Close a TCP connection with no request for this long.
+    pub tcp_idle_timeout_ms: u64,
+    /// Give up on a request whose bytes do not all arrive within this time.
+    pub tcp_read_timeout_ms: u64,
+    /// Server key pair (PKCS#8 PEM); relative paths are under `node.data_dir`.
+    pub server_key_file: PathBuf,
+    pub site: SiteConfig,
+}
+
+impl Default for HandleConfig {
+    fn default() -> Self {
+        HandleConfig {
+            udp_listen: SocketAddr::from(([0, 0, 0, 0], 2641)),
+            tcp_listen: SocketAddr::from(([0, 0, 0, 0], 2641)),
+            udp_sockets: 0,
+            tcp_max_connections: 4_096,
+            tcp_idle_timeout_ms: 30_000,
+            tcp_read_timeout_ms: 10_000,
+            server_key_file: PathBuf::from("server.key"),
+            site: SiteConfig::default(),
+        }
+    }
+}
+
+impl HandleConfig {
+    /// [`HandleConfig::udp_sockets`] with 0 resolved to the number of cores.
+    #[allow(dead_code, reason = "used by the Handle UDP listener")]
+    pub fn udp_socket_count(&self) -> usize {
+        match self.udp_sockets {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => usize::from(n),
+        }
+    }
+}
+
+/// `[handle.site]`: what this node advertises in its HS_SITE value
+/// (handle-protocol.md §4.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteConfig {
+    /// IP addresses clients should use to reach this node. Empty = the
+    /// listen address when it is a specific address, else 127.0.0.1.
+    pub addresses: Vec<String>,
+    /// HS_SITE serial number; bump it whenever the site changes.
+    pub serial: u16,
+    /// HS_SITE `desc` attribute.
+    pub description: String,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig {
+            addresses: Vec::new(),
+            serial: 1,
+            description: "idnode secondary node".to_owned(),
+        }
+    }
+}
+
+/// `[http]`: REST/SNMS API, admin API, `/metrics`, `/healthz`, `/readyz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    /// Accept credentials (Basic / Handle auth, tokens) over plain HTTP from
+    /// non-loopback clients. Off: only do that behind TLS termination.
+    pub allow_plain_http_auth: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            allow_plain_http_auth: false,
+        }
+    }
+}
+
+/// `[dns]`: NAPTR/URI/TXT answers for OID, Ecode, GS1 and handle names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    pub enabled: bool,
+    /// UDP and TCP.
+    pub listen: SocketAddr,
+    /// Zones answered, e.g. `oid.example.cn.`.
+    pub zones: Vec<String>,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            enabled: false,
+            listen: SocketAddr::from(([127, 0, 0, 1], 5353)),
+            zones: Vec::new(),
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest Handle message accepted (the protocol's ceiling is 256 KiB).
+    pub max_message_bytes: u32,
+    /// Largest HTTP request body.
+    pub http_max_body_bytes: u32,
+    /// Requests per second per client network; 0 = no rate limit.
+    pub per_client_rps: u32,
+    /// Burst allowed above `per_client_rps`.
+    pub per_client_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_message_bytes: MAX_MESSAGE,
+            http_max_body_bytes: 8 * 1024 * 1024,
+            per_client_rps: 0,
+            per_client_burst: 200,
+        }
+    }
+}
+
+/// The protocol's message ceiling (handle-protocol.md §"Limits").
+const MAX_MESSAGE: u32 = idnode_registry::model::wire::MAX_MESSAGE as u32;
+
+/// `log_format`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[telemetry]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    pub log_format: LogFormat,
+    /// An `EnvFilter` directive such as `info` or `info,idnode=debug`.
+    /// `RUST_LOG`, when set, wins.
+    pub log_level: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+        }
+    }
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// File holding the admin secret (HS_SECKEY of the node's admin
+    /// identity); relative paths are under `node.data_dir`. Written by
+    /// `idnode init` with mode 0600.
+    pub secret_file: PathBuf,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            secret_file: PathBuf::from("admin.secret"),
+        }
+    }
+}
+
+/// Where a configuration came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Embedded,
+    File(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Embedded => f.write_str("embedded default configuration"),
+            Source::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Why a configuration could not be loaded at all (as opposed to loaded
+/// but invalid: see [`Problem`]). Every variant is the operator's to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{source_name}: {message}")]
+    Parse {
+        source_name: String,
+        message: String,
+    },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+}
+
+/// One thing wrong with a loaded configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted path of the setting, e.g. `handle.udp_sockets`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl Config {
+    /// Loads `path` (or [`EMBEDDED_DEFAULT`]) and applies `IDNODE_*`
+    /// overrides from `env`. Does not validate: call [`Config::validate`].
+    pub fn load<I>(path: Option<&Path>, env: I) -> Result<(Config, Source), ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let (text, source) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?;
+                (text, Source::File(p.to_owned()))
+            }
+            None => (EMBEDDED_DEFAULT.to_owned(), Source::Embedded),
+        };
+        let cfg = Config::from_toml_with_env(&text, &source.to_string(), env)?;
+        Ok((cfg, source))
+    }
+
+    /// Parses `text` strictly, then applies overrides from `env`.
+    pub fn from_toml_with_env<I>(
+        text: &str,
+        source_name: &str,
+        env: I,
+    ) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let parse_err = |e: toml::de::Error| ConfigError::Parse {
+            source_name: source_name.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        };
+        // Deserialize the text itself first: its errors carry line numbers.
+        let cfg: Config = toml::from_str(text).map_err(parse_err)?;
+        let overrides = collect_overrides(env)?;
+        if overrides.is_empty() {
+            return Ok(cfg);
+        }
+        let mut table: toml::Table = toml::from_str(text).map_err(parse_err)?;
+        let defaults =
+            toml::Table::try_from(Config::default()).expect("defaults serialize to TOML");
+        for (var, path, raw) in overrides {
+            let value =
+                typed_override(&defaults, &path, &raw).map_err(|message| ConfigError::Env {
+                    var: var.clone(),
+                    message,
+                })?;
+            set_path(&mut table, &path, value).map_err(|message| ConfigError::Env {
+                var: var.clone(),
+                message,
+            })?;
+            // Re-check after each override so an error names its variable.
+            toml::Value::Table(table.clone())
+                .try_into::<Config>()
+                .map_err(|e| ConfigError::Env {
+                    var: var.clone(),
+                    message: e.to_string().trim_end().to_owned(),
+                })?;
+        }
+        toml::Value::Table(table)
+            .try_into::<Config>()
+            .map_err(|e| ConfigError::Parse {
+                source_name: source_name.to_owned(),
+                message: e.to_string().trim_end().to_owned(),
+            })
+    }
+
+    /// The data directory (after `--data-dir` and overrides).
+    pub fn data_dir(&self) -> &Path {
+        &self.node.data_dir
+    }
+
+    /// `handle.server_key_file` resolved against the data directory.
+    pub fn server_key_path(&self) -> PathBuf {
+        self.node.data_dir.join(&self.handle.server_key_file)
+    }
+
+    /// `admin.secret_file` resolved against the data directory.
+    pub fn admin_secret_path(&self) -> PathBuf {
+        self.node.data_dir.join(&self.admin.secret_file)
+    }
+
+    /// The server addresses to publish in HS_SITE: `handle.site.addresses`,
+    /// or else `bound` (the Handle listener's address) when it is a specific
+    /// address, or else 127.0.0.1.
+    #[allow(dead_code, reason = "used when the Handle doors build HS_SITE")]
+    pub fn site_addresses(&self, bound: IpAddr) -> Vec<IpAddr> {
+        let configured: Vec<IpAddr> = self
+            .handle
+            .site
+            .addresses
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        if !configured.is_empty() {
+            configured
+        } else if bound.is_unspecified() {
+            vec![IpAddr::from([127, 0, 0, 1])]
+        } else {
+            vec![bound]
+        }
+    }
+
+    /// The sled cache size in bytes.
+    pub fn store_cache_bytes(&self) -> u64 {
+        self.store.cache_mib.saturating_mul(1024 * 1024)
+    }
+
+    /// Every problem with this configuration; empty means valid.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut p = Problems::default();
+
+        // [node]
+        if let Err(why) = check_prefix(&self.node.node_prefix) {
+            p.add("node.node_prefix", why);
+        }
+        if self.node.data_dir.as_os_str().is_empty() {
+            p.add("node.data_dir", "must not be empty");
+        }
+        if !(100..=600_000).contains(&self.node.shutdown_timeout_ms) {
+            p.add("node.shutdown_timeout_ms", "must be between 100 and 600000");
+        }
+
+        // [store]
+        if !(1..=1_048_576).contains(&self.store.cache_mib) {
+            p.add("store.cache_mib", "must be between 1 and 1048576");
+        }
+
+        // [handle]
+        let h = &self.handle;
+        if h.udp_sockets > 1024 {
+            p.add(
+                "handle.udp_sockets",
+                "must be at most 1024 (0 = one per core)",
+            );
+        }
+        if h.tcp_max_connections == 0 {
+            p.add("handle.tcp_max_connections", "must be at least 1");
+        }
+        if !(100..=3_600_000).contains(&h.tcp_idle_timeout_ms) {
+            p.add(
+                "handle.tcp_idle_timeout_ms",
+                "must be between 100 and 3600000",
+            );
+        }
+        if !(100..=600_000).contains(&h.tcp_read_timeout_ms) {
+            p.add(
+                "handle.tcp_read_timeout_ms",
+                "must be between 100 and 600000",
+            );
+        }
+        if h.server_key_file.as_os_str().is_empty() {
+            p.add("handle.server_key_file", "must not be empty");
+        }
+        for (i, a) in h.site.addresses.iter().enumerate() {
+            match a.parse::<IpAddr>() {
+                Ok(ip) if ip.is_unspecified() => p.add(
+                    format!("handle.site.addresses[{i}]"),
+                    format!("{a} is unspecified; advertise a reachable address"),
+                ),
+                Ok(_) => {}
+                Err(_) => p.add(
+                    format!("handle.site.addresses[{i}]"),
+                    format!("{a:?} is not an IP address"),
+                ),
+            }
+        }
+        if h.site.description.len() > 1024 {
+            p.add("handle.site.description", "must be at most 1024 bytes");
+        }
+
+        // Two TCP listeners (or two UDP listeners) on one address cannot both bind.
+        let mut tcp = vec![
+            ("handle.tcp_listen", h.tcp_listen),
+            ("http.listen", self.http.listen),
+        ];
+        let mut udp = vec![("handle.udp_listen", h.udp_listen)];
+        if self.dns.enabled {
+            tcp.push(("dns.listen", self.dns.listen));
+            udp.push(("dns.listen", self.dns.listen));
+        }
+        for set in [&tcp, &udp] {
+            for (i, (na, a)) in set.iter().enumerate() {
+                for (nb, b) in &set[i + 1..] {
+                    if clash(*a, *b) {
+                        p.add(*nb, format!("{b} collides with {na} = {a}"));
+                    }
+                }
+            }
+        }
+
+        // [dns]
+        if self.dns.enabled && self.dns.zones.is_empty() {
+            p.add("dns.zones", "dns is enabled but no zone is configured");
+        }
+        for (i, z) in self.dns.zones.iter().enumerate() {
+            if let Err(why) = check_zone(z) {
+                p.add(format!("dns.zones[{i}]"), why);
+            }
+        }
+
+        // [limits]
+        let l = &self.limits;
+        if !(1024..=MAX_MESSAGE).contains(&l.max_message_bytes) {
+            p.add(
+                "limits.max_message_bytes",
+                format!("must be between 1024 and {MAX_MESSAGE}"),
+            );
+        }
+        if !(1024..=1 << 30).contains(&l.http_max_body_bytes) {
+            p.add(
+                "limits.http_max_body_bytes",
+                "must be between 1024 and 1073741824",
+            );
+        }
+        if l.per_client_rps > 0 && l.per_client_burst == 0 {
+            p.add(
+                "limits.per_client_burst",
+                "must be at least 1 when per_client_rps is set",
+            );
+        }
+
+        // [telemetry]
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.log_level) {
+            p.add(
+                "telemetry.log_level",
+                format!("{:?} is not a valid filter: {e}", self.telemetry.log_level),
+            );
+        }
+
+        // [admin]
+        if self.admin.secret_file.as_os_str().is_empty() {
+            p.add("admin.secret_file", "must not be empty");
+        }
+        if self.admin_secret_path() == self.server_key_path() {
+            p.add(
+                "admin.secret_file",
+                "must not be the same file as handle.server_key_file",
+            );
+        }
+
+        p.0
+    }
+}
+
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Two bind addresses that cannot both be bound (same port, overlapping IP).
+/// Port 0 never clashes: the kernel picks distinct ports.
+fn clash(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+/// A node prefix under the SNMS rules (idis-node.md §2.2), e.g. `88.118.8`.
+fn check_prefix(prefix: &str) -> Result<(), String> {
+    idnode_registry::ident::check_snms_prefix(prefix).map_err(|e| format!("{prefix:?}: {e}"))
+}
+
+/// A DNS zone name: labels of letters, digits, `-`, `_`; optional final dot.
+fn check_zone(zone: &str) -> Result<(), String> {
+    let name = zone.strip_suffix('.').unwrap_or(zone);
+    if name.is_empty() || name.len() > 253 {
+        return Err(format!("{zone:?} is not a domain name"));
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(format!("{zone:?} has an empty or over-long label"));
+        }
+        if !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "{zone:?} has a label with characters other than letters, digits, '-', '_'"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `(variable, path, raw value)` of each `IDNODE_A__B` variable, sorted by
+/// variable name so the result does not depend on environment order.
+fn collect_overrides<I>(env: I) -> Result<Vec<(String, Vec<String>, String)>, ConfigError>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let mut out = Vec::new();
+    for (var, raw) in env {
+        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if !rest.contains("__") {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::Env {
+                var,
+                message: "empty name between '__' separators".to_owned(),
+            });
+        }
+        out.push((var, path, raw));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Converts the raw text of an override to the TOML type the default of the
+/// same setting has: strings stay strings (so `88` is a prefix, not a number).
+fn typed_override(
+    defaults: &toml::Table,
+    path: &[String],
+    raw: &str,
+) -> Result<toml::Value, String> {
+    let dotted = path.join(".");
+    let mut table = defaults;
+    let (last, parents) = path.split_last().expect("path is not empty");
+    for seg in parents {
+        match table.get(seg) {
+            Some(toml::Value::Table(t)) => table = t,
+            _ => return Err(format!("unknown setting `{dotted}`")),
+        }
+    }
+    let template = table
+        .get(last)
+        .ok_or_else(|| format!("unknown setting `{dotted}`"))?;
+    Ok(match template {
+        toml::Value::String(_) => toml::Value::String(raw.to_owned()),
+        toml::Value::Integer(_) => toml::Value::Integer(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("`{dotted}` expects an integer, got {raw:?}"))?,
+        ),
+        toml::Value::Float(_) => toml::Value::Float(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("`{dotted}` expects a number, got {raw:?}"))?,
+        ),
+        toml::Value::Boolean(_) => {
+            toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => return Err(format!("`{dotted}` expects true or false, got {raw:?}")),
+            })
+        }
+        toml::Value::Array(_) => {
+            let t = raw.trim();
+            if t.starts_with('[') {
+                let doc: toml::Table = toml::from_str(&format!("v = {t}"))
+                    .map_err(|e| format!("`{dotted}`: not a TOML array: {e}"))?;
+                doc["v"].clone()
+            } else {
+                // Comma-separated list of strings; empty = empty list.
+                toml::Value::Array(
+                    t.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| toml::Value::String(s.to_owned()))
+                        .collect(),
+                )
+            }
+        }
+        toml::Value::Table(_) => {
+            return Err(format!("`{dotted}` is a section; set one of its keys"));
+        }
+        toml::Value::Datetime(_) => {
+            return Err(format!(
+                "`{dotted}` cannot be overridden from the environment"
+            ));
+        }
+    })
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().expect("path is not empty");
+    let mut t = table;
+    for seg in parents {
+        let entry = t
+            .entry(seg.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = match entry {
+            toml::Value::Table(inner) => inner,
+            _ => return Err(format!("`{seg}` in the file is not a section")),
+        };
+    }
+    t.insert(last.clone(), value);
+    Ok(())
+}
+
+/// A secret read from a file (admin secret, later TLS private keys).
+/// `Debug` prints `Secret(<redacted>)`; there is no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Secret(bytes)
+    }
+
+    #[allow(dead_code, reason = "read by CLI commands that call the admin API")]
+    /// Reads a secret file; one trailing newline is not part of the secret.
+    /// Warns (without the secret) when the file is readable by others.
+    pub fn from_file(path: &Path) -> std::io::Result<Secret> {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "secret file is accessible by group or others; chmod 600 it");
+        }
+        let mut bytes = std::fs::read(path)?;
+        if bytes.ends_with(b"\n") {
+            bytes.pop();
+            if bytes.ends_with(b"\r") {
+                bytes.pop();
+            }
+        }
+        if bytes.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "secret file is empty",
+            ));
+        }
+        Ok(Secret(bytes))
+    }
+
+    /// The secret bytes. Never log them.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load_str(text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_toml_with_env(text, "test.toml", env(pairs))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Config::default().validate(), vec![]);
+        let (embedded, source) = Config::load(None, Vec::new()).unwrap();
+        assert_eq!(source, Source::Embedded);
+        assert_eq!(embedded.validate(), vec![]);
+        assert!(embedded.handle.udp_listen.ip().is_loopback());
+        assert!(embedded.handle.tcp_listen.ip().is_loopback());
+        assert!(Config::default().handle.udp_listen.ip().is_unspecified());
+    }
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let text = toml::to_string_pretty(&Config::default()).unwrap();
+        assert_eq!(load_str(&text, &[]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let err = load_str("[http]\nlisten = \"127.0.0.1:1\"\nlistn = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listn"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        let err = load_str("[htp]\n", &[]).unwrap_err().to_string();
+        assert!(err.contains("htp"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_apply_on_top_of_the_file() {
+        let cfg = load_str(
+            "[http]\nlisten = \"127.0.0.1:8001\"\n[node]\nnode_prefix = \"88.1\"\n",
+            &[
+                ("IDNODE_HTTP__LISTEN", "127.0.0.1:9000"),
+                ("IDNODE_NODE__DATA_DIR", "/tmp/x"),
+                ("IDNODE_NODE__NODE_PREFIX", "86"),
+                ("IDNODE_HANDLE__UDP_SOCKETS", "3"),
+                ("IDNODE_HTTP__ALLOW_PLAIN_HTTP_AUTH", "true"),
+                ("IDNODE_HANDLE__SITE__ADDRESSES", "10.0.0.1, 10.0.0.2"),
+                ("IDNODE_DNS__ZONES", r#"["a.example."]"#),
+                ("IDNODE_NODE__ROLE", "top"),
+                ("IDNODE_CONFIG", "ignored.toml"),
+                ("PATH", "/bin"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.http.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(cfg.node.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(cfg.node.node_prefix, "86");
+        assert_eq!(cfg.node.role, Role::Top);
+        assert_eq!(cfg.handle.udp_sockets, 3);
+        assert!(cfg.http.allow_plain_http_auth);
+        assert_eq!(cfg.handle.site.addresses, vec!["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(cfg.dns.zones, vec!["a.example."]);
+    }
+
+    #[test]
+    fn bad_env_overrides_name_the_variable() {
+        for (var, val, needle) in [
+            ("IDNODE_HTTP__LISTN", "x", "http.listn"),
+            ("IDNODE_HANDLE__UDP_SOCKETS", "many", "integer"),
+            ("IDNODE_HTTP__LISTEN", "nowhere", "socket address"),
+            ("IDNODE_NODE__ROLE", "root", "root"),
+            ("IDNODE_HANDLE__SITE", "x", "section"),
+            ("IDNODE_HTTP____LISTEN", "x", "empty name"),
+        ] {
+            let err = load_str("", &[(var, val)]).unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, ConfigError::Env { .. }), "{msg}");
+            assert!(msg.contains(var), "{msg}");
+            assert!(msg.contains(needle), "{needle} not in {msg}");
+        }
+    }
+
+    #[test]
+    fn validate_reports_every_problem() {
+        let mut cfg = Config::default();
+        cfg.node.node_prefix = "88..1".into();
+        cfg.store.cache_mib = 0;
+        cfg.handle.tcp_max_connections = 0;
+        cfg.handle.site.addresses = vec!["0.0.0.0".into(), "host".into()];
+        cfg.http.listen = "0.0.0.0:2641".parse().unwrap();
+        cfg.dns.enabled = true;
+        cfg.limits.max_message_bytes = 1 << 20;
+        cfg.telemetry.log_level = "info,[".into();
+        let fields: Vec<String> = cfg.validate().into_iter().map(|p| p.field).collect();
+        for want in [
+            "node.node_prefix",
+            "store.cache_mib",
+            "handle.tcp_max_connections",
+            "handle.site.addresses[0]",
+            "handle.site.addresses[1]",
+            "http.listen",
+            "dns.zones",
+            "limits.max_message_bytes",
+            "telemetry.log_level",
+        ] {
+            assert!(
+                fields.iter().any(|f| f == want),
+                "{want} missing from {fields:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn port_zero_never_clashes() {
+        let mut cfg = Config::default();
+        cfg.handle.tcp_listen = "127.0.0.1:0".parse().unwrap();
+        cfg.http.listen = "127.0.0.1:0".parse().unwrap();
+        assert_eq!(cfg.validate(), vec![]);
+    }
+
+    #[test]
+    fn relative_secret_paths_are_under_the_data_dir() {
+        let mut cfg = Config::default();
+        cfg.node.data_dir = "/var/lib/idnode".into();
+        assert_eq!(
+            cfg.admin_secret_path(),
+            PathBuf::from("/var/lib/idnode/admin.secret")
+        );
+        cfg.admin.secret_file = "/etc/idnode/admin.secret".into();
+        assert_eq!(
+            cfg.admin_secret_path(),
+            PathBuf::from("/etc/idnode/admin.secret")
+        );
+        assert_eq!(
+            cfg.server_key_path(),
+            PathBuf::from("/var/lib/idnode/server.key")
+        );
+    }
+
+    #[test]
+    fn site_addresses_fall_back_to_the_listener() {
+        let mut cfg = Config::default();
+        let any: IpAddr = "0.0.0.0".parse().unwrap();
+        let lan: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(
+            cfg.site_addresses(any),
+            vec!["127.0.0.1".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(cfg.site_addresses(lan), vec![lan]);
+        cfg.handle.site.addresses = vec!["203.0.113.10".into(), "2001:db8::1".into()];
+        assert_eq!(cfg.site_addresses(lan).len(), 2);
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        std::fs::write(&path, "hunter2\n").unwrap();
+        let s = Secret::from_file(&path).unwrap();
+        assert_eq!(s.expose(), b"hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,165 @@
+//! The Handle/IDIS TCP door (handle-protocol.md §1 "TCP").
+//!
+//! A connection carries envelope + `messageLength` bytes per request. CNRI
+//! clients send one request per connection and close; IDIS SDKs keep the
+//! connection open and send several (idis-extensions.md §8.1), so we serve
+//! requests in order until the client closes, the idle timeout passes, or
+//! the node shuts down. Limits: a connection cap (excess connections are
+//! closed at once), an idle timeout between requests and a read timeout
+//! within one.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use idnode_resolver::engine::{Ctx, Engine, Transport};
+use idnode_resolver::wire::{ENVELOPE_LEN, MAX_MESSAGE_LEN};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::telemetry::DoorMetrics;
+
+/// Per-listener limits.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub read_timeout: Duration,
+}
+
+/// Accepts connections until `cancel` fires, then waits (bounded by the
+/// caller) for the connections in `tracker` to finish their current request.
+pub async fn run(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    metrics: Arc<DoorMetrics>,
+    limits: TcpLimits,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            metrics.tcp_refused();
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let engine = engine.clone();
+        let metrics = metrics.clone();
+        let cancel = cancel.clone();
+        tracker.spawn(async move {
+            metrics.tcp_open(1);
+            if let Err(e) = serve_conn(stream, peer, &engine, &metrics, limits, &cancel).await {
+                tracing::debug!(error = %e, %peer, "tcp connection ended with error");
+            }
+            metrics.tcp_open(-1);
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_conn(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    engine: &Engine,
+    metrics: &DoorMetrics,
+    limits: TcpLimits,
+    cancel: &CancellationToken,
+) -> io::Result<()> {
+    let mut msg = Vec::with_capacity(1024);
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        // Wait for the next request: idle timeout, or shutdown between requests.
+        let mut envelope = [0u8; ENVELOPE_LEN];
+        let first = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            r = tokio::time::timeout(limits.idle_timeout, stream.read(&mut envelope)) => r,
+        };
+        let got = match first {
+            Err(_) => return Ok(()), // idle
+            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(e),
+        };
+        let started = Instant::now();
+        if got < ENVELOPE_LEN {
+            let rest = &mut envelope[got..];
+            match tokio::time::timeout(limits.read_timeout, stream.read_exact(rest)).await {
+                Ok(Ok(_)) => {}
+                // A partial envelope then EOF / timeout: nothing to answer to.
+                _ => return Ok(()),
+            }
+        }
+        let len = u32::from_be_bytes([envelope[16], envelope[17], envelope[18], envelope[19]]) as usize;
+        let now = crate::unix_now();
+        out.clear();
+        if len > MAX_MESSAGE_LEN {
+            engine.protocol_error_unframed(
+                &format!("Message length {len} exceeds the limit {MAX_MESSAGE_LEN}"),
+                now,
+                &mut out,
+            );
+            stream.write_all(&out).await?;
+            metrics.observe(0, 4, started.elapsed());
+            return Ok(());
+        }
+        msg.clear();
+        msg.extend_from_slice(&envelope);
+        msg.resize(ENVELOPE_LEN + len, 0);
+        let received = read_up_to(&mut stream, &mut msg[ENVELOPE_LEN..], limits.read_timeout).await?;
+        if received < len {
+            // The reference server answers a short message with RC 4 and the
+            // count it got (vectors tcp-truncated-body, tcp-garbage).
+            engine.protocol_error_unframed(
+                &format!("Expecting {len} bytes, only received {received}"),
+                now,
+                &mut out,
+            );
+            let _ = stream.write_all(&out).await;
+            metrics.observe(0, 4, started.elapsed());
+            return Ok(());
+        }
+        let ctx = Ctx { transport: Transport::Tcp, peer, now };
+        let outcome = engine.handle(&ctx, &msg, &mut out);
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+        }
+        metrics.observe(outcome.opcode, outcome.rc, started.elapsed());
+        if outcome.close {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads until `buf` is full, EOF, or the timeout; returns the bytes read.
+async fn read_up_to(stream: &mut TcpStream, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut filled = 0;
+    while filled < buf.len() {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf[filled..])).await {
+            Err(_) => break,
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => filled += n,
+            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => break,
+            Ok(Err(e)) => return Err(e),
+        }
+    }
+    Ok(filled)
+}

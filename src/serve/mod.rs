@@ -1,0 +1,365 @@
+//! The daemon's wiring: bind every front door, hand each its socket, the
+//! store and a child of one cancellation token, announce the bound
+//! addresses, then wait for SIGINT/SIGTERM (or a listener failing), drain
+//! within `node.shutdown_timeout_ms` and flush the store.
+//!
+//! Cancellation tree: `shutdown` (root, cancelled by a signal or a failed
+//! listener) -> one child token per listener. Listeners stop accepting when
+//! their token fires and finish the request in hand; TCP connection tasks are
+//! tracked by [`Listeners::tracker`] so the drain can wait for them.
+//!
+//! Threading: the HTTP door and TCP doors are tokio tasks on the
+//! multi-thread runtime; UDP doors are plain OS threads (one per
+//! `SO_REUSEPORT` socket) doing blocking I/O; store writes and scans run
+//! under `spawn_blocking`.
+
+#[allow(
+    dead_code,
+    reason = "used by the Handle listeners (handle_udp.rs, handle_tcp.rs)"
+)]
+pub mod door_metrics;
+pub mod http;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use idnode_registry::store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::keys::ServerKey;
+use crate::telemetry::{self, door};
+
+/// How often histograms are drained and idle metrics pruned.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+/// How often in-memory resolution counters are persisted.
+const COUNTERS_PERSIST: Duration = Duration::from_secs(10);
+
+/// Runs the node until SIGINT or SIGTERM: installs the Prometheus recorder,
+/// wires signals to the root cancellation token and calls [`run_until`].
+pub async fn run(cfg: Arc<Config>, store: Arc<dyn Store>) -> Result<()> {
+    let metrics = telemetry::install_prometheus()?;
+    let shutdown = CancellationToken::new();
+    let mut signals = Signals::new().context("installing signal handlers")?;
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let name = signals.next().await;
+        tracing::info!(signal = name, "shutting down");
+        on_signal.cancel();
+        // A second signal during the drain means "now": writes are already
+        // durable when acknowledged, so skipping the drain loses nothing.
+        let name = signals.next().await;
+        eprintln!("idnode: {name} again, exiting without draining");
+        std::process::exit(1);
+    });
+    run_until(cfg, store, metrics, shutdown).await
+}
+
+/// The daemon body, with the recorder and the root token supplied by the
+/// caller (tests cancel the token instead of sending a signal).
+pub async fn run_until(
+    cfg: Arc<Config>,
+    store: Arc<dyn Store>,
+    metrics: PrometheusHandle,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let ready = http::Readiness::default();
+    let mut listeners = Listeners::new(shutdown.clone());
+    let server_key = ServerKey::load(&cfg.server_key_path())?;
+    tracing::info!(
+        role = cfg.node.role.as_str(),
+        node_prefix = %cfg.node.node_prefix,
+        server_key = %server_key.fingerprint(),
+        "starting"
+    );
+
+    // --- HTTP: operational endpoints (REST/SNMS/admin routers merge here).
+    let http_listener = tokio::net::TcpListener::bind(cfg.http.listen)
+        .await
+        .with_context(|| format!("binding http.listen {}", cfg.http.listen))?;
+    listeners.bound(door::HTTP, http_listener.local_addr()?);
+    let ops = http::OpsState {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+        store: store.clone(),
+    };
+    let app = http::router(ops, cfg.limits.http_max_body_bytes as usize);
+    let token = listeners.child_token();
+    listeners.spawn(door::HTTP, async move {
+        http::run(http_listener, app, token)
+            .await
+            .map_err(anyhow::Error::from)
+    });
+
+    // --- Handle/IDIS doors (lead): bind with cfg.handle.*, then for each
+    // door call `listeners.bound(name, addr)` with the *actual* address and
+    // `listeners.spawn(..)` (tokio tasks; connections on
+    // `listeners.tracker()`) or `listeners.threads(..)` (UDP OS threads),
+    // each with `listeners.child_token()`.
+    //
+    //   handle_udp::bind(cfg.handle.udp_listen, cfg.handle.udp_socket_count()) ...
+    //   handle_tcp::run(listener, engine, metrics, limits, token, listeners.tracker()) ...
+
+    // --- Maintenance: metrics upkeep, counter persistence.
+    let maint = spawn_maintenance(metrics, store.clone(), shutdown.child_token());
+
+    ready.set(true);
+    announce(&cfg, &listeners);
+
+    let failure = listeners.wait_for_shutdown().await;
+    ready.set(false);
+    let timeout = Duration::from_millis(cfg.node.shutdown_timeout_ms);
+    let drained = listeners.drain(timeout).await;
+    let _ = maint.await;
+    if !drained {
+        tracing::warn!(
+            timeout_ms = cfg.node.shutdown_timeout_ms,
+            "listeners did not drain in time"
+        );
+    }
+
+    let flushed = tokio::task::spawn_blocking(move || {
+        store.persist_counters()?;
+        store.flush()
+    })
+    .await
+    .context("flush task")?;
+    flushed.context("flushing the store")?;
+    tracing::info!("store flushed; bye");
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Prints the machine-readable line (tests parse it) and one command to try.
+fn announce(cfg: &Config, listeners: &Listeners) {
+    let doors: Vec<String> = listeners
+        .addrs
+        .iter()
+        .map(|(name, addr)| format!("{name}={addr}"))
+        .collect();
+    println!("idnode: listening {}", doors.join(" "));
+    let handle_addr = listeners
+        .addrs
+        .iter()
+        .find(|(name, _)| name.starts_with("handle-"))
+        .map_or(cfg.handle.udp_listen, |(_, a)| *a);
+    println!(
+        "idnode: try `idnode resolve {}.1001/LOT2026-000451 --server {}`",
+        cfg.node.node_prefix,
+        reachable(handle_addr)
+    );
+    tracing::info!(listening = %doors.join(" "), "ready");
+}
+
+/// A bound address a local client can dial (0.0.0.0 / :: -> loopback).
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        }
+        ip if ip.is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        _ => addr,
+    }
+}
+
+fn spawn_maintenance(
+    metrics: PrometheusHandle,
+    store: Arc<dyn Store>,
+    token: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut upkeep = tokio::time::interval(METRICS_UPKEEP);
+        let mut persist = tokio::time::interval(COUNTERS_PERSIST);
+        persist.tick().await;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = upkeep.tick() => metrics.run_upkeep(),
+                _ = persist.tick() => {
+                    let store = store.clone();
+                    match tokio::task::spawn_blocking(move || store.persist_counters()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::warn!(error = %e, "persisting counters failed"),
+                        Err(e) => tracing::warn!(error = %e, "persisting counters panicked"),
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Every running front door: names and bound addresses (for the announce
+/// line), tokio tasks, OS threads, and the tracker of per-connection tasks.
+#[derive(Debug)]
+pub struct Listeners {
+    shutdown: CancellationToken,
+    addrs: Vec<(&'static str, SocketAddr)>,
+    tasks: JoinSet<(&'static str, Result<()>)>,
+    threads: Vec<(&'static str, std::thread::JoinHandle<()>)>,
+    tracker: TaskTracker,
+}
+
+impl Listeners {
+    pub fn new(shutdown: CancellationToken) -> Self {
+        Listeners {
+            shutdown,
+            addrs: Vec::new(),
+            tasks: JoinSet::new(),
+            threads: Vec::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// A token cancelled when the node shuts down.
+    pub fn child_token(&self) -> CancellationToken {
+        self.shutdown.child_token()
+    }
+
+    /// Tracker for connection tasks the drain waits for.
+    #[allow(dead_code, reason = "used by the Handle TCP door")]
+    pub fn tracker(&self) -> TaskTracker {
+        self.tracker.clone()
+    }
+
+    /// Records a door's actual bound address (port 0 resolved).
+    pub fn bound(&mut self, door: &'static str, addr: SocketAddr) {
+        self.addrs.push((door, addr));
+    }
+
+    /// Runs a door's accept loop as a task. The task returning before
+    /// shutdown (error or not) shuts the node down.
+    pub fn spawn<F>(&mut self, door: &'static str, fut: F)
+    where
+        F: std::future::Future<Output = Result<()>> + Send + 'static,
+    {
+        self.tasks.spawn(async move { (door, fut.await) });
+    }
+
+    /// Adopts a door's OS threads (joined during the drain).
+    #[allow(dead_code, reason = "used by the Handle UDP door")]
+    pub fn threads(&mut self, door: &'static str, handles: Vec<std::thread::JoinHandle<()>>) {
+        self.threads.extend(handles.into_iter().map(|h| (door, h)));
+    }
+
+    /// Waits for the root token, or for a door task to end early (then
+    /// cancels the root token and returns the door's error).
+    async fn wait_for_shutdown(&mut self) -> Option<anyhow::Error> {
+        let failure = tokio::select! {
+            _ = self.shutdown.cancelled() => None,
+            Some(done) = self.tasks.join_next() => Some(match done {
+                Ok((door, Ok(()))) => anyhow!("{door} listener stopped unexpectedly"),
+                Ok((door, Err(e))) => e.context(format!("{door} listener failed")),
+                Err(e) => anyhow!("a listener task panicked: {e}"),
+            }),
+        };
+        if let Some(e) = &failure {
+            tracing::error!(error = %format!("{e:#}"), "shutting down");
+        }
+        self.shutdown.cancel();
+        failure
+    }
+
+    /// Waits up to `timeout` for door tasks, connection tasks and threads.
+    /// Returns false when something was still running at the deadline.
+    async fn drain(mut self, timeout: Duration) -> bool {
+        self.tracker.close();
+        let tracker = self.tracker.clone();
+        let threads = std::mem::take(&mut self.threads);
+        let all = async move {
+            while let Some(done) = self.tasks.join_next().await {
+                if let Ok((door, Err(e))) = done {
+                    tracing::warn!(door, error = %format!("{e:#}"), "listener ended with an error during shutdown");
+                }
+            }
+            tracker.wait().await;
+            let _ = tokio::task::spawn_blocking(move || {
+                for (door, h) in threads {
+                    if h.join().is_err() {
+                        tracing::warn!(door, "listener thread panicked");
+                    }
+                }
+            })
+            .await;
+        };
+        tokio::time::timeout(timeout, all).await.is_ok()
+    }
+}
+
+/// SIGINT and SIGTERM as one stream.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idnode_registry::store::SledStore;
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    #[test]
+    fn unspecified_addresses_become_loopback() {
+        assert_eq!(
+            reachable("0.0.0.0:2641".parse().unwrap()),
+            "127.0.0.1:2641".parse().unwrap()
+        );
+        assert_eq!(
+            reachable("[::]:2641".parse().unwrap()),
+            "[::1]:2641".parse().unwrap()
+        );
+        assert_eq!(
+            reachable("10.1.2.3:2641".parse().unwrap()),
+            "10.1.2.3:2641".parse().unwrap()
+        );
+    }
+
+    /// Starts on port 0, answers /healthz, stops on cancel and flushes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_and_shuts_down_on_cancel() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::default();
+        cfg.node.data_dir = dir.path().to_owned();
+        cfg.http.listen = "127.0.0.1:0".parse().unwrap();
+        ServerKey::generate()
+            .unwrap()
+            .write_new(&cfg.server_key_path())
+            .unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SledStore::open_path(dir.path().join("store")).unwrap());
+        let shutdown = CancellationToken::new();
+        let handle = PrometheusBuilder::new().build_recorder().handle();
+        let task = tokio::spawn(run_until(Arc::new(cfg), store, handle, shutdown.clone()));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!task.is_finished());
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}

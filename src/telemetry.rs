@@ -1,0 +1,188 @@
+//! Logs and metrics: the tracing subscriber, the Prometheus recorder, and the
+//! metric names, which are an interface (style.md §6): dashboards and alerts
+//! depend on them, so they are constants here, described once in
+//! [`describe`], and carry labels from small fixed sets only (door, opcode,
+//! rc, reason) — never an identifier or a client address.
+//!
+//! Only the binary installs global state, and only once: [`init_tracing`]
+//! and [`install_prometheus`] are called from `main`/`serve`. Logs go to
+//! stderr; stdout is kept for command output and the machine-readable
+//! "listening" line. Nothing here may log a secret.
+
+use anyhow::{Context, Result, anyhow};
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogFormat, TelemetryConfig};
+
+#[allow(
+    unused_imports,
+    reason = "used by the Handle listeners (serve/handle_*.rs)"
+)]
+pub use crate::serve::door_metrics::DoorMetrics;
+
+/// Metric names. Changing one is a breaking change for operators.
+pub mod names {
+    /// Counter `{door, opcode, rc}`: requests answered, by front door,
+    /// Handle opcode (or HTTP route group) and response code.
+    pub const REQUESTS: &str = "idnode_requests_total";
+    /// Histogram `{door}`: time from a complete request to its answer.
+    pub const REQUEST_DURATION: &str = "idnode_request_duration_seconds";
+    /// Counter `{reason}`: UDP datagrams dropped without an answer.
+    pub const UDP_DROPPED: &str = "idnode_udp_dropped_total";
+    /// Counter `{door}`: TCP connections closed at once because the
+    /// listener was at `tcp_max_connections`.
+    pub const TCP_REFUSED: &str = "idnode_tcp_refused_total";
+    /// Gauge `{door}`: open TCP connections.
+    pub const TCP_CONNECTIONS: &str = "idnode_tcp_connections";
+    /// Gauge: identifier records in the store.
+    pub const STORE_RECORDS: &str = "idnode_store_records";
+}
+
+/// Values of the `door` label (also the listener names in the "listening" line).
+#[allow(
+    dead_code,
+    reason = "one constant per door; doors are added one by one"
+)]
+pub mod door {
+    pub const HANDLE_UDP: &str = "handle-udp";
+    pub const HANDLE_TCP: &str = "handle-tcp";
+    pub const HTTP: &str = "http";
+    pub const DNS: &str = "dns";
+}
+
+/// Upper bounds (seconds) of the request-duration histogram buckets: a
+/// cached resolution takes tens of microseconds, a durable write a few
+/// milliseconds, a recursive lookup up to seconds.
+const DURATION_BUCKETS: &[f64] = &[
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Describes every metric to the installed recorder (call once, after
+/// installing it).
+pub fn describe() {
+    describe_counter!(
+        names::REQUESTS,
+        Unit::Count,
+        "Requests answered, by front door, opcode and response code."
+    );
+    describe_histogram!(
+        names::REQUEST_DURATION,
+        Unit::Seconds,
+        "Time from a complete request to its answer."
+    );
+    describe_counter!(
+        names::UDP_DROPPED,
+        Unit::Count,
+        "UDP datagrams dropped without an answer, by reason."
+    );
+    describe_counter!(
+        names::TCP_REFUSED,
+        Unit::Count,
+        "TCP connections refused at the connection limit."
+    );
+    describe_gauge!(
+        names::TCP_CONNECTIONS,
+        Unit::Count,
+        "Open TCP connections, by front door."
+    );
+    describe_gauge!(
+        names::STORE_RECORDS,
+        Unit::Count,
+        "Identifier records in the store."
+    );
+}
+
+/// Builds the Prometheus recorder (no HTTP listener of its own: `/metrics`
+/// is served by our axum router), installs it globally and describes the
+/// metrics. The caller must call [`PrometheusHandle::run_upkeep`]
+/// periodically.
+pub fn install_prometheus() -> Result<PrometheusHandle> {
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(names::REQUEST_DURATION.to_owned()),
+            DURATION_BUCKETS,
+        )
+        .context("configuring histogram buckets")?
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)
+        .map_err(|e| anyhow!("installing the metrics recorder: {e}"))?;
+    describe();
+    Ok(handle)
+}
+
+/// Installs the global tracing subscriber: text or JSON lines on stderr,
+/// filtered by `RUST_LOG` when set, else by `telemetry.log_level`.
+pub fn init_tracing(cfg: &TelemetryConfig) -> Result<()> {
+    let directives = match std::env::var("RUST_LOG") {
+        Ok(s) if !s.trim().is_empty() => s,
+        _ => cfg.log_level.clone(),
+    };
+    let filter = EnvFilter::builder()
+        .parse(&directives)
+        .with_context(|| format!("log filter {directives:?}"))?;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let installed = match cfg.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    installed.map_err(|e| anyhow!("installing the log subscriber: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    #[test]
+    fn door_metrics_count_through_a_debugging_recorder() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            describe();
+            let m = DoorMetrics::new(door::HANDLE_UDP);
+            m.observe(1, 1, std::time::Duration::from_micros(50));
+            m.observe(1, 1, std::time::Duration::from_micros(70));
+            m.observe(1, 100, std::time::Duration::from_micros(70));
+            m.udp_dropped("too_large");
+        });
+        let snap = snapshotter.snapshot().into_vec();
+        let requests: u64 = snap
+            .iter()
+            .filter(|(k, ..)| k.key().name() == names::REQUESTS)
+            .filter(|(k, ..)| {
+                k.key()
+                    .labels()
+                    .any(|l| l.key() == "rc" && l.value() == "1")
+            })
+            .map(|(.., v)| {
+                if let DebugValue::Counter(n) = v {
+                    *n
+                } else {
+                    0
+                }
+            })
+            .sum();
+        assert_eq!(requests, 2);
+        assert!(
+            snap.iter()
+                .any(|(k, ..)| k.key().name() == names::UDP_DROPPED)
+        );
+        for (k, ..) in &snap {
+            for label in k.key().labels() {
+                assert!(
+                    ["door", "opcode", "rc", "reason"].contains(&label.key()),
+                    "unexpected label {}",
+                    label.key()
+                );
+            }
+        }
+    }
+}
