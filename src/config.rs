@@ -189,6 +189,11 @@ pub struct SiteConfig {
     pub serial: u16,
     /// HS_SITE `desc` attribute.
     pub description: String,
+    /// Publish this exact HS_SITE record (raw §4.3 bytes) instead of the one
+    /// built from the fields above and the server key — for a node whose
+    /// record is fixed by its registration at the national node. Relative
+    /// paths are under `node.data_dir`.
+    pub record_file: Option<PathBuf>,
 }
 
 impl Default for SiteConfig {
@@ -197,6 +202,7 @@ impl Default for SiteConfig {
             addresses: Vec::new(),
             serial: 1,
             description: "idnode secondary node".to_owned(),
+            record_file: None,
         }
     }
 }
@@ -442,6 +448,12 @@ impl Config {
         self.node.data_dir.join(&self.handle.server_key_file)
     }
 
+    /// A configured path resolved against the data directory (absolute
+    /// paths stay as they are).
+    pub fn resolve_path(&self, p: &std::path::Path) -> PathBuf {
+        self.node.data_dir.join(p)
+    }
+
     /// `admin.secret_file` resolved against the data directory.
     pub fn admin_secret_path(&self) -> PathBuf {
         self.node.data_dir.join(&self.admin.secret_file)
@@ -450,7 +462,6 @@ impl Config {
     /// The server addresses to publish in HS_SITE: `handle.site.addresses`,
     /// or else `bound` (the Handle listener's address) when it is a specific
     /// address, or else 127.0.0.1.
-    #[allow(dead_code, reason = "used when the Handle doors build HS_SITE")]
     pub fn site_addresses(&self, bound: IpAddr) -> Vec<IpAddr> {
         let configured: Vec<IpAddr> = self
             .handle

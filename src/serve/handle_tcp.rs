@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use idnode_resolver::engine::{Ctx, Engine, Transport};
-use idnode_resolver::wire::{ENVELOPE_LEN, MAX_MESSAGE_LEN};
+use idnode_resolver::wire::{ENVELOPE_LEN, MAX_MESSAGE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -110,9 +110,9 @@ async fn serve_conn(
         let len = u32::from_be_bytes([envelope[16], envelope[17], envelope[18], envelope[19]]) as usize;
         let now = crate::unix_now();
         out.clear();
-        if len > MAX_MESSAGE_LEN {
+        if len > MAX_MESSAGE {
             engine.protocol_error_unframed(
-                &format!("Message length {len} exceeds the limit {MAX_MESSAGE_LEN}"),
+                &format!("Message length {len} exceeds the limit {MAX_MESSAGE}"),
                 now,
                 &mut out,
             );

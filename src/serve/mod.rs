@@ -13,11 +13,10 @@
 //! `SO_REUSEPORT` socket) doing blocking I/O; store writes and scans run
 //! under `spawn_blocking`.
 
-#[allow(
-    dead_code,
-    reason = "used by the Handle listeners (handle_udp.rs, handle_tcp.rs)"
-)]
 pub mod door_metrics;
+pub mod handle_tcp;
+pub mod handle_udp;
+pub mod site;
 pub mod http;
 
 use std::net::SocketAddr;
@@ -34,6 +33,8 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::keys::ServerKey;
 use crate::telemetry::{self, door};
+use door_metrics::DoorMetrics;
+use idnode_resolver::engine::{Engine, EngineConfig};
 
 /// How often histograms are drained and idle metrics pruned.
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
@@ -82,7 +83,8 @@ pub async fn run_until(
     let http_listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("binding http.listen {}", cfg.http.listen))?;
-    listeners.bound(door::HTTP, http_listener.local_addr()?);
+    let http_addr = http_listener.local_addr()?;
+    listeners.bound(door::HTTP, http_addr);
     let ops = http::OpsState {
         metrics: metrics.clone(),
         ready: ready.clone(),
@@ -96,14 +98,56 @@ pub async fn run_until(
             .map_err(anyhow::Error::from)
     });
 
-    // --- Handle/IDIS doors (lead): bind with cfg.handle.*, then for each
-    // door call `listeners.bound(name, addr)` with the *actual* address and
-    // `listeners.spawn(..)` (tokio tasks; connections on
-    // `listeners.tracker()`) or `listeners.threads(..)` (UDP OS threads),
-    // each with `listeners.child_token()`.
-    //
-    //   handle_udp::bind(cfg.handle.udp_listen, cfg.handle.udp_socket_count()) ...
-    //   handle_tcp::run(listener, engine, metrics, limits, token, listeners.tracker()) ...
+    // --- Handle/IDIS doors: UDP threads and the TCP accept loop share one engine.
+    let udp_sockets = handle_udp::bind(cfg.handle.udp_listen, cfg.handle.udp_socket_count())
+        .with_context(|| format!("binding handle.udp_listen {}", cfg.handle.udp_listen))?;
+    let udp_addr = udp_sockets[0].local_addr()?;
+    let tcp_listener = tokio::net::TcpListener::bind(cfg.handle.tcp_listen)
+        .await
+        .with_context(|| format!("binding handle.tcp_listen {}", cfg.handle.tcp_listen))?;
+    let tcp_addr = tcp_listener.local_addr()?;
+    let site_record = match &cfg.handle.site.record_file {
+        Some(path) => {
+            let path = cfg.resolve_path(path);
+            let bytes = std::fs::read(&path).with_context(|| format!("reading handle.site.record_file {}", path.display()))?;
+            idnode_registry::model::site::HsSite::from_bytes(&bytes)
+                .with_context(|| format!("{} is not an HS_SITE record", path.display()))?;
+            bytes
+        }
+        None => {
+            let addresses = cfg.site_addresses(tcp_addr.ip());
+            site::build(&site::SiteInputs {
+                addresses: &addresses,
+                serial: cfg.handle.site.serial,
+                description: &cfg.handle.site.description,
+                public_key: server_key.hs_pubkey(),
+                udp: Some(udp_addr),
+                tcp: Some(tcp_addr),
+                http: Some(http_addr),
+            })
+            .to_bytes()
+        }
+    };
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        EngineConfig { site_record, site_serial: cfg.handle.site.serial, ..EngineConfig::default() },
+    ));
+    listeners.bound(door::HANDLE_UDP, udp_addr);
+    let udp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_UDP));
+    let threads = handle_udp::spawn(udp_sockets, engine.clone(), udp_metrics, listeners.child_token())?;
+    listeners.threads(door::HANDLE_UDP, threads);
+    listeners.bound(door::HANDLE_TCP, tcp_addr);
+    let tcp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_TCP));
+    let limits = handle_tcp::TcpLimits {
+        max_connections: cfg.handle.tcp_max_connections as usize,
+        idle_timeout: Duration::from_millis(cfg.handle.tcp_idle_timeout_ms),
+        read_timeout: Duration::from_millis(cfg.handle.tcp_read_timeout_ms),
+    };
+    let (token, tracker) = (listeners.child_token(), listeners.tracker());
+    listeners.spawn(door::HANDLE_TCP, async move {
+        handle_tcp::run(tcp_listener, engine, tcp_metrics, limits, token, tracker).await;
+        Ok(())
+    });
 
     // --- Maintenance: metrics upkeep, counter persistence.
     let maint = spawn_maintenance(metrics, store.clone(), shutdown.child_token());
