@@ -427,7 +427,7 @@ impl Config {
                 .try_into::<Config>()
                 .map_err(|e| ConfigError::Env {
                     var: var.clone(),
-                    message: e.to_string().trim_end().to_owned(),
+                    message: format!("`{}`: {}", path.join("."), e.to_string().trim_end()),
                 })?;
         }
         toml::Value::Table(table)
@@ -542,6 +542,13 @@ impl Config {
                     format!("{a:?} is not an IP address"),
                 ),
             }
+        }
+        if h.site
+            .record_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            p.add("handle.site.record_file", "must not be empty when set");
         }
         if h.site.description.len() > 1024 {
             p.add("handle.site.description", "must be at most 1024 bytes");
@@ -711,9 +718,12 @@ fn typed_override(
             _ => return Err(format!("unknown setting `{dotted}`")),
         }
     }
-    let template = table
-        .get(last)
-        .ok_or_else(|| format!("unknown setting `{dotted}`"))?;
+    // Optional settings (`Option<_>`, no default) are absent from the
+    // defaults; they are paths or text, so pass the raw string and let the
+    // strict deserialization accept it or name the unknown key.
+    let Some(template) = table.get(last) else {
+        return Ok(toml::Value::String(raw.to_owned()));
+    };
     Ok(match template {
         toml::Value::String(_) => toml::Value::String(raw.to_owned()),
         toml::Value::Integer(_) => toml::Value::Integer(
@@ -880,6 +890,7 @@ mod tests {
                 ("IDNODE_HANDLE__SITE__ADDRESSES", "10.0.0.1, 10.0.0.2"),
                 ("IDNODE_DNS__ZONES", r#"["a.example."]"#),
                 ("IDNODE_NODE__ROLE", "top"),
+                ("IDNODE_HANDLE__SITE__RECORD_FILE", "site.bin"),
                 ("IDNODE_CONFIG", "ignored.toml"),
                 ("PATH", "/bin"),
             ],
@@ -893,6 +904,7 @@ mod tests {
         assert!(cfg.http.allow_plain_http_auth);
         assert_eq!(cfg.handle.site.addresses, vec!["10.0.0.1", "10.0.0.2"]);
         assert_eq!(cfg.dns.zones, vec!["a.example."]);
+        assert_eq!(cfg.handle.site.record_file, Some(PathBuf::from("site.bin")));
     }
 
     #[test]

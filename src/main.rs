@@ -10,6 +10,7 @@
 //! the store and a cancellation token.
 #![forbid(unsafe_code)]
 
+mod api;
 mod cli;
 mod config;
 mod keys;

@@ -1,19 +1,540 @@
-//! PLACEHOLDER so the binary builds: the registry engineer owns this file and
-//! replaces it with the real offline commands (`idnode id ...`).
+//! Offline identifier commands, `idnode id ...`: they open the store
+//! directory directly and therefore refuse to run while a daemon holds it
+//! (sled's directory lock -> [`StoreError::Locked`], kept in the error chain
+//! so `main` can map it to an exit code).
+//!
+//! `import` streams the file, parses on a helper thread while the main
+//! thread commits batches (one transaction + one flush per batch), reports
+//! each bad line on stderr and carries on, and prints a summary.
 
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
-/// Offline store commands.
+use anyhow::{Context, Result, bail};
+use idnode_registry::ident::Identifier;
+use idnode_registry::model::Value;
+use idnode_registry::store::{RecordOp, SledOptions, SledStore, Store, StoreError, StoreExt, WriteCtx};
+use idnode_registry::transfer::{self, TransferError};
+
+/// Largest batch `import --batch` accepts.
+const MAX_BATCH: usize = 100_000;
+
+/// Input format of `idnode id import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON record per line: {"handle": ..., "values": [...]}.
+    Jsonl,
+    /// handle,index,type,data — one value per row, consecutive rows of a handle form its record.
+    Csv,
+}
+
+/// Offline store commands (refused while the daemon holds the store).
 #[derive(Debug, clap::Subcommand)]
 pub enum IdCommand {
     /// Print one identifier's record.
     Get {
+        /// The identifier, e.g. 88.118.8.1001/LOT2026-000451.
+        handle: String,
+        /// Print the record as one JSON line (the export format).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a record from values given as index:type:data.
+    Put {
         /// The identifier.
-        identifier: String,
+        handle: String,
+        /// Values, e.g. 1:URL:https://example.com/p/1 2:EMAIL:ops@example.com
+        #[arg(required = true, value_name = "INDEX:TYPE:DATA")]
+        values: Vec<String>,
+        /// Replace an existing record instead of failing.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Delete a record.
+    Rm {
+        /// The identifier.
+        handle: String,
+    },
+    /// Import records from JSON lines or CSV.
+    Import {
+        /// The file to read (`-` for stdin).
+        file: PathBuf,
+        /// Input format (default: from the extension, .csv = csv, else jsonl).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Records per transaction (and per flush).
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=MAX_BATCH as u64))]
+        batch: u64,
+        /// Replace existing records instead of reporting them as failed.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Export records as JSON lines.
+    Export {
+        /// Only records under this prefix.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Output file (default: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
 /// Runs an offline command against the store in `data_dir`.
-pub fn run_id(cmd: IdCommand, data_dir: &Path) -> anyhow::Result<()> {
-    anyhow::bail!("id {cmd:?} on {}: not yet implemented", data_dir.display())
+pub fn run_id(cmd: IdCommand, data_dir: &Path) -> Result<()> {
+    let store = open(data_dir)?;
+    let ctx = WriteCtx::new(crate::unix_now(), "cli");
+    match cmd {
+        IdCommand::Get { handle, json } => get(&store, &handle, json),
+        IdCommand::Put { handle, values, overwrite } => {
+            let id = parse_handle(&handle)?;
+            let values = values
+                .iter()
+                .map(|s| transfer::parse_value_spec(s))
+                .collect::<Result<Vec<Value>, _>>()
+                .map_err(|e| crate::cli::UsageError(e.to_string()))?;
+            let key = store.canonical_key(id.as_bytes());
+            store.create_record(&key, values, overwrite, &ctx).map_err(|e| match e {
+                StoreError::AlreadyExists => anyhow::anyhow!("{handle} already exists (use --overwrite to replace it)"),
+                e => anyhow::Error::new(e).context(format!("writing {handle}")),
+            })?;
+            println!("{handle}: stored");
+            Ok(())
+        }
+        IdCommand::Rm { handle } => {
+            let id = parse_handle(&handle)?;
+            let key = store.canonical_key(id.as_bytes());
+            store.delete_record(&key, &ctx).map_err(|e| match e {
+                StoreError::NotFound => anyhow::anyhow!("{handle} not found"),
+                e => anyhow::Error::new(e).context(format!("deleting {handle}")),
+            })?;
+            println!("{handle}: deleted");
+            Ok(())
+        }
+        IdCommand::Import { file, format, batch, overwrite } => {
+            let format = format.unwrap_or_else(|| {
+                if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) { Format::Csv } else { Format::Jsonl }
+            });
+            let summary = import(store, &file, format, batch as usize, overwrite, &ctx)?;
+            println!("{summary}");
+            if summary.failed > 0 {
+                bail!("{} of {} records failed (see the messages above)", summary.failed, summary.failed + summary.ok);
+            }
+            Ok(())
+        }
+        IdCommand::Export { prefix, out } => {
+            let t0 = Instant::now();
+            let n = match &out {
+                Some(p) => {
+                    let f = File::create(p).with_context(|| format!("creating {}", p.display()))?;
+                    export(&*store, prefix.as_deref(), BufWriter::with_capacity(1 << 20, f))?
+                }
+                None => export(&*store, prefix.as_deref(), BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?,
+            };
+            eprintln!("exported {n} records in {:.2}s", t0.elapsed().as_secs_f64());
+            Ok(())
+        }
+    }
+}
+
+fn open(data_dir: &Path) -> Result<Arc<SledStore>> {
+    let path = crate::cli::store_path(data_dir);
+    if !path.exists() {
+        return Err(crate::cli::UsageError(format!("no store in {}; run `idnode init` first", data_dir.display())).into());
+    }
+    match SledStore::open(SledOptions::new(&path).now(crate::unix_now())) {
+        Ok(s) => Ok(Arc::new(s)),
+        Err(e @ StoreError::Locked { .. }) => Err(anyhow::Error::new(e).context(format!(
+            "the store in {} is held by a running idnode daemon: stop it first, or use the daemon's admin API",
+            data_dir.display()
+        ))),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("opening the store in {}", path.display()))),
+    }
+}
+
+fn parse_handle(h: &str) -> Result<Identifier> {
+    Identifier::parse(h).map_err(|e| crate::cli::UsageError(format!("{h:?}: {e}")).into())
+}
+
+fn get(store: &SledStore, handle: &str, json: bool) -> Result<()> {
+    let id = parse_handle(handle)?;
+    let key = store.canonical_key(id.as_bytes());
+    let Some(rec) = store.get_record(&key)? else { bail!("{handle} not found") };
+    let values = rec.values().context("decoding the stored record")?;
+    if json {
+        println!("{}", transfer::to_json_line(id.as_str(), &values));
+        return Ok(());
+    }
+    println!("{}", id.as_str());
+    for v in &values {
+        let data = match std::str::from_utf8(&v.data) {
+            Ok(s) => s.to_owned(),
+            Err(_) => format!("hex:{}", hex::encode(&v.data)),
+        };
+        println!("  {:>6}  {:<16} ttl={:<6} perm={:04b}  {}", v.index, v.type_str(), v.ttl, v.permissions, data);
+    }
+    Ok(())
+}
+
+/// Writes every record (under `prefix`) as JSON lines; returns the count.
+pub fn export(store: &dyn Store, prefix: Option<&str>, mut out: impl Write) -> Result<u64> {
+    let mut after: Option<Vec<u8>> = None;
+    let mut n = 0u64;
+    let mut buf = Vec::with_capacity(1 << 16);
+    loop {
+        let page = store.scan_records(prefix, after.as_deref(), 10_000)?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        for (k, rec) in &page {
+            buf.clear();
+            transfer::write_json_line(k, rec, &mut buf)
+                .with_context(|| format!("record {}", String::from_utf8_lossy(k)))?;
+            out.write_all(&buf)?;
+            n += 1;
+        }
+    }
+    out.flush()?;
+    Ok(n)
+}
+
+/// Outcome of an import.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportSummary {
+    pub ok: u64,
+    pub failed: u64,
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rate = if self.seconds > 0.0 { self.ok as f64 / self.seconds } else { 0.0 };
+        write!(f, "imported {} records, {} failed, in {:.2}s ({:.0} records/s)", self.ok, self.failed, self.seconds, rate)
+    }
+}
+
+/// A parsed record waiting for the store, with the line it came from.
+struct Parsed {
+    line: u64,
+    handle: String,
+    op: RecordOp,
+}
+
+/// What the parser thread sends: parsed records and per-line errors, in
+/// file order, plus the bytes consumed so far (for the progress bar).
+struct Chunk {
+    records: Vec<Parsed>,
+    errors: Vec<(u64, String)>,
+    bytes: u64,
+}
+
+fn import(
+    store: Arc<SledStore>,
+    file: &Path,
+    format: Format,
+    batch: usize,
+    overwrite: bool,
+    ctx: &WriteCtx,
+) -> Result<ImportSummary> {
+    let (reader, total): (Box<dyn Read + Send>, Option<u64>) = if file == Path::new("-") {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let bar = progress_bar(total);
+    let t0 = Instant::now();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+    let parser_store = store.clone();
+    let parser = std::thread::Builder::new().name("import-parse".into()).spawn(move || -> Result<()> {
+        let reader = CountingReader { inner: reader, bytes: 0 };
+        let canon = move |id: &Identifier| parser_store.canonical_key(id.as_bytes());
+        match format {
+            Format::Jsonl => parse_jsonl(reader, batch, overwrite, &canon, &tx),
+            Format::Csv => parse_csv(reader, batch, overwrite, &canon, &tx),
+        }
+    })?;
+
+    let mut ok = 0u64;
+    let mut failed = 0u64;
+    let mut stderr = std::io::stderr().lock();
+    for chunk in rx {
+        for (line, msg) in &chunk.errors {
+            bar.suspend(|| writeln!(stderr, "line {line}: {msg}")).ok();
+        }
+        failed += chunk.errors.len() as u64;
+        if !chunk.records.is_empty() {
+            let (meta, ops): (Vec<(u64, String)>, Vec<RecordOp>) =
+                chunk.records.into_iter().map(|p| ((p.line, p.handle), p.op)).unzip();
+            let results = store.write_batch(ops, ctx).context("committing a batch (nothing of it was written)")?;
+            for ((line, handle), r) in meta.iter().zip(results) {
+                match r {
+                    Ok(_) => ok += 1,
+                    Err(e) => {
+                        failed += 1;
+                        let msg = match e {
+                            StoreError::AlreadyExists => format!("{handle}: already exists (use --overwrite)"),
+                            e => format!("{handle}: {e}"),
+                        };
+                        bar.suspend(|| writeln!(stderr, "line {line}: {msg}")).ok();
+                    }
+                }
+            }
+        }
+        bar.set_position(chunk.bytes);
+    }
+    bar.finish_and_clear();
+    parser.join().map_err(|_| anyhow::anyhow!("the parser thread panicked"))??;
+    store.persist_counters()?;
+    Ok(ImportSummary { ok, failed, seconds: t0.elapsed().as_secs_f64() })
+}
+
+fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+struct CountingReader {
+    inner: Box<dyn Read + Send>,
+    bytes: u64,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+fn send(tx: &std::sync::mpsc::SyncSender<Chunk>, chunk: &mut Chunk, bytes: u64, batch: usize) -> bool {
+    let next = Chunk { records: Vec::with_capacity(batch), errors: Vec::new(), bytes };
+    let mut full = std::mem::replace(chunk, next);
+    full.bytes = bytes;
+    // The receiver only goes away when the main thread failed; stop quietly.
+    tx.send(full).is_ok()
+}
+
+fn parse_jsonl(
+    reader: CountingReader,
+    batch: usize,
+    overwrite: bool,
+    canon: &dyn Fn(&Identifier) -> Vec<u8>,
+    tx: &std::sync::mpsc::SyncSender<Chunk>,
+) -> Result<()> {
+    let mut r = BufReader::with_capacity(1 << 20, reader);
+    let mut chunk = Chunk { records: Vec::with_capacity(batch), errors: Vec::new(), bytes: 0 };
+    let mut line = String::new();
+    let mut lineno = 0u64;
+    loop {
+        line.clear();
+        let n = match r.read_line(&mut line) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                // Not UTF-8: skip to the next newline and report the line.
+                lineno += 1;
+                let mut junk = Vec::new();
+                r.read_until(b'\n', &mut junk)?;
+                chunk.errors.push((lineno, "not valid UTF-8".into()));
+                continue;
+            }
+            Err(e) => return Err(e).context("reading the input"),
+        };
+        if n == 0 {
+            break;
+        }
+        lineno += 1;
+        let text = line.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        match transfer::parse_json_line(text) {
+            Ok((id, values)) => {
+                let key = canon(&id);
+                chunk.records.push(Parsed {
+                    line: lineno,
+                    handle: id.as_str().to_owned(),
+                    op: RecordOp::Create { key, values, overwrite },
+                });
+            }
+            Err(e) => chunk.errors.push((lineno, e.to_string())),
+        }
+        if chunk.records.len() >= batch {
+            let bytes = r.get_ref().bytes;
+            if !send(tx, &mut chunk, bytes, batch) {
+                return Ok(());
+            }
+        }
+    }
+    let bytes = r.get_ref().bytes;
+    send(tx, &mut chunk, bytes, batch);
+    Ok(())
+}
+
+/// One CSV record being assembled from consecutive rows.
+struct Group {
+    handle: String,
+    id: Identifier,
+    line: u64,
+    values: Vec<Value>,
+    failed: bool,
+}
+
+fn parse_csv(
+    reader: CountingReader,
+    batch: usize,
+    overwrite: bool,
+    canon: &dyn Fn(&Identifier) -> Vec<u8>,
+    tx: &std::sync::mpsc::SyncSender<Chunk>,
+) -> Result<()> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(reader);
+    let mut chunk = Chunk { records: Vec::with_capacity(batch), errors: Vec::new(), bytes: 0 };
+    let mut group: Option<Group> = None;
+    let mut row = csv::StringRecord::new();
+    let mut first = true;
+    let finish = |g: Group, chunk: &mut Chunk| {
+        if !g.failed {
+            let key = canon(&g.id);
+            chunk.records.push(Parsed {
+                line: g.line,
+                handle: g.handle,
+                op: RecordOp::Create { key, values: g.values, overwrite },
+            });
+        }
+    };
+    loop {
+        let more = match rdr.read_record(&mut row) {
+            Ok(m) => m,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                chunk.errors.push((line, format!("CSV: {e}")));
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+                continue;
+            }
+        };
+        if !more {
+            break;
+        }
+        let line = row.position().map(|p| p.line()).unwrap_or(0);
+        let fields: Vec<&str> = row.iter().collect();
+        if std::mem::take(&mut first) && transfer::is_csv_header(&fields) {
+            continue;
+        }
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let handle = fields.first().copied().unwrap_or_default();
+        let same = group.as_ref().is_some_and(|g| g.handle == handle);
+        if !same {
+            if let Some(g) = group.take() {
+                finish(g, &mut chunk);
+            }
+            if chunk.records.len() >= batch && !send(tx, &mut chunk, rdr.position().byte(), batch) {
+                return Ok(());
+            }
+        }
+        match transfer::csv_row_to_value(&fields) {
+            Ok((id, v)) => match group.as_mut() {
+                Some(g) if same => g.values.push(v),
+                _ => group = Some(Group { handle: handle.to_owned(), id, line, values: vec![v], failed: false }),
+            },
+            Err(e) => {
+                chunk.errors.push((line, describe_csv_error(handle, &e)));
+                match group.as_mut() {
+                    Some(g) if same => g.failed = true,
+                    _ => {
+                        // Keep the failing handle as the current group so its
+                        // other rows are skipped rather than imported partially.
+                        if let Ok(id) = Identifier::parse(handle) {
+                            group = Some(Group { handle: handle.to_owned(), id, line, values: vec![], failed: true });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(g) = group.take() {
+        finish(g, &mut chunk);
+    }
+    send(tx, &mut chunk, rdr.position().byte(), batch);
+    Ok(())
+}
+
+fn describe_csv_error(handle: &str, e: &TransferError) -> String {
+    if handle.is_empty() { e.to_string() } else { format!("{handle}: {e} (the whole record is skipped)") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idnode_registry::store::SledOptions;
+
+    fn store(dir: &Path) -> Arc<SledStore> {
+        Arc::new(SledStore::open(SledOptions::new(dir).cache_capacity(8 << 20)).unwrap())
+    }
+
+    #[test]
+    fn jsonl_import_reports_bad_lines_and_exports() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.jsonl");
+        std::fs::write(
+            &input,
+            concat!(
+                r#"{"handle":"88.1/a","values":[{"index":1,"type":"URL","data":"http://a"}]}"#,
+                "\n\n",
+                "not json\n",
+                r#"{"handle":"88.1/b","values":[{"index":1,"type":"URL","data":"http://b"}]}"#,
+                "\n",
+                r#"{"handle":"88.1/a","values":[]}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let s = store(&dir.path().join("db"));
+        let ctx = WriteCtx::new(1, "t");
+        let sum = import(s.clone(), &input, Format::Jsonl, 1, false, &ctx).unwrap();
+        assert_eq!((sum.ok, sum.failed), (2, 2));
+        let mut out = Vec::new();
+        assert_eq!(export(&*s, Some("88.1"), &mut out).unwrap(), 2);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.starts_with(r#"{"handle":"88.1/a""#));
+    }
+
+    #[test]
+    fn csv_import_groups_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.csv");
+        std::fs::write(
+            &input,
+            "handle,index,type,data\n88.1/a,1,URL,http://a\n88.1/a,2,EMAIL,\"x@y, z\"\n88.1/b,x,URL,u\n88.1/b,1,URL,u\n88.1/c,1,URL,c\n",
+        )
+        .unwrap();
+        let s = store(&dir.path().join("db"));
+        let sum = import(s.clone(), &input, Format::Csv, 2, false, &WriteCtx::new(1, "t")).unwrap();
+        assert_eq!((sum.ok, sum.failed), (2, 1));
+        assert_eq!(s.get_record(b"88.1/a").unwrap().unwrap().len(), 2);
+        assert!(s.get_record(b"88.1/b").unwrap().is_none(), "a record with a bad row is skipped whole");
+        assert_eq!(s.get_record(b"88.1/a").unwrap().unwrap().find(2).unwrap().data, b"x@y, z");
+    }
 }

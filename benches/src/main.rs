@@ -348,12 +348,12 @@ fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::
             Ok(n) => {
                 if let Some((id, seq, rc)) = request::parse_answer(&buf[..n]) {
                     // Multi-datagram answers: count on the first datagram.
-                    if seq == 0 {
-                        if let Some(t0) = pending.remove(&id) {
-                            let us = t0.elapsed().as_micros().max(1) as u64;
-                            let _ = hist.record(us.min(60_000_000));
-                            tally.count_rc(rc);
-                        }
+                    if seq == 0
+                        && let Some(t0) = pending.remove(&id)
+                    {
+                        let us = t0.elapsed().as_micros().max(1) as u64;
+                        let _ = hist.record(us.min(60_000_000));
+                        tally.count_rc(rc);
                     }
                 }
             }

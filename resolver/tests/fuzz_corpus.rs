@@ -18,7 +18,11 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
@@ -72,7 +76,7 @@ fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
         let msg = (d.len() - 20) as u32;
         d[16..20].copy_from_slice(&msg.to_be_bytes());
         if rng.below(2) == 0 {
-            let body = (d.len() - 44 - 4 * rng.below(2)) as u32;
+            let body = (d.len() - 44).saturating_sub(4 * rng.below(2)) as u32;
             d[40..44].copy_from_slice(&body.to_be_bytes());
         }
     }
@@ -101,5 +105,8 @@ fn seed_corpus_and_mutations() {
         decoded += usize::from(Message::decode(&input).is_ok());
     }
     // The mutations reach past the framing checks often enough to matter.
-    assert!(decoded > rounds / 20, "only {decoded} of {rounds} mutants decoded");
+    assert!(
+        decoded > rounds / 20,
+        "only {decoded} of {rounds} mutants decoded"
+    );
 }

@@ -107,7 +107,8 @@ async fn serve_conn(
                 _ => return Ok(()),
             }
         }
-        let len = u32::from_be_bytes([envelope[16], envelope[17], envelope[18], envelope[19]]) as usize;
+        let len =
+            u32::from_be_bytes([envelope[16], envelope[17], envelope[18], envelope[19]]) as usize;
         let now = crate::unix_now();
         out.clear();
         if len > MAX_MESSAGE {
@@ -123,7 +124,8 @@ async fn serve_conn(
         msg.clear();
         msg.extend_from_slice(&envelope);
         msg.resize(ENVELOPE_LEN + len, 0);
-        let received = read_up_to(&mut stream, &mut msg[ENVELOPE_LEN..], limits.read_timeout).await?;
+        let received =
+            read_up_to(&mut stream, &mut msg[ENVELOPE_LEN..], limits.read_timeout).await?;
         if received < len {
             // The reference server answers a short message with RC 4 and the
             // count it got (vectors tcp-truncated-body, tcp-garbage).
@@ -136,7 +138,11 @@ async fn serve_conn(
             metrics.observe(0, 4, started.elapsed());
             return Ok(());
         }
-        let ctx = Ctx { transport: Transport::Tcp, peer, now };
+        let ctx = Ctx {
+            transport: Transport::Tcp,
+            peer,
+            now,
+        };
         let outcome = engine.handle(&ctx, &msg, &mut out);
         if !out.is_empty() {
             stream.write_all(&out).await?;
@@ -149,7 +155,11 @@ async fn serve_conn(
 }
 
 /// Reads until `buf` is full, EOF, or the timeout; returns the bytes read.
-async fn read_up_to(stream: &mut TcpStream, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+async fn read_up_to(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    timeout: Duration,
+) -> io::Result<usize> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut filled = 0;
     while filled < buf.len() {

@@ -13,7 +13,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use idnode_resolver::engine::{Ctx, Engine, Transport};
-use idnode_resolver::wire::{Reassembled, Reassembler, ReassemblyLimits, UDP_MAX_DATAGRAM, udp_fragments};
+use idnode_resolver::wire::{
+    Reassembled, Reassembler, ReassemblyLimits, UDP_MAX_DATAGRAM, udp_fragments,
+};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
@@ -31,7 +33,11 @@ pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
     let mut out: Vec<UdpSocket> = Vec::with_capacity(count.max(1));
     let mut target = addr;
     for _ in 0..count.max(1) {
-        let sock = Socket::new(Domain::for_address(target), Type::DGRAM, Some(Protocol::UDP))?;
+        let sock = Socket::new(
+            Domain::for_address(target),
+            Type::DGRAM,
+            Some(Protocol::UDP),
+        )?;
         sock.set_reuse_address(true)?;
         sock.set_reuse_port(true)?;
         // Room for bursts: 4 MiB of receive buffer (the kernel may clamp it).
@@ -78,7 +84,12 @@ fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, cancel: &Cance
     while !cancel.is_cancelled() {
         let (n, peer) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 reassembler.expire(Instant::now());
                 continue;
             }
@@ -90,7 +101,11 @@ fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, cancel: &Cance
             }
         };
         let started = Instant::now();
-        let ctx = Ctx { transport: Transport::Udp, peer, now: crate::unix_now() };
+        let ctx = Ctx {
+            transport: Transport::Udp,
+            peer,
+            now: crate::unix_now(),
+        };
         out.clear();
         let outcome = match reassembler.push(peer, &buf[..n], started) {
             Ok(Reassembled::Complete(message)) => engine.handle(&ctx, message, &mut out),

@@ -16,8 +16,8 @@
 pub mod door_metrics;
 pub mod handle_tcp;
 pub mod handle_udp;
-pub mod site;
 pub mod http;
+pub mod site;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -90,7 +90,8 @@ pub async fn run_until(
         ready: ready.clone(),
         store: store.clone(),
     };
-    let app = http::router(ops, cfg.limits.http_max_body_bytes as usize);
+    let api = crate::api::router(crate::api::ApiDeps { store: store.clone(), cfg: cfg.clone() });
+    let app = http::router(ops, cfg.limits.http_max_body_bytes as usize).merge(api);
     let token = listeners.child_token();
     listeners.spawn(door::HTTP, async move {
         http::run(http_listener, app, token)
@@ -109,7 +110,8 @@ pub async fn run_until(
     let site_record = match &cfg.handle.site.record_file {
         Some(path) => {
             let path = cfg.resolve_path(path);
-            let bytes = std::fs::read(&path).with_context(|| format!("reading handle.site.record_file {}", path.display()))?;
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("reading handle.site.record_file {}", path.display()))?;
             idnode_registry::model::site::HsSite::from_bytes(&bytes)
                 .with_context(|| format!("{} is not an HS_SITE record", path.display()))?;
             bytes
@@ -130,11 +132,20 @@ pub async fn run_until(
     };
     let engine = Arc::new(Engine::new(
         store.clone(),
-        EngineConfig { site_record, site_serial: cfg.handle.site.serial, ..EngineConfig::default() },
+        EngineConfig {
+            site_record,
+            site_serial: cfg.handle.site.serial,
+            ..EngineConfig::default()
+        },
     ));
     listeners.bound(door::HANDLE_UDP, udp_addr);
     let udp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_UDP));
-    let threads = handle_udp::spawn(udp_sockets, engine.clone(), udp_metrics, listeners.child_token())?;
+    let threads = handle_udp::spawn(
+        udp_sockets,
+        engine.clone(),
+        udp_metrics,
+        listeners.child_token(),
+    )?;
     listeners.threads(door::HANDLE_UDP, threads);
     listeners.bound(door::HANDLE_TCP, tcp_addr);
     let tcp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_TCP));
@@ -296,12 +307,23 @@ impl Listeners {
     /// cancels the root token and returns the door's error).
     async fn wait_for_shutdown(&mut self) -> Option<anyhow::Error> {
         let failure = tokio::select! {
+            biased;
             _ = self.shutdown.cancelled() => None,
-            Some(done) = self.tasks.join_next() => Some(match done {
-                Ok((door, Ok(()))) => anyhow!("{door} listener stopped unexpectedly"),
-                Ok((door, Err(e))) => e.context(format!("{door} listener failed")),
-                Err(e) => anyhow!("a listener task panicked: {e}"),
-            }),
+            Some(done) = self.tasks.join_next() => {
+                // A door that stops because shutdown began is not a failure
+                // (its token is a child of the root, so it can win the race).
+                let during_shutdown = self.shutdown.is_cancelled();
+                match done {
+                    Ok((_, Ok(()))) if during_shutdown => None,
+                    Ok((door, Err(e))) if during_shutdown => {
+                        tracing::warn!(door, error = %format!("{e:#}"), "listener ended with an error during shutdown");
+                        None
+                    }
+                    Ok((door, Ok(()))) => Some(anyhow!("{door} listener stopped unexpectedly")),
+                    Ok((door, Err(e))) => Some(e.context(format!("{door} listener failed"))),
+                    Err(e) => Some(anyhow!("a listener task panicked: {e}")),
+                }
+            }
         };
         if let Some(e) = &failure {
             tracing::error!(error = %format!("{e:#}"), "shutting down");
@@ -381,13 +403,16 @@ mod tests {
         );
     }
 
-    /// Starts on port 0, answers /healthz, stops on cancel and flushes.
+    /// Starts every door on port 0, keeps running, stops on cancel and flushes.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn runs_and_shuts_down_on_cancel() {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = Config::default();
         cfg.node.data_dir = dir.path().to_owned();
         cfg.http.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.handle.udp_listen = "127.0.0.1:0".parse().unwrap();
+        cfg.handle.tcp_listen = "127.0.0.1:0".parse().unwrap();
+        cfg.handle.udp_sockets = 1;
         ServerKey::generate()
             .unwrap()
             .write_new(&cfg.server_key_path())

@@ -29,20 +29,42 @@ pub struct SiteInputs<'a> {
 /// query, HTTP admin+query; protocol 2.10 (what deployed clients expect in
 /// HS_SITE, §1), hash by whole handle (CNRI default).
 pub fn build(inputs: &SiteInputs<'_>) -> HsSite {
-    let first = inputs.addresses.first().copied().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let mut attributes = vec![SiteAttribute { name: b"desc".to_vec(), value: inputs.description.as_bytes().to_vec() }];
+    let first = inputs
+        .addresses
+        .first()
+        .copied()
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let mut attributes = vec![SiteAttribute {
+        name: b"desc".to_vec(),
+        value: inputs.description.as_bytes().to_vec(),
+    }];
     for (i, a) in inputs.addresses.iter().skip(1).enumerate() {
-        attributes.push(SiteAttribute { name: format!("alt_addr.{}", i + 1).into_bytes(), value: a.to_string().into_bytes() });
+        attributes.push(SiteAttribute {
+            name: format!("alt_addr.{}", i + 1).into_bytes(),
+            value: a.to_string().into_bytes(),
+        });
     }
     let mut interfaces = Vec::new();
     if let Some(t) = inputs.tcp {
-        interfaces.push(Interface { kind: interface_type::ADMIN_AND_QUERY, protocol: interface_protocol::TCP, port: u32::from(t.port()) });
+        interfaces.push(Interface {
+            kind: interface_type::ADMIN_AND_QUERY,
+            protocol: interface_protocol::TCP,
+            port: u32::from(t.port()),
+        });
     }
     if let Some(u) = inputs.udp {
-        interfaces.push(Interface { kind: interface_type::QUERY, protocol: interface_protocol::UDP, port: u32::from(u.port()) });
+        interfaces.push(Interface {
+            kind: interface_type::QUERY,
+            protocol: interface_protocol::UDP,
+            port: u32::from(u.port()),
+        });
     }
     if let Some(h) = inputs.http {
-        interfaces.push(Interface { kind: interface_type::ADMIN_AND_QUERY, protocol: interface_protocol::HTTP, port: u32::from(h.port()) });
+        interfaces.push(Interface {
+            kind: interface_type::ADMIN_AND_QUERY,
+            protocol: interface_protocol::HTTP,
+            port: u32::from(h.port()),
+        });
     }
     HsSite {
         data_format_version: 1,
@@ -73,7 +95,8 @@ mod tests {
             addresses: &addrs,
             serial: 1,
             description: "test",
-            public_key: b"\x00\x00\x00\x0bRSA_PUB_KEY\x00\x00\x00\x00\x00\x01\x01\x00\x00\x00\x01\x03",
+            public_key:
+                b"\x00\x00\x00\x0bRSA_PUB_KEY\x00\x00\x00\x00\x00\x01\x01\x00\x00\x00\x01\x03",
             udp: Some("127.0.0.1:2641".parse().unwrap()),
             tcp: Some("127.0.0.1:2641".parse().unwrap()),
             http: None,

@@ -109,7 +109,12 @@ impl AdminRecord {
         let legacy_trailer = match r.remaining() {
             0 => false,
             2 => true,
-            count => return Err(WireError::Trailing { what: "HS_ADMIN", count }),
+            count => {
+                return Err(WireError::Trailing {
+                    what: "HS_ADMIN",
+                    count,
+                });
+            }
         };
         Ok(AdminRecord {
             permissions,
@@ -154,6 +159,9 @@ mod tests {
         b.extend_from_slice(&(MAX_HANDLE_LEN as u32 + 1).to_be_bytes());
         b.extend(std::iter::repeat_n(b'a', MAX_HANDLE_LEN + 1));
         b.extend_from_slice(&[0, 0, 0, 1]);
-        assert!(matches!(AdminRecord::from_bytes(&b), Err(WireError::TooLong { .. })));
+        assert!(matches!(
+            AdminRecord::from_bytes(&b),
+            Err(WireError::TooLong { .. })
+        ));
     }
 }

@@ -235,7 +235,10 @@ mod tests {
     #[test]
     fn pem_and_other() {
         let pem = b"-----BEGIN PUBLIC KEY-----\r\nMFkw\r\n-----END PUBLIC KEY-----\r\n".to_vec();
-        assert_eq!(PublicKey::from_bytes(&pem).unwrap(), PublicKey::Pem(pem.clone()));
+        assert_eq!(
+            PublicKey::from_bytes(&pem).unwrap(),
+            PublicKey::Pem(pem.clone())
+        );
         let mut sm2 = Vec::new();
         sm2.put_bytes(key_type::SM2);
         sm2.put_u16(0);

@@ -71,8 +71,14 @@ mod tests {
     #[test]
     fn golden_vlist() {
         let v = ValueList::new(vec![
-            Reference { handle: b"0.NA/TEST".to_vec(), index: 300 },
-            Reference { handle: b"88.118.8/admins".to_vec(), index: 200 },
+            Reference {
+                handle: b"0.NA/TEST".to_vec(),
+                index: 300,
+            },
+            Reference {
+                handle: b"88.118.8/admins".to_vec(),
+                index: 200,
+            },
         ]);
         let want = hex::decode(concat!(
             "00000002",
@@ -93,6 +99,9 @@ mod tests {
     #[test]
     fn hostile_count() {
         assert!(ValueList::from_bytes(&[0x7f, 0xff, 0xff, 0xff]).is_err());
-        assert_eq!(ValueList::from_bytes(&[0, 0, 0, 0]).unwrap(), ValueList::default());
+        assert_eq!(
+            ValueList::from_bytes(&[0, 0, 0, 0]).unwrap(),
+            ValueList::default()
+        );
     }
 }

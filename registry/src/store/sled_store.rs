@@ -187,6 +187,9 @@ fn prepare_values(values: &mut [Value], now: u32) -> Result<(), StoreError> {
         if v.references.len() > MAX_VALUES || v.references.iter().any(|r| r.handle.len() > MAX_HANDLE_LEN) {
             return Err(StoreError::Limit(format!("value {}: references exceed limits", v.index)));
         }
+        if v.references.iter().any(|r| std::str::from_utf8(&r.handle).is_err()) {
+            return Err(StoreError::Invalid(format!("value {}: reference handle is not UTF-8", v.index)));
+        }
     }
     for v in values.iter_mut() {
         if v.timestamp == 0 {

@@ -65,7 +65,7 @@ impl ChallengeTable {
             }
         };
         let expires = now + self.lifetime;
-        inner.map.insert(id, PendingChallenge { request: request.to_vec(), digest: digest.clone(), nonce, expires });
+        inner.map.insert(id, PendingChallenge { request: request.to_vec(), digest: *digest, nonce, expires });
         inner.order.push_back((id, expires));
         (id, nonce)
     }

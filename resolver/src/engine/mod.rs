@@ -404,7 +404,7 @@ impl Engine {
                 let _ = encode_error_response(out, &req.response_head(ResponseCode::ERROR, responder), digest.as_ref(), msg.as_bytes());
                 return Outcome::new(op, ResponseCode::ERROR);
             }
-            let body = Body::Referral(ReferralResponse { digest: digest.clone(), handle: Vec::new(), values: Some(values) });
+            let body = Body::Referral(ReferralResponse { digest, handle: Vec::new(), values: Some(values) });
             Message::response_to(&req.envelope, &req.header, ResponseCode::PREFIX_REFERRAL, responder, body).encode_into(out);
             return Outcome::new(op, ResponseCode::PREFIX_REFERRAL);
         }

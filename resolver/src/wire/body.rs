@@ -8,9 +8,9 @@
 //! Unknown op codes keep their body raw so the server can answer RC 5.
 //! Pure codec; no I/O.
 
+use idnode_registry::model::HsSite;
 use idnode_registry::model::value::{Value, decode_value_list, encode_value_list};
 use idnode_registry::model::wire::{MAX_ARRAY, MAX_HANDLE_LEN, Reader, WireError, WriteExt};
-use idnode_registry::model::HsSite;
 
 use super::digest::RequestDigest;
 use super::envelope::ProtocolVersion;

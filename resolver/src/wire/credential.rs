@@ -86,7 +86,9 @@ impl CredentialParts {
         let version = r.u8()?;
         let reserved = r.u8()?;
         let flags = r.u16()?;
-        let signer = r.bytes_limited("credential signer", MAX_HANDLE_LEN + 8)?.to_vec();
+        let signer = r
+            .bytes_limited("credential signer", MAX_HANDLE_LEN + 8)?
+            .to_vec();
         let session_counter = r.u32()?;
         let credential_type = r.bytes("credential type")?.to_vec();
         let signed_data = r.bytes("credential section")?.to_vec();

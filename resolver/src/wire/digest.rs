@@ -80,7 +80,12 @@ pub struct RequestDigest {
 
 impl fmt::Debug for RequestDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RequestDigest({:?}, {})", self.alg, hex::encode(self.as_bytes()))
+        write!(
+            f,
+            "RequestDigest({:?}, {})",
+            self.alg,
+            hex::encode(self.as_bytes())
+        )
     }
 }
 
@@ -168,16 +173,36 @@ mod tests {
 
     #[test]
     fn algorithms_by_version() {
-        assert_eq!(DigestAlg::for_version(ProtocolVersion::OURS), DigestAlg::Sha256);
-        assert_eq!(DigestAlg::for_version(ProtocolVersion::new(2, 7)), DigestAlg::Sha256);
-        assert_eq!(DigestAlg::for_version(ProtocolVersion::new(2, 6)), DigestAlg::Sha1);
-        assert_eq!(DigestAlg::for_version(ProtocolVersion::new(2, 1)), DigestAlg::Sha1);
-        assert_eq!(DigestAlg::for_version(ProtocolVersion::new(2, 0)), DigestAlg::LegacyMd5);
+        assert_eq!(
+            DigestAlg::for_version(ProtocolVersion::OURS),
+            DigestAlg::Sha256
+        );
+        assert_eq!(
+            DigestAlg::for_version(ProtocolVersion::new(2, 7)),
+            DigestAlg::Sha256
+        );
+        assert_eq!(
+            DigestAlg::for_version(ProtocolVersion::new(2, 6)),
+            DigestAlg::Sha1
+        );
+        assert_eq!(
+            DigestAlg::for_version(ProtocolVersion::new(2, 1)),
+            DigestAlg::Sha1
+        );
+        assert_eq!(
+            DigestAlg::for_version(ProtocolVersion::new(2, 0)),
+            DigestAlg::LegacyMd5
+        );
     }
 
     #[test]
     fn encode_decode_each() {
-        for alg in [DigestAlg::LegacyMd5, DigestAlg::Md5, DigestAlg::Sha1, DigestAlg::Sha256] {
+        for alg in [
+            DigestAlg::LegacyMd5,
+            DigestAlg::Md5,
+            DigestAlg::Sha1,
+            DigestAlg::Sha256,
+        ] {
             let d = RequestDigest::compute(alg, b"abc");
             let mut out = Vec::new();
             d.encode(&mut out);

@@ -321,10 +321,16 @@ mod tests {
 
     #[test]
     fn limits() {
-        assert!(matches!(Envelope::decode(&[2; 19]), Err(DecodeError::ShortEnvelope { got: 19 })));
+        assert!(matches!(
+            Envelope::decode(&[2; 19]),
+            Err(DecodeError::ShortEnvelope { got: 19 })
+        ));
         let mut b = [0u8; 20];
         b[16..].copy_from_slice(&(MAX_MESSAGE as u32 + 1).to_be_bytes());
-        assert!(matches!(Envelope::decode(&b), Err(DecodeError::MessageTooLong { .. })));
+        assert!(matches!(
+            Envelope::decode(&b),
+            Err(DecodeError::MessageTooLong { .. })
+        ));
         b[16..].copy_from_slice(&(-1i32).to_be_bytes());
         assert!(Envelope::decode(&b).is_err());
     }

@@ -3,7 +3,9 @@
 //! §4.1 wire encoding (handle-protocol.md §3 "Resolution request / response",
 //! idis-extensions.md §1.2). No I/O, no clock.
 
-use idnode_registry::model::wire::{MAX_ARRAY, MAX_HANDLE_LEN, MAX_VALUES, Reader, WireError, WriteExt};
+use idnode_registry::model::wire::{
+    MAX_ARRAY, MAX_HANDLE_LEN, MAX_VALUES, Reader, WireError, WriteExt,
+};
 
 use super::body::ResolutionRequest;
 use super::digest::{DigestAlg, RequestDigest};

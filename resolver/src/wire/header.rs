@@ -229,7 +229,13 @@ impl OpFlags {
     /// The request flags a CNRI server copies into its response:
     /// CT, CA, PO, RD, OVRW, MINT, DNRF (§2, observed).
     pub const RESPONSE_ECHO: OpFlags = OpFlags(
-        Self::CT.0 | Self::CA.0 | Self::PO.0 | Self::RD.0 | Self::OVRW.0 | Self::MINT.0 | Self::DNRF.0,
+        Self::CT.0
+            | Self::CA.0
+            | Self::PO.0
+            | Self::RD.0
+            | Self::OVRW.0
+            | Self::MINT.0
+            | Self::DNRF.0,
     );
 
     pub fn bits(self) -> u32 {
@@ -258,7 +264,7 @@ impl OpFlags {
     pub fn response_to(request: OpFlags, primary: bool) -> OpFlags {
         let mut f = OpFlags((request.0 & Self::RESPONSE_ECHO.0) | Self::REC.0);
         if primary {
-            f = f | Self::AT;
+            f |= Self::AT;
         }
         f
     }
@@ -454,9 +460,16 @@ mod tests {
             (0x1900_0000, 0x9900_0000),
         ];
         for (req, resp) in cases {
-            assert_eq!(OpFlags::response_to(OpFlags(req), true), OpFlags(resp), "{req:#x}");
+            assert_eq!(
+                OpFlags::response_to(OpFlags(req), true),
+                OpFlags(resp),
+                "{req:#x}"
+            );
         }
-        assert_eq!(format!("{:?}", OpFlags(0x9980_0000)), "OpFlags(0x99800000 AT|REC|CA|PO|RD)");
+        assert_eq!(
+            format!("{:?}", OpFlags(0x9980_0000)),
+            "OpFlags(0x99800000 AT|REC|CA|PO|RD)"
+        );
         assert_eq!(format!("{:?}", OpCode(1)), "OC_RESOLUTION(1)");
         assert_eq!(ResponseCode(303).label(), "RC_PREFIX_REFERRAL");
         assert_eq!(OpCode(77).label(), "unknown");

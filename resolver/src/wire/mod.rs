@@ -49,7 +49,7 @@ pub use fast::{
 pub use header::{HEADER_LEN, Header, OpCode, OpFlags, Responder, ResponseCode};
 pub use message::{Frame, Message};
 pub use udp::{
-    ReassemblyLimits, Reassembled, Reassembler, UDP_MAX_DATAGRAM, UDP_MAX_PAYLOAD, UdpFragment,
+    Reassembled, Reassembler, ReassemblyLimits, UDP_MAX_DATAGRAM, UDP_MAX_PAYLOAD, UdpFragment,
     UdpFragments, udp_fragments,
 };
 

@@ -414,11 +414,20 @@ mod tests {
         let mut r = Reassembler::new(ReassemblyLimits::default());
         let mut bad = d[1].clone();
         bad.push(0);
-        assert!(matches!(r.push(0u8, &bad, now), Err(UdpError::BadFragmentLength { .. })));
+        assert!(matches!(
+            r.push(0u8, &bad, now),
+            Err(UdpError::BadFragmentLength { .. })
+        ));
         let mut bad = d[1].clone();
         bad[15] = 2;
-        assert!(matches!(r.push(0u8, &bad, now), Err(UdpError::BadSequence { .. })));
-        assert!(matches!(r.push(0u8, &[0; 513], now), Err(UdpError::TooLarge { .. })));
+        assert!(matches!(
+            r.push(0u8, &bad, now),
+            Err(UdpError::BadSequence { .. })
+        ));
+        assert!(matches!(
+            r.push(0u8, &[0; 513], now),
+            Err(UdpError::TooLarge { .. })
+        ));
         assert!(r.push(0u8, &[0; 10], now).is_err());
         r.push(0u8, &d[0], now).unwrap();
         let mut other = d[1].clone();
@@ -444,7 +453,10 @@ mod tests {
         assert_eq!(r.buffered_bytes(), 3 * 1020);
         // The newest ones survived.
         let m = message(1000, 9);
-        let rest: Vec<Vec<u8>> = udp_fragments(&m, true).skip(1).map(|f| f.to_vec()).collect();
+        let rest: Vec<Vec<u8>> = udp_fragments(&m, true)
+            .skip(1)
+            .map(|f| f.to_vec())
+            .collect();
         let mut last = Reassembled::Pending;
         for d in &rest {
             last = r.push(0u8, d, now).unwrap();

@@ -11,10 +11,12 @@ pub fn vectors_dir() -> PathBuf {
 
 fn load(name: &str) -> Json {
     let path = vectors_dir().join(name);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
+
+/// `(minor, sugg_minor, opcode, rc, flags)` of one answer.
+pub type Summary = (u8, u8, u32, u32, u32);
 
 /// One request/answer pair of `cnri-9.2.0.json`.
 #[derive(Debug, Clone)]
@@ -23,9 +25,8 @@ pub struct Vector {
     pub transport: String,
     pub request: Vec<Vec<u8>>,
     pub response: Vec<Vec<u8>>,
-    /// `(minor, sugg_minor, opcode, rc, flags)` of each answer, `None` for
-    /// the malformed-request vectors.
-    pub summary: Option<Vec<(u8, u8, u32, u32, u32)>>,
+    /// Each answer's [`Summary`]; `None` for the malformed-request vectors.
+    pub summary: Option<Vec<Summary>>,
 }
 
 fn hexes(v: &Json) -> Vec<Vec<u8>> {
@@ -111,5 +112,8 @@ pub fn seed_corpus() -> Vec<Vec<u8>> {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    files.into_iter().map(|p| std::fs::read(p).unwrap()).collect()
+    files
+        .into_iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect()
 }
