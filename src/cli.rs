@@ -271,6 +271,9 @@ pub fn print_init_summary(cfg: &Config, outcome: &InitOutcome, demo: bool) {
         outcome.admin_identity,
         cfg.admin_secret_path().display()
     );
+    println!(
+        "  SNMS login:     user {SNMS_ADMIN_USER}, password = the admin secret (POST /identity/token)"
+    );
     if demo {
         println!("  demo data:      loaded");
     }
@@ -347,6 +350,19 @@ fn create_store(cfg: &Config, secret: &crate::config::Secret, demo: bool) -> Res
         false,
         &ctx,
     )?;
+    // The SNMS platform administrator: username `admin`, password = the
+    // admin secret, stored as an Argon2id hash (plus the hashed-login
+    // verifier when `snms.hashed_login` is on).
+    let (phc, h1) = crate::api::snms::admin_account_hashes(secret.expose())
+        .map_err(|e| anyhow::anyhow!("hashing the SNMS admin password: {e}"))?;
+    let mut account = idnode_registry::model::Identity::new(
+        SNMS_ADMIN_USER,
+        idnode_registry::model::Role::PlatformAdmin,
+        phc,
+        now,
+    );
+    account.snms_v1_verifier = cfg.snms.hashed_login.then_some(h1);
+    store.put_identity(&account)?;
     if demo {
         let report = seed::seed_demo(&store, node_prefix, now)?;
         tracing::info!(identifiers = report.identifiers.len(), prefix = %report.enterprise_prefix, "demo data loaded");
@@ -354,6 +370,9 @@ fn create_store(cfg: &Config, secret: &crate::config::Secret, demo: bool) -> Res
     store.flush()?;
     Ok(format!("{ADMIN_KEY_INDEX}:{prefix_handle}"))
 }
+
+/// Username of the SNMS platform administrator created by `init`.
+pub const SNMS_ADMIN_USER: &str = "admin";
 
 /// Index of the admin's secret key in the prefix record (CNRI convention).
 const ADMIN_KEY_INDEX: u32 = 300;

@@ -45,6 +45,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub dns: DnsConfig,
     pub limits: LimitsConfig,
+    pub snms: SnmsConfig,
     pub telemetry: TelemetryConfig,
     pub admin: AdminConfig,
 }
@@ -212,9 +213,12 @@ impl Default for SiteConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
-    /// Accept credentials (Basic / Handle auth, tokens) over plain HTTP from
-    /// non-loopback clients. Off: only do that behind TLS termination.
+    /// Accept credentials (Basic / Handle auth, tokens) over plain HTTP. Even
+    /// when true, the Handle REST API only takes them from loopback clients
+    /// (local testing, or TLS terminated by a proxy on the same host); off,
+    /// credentials need HTTPS.
     pub allow_plain_http_auth: bool,
+    pub tls: TlsConfig,
 }
 
 impl Default for HttpConfig {
@@ -222,6 +226,41 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             allow_plain_http_auth: false,
+            tls: TlsConfig::default(),
+        }
+    }
+}
+
+/// `[http.tls]`: HTTPS on the HTTP port (CNRI "port unification": a
+/// connection whose first byte is a TLS handshake record is TLS, anything
+/// else plain HTTP).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// Serve HTTPS on `http.listen` next to plain HTTP.
+    pub enabled: bool,
+    /// Certificate chain (PEM); relative paths are under `node.data_dir`.
+    pub cert_file: PathBuf,
+    /// Private key (PEM, PKCS#8 / PKCS#1 / SEC1); relative paths are under
+    /// `node.data_dir`.
+    pub key_file: PathBuf,
+    /// When neither file exists, generate a self-signed certificate (and
+    /// key, mode 0600) into them on start.
+    pub self_signed: bool,
+    /// Extra DNS names / IP addresses for a generated certificate (it
+    /// always names `localhost`, 127.0.0.1, ::1, `handle.site.addresses`
+    /// and a specific `http.listen` address).
+    pub self_signed_names: Vec<String>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            enabled: true,
+            cert_file: PathBuf::from("tls.crt"),
+            key_file: PathBuf::from("tls.key"),
+            self_signed: true,
+            self_signed_names: Vec::new(),
         }
     }
 }
@@ -272,6 +311,67 @@ impl Default for LimitsConfig {
     }
 }
 
+/// `[snms]`: the SNMS-compatible HTTP API (`/identity/token`,
+/// `/identityv2/data...`, `/snms/api/...`; shared/spec/snms-api.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnmsConfig {
+    /// Serve the SNMS API on the HTTP door.
+    pub enabled: bool,
+    /// Mount the API under this path (e.g. `/snmsapi` behind a proxy);
+    /// empty = at the root.
+    pub base_path: String,
+    /// Lifetime of a login token, seconds (the contract says 24 h).
+    pub token_ttl_secs: u64,
+    /// Live tokens kept per account (new logins drop the oldest beyond this).
+    pub max_tokens_per_user: u32,
+    /// Most items per batch request (the contract's limit is 2000).
+    pub batch_limit: u32,
+    /// Failed logins per client address within `login_window_secs` before
+    /// further logins from it are refused for the rest of the window.
+    pub login_max_failures: u32,
+    pub login_window_secs: u64,
+    /// Offer the hashed login `/identity/token/v1`. It needs the node to keep
+    /// SHA-256 of each password (a password-equivalent for that login only).
+    pub hashed_login: bool,
+    /// The deployment's UTC offset in minutes, for the date in hashed logins
+    /// and the `yyyy-MM-dd HH:mm:ss` fields (480 = China Standard Time).
+    pub utc_offset_minutes: i32,
+    /// `ghrName` in prefix answers: who allocated the prefixes.
+    pub ghr_name: String,
+    /// Approve enterprise filings at once instead of waiting for review.
+    pub auto_approve: bool,
+    /// Hosting server ids `ent/config` accepts; empty = any id >= 1.
+    pub proxy_server_ids: Vec<u64>,
+    /// Default quotas of an enterprise (0 = unlimited): identifiers it may
+    /// hold, requests (registrations + resolutions) per day, prefixes.
+    pub enterprise_max_registrations: u64,
+    pub enterprise_daily_requests: u64,
+    pub enterprise_max_prefixes: u64,
+}
+
+impl Default for SnmsConfig {
+    fn default() -> Self {
+        SnmsConfig {
+            enabled: true,
+            base_path: String::new(),
+            token_ttl_secs: 86_400,
+            max_tokens_per_user: 64,
+            batch_limit: 2_000,
+            login_max_failures: 10,
+            login_window_secs: 300,
+            hashed_login: true,
+            utc_offset_minutes: 480,
+            ghr_name: "工业互联网标识解析国家顶级节点".to_owned(),
+            auto_approve: false,
+            proxy_server_ids: Vec::new(),
+            enterprise_max_registrations: 0,
+            enterprise_daily_requests: 0,
+            enterprise_max_prefixes: 0,
+        }
+    }
+}
+
 /// The protocol's message ceiling (handle-protocol.md §"Limits").
 const MAX_MESSAGE: u32 = idnode_registry::model::wire::MAX_MESSAGE as u32;
 
@@ -310,12 +410,19 @@ pub struct AdminConfig {
     /// identity); relative paths are under `node.data_dir`. Written by
     /// `idnode init` with mode 0600.
     pub secret_file: PathBuf,
+    /// Server administrators: identities (`index:handle`, e.g.
+    /// `300:0.NA/88.118.8`) allowed every operation on this server
+    /// regardless of HS_ADMIN values (CNRI `server_admins`). The node
+    /// administrator needs no entry here: the HS_ADMIN of its prefix handle
+    /// already grants it the node prefix and everything below.
+    pub server_admins: Vec<String>,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             secret_file: PathBuf::from("admin.secret"),
+            server_admins: Vec::new(),
         }
     }
 }
@@ -452,6 +559,16 @@ impl Config {
     /// paths stay as they are).
     pub fn resolve_path(&self, p: &std::path::Path) -> PathBuf {
         self.node.data_dir.join(p)
+    }
+
+    /// `http.tls.cert_file` resolved against the data directory.
+    pub fn tls_cert_path(&self) -> PathBuf {
+        self.resolve_path(&self.http.tls.cert_file)
+    }
+
+    /// `http.tls.key_file` resolved against the data directory.
+    pub fn tls_key_path(&self) -> PathBuf {
+        self.resolve_path(&self.http.tls.key_file)
     }
 
     /// `admin.secret_file` resolved against the data directory.
@@ -605,6 +722,35 @@ impl Config {
             );
         }
 
+        // [snms]
+        let sn = &self.snms;
+        if !sn.base_path.is_empty()
+            && (!sn.base_path.starts_with('/') || sn.base_path.ends_with('/') || sn.base_path.contains("//"))
+        {
+            p.add("snms.base_path", "must be empty or a path such as /snmsapi (leading '/', no trailing '/')");
+        }
+        if !(60..=7 * 86_400).contains(&sn.token_ttl_secs) {
+            p.add("snms.token_ttl_secs", "must be between 60 and 604800");
+        }
+        if !(1..=1_000).contains(&sn.max_tokens_per_user) {
+            p.add("snms.max_tokens_per_user", "must be between 1 and 1000");
+        }
+        if !(1..=2_000).contains(&sn.batch_limit) {
+            p.add("snms.batch_limit", "must be between 1 and 2000 (the SNMS contract's limit)");
+        }
+        if sn.login_max_failures == 0 {
+            p.add("snms.login_max_failures", "must be at least 1");
+        }
+        if !(1..=86_400).contains(&sn.login_window_secs) {
+            p.add("snms.login_window_secs", "must be between 1 and 86400");
+        }
+        if !(-720..=840).contains(&sn.utc_offset_minutes) {
+            p.add("snms.utc_offset_minutes", "must be between -720 and 840");
+        }
+        if sn.proxy_server_ids.contains(&0) {
+            p.add("snms.proxy_server_ids", "ids start at 1");
+        }
+
         // [telemetry]
         if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.log_level) {
             p.add(
@@ -613,7 +759,38 @@ impl Config {
             );
         }
 
+        // [http.tls]
+        let tls = &self.http.tls;
+        if tls.cert_file.as_os_str().is_empty() {
+            p.add("http.tls.cert_file", "must not be empty");
+        }
+        if tls.key_file.as_os_str().is_empty() {
+            p.add("http.tls.key_file", "must not be empty");
+        }
+        if tls.enabled && self.resolve_path(&tls.cert_file) == self.resolve_path(&tls.key_file) {
+            p.add("http.tls.key_file", "must not be the same file as http.tls.cert_file");
+        }
+        for (i, n) in tls.self_signed_names.iter().enumerate() {
+            if n.is_empty() || n.len() > 253 || n.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+                p.add(
+                    format!("http.tls.self_signed_names[{i}]"),
+                    format!("{n:?} is not a DNS name or IP address"),
+                );
+            }
+        }
+
         // [admin]
+        for (i, a) in self.admin.server_admins.iter().enumerate() {
+            let ok = a.split_once(':').is_some_and(|(idx, h)| {
+                !idx.is_empty() && idx.parse::<u32>().is_ok() && h.contains('/') && h.len() <= 2048
+            });
+            if !ok {
+                p.add(
+                    format!("admin.server_admins[{i}]"),
+                    format!("{a:?} is not an identity index:handle such as 300:0.NA/88.118.8"),
+                );
+            }
+        }
         if self.admin.secret_file.as_os_str().is_empty() {
             p.add("admin.secret_file", "must not be empty");
         }
@@ -936,6 +1113,9 @@ mod tests {
         cfg.dns.enabled = true;
         cfg.limits.max_message_bytes = 1 << 20;
         cfg.telemetry.log_level = "info,[".into();
+        cfg.http.tls.key_file = cfg.http.tls.cert_file.clone();
+        cfg.http.tls.self_signed_names = vec!["a b".into()];
+        cfg.admin.server_admins = vec!["300:0.NA/88.118.8".into(), "admin".into()];
         let fields: Vec<String> = cfg.validate().into_iter().map(|p| p.field).collect();
         for want in [
             "node.node_prefix",
@@ -947,6 +1127,9 @@ mod tests {
             "dns.zones",
             "limits.max_message_bytes",
             "telemetry.log_level",
+            "http.tls.key_file",
+            "http.tls.self_signed_names[0]",
+            "admin.server_admins[1]",
         ] {
             assert!(
                 fields.iter().any(|f| f == want),

@@ -116,7 +116,11 @@ pub fn run_id(cmd: IdCommand, data_dir: &Path) -> Result<()> {
         }
         IdCommand::Import { file, format, batch, overwrite } => {
             let format = format.unwrap_or_else(|| {
-                if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) { Format::Csv } else { Format::Jsonl }
+                if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+                    Format::Csv
+                } else {
+                    Format::Jsonl
+                }
             });
             let summary = import(store, &file, format, batch as usize, overwrite, &ctx)?;
             println!("{summary}");
@@ -132,7 +136,9 @@ pub fn run_id(cmd: IdCommand, data_dir: &Path) -> Result<()> {
                     let f = File::create(p).with_context(|| format!("creating {}", p.display()))?;
                     export(&*store, prefix.as_deref(), BufWriter::with_capacity(1 << 20, f))?
                 }
-                None => export(&*store, prefix.as_deref(), BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?,
+                None => {
+                    export(&*store, prefix.as_deref(), BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?
+                }
             };
             eprintln!("exported {n} records in {:.2}s", t0.elapsed().as_secs_f64());
             Ok(())
@@ -143,7 +149,9 @@ pub fn run_id(cmd: IdCommand, data_dir: &Path) -> Result<()> {
 fn open(data_dir: &Path) -> Result<Arc<SledStore>> {
     let path = crate::cli::store_path(data_dir);
     if !path.exists() {
-        return Err(crate::cli::UsageError(format!("no store in {}; run `idnode init` first", data_dir.display())).into());
+        return Err(
+            crate::cli::UsageError(format!("no store in {}; run `idnode init` first", data_dir.display())).into()
+        );
     }
     match SledStore::open(SledOptions::new(&path).now(crate::unix_now())) {
         Ok(s) => Ok(Arc::new(s)),
@@ -211,7 +219,11 @@ pub struct ImportSummary {
 impl std::fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let rate = if self.seconds > 0.0 { self.ok as f64 / self.seconds } else { 0.0 };
-        write!(f, "imported {} records, {} failed, in {:.2}s ({:.0} records/s)", self.ok, self.failed, self.seconds, rate)
+        write!(
+            f,
+            "imported {} records, {} failed, in {:.2}s ({:.0} records/s)",
+            self.ok, self.failed, self.seconds, rate
+        )
     }
 }
 
@@ -401,11 +413,8 @@ fn parse_csv(
     canon: &dyn Fn(&Identifier) -> Vec<u8>,
     tx: &std::sync::mpsc::SyncSender<Chunk>,
 ) -> Result<()> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(reader);
+    let mut rdr =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(reader);
     let mut chunk = Chunk { records: Vec::with_capacity(batch), errors: Vec::new(), bytes: 0 };
     let mut group: Option<Group> = None;
     let mut row = csv::StringRecord::new();

@@ -110,56 +110,30 @@ impl Node {
             let f = f.to_str().context("utf-8 path")?;
             idnode(&config, &["id", "import", f])?;
         }
-        let mut child = Command::new(idnode_bin())
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting idnode serve")?;
-        let stdout = child.stdout.take().context("stdout")?;
-        let stderr = child.stderr.take().context("stderr")?;
-        let (line_tx, line_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("idnode: listening ") {
-                    let _ = line_tx.send(line);
-                }
-            }
-        });
-        let (err_tx, err_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = err_tx.send(line);
-            }
-        });
-        let line = match line_rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                let errs: Vec<String> = err_rx.try_iter().collect();
-                bail!("idnode serve did not report its addresses; stderr:\n{}", errs.join("\n"));
-            }
-        };
-        let addr = |name: &str| -> Result<SocketAddr> {
-            let tok = line
-                .split_whitespace()
-                .find_map(|t| t.strip_prefix(&format!("{name}=")))
-                .with_context(|| format!("no {name}= in {line:?}"))?;
-            Ok(tok.parse()?)
-        };
-        Ok(Node {
-            handle_udp: addr("handle-udp")?,
-            handle_tcp: addr("handle-tcp")?,
-            http: addr("http")?,
-            dir,
-            config,
-            child,
-            stderr: err_rx,
-        })
+        let (child, handle_udp, handle_tcp, http, stderr) = spawn_serve(&config)?;
+        Ok(Node { handle_udp, handle_tcp, http, dir, config, child, stderr })
+    }
+
+    /// SIGKILLs the node (no drain, no flush: a crash) and waits for it.
+    pub fn kill(&mut self) -> Result<()> {
+        let _ = self.child.kill();
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Starts `idnode serve` again on the same configuration and data
+    /// directory (after [`kill`](Self::kill) or an exit); the addresses
+    /// are the new ones.
+    pub fn restart(&mut self) -> Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, handle_udp, handle_tcp, http, stderr) = spawn_serve(&self.config)?;
+        self.child = child;
+        self.handle_udp = handle_udp;
+        self.handle_tcp = handle_tcp;
+        self.http = http;
+        self.stderr = stderr;
+        Ok(())
     }
 
     /// Whether the process is still running.
@@ -189,6 +163,56 @@ impl Node {
         }
     }
 }
+
+/// What [`spawn_serve`] returns: the child and its announced addresses.
+type Spawned = (Child, SocketAddr, SocketAddr, SocketAddr, mpsc::Receiver<String>);
+
+/// Starts `idnode --config <config> serve` and waits for its "listening" line.
+fn spawn_serve(config: &Path) -> Result<Spawned> {
+        let mut child = Command::new(idnode_bin())
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting idnode serve")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let stderr = child.stderr.take().context("stderr")?;
+    let (line_tx, line_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("idnode: listening ") {
+                let _ = line_tx.send(line);
+            }
+        }
+    });
+    let (err_tx, err_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = err_tx.send(line);
+        }
+    });
+    let line = match line_rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(l) => l,
+        Err(_) => {
+            let _ = child.kill();
+            let errs: Vec<String> = err_rx.try_iter().collect();
+            bail!("idnode serve did not report its addresses; stderr:\n{}", errs.join("\n"));
+        }
+    };
+    let addr = |name: &str| -> Result<SocketAddr> {
+        let tok = line
+            .split_whitespace()
+            .find_map(|t| t.strip_prefix(&format!("{name}=")))
+            .with_context(|| format!("no {name}= in {line:?}"))?;
+        Ok(tok.parse()?)
+    };
+    Ok((child, addr("handle-udp")?, addr("handle-tcp")?, addr("http")?, err_rx))
+}
+
 
 impl Drop for Node {
     fn drop(&mut self) {

@@ -2,7 +2,8 @@
 //!
 //! Owns the identifier grammar (`ident`), the data model (`model`) and the
 //! storage (`store`), plus the pure export/import conversions (`transfer`)
-//! and bootstrap helpers (`seed`). It never binds a socket, reads a config file or the
+//! and bootstrap helpers (`seed`), and the registration service (`service`:
+//! permissions, template validation, quotas, audit, statistics). It never binds a socket, reads a config file or the
 //! environment, or installs global state: the daemon in `src/` does that and
 //! hands this crate paths and values.
 #![forbid(unsafe_code)]
@@ -10,5 +11,6 @@
 pub mod ident;
 pub mod model;
 pub mod seed;
+pub mod service;
 pub mod store;
 pub mod transfer;

@@ -131,14 +131,19 @@ impl JsonValue {
         let data = match &self.data {
             JsonData::Text(s) => s.as_bytes().to_vec(),
             JsonData::Encoded { format, value } => match format.to_ascii_lowercase().as_str() {
-                "base64" => B64.decode(value).map_err(|e| field(format!("{at}.data.value"), format!("bad base64: {e}")))?,
+                "base64" => {
+                    B64.decode(value).map_err(|e| field(format!("{at}.data.value"), format!("bad base64: {e}")))?
+                }
                 "hex" => hex::decode(value).map_err(|e| field(format!("{at}.data.value"), format!("bad hex: {e}")))?,
                 "string" => value.as_bytes().to_vec(),
                 other => return Err(field(format!("{at}.data.format"), format!("unknown format {other:?}"))),
             },
         };
         if self.permissions > 0x0F {
-            return Err(field(format!("{at}.permissions"), format!("{} is not a 4-bit permission set", self.permissions)));
+            return Err(field(
+                format!("{at}.permissions"),
+                format!("{} is not a 4-bit permission set", self.permissions),
+            ));
         }
         let ttl_type = TtlType::from_wire(self.ttl_type).map_err(|e| field(format!("{at}.ttl_type"), e.to_string()))?;
         Ok(Value {
@@ -252,9 +257,14 @@ mod tests {
         let (_, v) = parse_json_line(r#"{"handle":"88.1/a","values":[{"index":1,"type":"URL","data":"x"}]}"#).unwrap();
         assert_eq!(v[0], Value::new(1, "URL", "x"));
         assert!(matches!(parse_json_line("{"), Err(TransferError::Json(_))));
-        assert!(matches!(parse_json_line(r#"{"handle":"/a","values":[]}"#), Err(TransferError::Handle(IdentError::EmptyPrefix))));
-        let e = parse_json_line(r#"{"handle":"88.1/a","values":[{"index":1,"type":"X","data":{"format":"base64","value":"!"}}]}"#)
-            .unwrap_err();
+        assert!(matches!(
+            parse_json_line(r#"{"handle":"/a","values":[]}"#),
+            Err(TransferError::Handle(IdentError::EmptyPrefix))
+        ));
+        let e = parse_json_line(
+            r#"{"handle":"88.1/a","values":[{"index":1,"type":"X","data":{"format":"base64","value":"!"}}]}"#,
+        )
+        .unwrap_err();
         assert!(matches!(e, TransferError::Field { ref field, .. } if field == "values[0].data.value"), "{e}");
     }
 

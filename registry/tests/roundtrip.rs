@@ -91,7 +91,7 @@ prop_compose! {
             username, role: [Role::PlatformAdmin, Role::EnterpriseUser, Role::Auditor][role], enterprise_id,
             password_hash,
             api_tokens: tokens.into_iter().map(|(id, hash, label, created, expires)| TokenHash { id, hash, label, created, expires }).collect(),
-            email, mobile, handle_identity, created, disabled,
+            email, mobile, handle_identity, created, disabled, snms_v1_verifier: None,
         }
     }
 }

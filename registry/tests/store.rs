@@ -127,9 +127,37 @@ fn batch_per_item_results_and_changelog() {
     let r = s.write_batch(vec![RecordOp::Delete { key: b"P/none".to_vec() }], &ctx()).unwrap();
     assert!(r[0].is_err());
     assert_eq!(s.last_seq(), before + 4);
-    // pruning
-    assert_eq!(s.prune_changes(before + 2).unwrap(), before + 2);
-    assert_eq!(s.changes_since(0, 100).unwrap()[0].seq, before + 3);
+    // pruning (the batch's changes form one group: pruned together)
+    assert_eq!(s.prune_changes(before).unwrap(), before);
+    assert_eq!(s.changes_since(0, 100).unwrap()[0].seq, before + 1);
+}
+
+#[test]
+fn changelog_groups_across_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    // 600 records in one batch: several change-log groups in one transaction.
+    let ops: Vec<RecordOp> = (0..600)
+        .map(|i| RecordOp::Create { key: format!("G/{i:04}").into_bytes(), values: vec![], overwrite: false })
+        .collect();
+    assert!(s.write_batch(ops, &ctx()).unwrap().iter().all(Result::is_ok));
+    s.create_record(b"G/last", vec![], false, &ctx()).unwrap();
+    assert_eq!(s.last_seq(), 601);
+    for after in [0u64, 1, 255, 256, 257, 511, 512, 599, 600] {
+        let ch = s.changes_since(after, 3).unwrap();
+        let want: Vec<u64> = (after + 1..=601).take(3).collect();
+        assert_eq!(ch.iter().map(|c| c.seq).collect::<Vec<_>>(), want, "after {after}");
+    }
+    assert_eq!(s.changes_since(0, usize::MAX).unwrap().len(), 601);
+    assert_eq!(s.changes_since(599, 10).unwrap()[0].key, b"G/0599");
+    assert_eq!(s.changes_since(600, 10).unwrap()[0].key, b"G/last");
+    assert!(s.changes_since(601, 10).unwrap().is_empty());
+    // Pruning drops whole groups only.
+    assert_eq!(s.prune_changes(300).unwrap(), 256);
+    assert_eq!(s.changes_since(0, 1).unwrap()[0].seq, 257);
+    drop(s);
+    let s = open(dir.path());
+    assert_eq!(s.last_seq(), 601, "the sequence is recovered from the last group");
 }
 
 #[test]
@@ -313,7 +341,13 @@ fn counters_and_audit() {
     s.count_resolution(b"88.1", day + 1, 1);
     s.persist_counters().unwrap();
     let got = s.counters("88.1", day - 1, day + 5).unwrap();
-    assert_eq!(got, [(day, DayCounters { registrations: 1, resolutions: 6 }), (day + 1, DayCounters { registrations: 0, resolutions: 1 })]);
+    assert_eq!(
+        got,
+        [
+            (day, DayCounters { registrations: 1, resolutions: 6 }),
+            (day + 1, DayCounters { registrations: 0, resolutions: 1 })
+        ]
+    );
     assert!(s.counters("99.unknown", 0, u32::MAX).unwrap().is_empty());
 
     for i in 0..3 {
@@ -341,8 +375,13 @@ fn concurrent_writers_share_flushes() {
             let s = s.clone();
             std::thread::spawn(move || {
                 for i in 0..50 {
-                    s.create_record(format!("88.1/t{t}-{i}").as_bytes(), vec![Value::new(1, "URL", "u")], false, &ctx())
-                        .unwrap();
+                    s.create_record(
+                        format!("88.1/t{t}-{i}").as_bytes(),
+                        vec![Value::new(1, "URL", "u")],
+                        false,
+                        &ctx(),
+                    )
+                    .unwrap();
                 }
             })
         })

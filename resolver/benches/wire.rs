@@ -17,11 +17,7 @@ fn values(n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|i| {
             let v = if i == 0 {
-                Value::new(
-                    100,
-                    "HS_ADMIN",
-                    hex_bytes("0fff00000009302e4e412f544553540000012c"),
-                )
+                Value::new(100, "HS_ADMIN", hex_bytes("0fff00000009302e4e412f544553540000012c"))
             } else {
                 Value::new(i as u32, "URL", format!("http://example.org/abc/{i}"))
             };
@@ -34,11 +30,7 @@ fn hex_bytes(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
 }
 
-const RESPONDER: Responder = Responder {
-    site_serial: 1,
-    primary: true,
-    expiration: 0x6b02_402f,
-};
+const RESPONDER: Responder = Responder { site_serial: 1, primary: true, expiration: 0x6b02_402f };
 
 fn decode(c: &mut Criterion) {
     let req = hex_bytes(REQUEST);
@@ -50,9 +42,7 @@ fn decode(c: &mut Criterion) {
             black_box((r.handle, r.indexes().len(), r.types().len()));
         })
     });
-    g.bench_function("owned_message", |b| {
-        b.iter(|| black_box(Message::decode(black_box(&req)).unwrap()))
-    });
+    g.bench_function("owned_message", |b| b.iter(|| black_box(Message::decode(black_box(&req)).unwrap())));
     g.finish();
 }
 
@@ -67,8 +57,7 @@ fn encode(c: &mut Criterion) {
         g.bench_function("copy_encoded_values", |b| {
             b.iter(|| {
                 out.clear();
-                req.encode_response(&mut out, &RESPONDER, black_box(&raw))
-                    .unwrap();
+                req.encode_response(&mut out, &RESPONDER, black_box(&raw)).unwrap();
                 black_box(out.len());
             })
         });
@@ -77,13 +66,11 @@ fn encode(c: &mut Criterion) {
         let full = Message::decode(&req_bytes).unwrap();
         g.bench_function("owned_message", |b| {
             b.iter(|| {
-                let body = idnode_resolver::wire::Body::ResolutionResponse(
-                    idnode_resolver::wire::ResolutionResponse {
-                        digest: req.response_digest(),
-                        handle: req.handle.to_vec(),
-                        values: black_box(&owned).clone(),
-                    },
-                );
+                let body = idnode_resolver::wire::Body::ResolutionResponse(idnode_resolver::wire::ResolutionResponse {
+                    digest: req.response_digest(),
+                    handle: req.handle.to_vec(),
+                    values: black_box(&owned).clone(),
+                });
                 let m = Message::response_to(
                     &full.envelope,
                     &full.header,

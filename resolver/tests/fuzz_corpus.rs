@@ -18,11 +18,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
+        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
     }
 }
 
@@ -105,8 +101,5 @@ fn seed_corpus_and_mutations() {
         decoded += usize::from(Message::decode(&input).is_ok());
     }
     // The mutations reach past the framing checks often enough to matter.
-    assert!(
-        decoded > rounds / 20,
-        "only {decoded} of {rounds} mutants decoded"
-    );
+    assert!(decoded > rounds / 20, "only {decoded} of {rounds} mutants decoded");
 }

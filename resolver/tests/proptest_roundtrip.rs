@@ -3,15 +3,12 @@
 //! bytes never panics.
 
 use idnode_registry::model::site::{Interface, SiteAttribute, SiteServer};
-use idnode_registry::model::{
-    AdminRecord, HsSite, PublicKey, Reference, TtlType, Value, ValueList,
-};
+use idnode_registry::model::{AdminRecord, HsSite, PublicKey, Reference, TtlType, Value, ValueList};
 use idnode_resolver::wire::{
-    Body, ChallengeAnswer, ChallengeResponse, CreateResponse, Credential, CredentialParts,
-    DigestAlg, DigestField, Envelope, ErrorResponse, HandleBody, HandleListResponse, HandleValues,
-    Header, LoginRequest, Message, OpCode, OpFlags, ProtocolVersion, ReferralResponse,
-    RemoveValues, RequestDigest, ResolutionRequest, ResolutionRequestRef, ResolutionResponse,
-    ResponseCode, SessionSetupRequest, SessionSetupResponse, SiteInfoResponse, SuccessResponse,
+    Body, ChallengeAnswer, ChallengeResponse, CreateResponse, Credential, CredentialParts, DigestAlg, DigestField,
+    Envelope, ErrorResponse, HandleBody, HandleListResponse, HandleValues, Header, LoginRequest, Message, OpCode,
+    OpFlags, ProtocolVersion, ReferralResponse, RemoveValues, RequestDigest, ResolutionRequest, ResolutionRequestRef,
+    ResolutionResponse, ResponseCode, SessionSetupRequest, SessionSetupResponse, SiteInfoResponse, SuccessResponse,
     VerifyChallengeRequest, VerifyChallengeResponse, fuzzing,
 };
 use proptest::collection::vec;
@@ -23,11 +20,7 @@ fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn handle() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        Just(b"TEST/abc".to_vec()),
-        Just(b"0.NA/88.118.8".to_vec()),
-        bytes(40),
-    ]
+    prop_oneof![Just(b"TEST/abc".to_vec()), Just(b"0.NA/88.118.8".to_vec()), bytes(40),]
 }
 
 fn type_name() -> impl Strategy<Value = Vec<u8>> {
@@ -45,25 +38,16 @@ fn value() -> impl Strategy<Value = Value> {
         bytes(64),
         vec((bytes(20), any::<u32>()), 0..3),
     )
-        .prop_map(
-            |(index, timestamp, abs, ttl, permissions, value_type, data, refs)| Value {
-                index,
-                timestamp,
-                ttl_type: if abs {
-                    TtlType::Absolute
-                } else {
-                    TtlType::Relative
-                },
-                ttl,
-                permissions,
-                value_type,
-                data,
-                references: refs
-                    .into_iter()
-                    .map(|(handle, index)| Reference { handle, index })
-                    .collect(),
-            },
-        )
+        .prop_map(|(index, timestamp, abs, ttl, permissions, value_type, data, refs)| Value {
+            index,
+            timestamp,
+            ttl_type: if abs { TtlType::Absolute } else { TtlType::Relative },
+            ttl,
+            permissions,
+            value_type,
+            data,
+            references: refs.into_iter().map(|(handle, index)| Reference { handle, index }).collect(),
+        })
 }
 
 fn values() -> impl Strategy<Value = Vec<Value>> {
@@ -71,14 +55,7 @@ fn values() -> impl Strategy<Value = Vec<Value>> {
 }
 
 fn typed_digest() -> impl Strategy<Value = RequestDigest> {
-    (
-        prop_oneof![
-            Just(DigestAlg::Md5),
-            Just(DigestAlg::Sha1),
-            Just(DigestAlg::Sha256)
-        ],
-        bytes(64),
-    )
+    (prop_oneof![Just(DigestAlg::Md5), Just(DigestAlg::Sha1), Just(DigestAlg::Sha256)], bytes(64))
         .prop_map(|(alg, input)| RequestDigest::compute(alg, &input))
 }
 
@@ -94,22 +71,13 @@ fn op(codes: &'static [u32]) -> impl Strategy<Value = OpCode> {
 fn request_case() -> impl Strategy<Value = (OpCode, ResponseCode, Body)> {
     let rc0 = ResponseCode::RESERVED;
     prop_oneof![
-        (
-            handle(),
-            vec(any::<u32>(), 0..4),
-            vec(type_name(), 0..4),
-            option::of(bytes(40))
-        )
-            .prop_map(move |(handle, indexes, types, auth_token)| (
+        (handle(), vec(any::<u32>(), 0..4), vec(type_name(), 0..4), option::of(bytes(40))).prop_map(
+            move |(handle, indexes, types, auth_token)| (
                 OpCode::RESOLUTION,
                 rc0,
-                Body::Resolution(ResolutionRequest {
-                    handle,
-                    indexes,
-                    types,
-                    auth_token
-                })
-            )),
+                Body::Resolution(ResolutionRequest { handle, indexes, types, auth_token })
+            )
+        ),
         (op(&[2, 101, 105, 300, 301, 302, 401]), handle()).prop_map(move |(op, handle)| {
             let b = HandleBody { handle };
             let body = match op.0 {
@@ -151,10 +119,7 @@ fn request_case() -> impl Strategy<Value = (OpCode, ResponseCode, Body)> {
             handle(),
             any::<u32>(),
             bytes(20),
-            prop_oneof![
-                bytes(40).prop_map(DigestField::LengthPrefixed),
-                typed_digest().prop_map(DigestField::Typed)
-            ],
+            prop_oneof![bytes(40).prop_map(DigestField::LengthPrefixed), typed_digest().prop_map(DigestField::Typed)],
             bytes(40)
         )
             .prop_map(move |(h, i, nonce, d, s)| (
@@ -168,47 +133,25 @@ fn request_case() -> impl Strategy<Value = (OpCode, ResponseCode, Body)> {
                     signed_response: s
                 })
             )),
-        (
-            any::<u16>(),
-            any::<u32>(),
-            handle(),
-            any::<u32>(),
-            bytes(60)
-        )
-            .prop_map(move |(mode, timeout, h, i, x)| (
-                OpCode::SESSION_SETUP,
-                rc0,
-                Body::SessionSetup(SessionSetupRequest {
-                    key_exchange_mode: mode,
-                    timeout,
-                    identity_handle: h,
-                    identity_index: i,
-                    exchange_data: x
-                })
-            )),
-        bytes(60).prop_map(move |b| (
-            OpCode::SESSION_EXCHANGEKEY,
+        (any::<u16>(), any::<u32>(), handle(), any::<u32>(), bytes(60)).prop_map(move |(mode, timeout, h, i, x)| (
+            OpCode::SESSION_SETUP,
             rc0,
-            Body::SessionExchangeKey(b)
+            Body::SessionSetup(SessionSetupRequest {
+                key_exchange_mode: mode,
+                timeout,
+                identity_handle: h,
+                identity_index: i,
+                exchange_data: x
+            })
         )),
+        bytes(60).prop_map(move |b| (OpCode::SESSION_EXCHANGEKEY, rc0, Body::SessionExchangeKey(b))),
         (handle(), any::<u32>()).prop_map(move |(h, i)| (
             OpCode::LOGIN_ID_SYSTEM,
             rc0,
-            Body::LoginIdSystem(LoginRequest {
-                identity_handle: h,
-                identity_index: i
-            })
+            Body::LoginIdSystem(LoginRequest { identity_handle: h, identity_index: i })
         )),
-        (op(&[1000, 1001, 1002, 1003]), bytes(60)).prop_map(move |(op, b)| (
-            op,
-            rc0,
-            Body::Replication(b)
-        )),
-        (op(&[0, 3, 106, 999, 2000, 70000]), bytes(60)).prop_map(move |(op, b)| (
-            op,
-            rc0,
-            Body::Unknown(b)
-        )),
+        (op(&[1000, 1001, 1002, 1003]), bytes(60)).prop_map(move |(op, b)| (op, rc0, Body::Replication(b))),
+        (op(&[0, 3, 106, 999, 2000, 70000]), bytes(60)).prop_map(move |(op, b)| (op, rc0, Body::Unknown(b))),
     ]
 }
 
@@ -218,11 +161,7 @@ fn response_case() -> impl Strategy<Value = (OpCode, ResponseCode, Body)> {
         (opt_digest(), handle(), values()).prop_map(move |(digest, handle, values)| (
             OpCode::RESOLUTION,
             ok,
-            Body::ResolutionResponse(ResolutionResponse {
-                digest,
-                handle,
-                values
-            })
+            Body::ResolutionResponse(ResolutionResponse { digest, handle, values })
         )),
         (opt_digest(), bytes(80)).prop_map(move |(digest, site)| (
             OpCode::GET_SITE_INFO,
@@ -234,15 +173,16 @@ fn response_case() -> impl Strategy<Value = (OpCode, ResponseCode, Body)> {
             ok,
             Body::CreateResponse(CreateResponse { digest, handle })
         )),
-        (op(&[101, 102, 103, 104, 300, 301, 401, 2001]), opt_digest())
-            .prop_map(move |(op, digest)| (op, ok, Body::Success(SuccessResponse { digest }))),
-        (op(&[105, 302]), opt_digest(), vec(handle(), 0..4)).prop_map(
-            move |(op, digest, handles)| (
-                op,
-                ok,
-                Body::HandleList(HandleListResponse { digest, handles })
-            )
-        ),
+        (op(&[101, 102, 103, 104, 300, 301, 401, 2001]), opt_digest()).prop_map(move |(op, digest)| (
+            op,
+            ok,
+            Body::Success(SuccessResponse { digest })
+        )),
+        (op(&[105, 302]), opt_digest(), vec(handle(), 0..4)).prop_map(move |(op, digest, handles)| (
+            op,
+            ok,
+            Body::HandleList(HandleListResponse { digest, handles })
+        )),
         (opt_digest(), any::<u8>()).prop_map(move |(digest, result)| (
             OpCode::VERIFY_CHALLENGE,
             ok,
@@ -251,38 +191,17 @@ fn response_case() -> impl Strategy<Value = (OpCode, ResponseCode, Body)> {
         (opt_digest(), any::<u16>(), bytes(60)).prop_map(move |(digest, mode, x)| (
             OpCode::SESSION_SETUP,
             ok,
-            Body::SessionSetupResponse(SessionSetupResponse {
-                digest,
-                key_exchange_mode: mode,
-                exchange_data: x
-            })
+            Body::SessionSetupResponse(SessionSetupResponse { digest, key_exchange_mode: mode, exchange_data: x })
         )),
-        (op(&[1000, 1001, 1002, 1003]), bytes(60)).prop_map(move |(op, b)| (
-            op,
-            ok,
-            Body::Replication(b)
-        )),
-        (op(&[0, 200, 402, 2000, 106]), bytes(60)).prop_map(move |(op, b)| (
-            op,
-            ok,
-            Body::Unknown(b)
-        )),
-        (
-            any::<u32>(),
-            prop_oneof![Just(302u32), Just(303)],
-            opt_digest(),
-            handle(),
-            option::of(values())
-        )
-            .prop_map(|(op, rc, digest, handle, values)| (
+        (op(&[1000, 1001, 1002, 1003]), bytes(60)).prop_map(move |(op, b)| (op, ok, Body::Replication(b))),
+        (op(&[0, 200, 402, 2000, 106]), bytes(60)).prop_map(move |(op, b)| (op, ok, Body::Unknown(b))),
+        (any::<u32>(), prop_oneof![Just(302u32), Just(303)], opt_digest(), handle(), option::of(values())).prop_map(
+            |(op, rc, digest, handle, values)| (
                 OpCode(op),
                 ResponseCode(rc),
-                Body::Referral(ReferralResponse {
-                    digest,
-                    handle,
-                    values
-                })
-            )),
+                Body::Referral(ReferralResponse { digest, handle, values })
+            )
+        ),
         (any::<u32>(), typed_digest(), bytes(20)).prop_map(|(op, digest, nonce)| (
             OpCode(op),
             ResponseCode::AUTHENTICATION_NEEDED,
@@ -290,9 +209,7 @@ fn response_case() -> impl Strategy<Value = (OpCode, ResponseCode, Body)> {
         )),
         (
             any::<u32>(),
-            proptest::sample::select(
-                &[2u32, 3, 4, 5, 6, 100, 101, 200, 202, 301, 401, 500, 9999][..]
-            ),
+            proptest::sample::select(&[2u32, 3, 4, 5, 6, 100, 101, 200, 202, 301, 401, 500, 9999][..]),
             opt_digest(),
             bytes(40)
         )
@@ -308,15 +225,12 @@ fn credential() -> impl Strategy<Value = Option<Credential>> {
     prop_oneof![
         Just(None),
         vec(any::<u8>(), 1..40).prop_map(|raw| Some(Credential::from_raw(raw))),
-        (bytes(10), any::<u32>(), bytes(12), bytes(40)).prop_map(|(t, c, a, s)| Some(
-            Credential::from_parts(CredentialParts::new(&t, c, &a, &s))
-        )),
+        (bytes(10), any::<u32>(), bytes(12), bytes(40))
+            .prop_map(|(t, c, a, s)| Some(Credential::from_parts(CredentialParts::new(&t, c, &a, &s)))),
     ]
 }
 
-fn message_from(
-    case: impl Strategy<Value = (OpCode, ResponseCode, Body)>,
-) -> impl Strategy<Value = Message> {
+fn message_from(case: impl Strategy<Value = (OpCode, ResponseCode, Body)>) -> impl Strategy<Value = Message> {
     (
         (1u8..=11, 0u8..=3, any::<u8>(), any::<u8>()),
         (any::<i32>(), any::<i32>(), any::<i32>()),
@@ -325,19 +239,9 @@ fn message_from(
         credential(),
     )
         .prop_map(
-            |(
-                (minor, smaj, smin, flags),
-                (sid, rid, seq),
-                (fl, serial, rec, exp),
-                (op, rc, body),
-                credential,
-            )| {
+            |((minor, smaj, smin, flags), (sid, rid, seq), (fl, serial, rec, exp), (op, rc, body), credential)| {
                 // RC 303 is a referral only in messages ≥ 2.5.
-                let minor = if rc == ResponseCode::PREFIX_REFERRAL {
-                    minor.max(5)
-                } else {
-                    minor
-                };
+                let minor = if rc == ResponseCode::PREFIX_REFERRAL { minor.max(5) } else { minor };
                 Message {
                     envelope: Envelope {
                         version: ProtocolVersion::new(2, minor),
@@ -450,104 +354,52 @@ proptest! {
 }
 
 fn site() -> impl Strategy<Value = HsSite> {
-    let server = (
-        any::<u32>(),
-        any::<[u8; 16]>(),
-        bytes(40),
-        vec((any::<u8>(), any::<u8>(), any::<u32>()), 0..4),
-    )
+    let server = (any::<u32>(), any::<[u8; 16]>(), bytes(40), vec((any::<u8>(), any::<u8>(), any::<u32>()), 0..4))
         .prop_map(|(server_id, address, public_key, ifs)| SiteServer {
             server_id,
             address,
             public_key,
-            interfaces: ifs
-                .into_iter()
-                .map(|(kind, protocol, port)| Interface {
-                    kind,
-                    protocol,
-                    port,
-                })
-                .collect(),
+            interfaces: ifs.into_iter().map(|(kind, protocol, port)| Interface { kind, protocol, port }).collect(),
         });
     (
-        (
-            any::<u16>(),
-            any::<u8>(),
-            any::<u8>(),
-            any::<u16>(),
-            any::<u8>(),
-            any::<u8>(),
-        ),
+        (any::<u16>(), any::<u8>(), any::<u8>(), any::<u16>(), any::<u8>(), any::<u8>()),
         bytes(10),
         vec((bytes(10), bytes(20)), 0..4),
         vec(server, 0..4),
     )
-        .prop_map(
-            |((dfv, maj, min, serial, pm, ho), hash_filter, attrs, servers)| HsSite {
-                data_format_version: dfv,
-                protocol_major: maj,
-                protocol_minor: min,
-                serial_number: serial,
-                primary_mask: pm,
-                hash_option: ho,
-                hash_filter,
-                attributes: attrs
-                    .into_iter()
-                    .map(|(name, value)| SiteAttribute { name, value })
-                    .collect(),
-                servers,
-            },
-        )
+        .prop_map(|((dfv, maj, min, serial, pm, ho), hash_filter, attrs, servers)| HsSite {
+            data_format_version: dfv,
+            protocol_major: maj,
+            protocol_minor: min,
+            serial_number: serial,
+            primary_mask: pm,
+            hash_option: ho,
+            hash_filter,
+            attributes: attrs.into_iter().map(|(name, value)| SiteAttribute { name, value }).collect(),
+            servers,
+        })
 }
 
 fn public_key() -> impl Strategy<Value = PublicKey> {
     prop_oneof![
-        (any::<u16>(), bytes(8), bytes(40), bytes(6)).prop_map(
-            |(flags, exponent, modulus, extra)| {
-                PublicKey::Rsa {
-                    flags,
-                    exponent,
-                    modulus,
-                    extra,
-                }
-            }
-        ),
-        (
-            any::<u16>(),
-            bytes(8),
-            bytes(20),
-            bytes(8),
-            bytes(20),
-            bytes(6)
-        )
-            .prop_map(|(flags, q, p, g, y, extra)| PublicKey::Dsa {
-                flags,
-                q,
-                p,
-                g,
-                y,
-                extra
-            }),
-        (any::<u16>(), bytes(20), bytes(20), bytes(2), bytes(6)).prop_map(
-            |(flags, y, p, g, extra)| PublicKey::Dh {
-                flags,
-                y,
-                p,
-                g,
-                extra
-            }
-        ),
-        "[A-Za-z0-9+/=\r\n]{0,60}".prop_map(|body| PublicKey::Pem(
-            format!("-----BEGIN PUBLIC KEY-----\r\n{body}").into_bytes()
-        )),
+        (any::<u16>(), bytes(8), bytes(40), bytes(6))
+            .prop_map(|(flags, exponent, modulus, extra)| { PublicKey::Rsa { flags, exponent, modulus, extra } }),
+        (any::<u16>(), bytes(8), bytes(20), bytes(8), bytes(20), bytes(6))
+            .prop_map(|(flags, q, p, g, y, extra)| PublicKey::Dsa { flags, q, p, g, y, extra }),
+        (any::<u16>(), bytes(20), bytes(20), bytes(2), bytes(6)).prop_map(|(flags, y, p, g, extra)| PublicKey::Dh {
+            flags,
+            y,
+            p,
+            g,
+            extra
+        }),
+        "[A-Za-z0-9+/=\r\n]{0,60}"
+            .prop_map(|body| PublicKey::Pem(format!("-----BEGIN PUBLIC KEY-----\r\n{body}").into_bytes())),
         ("[A-Z0-9_]{0,12}", bytes(30))
             .prop_filter("known key types decode to their own variant", |(t, _)| {
                 !["RSA_PUB_KEY", "DSA_PUB_KEY", "DH_PUB_KEY"].contains(&t.as_str())
             })
-            .prop_map(|(t, rest)| PublicKey::Other {
-                key_type: t.into_bytes(),
-                rest
-            }),
+            .prop_map(|(t, rest)| PublicKey::Other { key_type: t.into_bytes(), rest }),
     ]
 }
 

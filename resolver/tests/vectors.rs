@@ -10,10 +10,10 @@ use common::{BatchMessage, Vector, admin_batch, cnri_vectors, vector};
 use idnode_registry::model::site::{interface_protocol, interface_type};
 use idnode_registry::model::{AdminRecord, HsSite, PublicKey, admin_perm};
 use idnode_resolver::wire::{
-    Body, ChallengeResponse, DecodeError, DigestAlg, Envelope, Frame, Message, OpCode, OpFlags,
-    ProtocolVersion, Reassembled, Reassembler, ReassemblyLimits, ReferralResponse, RequestDigest,
-    ResolutionRequestRef, Responder, ResponseCode, ResponseHead, SiteInfoResponse,
-    encode_error_response, encode_resolution_response_list, udp_fragments,
+    Body, ChallengeResponse, DecodeError, DigestAlg, Envelope, Frame, Message, OpCode, OpFlags, ProtocolVersion,
+    Reassembled, Reassembler, ReassemblyLimits, ReferralResponse, RequestDigest, ResolutionRequestRef, Responder,
+    ResponseCode, ResponseHead, SiteInfoResponse, encode_error_response, encode_resolution_response_list,
+    udp_fragments,
 };
 
 /// The whole message of a list of datagrams (TCP: the one buffer).
@@ -40,11 +40,7 @@ fn round_trip(what: &str, transport: &str, datagrams: &[Vec<u8>]) -> Message {
     let bytes = assemble(transport, datagrams);
     let m = Message::decode(&bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
     let again = m.encode();
-    assert_eq!(
-        hex::encode(&again),
-        hex::encode(&bytes),
-        "{what}: re-encoding differs"
-    );
+    assert_eq!(hex::encode(&again), hex::encode(&bytes), "{what}: re-encoding differs");
     if transport == "udp" {
         let tc = m.envelope.flags & 0x20 != 0;
         let frags: Vec<Vec<u8>> = udp_fragments(&again, tc).map(|f| f.to_vec()).collect();
@@ -56,12 +52,7 @@ fn round_trip(what: &str, transport: &str, datagrams: &[Vec<u8>]) -> Message {
 fn summary_matches(v: &Vector, m: &Message) {
     let (minor, sugg_minor, opcode, rc, flags) = v.summary.as_ref().unwrap()[0];
     assert_eq!(m.envelope.version.minor, minor, "{}", v.name);
-    assert_eq!(
-        m.envelope.suggested_version().minor,
-        sugg_minor,
-        "{}",
-        v.name
-    );
+    assert_eq!(m.envelope.suggested_version().minor, sugg_minor, "{}", v.name);
     assert_eq!(m.header.op_code.0, opcode, "{}", v.name);
     assert_eq!(m.header.response_code.0, rc, "{}", v.name);
     assert_eq!(m.header.op_flags.0, flags, "{}", v.name);
@@ -77,11 +68,7 @@ fn every_cnri_vector_round_trips() {
             Some(_) => {
                 let req = round_trip(&format!("{} request", v.name), &v.transport, &v.request);
                 assert!(!req.header.is_response(), "{}", v.name);
-                assert_eq!(
-                    req.envelope.request_id, answer.envelope.request_id,
-                    "{}",
-                    v.name
-                );
+                assert_eq!(req.envelope.request_id, answer.envelope.request_id, "{}", v.name);
                 assert_eq!(req.header.op_code, answer.header.op_code, "{}", v.name);
                 summary_matches(v, &answer);
             }
@@ -89,19 +76,9 @@ fn every_cnri_vector_round_trips() {
                 // Malformed request: the decoder refuses it, with the very
                 // text the CNRI server sent back.
                 let err = Message::decode(&v.request[0]).unwrap_err();
-                assert!(
-                    matches!(err, DecodeError::Incomplete { expected: 48, .. }),
-                    "{err:?}"
-                );
-                let Body::Error(e) = &answer.body else {
-                    panic!("{}: {:?}", v.name, answer.body)
-                };
-                assert_eq!(
-                    err.to_string().as_bytes(),
-                    e.message.as_slice(),
-                    "{}",
-                    v.name
-                );
+                assert!(matches!(err, DecodeError::Incomplete { expected: 48, .. }), "{err:?}");
+                let Body::Error(e) = &answer.body else { panic!("{}: {:?}", v.name, answer.body) };
+                assert_eq!(err.to_string().as_bytes(), e.message.as_slice(), "{}", v.name);
                 assert_eq!(answer.header.response_code, ResponseCode::PROTOCOL_ERROR);
             }
         }
@@ -114,51 +91,33 @@ fn malformed_requests_are_errors() {
         let v = vector(name);
         assert!(Message::decode(&v.request[0]).is_err(), "{name}");
         assert!(Frame::parse(&v.request[0]).is_err(), "{name}");
-        assert!(
-            ResolutionRequestRef::decode(&v.request[0]).is_err(),
-            "{name}"
-        );
+        assert!(ResolutionRequestRef::decode(&v.request[0]).is_err(), "{name}");
         // The envelope alone is fine: a listener can still read it.
         assert_eq!(Envelope::decode(&v.request[0]).unwrap().message_length, 48);
     }
     // A complete frame of 0xff garbage is also refused (bodyLength too big).
     let mut g = hex::decode("020a020b00000000000099990000000000000030").unwrap();
     g.extend([0xff; 48]);
-    assert!(matches!(
-        Message::decode(&g),
-        Err(DecodeError::BodyLength { .. })
-    ));
+    assert!(matches!(Message::decode(&g), Err(DecodeError::BodyLength { .. })));
 }
 
 #[test]
 fn decoded_bodies_have_the_expected_content() {
     let m = round_trip("all", "udp", &vector("udp-resolve-all").response);
-    let Body::ResolutionResponse(r) = &m.body else {
-        panic!()
-    };
+    let Body::ResolutionResponse(r) = &m.body else { panic!() };
     assert_eq!(r.handle, b"TEST/abc");
     assert!(r.digest.is_none());
-    assert_eq!(
-        r.values.iter().map(|v| v.index).collect::<Vec<_>>(),
-        [100, 1]
-    );
+    assert_eq!(r.values.iter().map(|v| v.index).collect::<Vec<_>>(), [100, 1]);
     assert_eq!(r.values[1].data, b"http://example.org/abc");
 
     let req = round_trip("filtered", "tcp", &vector("tcp-resolve-filtered").request);
-    let Body::Resolution(q) = &req.body else {
-        panic!()
-    };
-    assert_eq!(
-        (q.indexes.as_slice(), q.types.as_slice()),
-        (&[1][..], &[b"URL".to_vec()][..])
-    );
+    let Body::Resolution(q) = &req.body else { panic!() };
+    assert_eq!((q.indexes.as_slice(), q.types.as_slice()), (&[1][..], &[b"URL".to_vec()][..]));
     assert_eq!(q.auth_token, None);
     assert_eq!(req.header.op_flags, OpFlags::PO);
 
     let m = round_trip("case", "tcp", &vector("tcp-resolve-case").response);
-    let Body::ResolutionResponse(r) = &m.body else {
-        panic!()
-    };
+    let Body::ResolutionResponse(r) = &m.body else { panic!() };
     assert_eq!(r.handle, b"test/ABC", "echoed as asked");
 
     let m = round_trip("301", "tcp", &vector("tcp-not-homed").response);
@@ -186,16 +145,12 @@ fn decoded_bodies_have_the_expected_content() {
 
     let m = round_trip("402", "tcp", &vector("tcp-delete-challenge").response);
     assert_eq!(m.envelope.session_id, 2);
-    let Body::Challenge(c) = &m.body else {
-        panic!()
-    };
+    let Body::Challenge(c) = &m.body else { panic!() };
     assert_eq!(c.nonce.len(), 16);
     assert_eq!(c.digest.alg(), DigestAlg::Sha256);
 
     let m = round_trip("types", "udp", &vector("udp-type-subtypes").response);
-    let Body::ResolutionResponse(r) = &m.body else {
-        panic!()
-    };
+    let Body::ResolutionResponse(r) = &m.body else { panic!() };
     let types: Vec<&[u8]> = r.values.iter().map(|v| v.value_type.as_slice()).collect();
     assert_eq!(types, [&b"HS_SITE"[..], b"HS_SITE.PREFIX"]);
 }
@@ -203,11 +158,7 @@ fn decoded_bodies_have_the_expected_content() {
 /// Digest tests: SHA-256 of the request's header+body (§2).
 #[test]
 fn request_digests_match_the_server() {
-    for name in [
-        "udp-resolve-digest",
-        "tcp-resolve-nonpublic",
-        "tcp-delete-challenge",
-    ] {
+    for name in ["udp-resolve-digest", "tcp-resolve-nonpublic", "tcp-delete-challenge"] {
         let v = vector(name);
         let frame = Frame::parse(&v.request[0]).unwrap();
         let want = Sha256Hex::of(frame.header_and_body);
@@ -219,10 +170,7 @@ fn request_digests_match_the_server() {
         assert!(d.matches(frame.header_and_body));
         // The zero-copy decoder computes the same one when RD is set.
         if let Ok(r) = ResolutionRequestRef::decode(&v.request[0]) {
-            assert_eq!(
-                r.response_digest().is_some(),
-                r.header.op_flags.contains(OpFlags::RD)
-            );
+            assert_eq!(r.response_digest().is_some(), r.header.op_flags.contains(OpFlags::RD));
         }
     }
     let v = vector("udp-resolve-digest");
@@ -272,11 +220,7 @@ fn admin_batch_round_trips() {
         let msg = round_trip(
             &format!("{:?} {:?}", meta.opcode, meta.rc),
             &transport,
-            if transport == "udp" {
-                &frags
-            } else {
-                std::slice::from_ref(&bytes)
-            },
+            if transport == "udp" { &frags } else { std::slice::from_ref(&bytes) },
         );
         assert_eq!(Some(msg.header.op_code.0), meta.opcode);
         assert_eq!(Some(msg.header.response_code.0), meta.rc);
@@ -286,34 +230,20 @@ fn admin_batch_round_trips() {
         decoded.push((meta, msg, bytes));
     }
     assert_eq!(decoded.len(), 18, "19 captures, one continuation datagram");
-    let by_op = |op: u32, rc: u32| {
-        decoded
-            .iter()
-            .find(|(m, _, _)| m.opcode == Some(op) && m.rc == Some(rc))
-            .unwrap()
-    };
+    let by_op = |op: u32, rc: u32| decoded.iter().find(|(m, _, _)| m.opcode == Some(op) && m.rc == Some(rc)).unwrap();
 
     // Session setup request: identity 300:0.NA/TEST, DH key exchange.
     let (_, setup, setup_bytes) = by_op(400, 0);
-    let Body::SessionSetup(s) = &setup.body else {
-        panic!()
-    };
+    let Body::SessionSetup(s) = &setup.body else { panic!() };
     assert_eq!((s.key_exchange_mode, s.timeout), (4, 86400));
-    assert_eq!(
-        (s.identity_handle.as_slice(), s.identity_index),
-        (&b"0.NA/TEST"[..], 300)
-    );
+    assert_eq!((s.identity_handle.as_slice(), s.identity_index), (&b"0.NA/TEST"[..], 300));
     let key = PublicKey::from_bytes(s.exchange_key().unwrap()).unwrap();
-    let PublicKey::Dh { g, p, .. } = &key else {
-        panic!("{key:?}")
-    };
+    let PublicKey::Dh { g, p, .. } = &key else { panic!("{key:?}") };
     assert_eq!((g.as_slice(), p.len()), (&[2u8][..], 129));
     // Its two-datagram answer carries the setup request's digest and a
     // signed credential.
     let (_, setup_answer, _) = by_op(400, 1);
-    let Body::SessionSetupResponse(sr) = &setup_answer.body else {
-        panic!()
-    };
+    let Body::SessionSetupResponse(sr) = &setup_answer.body else { panic!() };
     assert_eq!(sr.key_exchange_mode, 4);
     let setup_frame = Frame::parse(setup_bytes).unwrap();
     assert_eq!(sr.digest.as_ref(), Some(&setup_frame.response_digest()));
@@ -323,56 +253,33 @@ fn admin_batch_round_trips() {
 
     // Create with a session MAC, answered by a 402 carrying its digest.
     let (_, create, create_bytes) = by_op(100, 0);
-    let Body::CreateHandle(c) = &create.body else {
-        panic!()
-    };
+    let Body::CreateHandle(c) = &create.body else { panic!() };
     assert_eq!(c.handle, b"TEST/cap1");
     assert_eq!(c.values.len(), 2);
     let admin = AdminRecord::from_bytes(&c.values[0].data).unwrap();
     assert_eq!(admin, AdminRecord::new(admin_perm::ALL, "0.NA/TEST", 300));
     let mac = create.credential.as_ref().unwrap().parts().unwrap();
-    assert_eq!(
-        (mac.credential_type.as_slice(), mac.session_counter),
-        (&b"HS_MAC"[..], 1)
-    );
+    assert_eq!((mac.credential_type.as_slice(), mac.session_counter), (&b"HS_MAC"[..], 1));
     let (_, challenge, _) = by_op(100, 402);
-    let Body::Challenge(ch) = &challenge.body else {
-        panic!()
-    };
-    assert_eq!(
-        ch.digest,
-        Frame::parse(create_bytes).unwrap().response_digest()
-    );
+    let Body::Challenge(ch) = &challenge.body else { panic!() };
+    assert_eq!(ch.digest, Frame::parse(create_bytes).unwrap().response_digest());
 
     // The OC 200 answer on a new connection.
     let (_, answer, _) = by_op(200, 0);
-    let Body::ChallengeAnswer(a) = &answer.body else {
-        panic!()
-    };
+    let Body::ChallengeAnswer(a) = &answer.body else { panic!() };
     assert_eq!(a.auth_type, b"HS_PUBKEY");
-    assert_eq!(
-        (a.identity_handle.as_slice(), a.identity_index),
-        (&b"0.NA/TEST"[..], 300)
-    );
+    assert_eq!((a.identity_handle.as_slice(), a.identity_index), (&b"0.NA/TEST"[..], 300));
     let (alg, sig) = a.pubkey_signature().unwrap();
     assert_eq!((alg, sig.len()), (&b"SHA-256"[..], 256));
     // ... answered with the original op code, success, no digest.
     let (_, done, _) = by_op(100, 1);
-    let Body::CreateResponse(s) = &done.body else {
-        panic!("{:?}", done.body)
-    };
+    let Body::CreateResponse(s) = &done.body else { panic!("{:?}", done.body) };
     assert!(s.digest.is_none());
-    assert_eq!(
-        s.handle.as_deref(),
-        Some(&b"TEST/cap1"[..]),
-        "CNRI names the created handle"
-    );
+    assert_eq!(s.handle.as_deref(), Some(&b"TEST/cap1"[..]), "CNRI names the created handle");
     assert_eq!(done.envelope.request_id, answer.envelope.request_id);
 
     let (_, remove, _) = by_op(103, 0);
-    let Body::RemoveValue(r) = &remove.body else {
-        panic!()
-    };
+    let Body::RemoveValue(r) = &remove.body else { panic!() };
     assert_eq!(r.indexes, [2]);
     let (_, delete, _) = by_op(101, 0);
     assert!(matches!(&delete.body, Body::DeleteHandle(h) if h.handle == b"TEST/cap1"));
@@ -386,9 +293,7 @@ fn admin_batch_round_trips() {
 #[test]
 fn peer_site_record_is_byte_exact() {
     let m = Message::decode(&vector("tcp-site-info").response[0]).unwrap();
-    let Body::SiteInfoResponse(si) = &m.body else {
-        panic!()
-    };
+    let Body::SiteInfoResponse(si) = &m.body else { panic!() };
     assert!(si.digest.is_none());
     let site = si.site().unwrap();
     assert_eq!(site.to_bytes(), si.site, "HS_SITE re-encoding differs");
@@ -399,51 +304,27 @@ fn peer_site_record_is_byte_exact() {
     assert!(site.is_primary() && !site.is_multi_primary());
     assert_eq!(site.hash_option, 2);
     assert!(site.hash_filter.is_empty());
-    assert_eq!(
-        site.attribute(b"desc"),
-        Some(&b"CNRI 9.2.0 peer on loopback"[..])
-    );
+    assert_eq!(site.attribute(b"desc"), Some(&b"CNRI 9.2.0 peer on loopback"[..]));
     assert_eq!(site.servers.len(), 1);
     let s = &site.servers[0];
     assert_eq!(s.server_id, 1);
     assert_eq!(s.ip().to_string(), "127.0.0.1");
-    let ifs: Vec<(u8, u8, u32)> = s
-        .interfaces
-        .iter()
-        .map(|i| (i.kind, i.protocol, i.port))
-        .collect();
+    let ifs: Vec<(u8, u8, u32)> = s.interfaces.iter().map(|i| (i.kind, i.protocol, i.port)).collect();
     assert_eq!(
         ifs,
         [
-            (
-                interface_type::ADMIN_AND_QUERY,
-                interface_protocol::TCP,
-                22641
-            ),
+            (interface_type::ADMIN_AND_QUERY, interface_protocol::TCP, 22641),
             (interface_type::QUERY, interface_protocol::UDP, 22641)
         ]
     );
     let key = s.public_key().unwrap();
     assert_eq!(key.to_bytes(), s.public_key);
-    let PublicKey::Rsa {
-        flags,
-        exponent,
-        modulus,
-        extra,
-    } = key
-    else {
-        panic!("not RSA")
-    };
-    assert_eq!(
-        (flags, exponent.as_slice(), extra.as_slice()),
-        (0, &[1u8, 0, 1][..], &[0u8; 4][..])
-    );
+    let PublicKey::Rsa { flags, exponent, modulus, extra } = key else { panic!("not RSA") };
+    assert_eq!((flags, exponent.as_slice(), extra.as_slice()), (0, &[1u8, 0, 1][..], &[0u8; 4][..]));
     assert_eq!((modulus.len(), modulus[0], modulus[1]), (257, 0x00, 0xa0));
     // The same record is the HS_SITE value of 0.NA/88.118.8 (multi-datagram).
     let m = Message::decode(&assemble("udp", &vector("udp-multipacket").response)).unwrap();
-    let Body::ResolutionResponse(r) = &m.body else {
-        panic!()
-    };
+    let Body::ResolutionResponse(r) = &m.body else { panic!() };
     assert_eq!(r.values[1].data, si.site);
 }
 
@@ -451,15 +332,10 @@ fn peer_site_record_is_byte_exact() {
 #[test]
 fn hs_admin_golden() {
     let m = Message::decode(&vector("udp-resolve-all").response[0]).unwrap();
-    let Body::ResolutionResponse(r) = &m.body else {
-        panic!()
-    };
+    let Body::ResolutionResponse(r) = &m.body else { panic!() };
     let v = &r.values[0];
     assert_eq!((v.index, v.value_type.as_slice()), (100, &b"HS_ADMIN"[..]));
-    assert_eq!(
-        hex::encode(&v.data),
-        "0fff00000009302e4e412f544553540000012c"
-    );
+    assert_eq!(hex::encode(&v.data), "0fff00000009302e4e412f544553540000012c");
     let a = AdminRecord::from_bytes(&v.data).unwrap();
     assert_eq!(a.permissions, 0x0fff);
     assert_eq!(a.admin_handle, b"0.NA/TEST");
@@ -487,10 +363,7 @@ fn fast_path_rebuilds_captured_answers() {
         let captured = assemble(&v.transport, &v.response);
         let answer = Message::decode(&captured).unwrap();
         let responder = responder_of(&answer);
-        let head = ResponseHead {
-            envelope: answer.envelope,
-            header: answer.header,
-        };
+        let head = ResponseHead { envelope: answer.envelope, header: answer.header };
         let mut out = vec![0xAA]; // appends after existing bytes
         match &answer.body {
             Body::ResolutionResponse(r) => {
@@ -500,23 +373,14 @@ fn fast_path_rebuilds_captured_answers() {
                 assert_eq!(hex::encode(&out[1..]), hex::encode(&captured), "{}", v.name);
                 // The head derived from the request is the captured one.
                 assert_eq!(
-                    req.response_head(ResponseCode::SUCCESS, &responder)
-                        .envelope
-                        .version,
+                    req.response_head(ResponseCode::SUCCESS, &responder).envelope.version,
                     answer.envelope.version
                 );
                 let mut list = Vec::new();
                 list.extend_from_slice(&(raw.len() as u32).to_be_bytes());
                 raw.iter().for_each(|r| list.extend_from_slice(r));
                 let mut out2 = Vec::new();
-                encode_resolution_response_list(
-                    &mut out2,
-                    &head,
-                    r.digest.as_ref(),
-                    req.handle,
-                    &list,
-                )
-                .unwrap();
+                encode_resolution_response_list(&mut out2, &head, r.digest.as_ref(), req.handle, &list).unwrap();
                 assert_eq!(out2, captured, "{}", v.name);
             }
             Body::Error(e) => {
@@ -542,18 +406,13 @@ fn builders_reproduce_captured_answers() {
     let v = vector("tcp-delete-challenge");
     let req = Frame::parse(&v.request[0]).unwrap();
     let cap = Message::decode(&v.response[0]).unwrap();
-    let Body::Challenge(c) = &cap.body else {
-        panic!()
-    };
+    let Body::Challenge(c) = &cap.body else { panic!() };
     let mut m = Message::response_to(
         &req.envelope,
         &req.header,
         ResponseCode::AUTHENTICATION_NEEDED,
         &responder_of(&cap),
-        Body::Challenge(ChallengeResponse {
-            digest: req.response_digest(),
-            nonce: c.nonce.clone(),
-        }),
+        Body::Challenge(ChallengeResponse { digest: req.response_digest(), nonce: c.nonce.clone() }),
     );
     m.envelope.session_id = 2;
     m.header.op_flags |= OpFlags::RD;
@@ -563,19 +422,14 @@ fn builders_reproduce_captured_answers() {
     let v = vector("tcp-site-info");
     let req = Frame::parse(&v.request[0]).unwrap();
     let cap = Message::decode(&v.response[0]).unwrap();
-    let Body::SiteInfoResponse(si) = &cap.body else {
-        panic!()
-    };
+    let Body::SiteInfoResponse(si) = &cap.body else { panic!() };
     let site: HsSite = si.site().unwrap();
     let m = Message::response_to(
         &req.envelope,
         &req.header,
         ResponseCode::SUCCESS,
         &responder_of(&cap),
-        Body::SiteInfoResponse(SiteInfoResponse {
-            digest: None,
-            site: site.to_bytes(),
-        }),
+        Body::SiteInfoResponse(SiteInfoResponse { digest: None, site: site.to_bytes() }),
     );
     assert_eq!(m.encode(), v.response[0]);
 
@@ -584,19 +438,13 @@ fn builders_reproduce_captured_answers() {
     let req = Frame::parse(&v.request[0]).unwrap();
     assert!(req.envelope.accepts_prefix_referral());
     let cap = Message::decode(&v.response[0]).unwrap();
-    let Body::Referral(r) = &cap.body else {
-        panic!()
-    };
+    let Body::Referral(r) = &cap.body else { panic!() };
     let m = Message::response_to(
         &req.envelope,
         &req.header,
         ResponseCode::PREFIX_REFERRAL,
         &responder_of(&cap),
-        Body::Referral(ReferralResponse {
-            digest: None,
-            handle: vec![],
-            values: r.values.clone(),
-        }),
+        Body::Referral(ReferralResponse { digest: None, handle: vec![], values: r.values.clone() }),
     );
     assert_eq!(m.encode(), v.response[0]);
     let v = vector("udp-prefix-old-client");
@@ -640,9 +488,7 @@ fn idis_examples() {
     )
     .unwrap();
     let m = Message::decode(&req).unwrap();
-    let Body::Resolution(r) = &m.body else {
-        panic!()
-    };
+    let Body::Resolution(r) = &m.body else { panic!() };
     assert_eq!(r.handle, b"88.888.1024/admin");
     assert_eq!(r.auth_token.as_deref(), Some(&[][..]));
     assert_eq!(m.encode(), req);
@@ -670,13 +516,8 @@ fn idis_examples() {
     );
     let m = frame.to_message().unwrap();
     assert_eq!(m.header.op_code, OpCode::LOGIN_ID_SYSTEM);
-    let Body::LoginIdSystem(l) = &m.body else {
-        panic!()
-    };
-    assert_eq!(
-        (l.identity_handle.as_slice(), l.identity_index),
-        (&b"88.888.1024/sm2user"[..], 300)
-    );
+    let Body::LoginIdSystem(l) = &m.body else { panic!() };
+    assert_eq!((l.identity_handle.as_slice(), l.identity_index), (&b"88.888.1024/sm2user"[..], 300));
     // We always write the credential length: 4 bytes more.
     assert_eq!(m.encode().len(), login.len() + 4);
 

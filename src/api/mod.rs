@@ -4,6 +4,11 @@
 //! already applied; [`router`] merges them. Handlers stay thin: parse and
 //! validate input, call the registry service / store under
 //! `spawn_blocking`, map errors to the API's own error body at one place.
+//! `auth` extracts and checks HTTP credentials for the APIs that take them.
+
+pub mod auth;
+pub mod rest;
+pub mod snms;
 
 use std::sync::Arc;
 
@@ -17,10 +22,19 @@ use crate::config::Config;
 pub struct ApiDeps {
     pub store: Arc<dyn Store>,
     pub cfg: Arc<Config>,
+    /// This node's HS_SITE record (handle-protocol.md §4.3 bytes), as the
+    /// Handle doors publish it; empty when not known (in-process tests).
+    pub site_record: Arc<[u8]>,
+}
+
+impl ApiDeps {
+    /// Deps with an empty site record.
+    pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>) -> Self {
+        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()) }
+    }
 }
 
 /// Every API route, merged.
 pub fn router(deps: ApiDeps) -> Router {
-    let _ = deps;
-    Router::new()
+    Router::new().merge(rest::router(deps.clone())).merge(snms::router(deps.clone()))
 }

@@ -18,6 +18,7 @@ pub mod handle_tcp;
 pub mod handle_udp;
 pub mod http;
 pub mod site;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -85,19 +86,7 @@ pub async fn run_until(
         .with_context(|| format!("binding http.listen {}", cfg.http.listen))?;
     let http_addr = http_listener.local_addr()?;
     listeners.bound(door::HTTP, http_addr);
-    let ops = http::OpsState {
-        metrics: metrics.clone(),
-        ready: ready.clone(),
-        store: store.clone(),
-    };
-    let api = crate::api::router(crate::api::ApiDeps { store: store.clone(), cfg: cfg.clone() });
-    let app = http::router(ops, cfg.limits.http_max_body_bytes as usize).merge(api);
-    let token = listeners.child_token();
-    listeners.spawn(door::HTTP, async move {
-        http::run(http_listener, app, token)
-            .await
-            .map_err(anyhow::Error::from)
-    });
+    let tls_config = tls::server_config(&cfg).context("setting up TLS for the HTTP door (http.tls)")?;
 
     // --- Handle/IDIS doors: UDP threads and the TCP accept loop share one engine.
     let udp_sockets = handle_udp::bind(cfg.handle.udp_listen, cfg.handle.udp_socket_count())
@@ -130,6 +119,23 @@ pub async fn run_until(
             .to_bytes()
         }
     };
+    // The HTTP door starts once the site record it publishes (/api/site) is known.
+    let ops = http::OpsState {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+        store: store.clone(),
+    };
+    let mut api_deps = crate::api::ApiDeps::new(store.clone(), cfg.clone());
+    api_deps.site_record = Arc::from(site_record.as_slice());
+    let api = crate::api::router(api_deps);
+    let app = http::router(ops, cfg.limits.http_max_body_bytes as usize).merge(api);
+    let token = listeners.child_token();
+    listeners.spawn(door::HTTP, async move {
+        http::run(http_listener, app, tls_config, token)
+            .await
+            .map_err(anyhow::Error::from)
+    });
+
     let engine = Arc::new(Engine::new(
         store.clone(),
         EngineConfig {

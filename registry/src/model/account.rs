@@ -124,6 +124,12 @@ pub struct Identity {
     /// Unix seconds.
     pub created: u64,
     pub disabled: bool,
+    /// Verifier of the SNMS hashed login (`/identity/token/v1`,
+    /// snms-api.md §2.2): lowercase hex SHA-256 of the secret. That login
+    /// hashes it with the date, so the node must hold it; it is a
+    /// password-equivalent for `/v1` only (plain login checks the Argon2id
+    /// `password_hash`). `None` = hashed login disabled for this account.
+    pub snms_v1_verifier: Option<String>,
 }
 
 impl Identity {
@@ -139,6 +145,7 @@ impl Identity {
             handle_identity: None,
             created: now,
             disabled: false,
+            snms_v1_verifier: None,
         }
     }
 }

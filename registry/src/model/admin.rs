@@ -62,12 +62,7 @@ pub struct AdminRecord {
 impl AdminRecord {
     /// A record in the current encoding.
     pub fn new(permissions: u16, admin_handle: impl Into<Vec<u8>>, admin_index: u32) -> Self {
-        AdminRecord {
-            permissions,
-            admin_handle: admin_handle.into(),
-            admin_index,
-            legacy_trailer: false,
-        }
+        AdminRecord { permissions, admin_handle: admin_handle.into(), admin_index, legacy_trailer: false }
     }
 
     /// True when every bit of `perm` is granted.
@@ -110,18 +105,10 @@ impl AdminRecord {
             0 => false,
             2 => true,
             count => {
-                return Err(WireError::Trailing {
-                    what: "HS_ADMIN",
-                    count,
-                });
+                return Err(WireError::Trailing { what: "HS_ADMIN", count });
             }
         };
-        Ok(AdminRecord {
-            permissions,
-            admin_handle,
-            admin_index,
-            legacy_trailer,
-        })
+        Ok(AdminRecord { permissions, admin_handle, admin_index, legacy_trailer })
     }
 }
 
@@ -159,9 +146,6 @@ mod tests {
         b.extend_from_slice(&(MAX_HANDLE_LEN as u32 + 1).to_be_bytes());
         b.extend(std::iter::repeat_n(b'a', MAX_HANDLE_LEN + 1));
         b.extend_from_slice(&[0, 0, 0, 1]);
-        assert!(matches!(
-            AdminRecord::from_bytes(&b),
-            Err(WireError::TooLong { .. })
-        ));
+        assert!(matches!(AdminRecord::from_bytes(&b), Err(WireError::TooLong { .. })));
     }
 }

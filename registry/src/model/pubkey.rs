@@ -34,31 +34,13 @@ pub const PEM_MARKER: &[u8] = b"-----BEGIN";
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PublicKey {
     /// `bytes "RSA_PUB_KEY"`, `u16 flags`, `bytes exponent`, `bytes modulus`.
-    Rsa {
-        flags: u16,
-        exponent: Vec<u8>,
-        modulus: Vec<u8>,
-        extra: Vec<u8>,
-    },
+    Rsa { flags: u16, exponent: Vec<u8>, modulus: Vec<u8>, extra: Vec<u8> },
     /// `bytes "DSA_PUB_KEY"`, `u16 flags`, `bytes q`, `bytes p`, `bytes g`,
     /// `bytes y`.
-    Dsa {
-        flags: u16,
-        q: Vec<u8>,
-        p: Vec<u8>,
-        g: Vec<u8>,
-        y: Vec<u8>,
-        extra: Vec<u8>,
-    },
+    Dsa { flags: u16, q: Vec<u8>, p: Vec<u8>, g: Vec<u8>, y: Vec<u8>, extra: Vec<u8> },
     /// `bytes "DH_PUB_KEY"`, `u16 flags`, `bytes y`, `bytes p`, `bytes g`
     /// (seen in CNRI session setup, admin-batch vector).
-    Dh {
-        flags: u16,
-        y: Vec<u8>,
-        p: Vec<u8>,
-        g: Vec<u8>,
-        extra: Vec<u8>,
-    },
+    Dh { flags: u16, y: Vec<u8>, p: Vec<u8>, g: Vec<u8>, extra: Vec<u8> },
     /// IDIS form A: the whole value is PEM text (`-----BEGIN PUBLIC KEY-----`
     /// ...), without the Handle binary wrapper.
     Pem(Vec<u8>),
@@ -71,12 +53,7 @@ impl PublicKey {
     /// An RSA key in the form CNRI 9.2 writes: flags 0, exponent, modulus,
     /// then `u32 0`.
     pub fn rsa(exponent: Vec<u8>, modulus: Vec<u8>) -> Self {
-        PublicKey::Rsa {
-            flags: 0,
-            exponent,
-            modulus,
-            extra: vec![0; 4],
-        }
+        PublicKey::Rsa { flags: 0, exponent, modulus, extra: vec![0; 4] }
     }
 
     /// The key type name (`"RSA_PUB_KEY"`, ...; `"PEM"` for IDIS PEM).
@@ -93,26 +70,14 @@ impl PublicKey {
     /// Appends the encoding.
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            PublicKey::Rsa {
-                flags,
-                exponent,
-                modulus,
-                extra,
-            } => {
+            PublicKey::Rsa { flags, exponent, modulus, extra } => {
                 out.put_bytes(key_type::RSA);
                 out.put_u16(*flags);
                 out.put_bytes(exponent);
                 out.put_bytes(modulus);
                 out.extend_from_slice(extra);
             }
-            PublicKey::Dsa {
-                flags,
-                q,
-                p,
-                g,
-                y,
-                extra,
-            } => {
+            PublicKey::Dsa { flags, q, p, g, y, extra } => {
                 out.put_bytes(key_type::DSA);
                 out.put_u16(*flags);
                 for part in [q, p, g, y] {
@@ -120,13 +85,7 @@ impl PublicKey {
                 }
                 out.extend_from_slice(extra);
             }
-            PublicKey::Dh {
-                flags,
-                y,
-                p,
-                g,
-                extra,
-            } => {
+            PublicKey::Dh { flags, y, p, g, extra } => {
                 out.put_bytes(key_type::DH);
                 out.put_u16(*flags);
                 for part in [y, p, g] {
@@ -163,12 +122,7 @@ impl PublicKey {
                 let flags = r.u16()?;
                 let exponent = r.bytes_limited("RSA exponent", MAX_ARRAY)?.to_vec();
                 let modulus = r.bytes_limited("RSA modulus", MAX_ARRAY)?.to_vec();
-                PublicKey::Rsa {
-                    flags,
-                    exponent,
-                    modulus,
-                    extra: rest(&mut r)?,
-                }
+                PublicKey::Rsa { flags, exponent, modulus, extra: rest(&mut r)? }
             }
             key_type::DSA => {
                 let flags = r.u16()?;
@@ -176,32 +130,16 @@ impl PublicKey {
                 let p = r.bytes("DSA p")?.to_vec();
                 let g = r.bytes("DSA g")?.to_vec();
                 let y = r.bytes("DSA y")?.to_vec();
-                PublicKey::Dsa {
-                    flags,
-                    q,
-                    p,
-                    g,
-                    y,
-                    extra: rest(&mut r)?,
-                }
+                PublicKey::Dsa { flags, q, p, g, y, extra: rest(&mut r)? }
             }
             key_type::DH => {
                 let flags = r.u16()?;
                 let y = r.bytes("DH y")?.to_vec();
                 let p = r.bytes("DH p")?.to_vec();
                 let g = r.bytes("DH g")?.to_vec();
-                PublicKey::Dh {
-                    flags,
-                    y,
-                    p,
-                    g,
-                    extra: rest(&mut r)?,
-                }
+                PublicKey::Dh { flags, y, p, g, extra: rest(&mut r)? }
             }
-            other => PublicKey::Other {
-                key_type: other.to_vec(),
-                rest: rest(&mut r)?,
-            },
+            other => PublicKey::Other { key_type: other.to_vec(), rest: rest(&mut r)? },
         };
         r.finish("HS_PUBKEY")?;
         Ok(key)
@@ -220,10 +158,7 @@ mod tests {
     fn rsa_round_trip() {
         let k = PublicKey::rsa(vec![1, 0, 1], vec![0, 0xa0, 0x77]);
         let b = k.to_bytes();
-        assert_eq!(
-            hex::encode(&b),
-            "0000000b5253415f5055425f4b45590000000000030100010000000300a07700000000"
-        );
+        assert_eq!(hex::encode(&b), "0000000b5253415f5055425f4b45590000000000030100010000000300a07700000000");
         assert_eq!(PublicKey::from_bytes(&b).unwrap(), k);
         // Without CNRI's trailing u32 it is still an RSA key.
         let short = PublicKey::from_bytes(&b[..b.len() - 4]).unwrap();
@@ -235,10 +170,7 @@ mod tests {
     #[test]
     fn pem_and_other() {
         let pem = b"-----BEGIN PUBLIC KEY-----\r\nMFkw\r\n-----END PUBLIC KEY-----\r\n".to_vec();
-        assert_eq!(
-            PublicKey::from_bytes(&pem).unwrap(),
-            PublicKey::Pem(pem.clone())
-        );
+        assert_eq!(PublicKey::from_bytes(&pem).unwrap(), PublicKey::Pem(pem.clone()));
         let mut sm2 = Vec::new();
         sm2.put_bytes(key_type::SM2);
         sm2.put_u16(0);

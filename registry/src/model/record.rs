@@ -49,7 +49,10 @@ impl Record {
 
 fn check_schema(ver: u8) -> Result<(), WireError> {
     if ver != RECORD_SCHEMA {
-        return Err(WireError::Invalid { what: "record schema version", detail: format!("{ver} (expected {RECORD_SCHEMA})") });
+        return Err(WireError::Invalid {
+            what: "record schema version",
+            detail: format!("{ver} (expected {RECORD_SCHEMA})"),
+        });
     }
     Ok(())
 }

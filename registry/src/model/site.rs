@@ -156,24 +156,14 @@ impl HsSite {
     /// The value of the first attribute called `name` (ASCII
     /// case-insensitive).
     pub fn attribute(&self, name: &[u8]) -> Option<&[u8]> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
-            .map(|a| a.value.as_slice())
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name)).map(|a| a.value.as_slice())
     }
 
     /// Length of [`HsSite::to_bytes`]'s output.
     pub fn encoded_len(&self) -> usize {
-        let attrs: usize = self
-            .attributes
-            .iter()
-            .map(|a| ATTRIBUTE_MIN_LEN + a.name.len() + a.value.len())
-            .sum();
-        let servers: usize = self
-            .servers
-            .iter()
-            .map(|s| SERVER_MIN_LEN + s.public_key.len() + INTERFACE_LEN * s.interfaces.len())
-            .sum();
+        let attrs: usize = self.attributes.iter().map(|a| ATTRIBUTE_MIN_LEN + a.name.len() + a.value.len()).sum();
+        let servers: usize =
+            self.servers.iter().map(|s| SERVER_MIN_LEN + s.public_key.len() + INTERFACE_LEN * s.interfaces.len()).sum();
         2 + 1 + 1 + 2 + 1 + 1 + 4 + self.hash_filter.len() + 4 + attrs + 4 + servers
     }
 
@@ -242,18 +232,9 @@ impl HsSite {
                 let kind = r.u8()?;
                 let protocol = r.u8()?;
                 let port = r.u32()?;
-                interfaces.push(Interface {
-                    kind,
-                    protocol,
-                    port,
-                });
+                interfaces.push(Interface { kind, protocol, port });
             }
-            servers.push(SiteServer {
-                server_id,
-                address,
-                public_key,
-                interfaces,
-            });
+            servers.push(SiteServer { server_id, address, public_key, interfaces });
         }
         Ok(HsSite {
             data_format_version,
@@ -292,10 +273,7 @@ mod tests {
             primary_mask: primary_mask::PRIMARY,
             hash_option: hash_option::BY_HANDLE,
             hash_filter: vec![],
-            attributes: vec![SiteAttribute {
-                name: b"desc".to_vec(),
-                value: b"x".to_vec(),
-            }],
+            attributes: vec![SiteAttribute { name: b"desc".to_vec(), value: b"x".to_vec() }],
             servers: vec![SiteServer {
                 server_id: 1,
                 address: SiteServer::address_bytes("127.0.0.1".parse().unwrap()),
@@ -309,11 +287,7 @@ mod tests {
         };
         let b = site.to_bytes();
         assert_eq!(b.len(), site.encoded_len());
-        assert_eq!(
-            hex::encode(&b[..12]),
-            "0001020a0001800200000000",
-            "§12 header bytes of the peer's record"
-        );
+        assert_eq!(hex::encode(&b[..12]), "0001020a0001800200000000", "§12 header bytes of the peer's record");
         let back = HsSite::from_bytes(&b).unwrap();
         assert_eq!(back, site);
         assert_eq!(back.servers[0].ip(), "127.0.0.1".parse::<IpAddr>().unwrap());
@@ -328,12 +302,8 @@ mod tests {
     #[test]
     fn ipv6_address() {
         let ip: IpAddr = "2001:db8::1".parse().unwrap();
-        let s = SiteServer {
-            server_id: 1,
-            address: SiteServer::address_bytes(ip),
-            public_key: vec![],
-            interfaces: vec![],
-        };
+        let s =
+            SiteServer { server_id: 1, address: SiteServer::address_bytes(ip), public_key: vec![], interfaces: vec![] };
         assert_eq!(s.ip(), ip);
     }
 }

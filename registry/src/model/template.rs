@@ -127,7 +127,10 @@ impl Template {
                 return Err(violation(format!("items[{i}].idType"), "must not be empty"));
             }
             if it.id_type.chars().count() > MAX_TYPE_CHARS {
-                return Err(violation(format!("items[{i}].idType"), format!("longer than {MAX_TYPE_CHARS} characters")));
+                return Err(violation(
+                    format!("items[{i}].idType"),
+                    format!("longer than {MAX_TYPE_CHARS} characters"),
+                ));
             }
             if !it.metadata.data_type.eq_ignore_ascii_case("string") {
                 return Err(violation(
@@ -142,10 +145,16 @@ impl Template {
             }
             for (j, other) in self.items[..i].iter().enumerate() {
                 if other.id_index == it.id_index {
-                    return Err(violation(format!("items[{i}].idIndex"), format!("{} repeats items[{j}]", it.id_index)));
+                    return Err(violation(
+                        format!("items[{i}].idIndex"),
+                        format!("{} repeats items[{j}]", it.id_index),
+                    ));
                 }
                 if other.id_type == it.id_type {
-                    return Err(violation(format!("items[{i}].idType"), format!("{:?} repeats items[{j}]", it.id_type)));
+                    return Err(violation(
+                        format!("items[{i}].idType"),
+                        format!("{:?} repeats items[{j}]", it.id_type),
+                    ));
                 }
                 if other.name == it.name {
                     return Err(violation(format!("items[{i}].name"), format!("{:?} repeats items[{j}]", it.name)));
@@ -178,7 +187,10 @@ impl Template {
                 return Err(violation(format!("value[{i}].index"), format!("index {} repeated", v.index)));
             }
             let Some(item) = self.item_by_index(v.index) else {
-                return Err(violation(format!("value[{i}].index"), format!("index {} does not exist in the template", v.index)));
+                return Err(violation(
+                    format!("value[{i}].index"),
+                    format!("index {} does not exist in the template", v.index),
+                ));
             };
             if !item.enabled {
                 return Err(violation(
@@ -205,17 +217,26 @@ impl Template {
             if let Some(min) = item.metadata.min_length
                 && n < min as usize
             {
-                return Err(violation(format!("value[{i}].data.value"), format!("{n} characters is below minLength {min}")));
+                return Err(violation(
+                    format!("value[{i}].data.value"),
+                    format!("{n} characters is below minLength {min}"),
+                ));
             }
             if let Some(max) = item.metadata.max_length
                 && n > max as usize
             {
-                return Err(violation(format!("value[{i}].data.value"), format!("{n} characters exceeds maxLength {max}")));
+                return Err(violation(
+                    format!("value[{i}].data.value"),
+                    format!("{n} characters exceeds maxLength {max}"),
+                ));
             }
         }
         for item in self.items.iter().filter(|it| it.required && it.enabled) {
             if !values.iter().any(|v| v.index == item.id_index) {
-                return Err(violation(item.id_type.clone(), format!("required attribute (index {}) is missing", item.id_index)));
+                return Err(violation(
+                    item.id_type.clone(),
+                    format!("required attribute (index {}) is missing", item.id_index),
+                ));
             }
         }
         Ok(())
@@ -271,8 +292,14 @@ mod tests {
         assert!(err(&[Value::new(2000, "model", "")]).reason.contains("minLength"));
         assert!(err(&[Value::new(2000, "model", "123456789")]).reason.contains("maxLength"));
         assert!(err(&[Value::new(2000, "model", "X"), Value::new(2000, "model", "Y")]).reason.contains("repeated"));
-        assert!(err(&[Value::new(2000, "model", "X"), Value::new(1000, "TEMPLATE_ID", "Y")]).reason.contains("does not exist"));
-        assert!(err(&[Value::new(2000, "model", "X"), Value::new(2002, "color", "x".repeat(256))]).reason.contains("255"));
+        assert!(
+            err(&[Value::new(2000, "model", "X"), Value::new(1000, "TEMPLATE_ID", "Y")])
+                .reason
+                .contains("does not exist")
+        );
+        assert!(
+            err(&[Value::new(2000, "model", "X"), Value::new(2002, "color", "x".repeat(256))]).reason.contains("255")
+        );
     }
 
     #[test]

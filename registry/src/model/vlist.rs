@@ -25,11 +25,7 @@ impl ValueList {
 
     /// Length of [`ValueList::to_bytes`]'s output.
     pub fn encoded_len(&self) -> usize {
-        4 + self
-            .members
-            .iter()
-            .map(|m| MEMBER_MIN_LEN + m.handle.len())
-            .sum::<usize>()
+        4 + self.members.iter().map(|m| MEMBER_MIN_LEN + m.handle.len()).sum::<usize>()
     }
 
     /// Appends `list<(bytes handle, u32 index)>`.
@@ -71,14 +67,8 @@ mod tests {
     #[test]
     fn golden_vlist() {
         let v = ValueList::new(vec![
-            Reference {
-                handle: b"0.NA/TEST".to_vec(),
-                index: 300,
-            },
-            Reference {
-                handle: b"88.118.8/admins".to_vec(),
-                index: 200,
-            },
+            Reference { handle: b"0.NA/TEST".to_vec(), index: 300 },
+            Reference { handle: b"88.118.8/admins".to_vec(), index: 200 },
         ]);
         let want = hex::decode(concat!(
             "00000002",
@@ -99,9 +89,6 @@ mod tests {
     #[test]
     fn hostile_count() {
         assert!(ValueList::from_bytes(&[0x7f, 0xff, 0xff, 0xff]).is_err());
-        assert_eq!(
-            ValueList::from_bytes(&[0, 0, 0, 0]).unwrap(),
-            ValueList::default()
-        );
+        assert_eq!(ValueList::from_bytes(&[0, 0, 0, 0]).unwrap(), ValueList::default());
     }
 }

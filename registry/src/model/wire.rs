@@ -58,11 +58,7 @@ impl<'a> Reader<'a> {
     }
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         if self.remaining() < n {
-            return Err(WireError::Truncated {
-                offset: self.pos,
-                needed: n,
-                available: self.remaining(),
-            });
+            return Err(WireError::Truncated { offset: self.pos, needed: n, available: self.remaining() });
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;

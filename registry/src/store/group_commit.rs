@@ -139,7 +139,7 @@ mod tests {
             h.join().unwrap();
         }
         let n = flushes.load(Ordering::SeqCst);
-        assert!(n >= 20 && n < 160, "flushes {n}");
+        assert!((20..160).contains(&n), "flushes {n}");
         gc.stop();
         assert!(gc.wait_durable().is_err());
     }

@@ -28,8 +28,8 @@ use thiserror::Error;
 
 use crate::ident::{CasePolicy, canonical_key_into, prefix_of};
 use crate::model::{
-    Alias, AuditEntry, Change, DayCounters, DecodeError, Enterprise, Identity, Prefix, RecordBytes, StateError, Template,
-    Value,
+    Alias, AuditEntry, Change, DayCounters, DecodeError, Enterprise, Identity, Prefix, RecordBytes, StateError,
+    Template, Value,
 };
 
 mod counters;
@@ -103,7 +103,10 @@ impl StoreError {
     pub fn is_client_error(&self) -> bool {
         !matches!(
             self,
-            StoreError::Corrupt { .. } | StoreError::SchemaTooNew { .. } | StoreError::Locked { .. } | StoreError::Backend(_)
+            StoreError::Corrupt { .. }
+                | StoreError::SchemaTooNew { .. }
+                | StoreError::Locked { .. }
+                | StoreError::Backend(_)
         )
     }
 }
@@ -255,7 +258,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The canonical key of `handle` using the case policy of its longest
     /// homed prefix (case-sensitive when none is homed).
     fn canonical_key(&self, handle: &[u8]) -> Vec<u8> {
-        let policy = self.longest_homed(prefix_of(handle)).map(|m| m.prefix.case_policy).unwrap_or(CasePolicy::CaseSensitive);
+        let policy =
+            self.longest_homed(prefix_of(handle)).map(|m| m.prefix.case_policy).unwrap_or(CasePolicy::CaseSensitive);
         let mut out = Vec::with_capacity(handle.len() + 5);
         canonical_key_into(handle, policy, &mut out);
         out
@@ -331,7 +335,13 @@ pub trait Store: Send + Sync + fmt::Debug {
 
 /// Convenience wrappers over [`Store::write`].
 pub trait StoreExt: Store {
-    fn create_record(&self, key: &[u8], values: Vec<Value>, overwrite: bool, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+    fn create_record(
+        &self,
+        key: &[u8],
+        values: Vec<Value>,
+        overwrite: bool,
+        ctx: &WriteCtx,
+    ) -> Result<WriteReceipt, StoreError> {
         self.write(RecordOp::Create { key: key.to_vec(), values, overwrite }, ctx)
     }
     fn replace_record(&self, key: &[u8], values: Vec<Value>, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
@@ -340,7 +350,13 @@ pub trait StoreExt: Store {
     fn delete_record(&self, key: &[u8], ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
         self.write(RecordOp::Delete { key: key.to_vec() }, ctx)
     }
-    fn add_values(&self, key: &[u8], values: Vec<Value>, overwrite: bool, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+    fn add_values(
+        &self,
+        key: &[u8],
+        values: Vec<Value>,
+        overwrite: bool,
+        ctx: &WriteCtx,
+    ) -> Result<WriteReceipt, StoreError> {
         self.write(RecordOp::AddValues { key: key.to_vec(), values, overwrite }, ctx)
     }
     fn modify_values(&self, key: &[u8], values: Vec<Value>, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {

@@ -139,7 +139,7 @@ pub struct LoginRequest {
     pub identity_index: u32,
 }
 
-/// Resolution response (RC 1): [digest] `bytes handle` (as asked),
+/// Resolution response (RC 1): \[digest\] `bytes handle` (as asked),
 /// `list<value>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolutionResponse {
@@ -148,7 +148,7 @@ pub struct ResolutionResponse {
     pub values: Vec<Value>,
 }
 
-/// GET_SITE_INFO response (RC 1): [digest] + the HS_SITE record filling the
+/// GET_SITE_INFO response (RC 1): \[digest\] + the HS_SITE record filling the
 /// rest of the body, kept as bytes ([`SiteInfoResponse::site`] parses it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteInfoResponse {
@@ -163,7 +163,7 @@ impl SiteInfoResponse {
     }
 }
 
-/// CREATE_HANDLE response (RC 1): [digest] + optionally `bytes handle`:
+/// CREATE_HANDLE response (RC 1): \[digest\] + optionally `bytes handle`:
 /// the created handle — the minted one when MINT was set (CNRI ≥ 8). CNRI
 /// 9.2 sends it on every create (admin-batch vector).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,13 +173,13 @@ pub struct CreateResponse {
 }
 
 /// Generic success (RC 1 to delete, add, remove, modify, home, unhome,
-/// session terminate, IDIS login): [digest] only.
+/// session terminate, IDIS login): \[digest\] only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SuccessResponse {
     pub digest: Option<RequestDigest>,
 }
 
-/// LIST_HANDLES / LIST_HOMED_NAS response (RC 1): [digest]
+/// LIST_HANDLES / LIST_HOMED_NAS response (RC 1): \[digest\]
 /// `list<bytes handle>`; streamed with CN on all but the last message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandleListResponse {
@@ -187,7 +187,7 @@ pub struct HandleListResponse {
     pub handles: Vec<Vec<u8>>,
 }
 
-/// VERIFY_CHALLENGE response (RC 1): [digest] `u8` 1 = valid, 0 = not.
+/// VERIFY_CHALLENGE response (RC 1): \[digest\] `u8` 1 = valid, 0 = not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyChallengeResponse {
     pub digest: Option<RequestDigest>,
@@ -200,7 +200,7 @@ impl VerifyChallengeResponse {
     }
 }
 
-/// SESSION_SETUP response (RC 1): [digest] `u16 keyExchangeMode`, then
+/// SESSION_SETUP response (RC 1): \[digest\] `u16 keyExchangeMode`, then
 /// mode-dependent data kept raw (observed for DH: `bytes` server key data +
 /// 2 bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,7 +211,7 @@ pub struct SessionSetupResponse {
 }
 
 /// Service referral (RC 302) / prefix referral (RC 303, for peers ≥ 2.5):
-/// [digest] `bytes handle` [+ `list<value>`]. CNRI's prefix referral has an
+/// \[digest\] `bytes handle` [+ `list<value>`]. CNRI's prefix referral has an
 /// empty handle and the HS_SITE.PREFIX / HS_SERV.PREFIX values (§3, §12).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReferralResponse {
@@ -230,7 +230,7 @@ pub struct ChallengeResponse {
     pub nonce: Vec<u8>,
 }
 
-/// Error (every other response code): [digest] `bytes message` (UTF-8,
+/// Error (every other response code): \[digest\] `bytes message` (UTF-8,
 /// may be empty). A body that ends after the digest decodes as an empty
 /// message (and re-encodes with the 4-byte zero length).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,11 +346,7 @@ impl Body {
     /// `header`, whose envelope version is `version` (it decides the digest
     /// format). Trailing bytes are an error, except the IDIS
     /// resolution-request trailer.
-    pub fn decode(
-        header: &Header,
-        version: ProtocolVersion,
-        body: &[u8],
-    ) -> Result<Body, DecodeError> {
+    pub fn decode(header: &Header, version: ProtocolVersion, body: &[u8]) -> Result<Body, DecodeError> {
         let mut r = Reader::new(body);
         let b = if header.is_response() {
             Self::decode_response(header, version, &mut r)?
@@ -362,11 +358,8 @@ impl Body {
     }
 
     fn decode_request(op: OpCode, body: &[u8], r: &mut Reader<'_>) -> Result<Body, DecodeError> {
-        let handle_body = |r: &mut Reader<'_>| -> Result<HandleBody, WireError> {
-            Ok(HandleBody {
-                handle: handle(r)?.to_vec(),
-            })
-        };
+        let handle_body =
+            |r: &mut Reader<'_>| -> Result<HandleBody, WireError> { Ok(HandleBody { handle: handle(r)?.to_vec() }) };
         let handle_values = |r: &mut Reader<'_>| -> Result<HandleValues, WireError> {
             let handle = handle(r)?.to_vec();
             let values = decode_value_list(r)?;
@@ -394,12 +387,7 @@ impl Body {
                 let identity_handle = handle(r)?.to_vec();
                 let identity_index = r.u32()?;
                 let signed_response = r.bytes("signed response")?.to_vec();
-                Body::ChallengeAnswer(ChallengeAnswer {
-                    auth_type,
-                    identity_handle,
-                    identity_index,
-                    signed_response,
-                })
+                Body::ChallengeAnswer(ChallengeAnswer { auth_type, identity_handle, identity_index, signed_response })
             }
             OpCode::VERIFY_CHALLENGE => {
                 let identity_handle = handle(r)?.to_vec();
@@ -440,21 +428,14 @@ impl Body {
             OpCode::LOGIN_ID_SYSTEM => {
                 let identity_handle = handle(r)?.to_vec();
                 let identity_index = r.u32()?;
-                Body::LoginIdSystem(LoginRequest {
-                    identity_handle,
-                    identity_index,
-                })
+                Body::LoginIdSystem(LoginRequest { identity_handle, identity_index })
             }
             OpCode(1000..=1003) => Body::Replication(rest(r)),
             _ => Body::Unknown(rest(r)),
         })
     }
 
-    fn decode_response(
-        header: &Header,
-        version: ProtocolVersion,
-        r: &mut Reader<'_>,
-    ) -> Result<Body, DecodeError> {
+    fn decode_response(header: &Header, version: ProtocolVersion, r: &mut Reader<'_>) -> Result<Body, DecodeError> {
         let rd = header.op_flags.contains(OpFlags::RD);
         let rc = header.response_code;
         let op = header.op_code;
@@ -466,32 +447,17 @@ impl Body {
             ResponseCode::AUTHENTICATION_NEEDED => false, // read below, always
             _ => true,
         };
-        let digest = if rd && has_digest_slot {
-            Some(RequestDigest::decode(r, version)?)
-        } else {
-            None
-        };
+        let digest = if rd && has_digest_slot { Some(RequestDigest::decode(r, version)?) } else { None };
         let body = match rc {
             ResponseCode::SUCCESS => match op {
                 OpCode::RESOLUTION => {
                     let handle = handle(r)?.to_vec();
                     let values = decode_value_list(r)?;
-                    Body::ResolutionResponse(ResolutionResponse {
-                        digest,
-                        handle,
-                        values,
-                    })
+                    Body::ResolutionResponse(ResolutionResponse { digest, handle, values })
                 }
-                OpCode::GET_SITE_INFO => Body::SiteInfoResponse(SiteInfoResponse {
-                    digest,
-                    site: rest(r),
-                }),
+                OpCode::GET_SITE_INFO => Body::SiteInfoResponse(SiteInfoResponse { digest, site: rest(r) }),
                 OpCode::CREATE_HANDLE => {
-                    let handle = if r.is_empty() {
-                        None
-                    } else {
-                        Some(handle(r)?.to_vec())
-                    };
+                    let handle = if r.is_empty() { None } else { Some(handle(r)?.to_vec()) };
                     Body::CreateResponse(CreateResponse { digest, handle })
                 }
                 OpCode::LIST_HANDLES | OpCode::LIST_HOMED_NAS => {
@@ -502,10 +468,7 @@ impl Body {
                     }
                     Body::HandleList(HandleListResponse { digest, handles })
                 }
-                OpCode::VERIFY_CHALLENGE => Body::VerifyResponse(VerifyChallengeResponse {
-                    digest,
-                    result: r.u8()?,
-                }),
+                OpCode::VERIFY_CHALLENGE => Body::VerifyResponse(VerifyChallengeResponse { digest, result: r.u8()? }),
                 OpCode::SESSION_SETUP => {
                     let key_exchange_mode = r.u16()?;
                     Body::SessionSetupResponse(SessionSetupResponse {
@@ -514,27 +477,19 @@ impl Body {
                         exchange_data: rest(r),
                     })
                 }
-                OpCode(101..=104 | 300 | 301 | 401 | 2001) => {
-                    Body::Success(SuccessResponse { digest })
-                }
+                OpCode(101..=104 | 300 | 301 | 401 | 2001) => Body::Success(SuccessResponse { digest }),
                 OpCode(1000..=1003) => Body::Replication(rest(r)),
                 _ => Body::Unknown(rest(r)),
             },
             ResponseCode::SERVICE_REFERRAL => Self::referral(digest, r)?,
-            ResponseCode::PREFIX_REFERRAL if version.rc303_is_prefix_referral() => {
-                Self::referral(digest, r)?
-            }
+            ResponseCode::PREFIX_REFERRAL if version.rc303_is_prefix_referral() => Self::referral(digest, r)?,
             ResponseCode::AUTHENTICATION_NEEDED => {
                 let digest = RequestDigest::decode(r, version)?;
                 let nonce = r.bytes("nonce")?.to_vec();
                 Body::Challenge(ChallengeResponse { digest, nonce })
             }
             _ => {
-                let message = if r.is_empty() {
-                    Vec::new()
-                } else {
-                    r.bytes("error message")?.to_vec()
-                };
+                let message = if r.is_empty() { Vec::new() } else { r.bytes("error message")?.to_vec() };
                 Body::Error(ErrorResponse { digest, message })
             }
         };
@@ -543,16 +498,8 @@ impl Body {
 
     fn referral(digest: Option<RequestDigest>, r: &mut Reader<'_>) -> Result<Body, DecodeError> {
         let handle = handle(r)?.to_vec();
-        let values = if r.is_empty() {
-            None
-        } else {
-            Some(decode_value_list(r)?)
-        };
-        Ok(Body::Referral(ReferralResponse {
-            digest,
-            handle,
-            values,
-        }))
+        let values = if r.is_empty() { None } else { Some(decode_value_list(r)?) };
+        Ok(Body::Referral(ReferralResponse { digest, handle, values }))
     }
 
     /// The request digest a response body carries, if any.
@@ -654,9 +601,7 @@ impl Body {
                 out.put_u32(b.identity_index);
                 out.extend_from_slice(&b.exchange_data);
             }
-            Body::SessionExchangeKey(raw) | Body::Replication(raw) | Body::Unknown(raw) => {
-                out.extend_from_slice(raw)
-            }
+            Body::SessionExchangeKey(raw) | Body::Replication(raw) | Body::Unknown(raw) => out.extend_from_slice(raw),
             Body::LoginIdSystem(b) => {
                 out.put_bytes(&b.identity_handle);
                 out.put_u32(b.identity_index);

@@ -41,12 +41,7 @@ pub struct CredentialParts {
 impl CredentialParts {
     /// A credential with `hashAlgId` and `signature` packed into the
     /// signed-data section the way CNRI does.
-    pub fn new(
-        credential_type: &[u8],
-        session_counter: u32,
-        hash_alg_id: &[u8],
-        signature: &[u8],
-    ) -> Self {
+    pub fn new(credential_type: &[u8], session_counter: u32, hash_alg_id: &[u8], signature: &[u8]) -> Self {
         let mut signed_data = Vec::with_capacity(8 + hash_alg_id.len() + signature.len());
         signed_data.put_bytes(hash_alg_id);
         signed_data.put_bytes(signature);
@@ -86,22 +81,12 @@ impl CredentialParts {
         let version = r.u8()?;
         let reserved = r.u8()?;
         let flags = r.u16()?;
-        let signer = r
-            .bytes_limited("credential signer", MAX_HANDLE_LEN + 8)?
-            .to_vec();
+        let signer = r.bytes_limited("credential signer", MAX_HANDLE_LEN + 8)?.to_vec();
         let session_counter = r.u32()?;
         let credential_type = r.bytes("credential type")?.to_vec();
         let signed_data = r.bytes("credential section")?.to_vec();
         r.finish("credential")?;
-        Ok(CredentialParts {
-            version,
-            reserved,
-            flags,
-            signer,
-            session_counter,
-            credential_type,
-            signed_data,
-        })
+        Ok(CredentialParts { version, reserved, flags, signer, session_counter, credential_type, signed_data })
     }
 }
 
@@ -126,10 +111,7 @@ impl Credential {
     pub fn from_parts(parts: CredentialParts) -> Self {
         let mut raw = Vec::new();
         parts.encode(&mut raw);
-        Credential {
-            raw,
-            parts: Some(parts),
-        }
+        Credential { raw, parts: Some(parts) }
     }
 
     /// The bytes after the u32 credential length.
@@ -150,12 +132,7 @@ impl Credential {
 /// header+body; 2.7: the same without the suggested bytes; < 2.6:
 /// header+body only. Returns `false` (and appends nothing) for 2.6, whose
 /// buggy layout we do not reproduce.
-pub fn signed_input(
-    env: &Envelope,
-    session_counter: u32,
-    header_and_body: &[u8],
-    out: &mut Vec<u8>,
-) -> bool {
+pub fn signed_input(env: &Envelope, session_counter: u32, header_and_body: &[u8], out: &mut Vec<u8>) -> bool {
     let v = env.version;
     if v >= ProtocolVersion::V2_7 {
         out.put_u8(v.major);

@@ -80,12 +80,7 @@ pub struct RequestDigest {
 
 impl fmt::Debug for RequestDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "RequestDigest({:?}, {})",
-            self.alg,
-            hex::encode(self.as_bytes())
-        )
+        write!(f, "RequestDigest({:?}, {})", self.alg, hex::encode(self.as_bytes()))
     }
 }
 
@@ -151,12 +146,10 @@ impl RequestDigest {
     pub fn decode(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Self, DecodeError> {
         if !version.has_typed_digest() {
             let b = r.bytes_limited("legacy request digest", 16)?;
-            return RequestDigest::new(DigestAlg::LegacyMd5, b).ok_or(DecodeError::Wire(
-                WireError::Invalid {
-                    what: "legacy request digest",
-                    detail: format!("{} bytes, expected 16", b.len()),
-                },
-            ));
+            return RequestDigest::new(DigestAlg::LegacyMd5, b).ok_or(DecodeError::Wire(WireError::Invalid {
+                what: "legacy request digest",
+                detail: format!("{} bytes, expected 16", b.len()),
+            }));
         }
         let t = r.u8()?;
         let alg = DigestAlg::from_type_byte(t).ok_or(DecodeError::UnknownDigestType(t))?;
@@ -173,59 +166,29 @@ mod tests {
 
     #[test]
     fn algorithms_by_version() {
-        assert_eq!(
-            DigestAlg::for_version(ProtocolVersion::OURS),
-            DigestAlg::Sha256
-        );
-        assert_eq!(
-            DigestAlg::for_version(ProtocolVersion::new(2, 7)),
-            DigestAlg::Sha256
-        );
-        assert_eq!(
-            DigestAlg::for_version(ProtocolVersion::new(2, 6)),
-            DigestAlg::Sha1
-        );
-        assert_eq!(
-            DigestAlg::for_version(ProtocolVersion::new(2, 1)),
-            DigestAlg::Sha1
-        );
-        assert_eq!(
-            DigestAlg::for_version(ProtocolVersion::new(2, 0)),
-            DigestAlg::LegacyMd5
-        );
+        assert_eq!(DigestAlg::for_version(ProtocolVersion::OURS), DigestAlg::Sha256);
+        assert_eq!(DigestAlg::for_version(ProtocolVersion::new(2, 7)), DigestAlg::Sha256);
+        assert_eq!(DigestAlg::for_version(ProtocolVersion::new(2, 6)), DigestAlg::Sha1);
+        assert_eq!(DigestAlg::for_version(ProtocolVersion::new(2, 1)), DigestAlg::Sha1);
+        assert_eq!(DigestAlg::for_version(ProtocolVersion::new(2, 0)), DigestAlg::LegacyMd5);
     }
 
     #[test]
     fn encode_decode_each() {
-        for alg in [
-            DigestAlg::LegacyMd5,
-            DigestAlg::Md5,
-            DigestAlg::Sha1,
-            DigestAlg::Sha256,
-        ] {
+        for alg in [DigestAlg::LegacyMd5, DigestAlg::Md5, DigestAlg::Sha1, DigestAlg::Sha256] {
             let d = RequestDigest::compute(alg, b"abc");
             let mut out = Vec::new();
             d.encode(&mut out);
             assert_eq!(out.len(), d.encoded_len());
-            let v = if alg == DigestAlg::LegacyMd5 {
-                ProtocolVersion::new(2, 0)
-            } else {
-                ProtocolVersion::OURS
-            };
+            let v = if alg == DigestAlg::LegacyMd5 { ProtocolVersion::new(2, 0) } else { ProtocolVersion::OURS };
             let mut r = Reader::new(&out);
             assert_eq!(RequestDigest::decode(&mut r, v).unwrap(), d);
             assert!(r.is_empty());
             assert!(d.matches(b"abc"));
         }
         let d = RequestDigest::compute(DigestAlg::Sha256, b"abc");
-        assert_eq!(
-            hex::encode(d.as_bytes()),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hex::encode(d.as_bytes()), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         let mut r = Reader::new(&[9, 0, 0]);
-        assert_eq!(
-            RequestDigest::decode(&mut r, ProtocolVersion::OURS),
-            Err(DecodeError::UnknownDigestType(9))
-        );
+        assert_eq!(RequestDigest::decode(&mut r, ProtocolVersion::OURS), Err(DecodeError::UnknownDigestType(9)));
     }
 }

@@ -168,10 +168,7 @@ impl Envelope {
         if self.suggested.major & envelope_flags::SUGGESTED_MAJOR_MASK == 0 {
             self.version
         } else {
-            ProtocolVersion::new(
-                self.suggested.major & envelope_flags::SUGGESTED_MAJOR_MASK,
-                self.suggested.minor,
-            )
+            ProtocolVersion::new(self.suggested.major & envelope_flags::SUGGESTED_MAJOR_MASK, self.suggested.minor)
         }
     }
 
@@ -179,11 +176,7 @@ impl Envelope {
     /// "Version 5.0" is the ancient dialect also called 2.0 (§1).
     pub fn negotiate(&self) -> ProtocolVersion {
         let s = self.suggested_version();
-        let s = if s.major == 5 {
-            ProtocolVersion::new(2, 0)
-        } else {
-            s
-        };
+        let s = if s.major == 5 { ProtocolVersion::new(2, 0) } else { s };
         s.min(ProtocolVersion::OURS)
     }
 
@@ -236,10 +229,7 @@ impl Envelope {
         let word = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
         let message_length = u32::from_be_bytes(word(16));
         if message_length as usize > MAX_MESSAGE {
-            return Err(DecodeError::MessageTooLong {
-                len: message_length,
-                limit: MAX_MESSAGE,
-            });
+            return Err(DecodeError::MessageTooLong { len: message_length, limit: MAX_MESSAGE });
         }
         Ok(Envelope {
             version: ProtocolVersion::new(b[0], b[1]),
@@ -321,16 +311,10 @@ mod tests {
 
     #[test]
     fn limits() {
-        assert!(matches!(
-            Envelope::decode(&[2; 19]),
-            Err(DecodeError::ShortEnvelope { got: 19 })
-        ));
+        assert!(matches!(Envelope::decode(&[2; 19]), Err(DecodeError::ShortEnvelope { got: 19 })));
         let mut b = [0u8; 20];
         b[16..].copy_from_slice(&(MAX_MESSAGE as u32 + 1).to_be_bytes());
-        assert!(matches!(
-            Envelope::decode(&b),
-            Err(DecodeError::MessageTooLong { .. })
-        ));
+        assert!(matches!(Envelope::decode(&b), Err(DecodeError::MessageTooLong { .. })));
         b[16..].copy_from_slice(&(-1i32).to_be_bytes());
         assert!(Envelope::decode(&b).is_err());
     }

@@ -74,11 +74,7 @@ pub enum UdpError {
     BadSequence { seq: i32, message_length: u32 },
     /// The payload length does not match the fragment's place in the message.
     #[error("fragment {seq} carries {got} bytes, expected {expected}")]
-    BadFragmentLength {
-        seq: i32,
-        got: usize,
-        expected: usize,
-    },
+    BadFragmentLength { seq: i32, got: usize, expected: usize },
     /// A fragment disagrees with earlier fragments of the same request id.
     #[error("fragment {seq} disagrees with earlier fragments (messageLength {message_length})")]
     Inconsistent { seq: i32, message_length: u32 },

@@ -3,9 +3,7 @@
 //! §4.1 wire encoding (handle-protocol.md §3 "Resolution request / response",
 //! idis-extensions.md §1.2). No I/O, no clock.
 
-use idnode_registry::model::wire::{
-    MAX_ARRAY, MAX_HANDLE_LEN, MAX_VALUES, Reader, WireError, WriteExt,
-};
+use idnode_registry::model::wire::{MAX_ARRAY, MAX_HANDLE_LEN, MAX_VALUES, Reader, WireError, WriteExt};
 
 use super::body::ResolutionRequest;
 use super::digest::{DigestAlg, RequestDigest};
@@ -40,32 +38,17 @@ impl<'a> ResolutionBodyRef<'a> {
             r.bytes("type")?;
         }
         let type_bytes = &body[types_start..r.position()];
-        let auth_token = if r.is_empty() {
-            None
-        } else {
-            Some(r.bytes("auth token")?)
-        };
+        let auth_token = if r.is_empty() { None } else { Some(r.bytes("auth token")?) };
         r.finish("resolution request")?;
-        Ok(ResolutionBodyRef {
-            handle,
-            index_bytes,
-            type_bytes,
-            type_count: m as u32,
-            auth_token,
-        })
+        Ok(ResolutionBodyRef { handle, index_bytes, type_bytes, type_count: m as u32, auth_token })
     }
 
     fn indexes(&self) -> Indexes<'a> {
-        Indexes {
-            chunks: self.index_bytes.chunks_exact(4),
-        }
+        Indexes { chunks: self.index_bytes.chunks_exact(4) }
     }
 
     fn types(&self) -> Types<'a> {
-        Types {
-            rest: self.type_bytes,
-            left: self.type_count,
-        }
+        Types { rest: self.type_bytes, left: self.type_count }
     }
 
     pub(crate) fn to_owned(self) -> ResolutionRequest {
@@ -87,9 +70,7 @@ pub struct Indexes<'a> {
 impl Iterator for Indexes<'_> {
     type Item = u32;
     fn next(&mut self) -> Option<u32> {
-        self.chunks
-            .next()
-            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        self.chunks.next().map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.chunks.size_hint()
@@ -207,12 +188,10 @@ impl<'a> ResolutionRequestRef<'a> {
     /// The digest the answer must carry: `Some` when the request set RD,
     /// with the negotiated version's algorithm.
     pub fn response_digest(&self) -> Option<RequestDigest> {
-        self.header.op_flags.contains(OpFlags::RD).then(|| {
-            RequestDigest::compute(
-                DigestAlg::for_version(self.envelope.negotiate()),
-                self.header_and_body,
-            )
-        })
+        self.header
+            .op_flags
+            .contains(OpFlags::RD)
+            .then(|| RequestDigest::compute(DigestAlg::for_version(self.envelope.negotiate()), self.header_and_body))
     }
 
     /// Envelope and header of an answer with `rc`.
@@ -223,12 +202,7 @@ impl<'a> ResolutionRequestRef<'a> {
     /// Appends the RC 1 answer: the handle as asked, `values` copied (each
     /// one complete §4.1 encoding, e.g. `ValueView::raw`), the digest when
     /// RD was set. Returns the number of values written.
-    pub fn encode_response<I>(
-        &self,
-        out: &mut Vec<u8>,
-        responder: &Responder,
-        values: I,
-    ) -> Result<u32, EncodeError>
+    pub fn encode_response<I>(&self, out: &mut Vec<u8>, responder: &Responder, values: I) -> Result<u32, EncodeError>
     where
         I: IntoIterator,
         I::Item: AsRef<[u8]>,
@@ -275,15 +249,12 @@ fn finish_checked(out: &mut Vec<u8>, start: usize) -> Result<(), EncodeError> {
         Ok(())
     } else {
         out.truncate(start);
-        Err(EncodeError::TooLarge {
-            len,
-            limit: idnode_registry::model::wire::MAX_MESSAGE,
-        })
+        Err(EncodeError::TooLarge { len, limit: idnode_registry::model::wire::MAX_MESSAGE })
     }
 }
 
 /// Appends a resolution answer (TCP form) to `out`: `head` (RD set exactly
-/// when `digest` is given), [digest] `bytes handle` `list<value>` with each
+/// when `digest` is given), \[digest\] `bytes handle` `list<value>` with each
 /// item of `values` copied verbatim (it must be one complete §4.1 value),
 /// and the zero credential length. Returns the number of values. On error
 /// `out` is left as it was.
@@ -306,10 +277,7 @@ where
     for v in values {
         if count == MAX_VALUES {
             out.truncate(start);
-            return Err(EncodeError::TooManyValues {
-                count: count + 1,
-                limit: MAX_VALUES,
-            });
+            return Err(EncodeError::TooManyValues { count: count + 1, limit: MAX_VALUES });
         }
         out.extend_from_slice(v.as_ref());
         count += 1;
@@ -336,7 +304,7 @@ pub fn encode_resolution_response_list(
     finish_checked(out, start)
 }
 
-/// Appends an error answer (`head`'s response code; [digest] `bytes
+/// Appends an error answer (`head`'s response code; \[digest\] `bytes
 /// message`) — the other answers of the hot path (100, 200, 301, 402...
 /// except that a 402 challenge needs [`ChallengeResponse`]).
 ///

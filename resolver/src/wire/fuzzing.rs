@@ -34,28 +34,12 @@ pub fn decode_message(data: &[u8]) {
     if let Ok(frame) = Frame::parse(data) {
         let fast = ResolutionRequestRef::from_frame(&frame);
         match (&full, fast) {
-            (
-                Ok(Message {
-                    body: Body::Resolution(req),
-                    ..
-                }),
-                Ok(f),
-            ) => {
-                assert_eq!(
-                    &f.to_request(),
-                    req,
-                    "fast and full resolution decoders disagree"
-                );
+            (Ok(Message { body: Body::Resolution(req), .. }), Ok(f)) => {
+                assert_eq!(&f.to_request(), req, "fast and full resolution decoders disagree");
                 assert_eq!(f.indexes().len(), req.indexes.len());
                 assert_eq!(f.types().count(), req.types.len());
             }
-            (
-                Ok(Message {
-                    body: Body::Resolution(_),
-                    ..
-                }),
-                Err(e),
-            ) => {
+            (Ok(Message { body: Body::Resolution(_), .. }), Err(e)) => {
                 panic!("fast decoder rejected a resolution request: {e}")
             }
             (_, Ok(_)) => panic!("fast decoder accepted what the full decoder did not"),
@@ -73,11 +57,7 @@ pub fn decode_message(data: &[u8]) {
         }
     }
     if let Ok(a) = AdminRecord::from_bytes(data) {
-        assert_eq!(
-            AdminRecord::from_bytes(&a.to_bytes()).as_ref(),
-            Ok(&a),
-            "HS_ADMIN round trip"
-        );
+        assert_eq!(AdminRecord::from_bytes(&a.to_bytes()).as_ref(), Ok(&a), "HS_ADMIN round trip");
     }
     if let Ok(k) = PublicKey::from_bytes(data) {
         assert_eq!(k.to_bytes(), data, "HS_PUBKEY round trip");

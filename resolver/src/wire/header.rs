@@ -228,15 +228,8 @@ impl OpFlags {
 
     /// The request flags a CNRI server copies into its response:
     /// CT, CA, PO, RD, OVRW, MINT, DNRF (§2, observed).
-    pub const RESPONSE_ECHO: OpFlags = OpFlags(
-        Self::CT.0
-            | Self::CA.0
-            | Self::PO.0
-            | Self::RD.0
-            | Self::OVRW.0
-            | Self::MINT.0
-            | Self::DNRF.0,
-    );
+    pub const RESPONSE_ECHO: OpFlags =
+        OpFlags(Self::CT.0 | Self::CA.0 | Self::PO.0 | Self::RD.0 | Self::OVRW.0 | Self::MINT.0 | Self::DNRF.0);
 
     pub fn bits(self) -> u32 {
         self.0
@@ -250,11 +243,7 @@ impl OpFlags {
     /// `self` with `other`'s bits set (`on`) or cleared.
     #[must_use]
     pub fn with(self, other: OpFlags, on: bool) -> OpFlags {
-        if on {
-            OpFlags(self.0 | other.0)
-        } else {
-            OpFlags(self.0 & !other.0)
-        }
+        if on { OpFlags(self.0 | other.0) } else { OpFlags(self.0 & !other.0) }
     }
 
     /// The flags of a CNRI response to a request with `request` flags:
@@ -435,10 +424,7 @@ mod tests {
 
     #[test]
     fn golden_header() {
-        let b: [u8; 24] = hex::decode("000000010000000001000000ffff00006b0199870000001f")
-            .unwrap()
-            .try_into()
-            .unwrap();
+        let b: [u8; 24] = hex::decode("000000010000000001000000ffff00006b0199870000001f").unwrap().try_into().unwrap();
         let (h, len) = Header::decode(&b);
         assert_eq!(h.op_code, OpCode::RESOLUTION);
         assert_eq!(h.op_flags, OpFlags::PO);
@@ -460,16 +446,9 @@ mod tests {
             (0x1900_0000, 0x9900_0000),
         ];
         for (req, resp) in cases {
-            assert_eq!(
-                OpFlags::response_to(OpFlags(req), true),
-                OpFlags(resp),
-                "{req:#x}"
-            );
+            assert_eq!(OpFlags::response_to(OpFlags(req), true), OpFlags(resp), "{req:#x}");
         }
-        assert_eq!(
-            format!("{:?}", OpFlags(0x9980_0000)),
-            "OpFlags(0x99800000 AT|REC|CA|PO|RD)"
-        );
+        assert_eq!(format!("{:?}", OpFlags(0x9980_0000)), "OpFlags(0x99800000 AT|REC|CA|PO|RD)");
         assert_eq!(format!("{:?}", OpCode(1)), "OC_RESOLUTION(1)");
         assert_eq!(ResponseCode(303).label(), "RC_PREFIX_REFERRAL");
         assert_eq!(OpCode(77).label(), "unknown");

@@ -38,16 +38,10 @@ impl<'a> Frame<'a> {
         let msg = &buf[ENVELOPE_LEN..];
         let expected = envelope.message_length as usize;
         if msg.len() < expected {
-            return Err(DecodeError::Incomplete {
-                expected,
-                received: msg.len(),
-            });
+            return Err(DecodeError::Incomplete { expected, received: msg.len() });
         }
         if msg.len() > expected {
-            return Err(DecodeError::TrailingData {
-                expected,
-                extra: msg.len() - expected,
-            });
+            return Err(DecodeError::TrailingData { expected, extra: msg.len() - expected });
         }
         if envelope.is_encrypted() {
             return Err(DecodeError::Encrypted);
@@ -65,10 +59,7 @@ impl<'a> Frame<'a> {
         let (header, body_length) = Header::decode(head);
         let available = msg.len() - HEADER_LEN;
         if body_length as usize > available {
-            return Err(DecodeError::BodyLength {
-                body_length,
-                available,
-            });
+            return Err(DecodeError::BodyLength { body_length, available });
         }
         let end = HEADER_LEN + body_length as usize;
         let after = &msg[end..];
@@ -80,13 +71,7 @@ impl<'a> Frame<'a> {
             r.finish("credential section")?;
             Some(c)
         };
-        Ok(Frame {
-            envelope,
-            header,
-            header_and_body: &msg[..end],
-            body: &msg[HEADER_LEN..end],
-            credential,
-        })
+        Ok(Frame { envelope, header, header_and_body: &msg[..end], body: &msg[HEADER_LEN..end], credential })
     }
 
     /// Decodes the body and credential into an owned [`Message`].
@@ -96,21 +81,13 @@ impl<'a> Frame<'a> {
             None | Some([]) => None,
             Some(c) => Some(Credential::from_raw(c.to_vec())),
         };
-        Ok(Message {
-            envelope: self.envelope,
-            header: self.header,
-            body,
-            credential,
-        })
+        Ok(Message { envelope: self.envelope, header: self.header, body, credential })
     }
 
     /// The digest of this request for its response: the algorithm follows
     /// the negotiated version (SHA-256 for ≥ 2.7, §2).
     pub fn response_digest(&self) -> RequestDigest {
-        RequestDigest::compute(
-            DigestAlg::for_version(self.envelope.negotiate()),
-            self.header_and_body,
-        )
+        RequestDigest::compute(DigestAlg::for_version(self.envelope.negotiate()), self.header_and_body)
     }
 }
 
@@ -159,10 +136,7 @@ impl Message {
         digest: Option<RequestDigest>,
         message: impl Into<Vec<u8>>,
     ) -> Self {
-        let body = Body::Error(ErrorResponse {
-            digest,
-            message: message.into(),
-        });
+        let body = Body::Error(ErrorResponse { digest, message: message.into() });
         Self::response_to(request_envelope, request_header, rc, responder, body)
     }
 
@@ -189,10 +163,7 @@ impl Message {
                 recursion_count: 0,
                 expiration_time: expiration,
             },
-            body: Body::Error(ErrorResponse {
-                digest: None,
-                message: message.into(),
-            }),
+            body: Body::Error(ErrorResponse { digest: None, message: message.into() }),
             credential: None,
         }
     }

@@ -33,26 +33,24 @@ mod message;
 mod udp;
 
 pub use body::{
-    Body, ChallengeAnswer, ChallengeResponse, CreateResponse, DigestField, ErrorResponse,
-    HandleBody, HandleListResponse, HandleValues, LoginRequest, ReferralResponse, RemoveValues,
-    ResolutionRequest, ResolutionResponse, SessionSetupRequest, SessionSetupResponse,
-    SiteInfoResponse, SuccessResponse, VerifyChallengeRequest, VerifyChallengeResponse,
+    Body, ChallengeAnswer, ChallengeResponse, CreateResponse, DigestField, ErrorResponse, HandleBody,
+    HandleListResponse, HandleValues, LoginRequest, ReferralResponse, RemoveValues, ResolutionRequest,
+    ResolutionResponse, SessionSetupRequest, SessionSetupResponse, SiteInfoResponse, SuccessResponse,
+    VerifyChallengeRequest, VerifyChallengeResponse,
 };
 pub use credential::{Credential, CredentialParts, credential_type, signed_input};
 pub use digest::{DigestAlg, RequestDigest};
 pub use envelope::{ENVELOPE_LEN, Envelope, ProtocolVersion, envelope_flags};
 pub use error::{DecodeError, EncodeError, UdpError};
 pub use fast::{
-    Indexes, ResolutionRequestRef, ResponseHead, Types, encode_error_response,
-    encode_resolution_response, encode_resolution_response_list,
+    Indexes, ResolutionRequestRef, ResponseHead, Types, encode_error_response, encode_resolution_response,
+    encode_resolution_response_list,
 };
 pub use header::{HEADER_LEN, Header, OpCode, OpFlags, Responder, ResponseCode};
 pub use message::{Frame, Message};
 pub use udp::{
-    Reassembled, Reassembler, ReassemblyLimits, UDP_MAX_DATAGRAM, UDP_MAX_PAYLOAD, UdpFragment,
-    UdpFragments, udp_fragments,
+    Reassembled, Reassembler, ReassemblyLimits, UDP_MAX_DATAGRAM, UDP_MAX_PAYLOAD, UdpFragment, UdpFragments,
+    udp_fragments,
 };
 
-pub use idnode_registry::model::wire::{
-    MAX_ARRAY, MAX_HANDLE_LEN, MAX_MESSAGE, MAX_VALUES, WireError,
-};
+pub use idnode_registry::model::wire::{MAX_ARRAY, MAX_HANDLE_LEN, MAX_MESSAGE, MAX_VALUES, WireError};

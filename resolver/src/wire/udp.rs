@@ -131,11 +131,7 @@ pub struct ReassemblyLimits {
 
 impl Default for ReassemblyLimits {
     fn default() -> Self {
-        ReassemblyLimits {
-            max_pending: 1024,
-            max_buffered_bytes: 16 << 20,
-            timeout: Duration::from_secs(5),
-        }
+        ReassemblyLimits { max_pending: 1024, max_buffered_bytes: 16 << 20, timeout: Duration::from_secs(5) }
     }
 }
 
@@ -175,13 +171,7 @@ pub struct Reassembler<P> {
 
 impl<P: Eq + Hash + Clone> Reassembler<P> {
     pub fn new(limits: ReassemblyLimits) -> Self {
-        Reassembler {
-            limits,
-            pending: HashMap::new(),
-            order: VecDeque::new(),
-            buffered: 0,
-            next_id: 0,
-        }
+        Reassembler { limits, pending: HashMap::new(), order: VecDeque::new(), buffered: 0, next_id: 0 }
     }
 
     /// Messages waiting for more datagrams.
@@ -195,16 +185,9 @@ impl<P: Eq + Hash + Clone> Reassembler<P> {
     }
 
     /// Takes one datagram from `peer` received at `now`.
-    pub fn push<'a>(
-        &mut self,
-        peer: P,
-        datagram: &'a [u8],
-        now: Instant,
-    ) -> Result<Reassembled<'a>, UdpError> {
+    pub fn push<'a>(&mut self, peer: P, datagram: &'a [u8], now: Instant) -> Result<Reassembled<'a>, UdpError> {
         if datagram.len() > UDP_MAX_DATAGRAM {
-            return Err(UdpError::TooLarge {
-                len: datagram.len(),
-            });
+            return Err(UdpError::TooLarge { len: datagram.len() });
         }
         let env = Envelope::decode(datagram)?;
         let payload = &datagram[ENVELOPE_LEN..];
@@ -212,19 +195,12 @@ impl<P: Eq + Hash + Clone> Reassembler<P> {
         let packets = total.div_ceil(UDP_MAX_PAYLOAD).max(1);
         let seq = env.sequence_number;
         let Some(idx) = usize::try_from(seq).ok().filter(|&i| i < packets) else {
-            return Err(UdpError::BadSequence {
-                seq,
-                message_length: env.message_length,
-            });
+            return Err(UdpError::BadSequence { seq, message_length: env.message_length });
         };
         let offset = idx * UDP_MAX_PAYLOAD;
         let expected = UDP_MAX_PAYLOAD.min(total - offset);
         if payload.len() != expected {
-            return Err(UdpError::BadFragmentLength {
-                seq,
-                got: payload.len(),
-                expected,
-            });
+            return Err(UdpError::BadFragmentLength { seq, got: payload.len(), expected });
         }
         if packets == 1 {
             return Ok(Reassembled::Complete(datagram));
@@ -250,18 +226,14 @@ impl<P: Eq + Hash + Clone> Reassembler<P> {
                     id,
                 },
             );
-            self.order
-                .push_back((key.clone(), id, now + self.limits.timeout));
+            self.order.push_back((key.clone(), id, now + self.limits.timeout));
             self.buffered += size;
         }
         let Some(p) = self.pending.get_mut(&key) else {
             return Ok(Reassembled::Pending);
         };
         if p.message_length != env.message_length {
-            return Err(UdpError::Inconsistent {
-                seq,
-                message_length: env.message_length,
-            });
+            return Err(UdpError::Inconsistent { seq, message_length: env.message_length });
         }
         let (word, bit) = (idx / 64, 1u64 << (idx % 64));
         let Some(w) = p.received.get_mut(word) else {
@@ -324,9 +296,7 @@ impl<P: Eq + Hash + Clone> Reassembler<P> {
         if size > self.limits.max_buffered_bytes || self.limits.max_pending == 0 {
             return false;
         }
-        while self.pending.len() >= self.limits.max_pending
-            || self.buffered + size > self.limits.max_buffered_bytes
-        {
+        while self.pending.len() >= self.limits.max_pending || self.buffered + size > self.limits.max_buffered_bytes {
             if self.order.is_empty() {
                 return false;
             }
@@ -339,8 +309,7 @@ impl<P: Eq + Hash + Clone> Reassembler<P> {
     fn compact_order(&mut self) {
         if self.order.len() > 2 * self.pending.len() + 64 {
             let pending = &self.pending;
-            self.order
-                .retain(|(k, id, _)| pending.get(k).is_some_and(|p| p.id == *id));
+            self.order.retain(|(k, id, _)| pending.get(k).is_some_and(|p| p.id == *id));
         }
     }
 }
@@ -414,20 +383,11 @@ mod tests {
         let mut r = Reassembler::new(ReassemblyLimits::default());
         let mut bad = d[1].clone();
         bad.push(0);
-        assert!(matches!(
-            r.push(0u8, &bad, now),
-            Err(UdpError::BadFragmentLength { .. })
-        ));
+        assert!(matches!(r.push(0u8, &bad, now), Err(UdpError::BadFragmentLength { .. })));
         let mut bad = d[1].clone();
         bad[15] = 2;
-        assert!(matches!(
-            r.push(0u8, &bad, now),
-            Err(UdpError::BadSequence { .. })
-        ));
-        assert!(matches!(
-            r.push(0u8, &[0; 513], now),
-            Err(UdpError::TooLarge { .. })
-        ));
+        assert!(matches!(r.push(0u8, &bad, now), Err(UdpError::BadSequence { .. })));
+        assert!(matches!(r.push(0u8, &[0; 513], now), Err(UdpError::TooLarge { .. })));
         assert!(r.push(0u8, &[0; 10], now).is_err());
         r.push(0u8, &d[0], now).unwrap();
         let mut other = d[1].clone();
@@ -438,11 +398,7 @@ mod tests {
     #[test]
     fn bounded_memory_evicts_oldest() {
         let now = Instant::now();
-        let limits = ReassemblyLimits {
-            max_pending: 3,
-            max_buffered_bytes: 1 << 20,
-            timeout: Duration::from_secs(5),
-        };
+        let limits = ReassemblyLimits { max_pending: 3, max_buffered_bytes: 1 << 20, timeout: Duration::from_secs(5) };
         let mut r = Reassembler::new(limits);
         for id in 0..10 {
             let m = message(1000, id);
@@ -453,20 +409,13 @@ mod tests {
         assert_eq!(r.buffered_bytes(), 3 * 1020);
         // The newest ones survived.
         let m = message(1000, 9);
-        let rest: Vec<Vec<u8>> = udp_fragments(&m, true)
-            .skip(1)
-            .map(|f| f.to_vec())
-            .collect();
+        let rest: Vec<Vec<u8>> = udp_fragments(&m, true).skip(1).map(|f| f.to_vec()).collect();
         let mut last = Reassembled::Pending;
         for d in &rest {
             last = r.push(0u8, d, now).unwrap();
         }
         assert!(matches!(last, Reassembled::Assembled(_)));
-        let tiny = ReassemblyLimits {
-            max_pending: 10,
-            max_buffered_bytes: 100,
-            timeout: Duration::from_secs(1),
-        };
+        let tiny = ReassemblyLimits { max_pending: 10, max_buffered_bytes: 100, timeout: Duration::from_secs(1) };
         let mut r = Reassembler::new(tiny);
         let m = message(1000, 1);
         let first = udp_fragments(&m, true).next().unwrap().to_vec();

@@ -30,11 +30,7 @@ pub struct Vector {
 }
 
 fn hexes(v: &Json) -> Vec<Vec<u8>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|h| hex::decode(h.as_str().unwrap()).unwrap())
-        .collect()
+    v.as_array().unwrap().iter().map(|h| hex::decode(h.as_str().unwrap()).unwrap()).collect()
 }
 
 pub fn cnri_vectors() -> Vec<Vector> {
@@ -66,10 +62,7 @@ pub fn cnri_vectors() -> Vec<Vector> {
 }
 
 pub fn vector(name: &str) -> Vector {
-    cnri_vectors()
-        .into_iter()
-        .find(|v| v.name == name)
-        .unwrap_or_else(|| panic!("no vector {name}"))
+    cnri_vectors().into_iter().find(|v| v.name == name).unwrap_or_else(|| panic!("no vector {name}"))
 }
 
 /// One captured datagram or TCP message of the admin batch.
@@ -112,8 +105,5 @@ pub fn seed_corpus() -> Vec<Vec<u8>> {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    files
-        .into_iter()
-        .map(|p| std::fs::read(p).unwrap())
-        .collect()
+    files.into_iter().map(|p| std::fs::read(p).unwrap()).collect()
 }

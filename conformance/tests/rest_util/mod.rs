@@ -1,0 +1,236 @@
+//! Helpers of the REST black-box tests: a node on loopback with the demo
+//! data, and a tiny HTTP/1.1 client over plain TCP or TLS (rustls with ring,
+//! trusting exactly the node's self-signed certificate).
+
+#![allow(dead_code, reason = "each test file uses a different subset")]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use idnode_conformance::{Node, Setup};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+
+pub const PREFIX: &str = "88.118.8";
+pub const ADMIN: &str = "300:0.NA/88.118.8";
+
+/// A running node plus where its TLS certificate and admin secret are.
+pub struct TestNode {
+    pub node: Node,
+    pub ca: PathBuf,
+    pub secret: String,
+    pub data: PathBuf,
+}
+
+/// Starts a node (demo data, node prefix 88.118.8) with `extra` TOML
+/// appended to its `[http]` section (start a new table to leave it).
+pub fn start(extra: &str) -> TestNode {
+    let node = Node::start(&Setup { node_prefix: PREFIX.into(), extra_toml: extra.into(), ..Setup::default() })
+        .expect("node starts");
+    let data = node.dir.path().join("data");
+    let secret = std::fs::read_to_string(data.join("admin.secret")).unwrap().trim().to_owned();
+    TestNode { ca: data.join("tls.crt"), node, secret, data }
+}
+
+impl TestNode {
+    pub fn https(&self) -> Client {
+        Client::https(self.node.http, &self.ca)
+    }
+
+    pub fn http(&self) -> Client {
+        Client { addr: self.node.http, tls: None }
+    }
+
+    /// `Authorization: Basic` for the node administrator.
+    pub fn basic(&self) -> String {
+        basic(&ADMIN.replace(':', "%3A"), &self.secret)
+    }
+}
+
+pub fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// An answer.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// `responseCode` of the JSON body.
+    pub fn rc(&self) -> u64 {
+        self.json()["responseCode"].as_u64().unwrap_or_else(|| panic!("no responseCode in {}", self.body))
+    }
+}
+
+/// One request per connection, `Connection: close`.
+#[derive(Clone)]
+pub struct Client {
+    pub addr: SocketAddr,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Client {
+    /// HTTPS trusting only the certificate in `ca`.
+    pub fn https(addr: SocketAddr, ca: &std::path::Path) -> Client {
+        let pinned = CertificateDer::from_pem_file(ca).expect("node certificate");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned { cert: pinned.into_owned(), provider }))
+            .with_no_client_auth();
+        Client { addr, tls: Some(Arc::new(cfg)) }
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.send("GET", path, &[], None)
+    }
+
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(b) = body {
+            req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+        }
+        req.push_str("\r\n");
+        if let Some(b) = body {
+            req.push_str(b);
+        }
+        let tcp = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).expect("connect");
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let raw = match &self.tls {
+            None => {
+                let mut s = tcp;
+                s.write_all(req.as_bytes()).unwrap();
+                read_all(&mut s)
+            }
+            Some(cfg) => {
+                let name = ServerName::IpAddress(self.addr.ip().into());
+                let conn = rustls::ClientConnection::new(cfg.clone(), name).unwrap();
+                let mut s = rustls::StreamOwned::new(conn, tcp);
+                s.write_all(req.as_bytes()).unwrap();
+                read_all(&mut s)
+            }
+        };
+        parse(&raw)
+    }
+}
+
+fn read_all(s: &mut impl Read) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !out.is_empty() => break,
+            Err(e) => panic!("reading the answer: {e}"),
+        }
+    }
+    out
+}
+
+fn parse(raw: &[u8]) -> Resp {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no header end in {text:?}"));
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))).collect();
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked { dechunk(body) } else { body.to_owned() };
+    Resp { status, headers, body }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+/// Trusts exactly one certificate (the node's self-signed one).
+#[derive(Debug)]
+struct Pinned {
+    cert: CertificateDer<'static>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("not the node's certificate".into()))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `key="value"` parameters of a `WWW-Authenticate: Handle ...` value.
+pub fn challenge_params(v: &str) -> std::collections::HashMap<String, String> {
+    v.trim_start_matches("Handle")
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+        .collect()
+}
