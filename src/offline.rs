@@ -260,13 +260,18 @@ fn import(
     let bar = progress_bar(total);
     let t0 = Instant::now();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+    // Timestamps are written as the file gives them; the parsers stamp
+    // "now" where the file has none (CSV never has any).
+    let keep = ctx.clone().keeping_timestamps();
+    let ctx = &keep;
+    let now = u32::try_from(ctx.now).unwrap_or(u32::MAX);
     let parser_store = store.clone();
     let parser = std::thread::Builder::new().name("import-parse".into()).spawn(move || -> Result<()> {
         let reader = CountingReader { inner: reader, bytes: 0 };
         let canon = move |id: &Identifier| parser_store.canonical_key(id.as_bytes());
         match format {
-            Format::Jsonl => parse_jsonl(reader, batch, overwrite, &canon, &tx),
-            Format::Csv => parse_csv(reader, batch, overwrite, &canon, &tx),
+            Format::Jsonl => parse_jsonl(reader, batch, overwrite, now, &canon, &tx),
+            Format::Csv => parse_csv(reader, batch, overwrite, now, &canon, &tx),
         }
     })?;
 
@@ -345,6 +350,7 @@ fn parse_jsonl(
     reader: CountingReader,
     batch: usize,
     overwrite: bool,
+    now: u32,
     canon: &dyn Fn(&Identifier) -> Vec<u8>,
     tx: &std::sync::mpsc::SyncSender<Chunk>,
 ) -> Result<()> {
@@ -374,7 +380,7 @@ fn parse_jsonl(
         if text.is_empty() || text.starts_with('#') {
             continue;
         }
-        match transfer::parse_json_line(text) {
+        match transfer::parse_json_line_stamped(text, now) {
             Ok((id, values)) => {
                 let key = canon(&id);
                 chunk.records.push(Parsed {
@@ -410,6 +416,7 @@ fn parse_csv(
     reader: CountingReader,
     batch: usize,
     overwrite: bool,
+    now: u32,
     canon: &dyn Fn(&Identifier) -> Vec<u8>,
     tx: &std::sync::mpsc::SyncSender<Chunk>,
 ) -> Result<()> {
@@ -463,10 +470,13 @@ fn parse_csv(
             }
         }
         match transfer::csv_row_to_value(&fields) {
-            Ok((id, v)) => match group.as_mut() {
-                Some(g) if same => g.values.push(v),
-                _ => group = Some(Group { handle: handle.to_owned(), id, line, values: vec![v], failed: false }),
-            },
+            Ok((id, mut v)) => {
+                v.timestamp = now;
+                match group.as_mut() {
+                    Some(g) if same => g.values.push(v),
+                    _ => group = Some(Group { handle: handle.to_owned(), id, line, values: vec![v], failed: false }),
+                }
+            }
             Err(e) => {
                 chunk.errors.push((line, describe_csv_error(handle, &e)));
                 match group.as_mut() {

@@ -81,6 +81,8 @@ impl std::fmt::Debug for Node {
 pub struct Setup {
     /// `[node] node_prefix`.
     pub node_prefix: String,
+    /// Extra keys for the `[node]` table.
+    pub node_toml: String,
     /// Extra TOML appended to the generated config.
     pub extra_toml: String,
     /// JSON-lines files imported with `idnode id import` before serving.
@@ -98,8 +100,9 @@ impl Node {
         let config = dir.path().join("idnode.toml");
         let prefix = if setup.node_prefix.is_empty() { "88.118.8" } else { &setup.node_prefix };
         let toml = format!(
-            "[node]\nnode_prefix = \"{prefix}\"\ndata_dir = \"{}\"\n\n[handle]\nudp_listen = \"127.0.0.1:0\"\ntcp_listen = \"127.0.0.1:0\"\nudp_sockets = 2\n\n[http]\nlisten = \"127.0.0.1:0\"\n{}\n",
+            "[node]\nnode_prefix = \"{prefix}\"\ndata_dir = \"{}\"\n{}\n\n[handle]\nudp_listen = \"127.0.0.1:0\"\ntcp_listen = \"127.0.0.1:0\"\nudp_sockets = 2\n\n[http]\nlisten = \"127.0.0.1:0\"\n{}\n",
             data.display(),
+            setup.node_toml,
             setup.extra_toml
         );
         std::fs::write(&config, toml)?;

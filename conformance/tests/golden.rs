@@ -12,6 +12,9 @@ fn reference_node() -> Node {
     Node::start(&Setup {
         node_prefix: "TEST".into(),
         init: true,
+        // The reference server ran with `case_sensitive = no` (vector
+        // tcp-resolve-case finds test/ABC).
+        node_toml: "case_policy = \"insensitive\"".into(),
         imports: vec![crate_dir().join("fixtures/cnri-seed.jsonl")],
         extra_toml: format!("[handle.site]\nserial = 1\nrecord_file = \"{}\"\n", site.display()),
     })

@@ -19,7 +19,7 @@ fn reference_node() -> Node {
         node_prefix: "TEST".into(),
         init: true,
         imports: vec![crate_dir().join("fixtures/cnri-seed.jsonl")],
-        extra_toml: String::new(),
+        ..Setup::default()
     })
     .expect("node starts")
 }

@@ -13,7 +13,8 @@
 //! `data` is a JSON string when the bytes are UTF-8, else
 //! `{"format":"base64","value":...}` (`{"format":"string","value":...}` is
 //! accepted too). `ttl` defaults to 86400, `permissions` to 14 (0x0E),
-//! `timestamp` to 0 (the store stamps it), `ttl_type` to 0 (relative),
+//! `timestamp` to "now" (a present `timestamp`, 0 included, is kept by
+//! [`parse_json_line_stamped`] so an export re-imports losslessly), `ttl_type` to 0 (relative),
 //! `references` to none. Export writes every field needed for a lossless
 //! round trip.
 //!
@@ -70,9 +71,6 @@ fn default_ttl() -> i32 {
 fn default_perm() -> u8 {
     perm::DEFAULT
 }
-fn is_zero_u32(v: &u32) -> bool {
-    *v == 0
-}
 fn is_zero_u8(v: &u8) -> bool {
     *v == 0
 }
@@ -88,8 +86,10 @@ pub struct JsonValue {
     pub ttl: i32,
     #[serde(default = "default_perm")]
     pub permissions: u8,
-    #[serde(default, skip_serializing_if = "is_zero_u32")]
-    pub timestamp: u32,
+    /// Absent: the writer stamps "now"; present (0 included): kept as is
+    /// when the write keeps timestamps (import). Export always writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<u32>,
     #[serde(default, skip_serializing_if = "is_zero_u8")]
     pub ttl_type: u8,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -116,7 +116,7 @@ impl JsonValue {
             data,
             ttl: v.ttl,
             permissions: v.permissions,
-            timestamp: v.timestamp,
+            timestamp: Some(v.timestamp),
             ttl_type: v.ttl_type.to_wire(),
             references: v
                 .references
@@ -148,7 +148,7 @@ impl JsonValue {
         let ttl_type = TtlType::from_wire(self.ttl_type).map_err(|e| field(format!("{at}.ttl_type"), e.to_string()))?;
         Ok(Value {
             index: self.index,
-            timestamp: self.timestamp,
+            timestamp: self.timestamp.unwrap_or(0),
             ttl_type,
             ttl: self.ttl,
             permissions: self.permissions,
@@ -182,6 +182,28 @@ pub fn to_json_line(handle: &str, values: &[Value]) -> String {
 }
 
 /// Parses one JSON line into the identifier (as written) and its values.
+/// Like [`parse_json_line`], stamping values without a `timestamp` with
+/// `now` and keeping the others exactly (write them with
+/// `WriteCtx::keeping_timestamps`).
+pub fn parse_json_line_stamped(line: &str, now: u32) -> Result<(Identifier, Vec<Value>), TransferError> {
+    let rec: JsonRecord = serde_json::from_str(line).map_err(|e| TransferError::Json(e.to_string()))?;
+    let id = Identifier::parse(&rec.handle)?;
+    let values = rec
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut value = v.to_value(&format!("values[{i}]"))?;
+            if v.timestamp.is_none() {
+                value.timestamp = now;
+            }
+            Ok(value)
+        })
+        .collect::<Result<Vec<_>, TransferError>>()?;
+    Ok((id, values))
+}
+
+/// One JSON line to an identifier and its values (absent timestamps are 0).
 pub fn parse_json_line(line: &str) -> Result<(Identifier, Vec<Value>), TransferError> {
     let jr: JsonRecord = serde_json::from_str(line).map_err(|e| TransferError::Json(e.to_string()))?;
     let id = Identifier::parse(&jr.handle)?;

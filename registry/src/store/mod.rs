@@ -119,11 +119,21 @@ pub struct WriteCtx {
     pub now: u64,
     /// Recorded in the change log.
     pub actor: String,
+    /// Store value timestamps exactly as given, 0 included (restores and
+    /// migrations); otherwise timestamp 0 means "now".
+    pub keep_timestamps: bool,
 }
 
 impl WriteCtx {
     pub fn new(now: u64, actor: impl Into<String>) -> Self {
-        WriteCtx { now, actor: actor.into() }
+        WriteCtx { now, actor: actor.into(), keep_timestamps: false }
+    }
+
+    /// The same context, storing value timestamps as given (see
+    /// [`WriteCtx::keep_timestamps`]).
+    pub fn keeping_timestamps(mut self) -> Self {
+        self.keep_timestamps = true;
+        self
     }
 }
 

@@ -203,8 +203,9 @@ fn check_key(key: &[u8]) -> Result<(), StoreError> {
 }
 
 /// Validates values before they are stored: UTF-8 types, reference handle
-/// lengths, no repeated index; stamps timestamp 0 with `now`.
-fn prepare_values(values: &mut [Value], now: u32) -> Result<(), StoreError> {
+/// lengths, no repeated index; stamps timestamp 0 with `now` unless
+/// `keep_timestamps`.
+fn prepare_values(values: &mut [Value], now: u32, keep_timestamps: bool) -> Result<(), StoreError> {
     if values.len() > MAX_VALUES {
         return Err(StoreError::Limit(format!("{} values exceed the limit of {MAX_VALUES}", values.len())));
     }
@@ -223,9 +224,11 @@ fn prepare_values(values: &mut [Value], now: u32) -> Result<(), StoreError> {
             return Err(StoreError::Invalid(format!("value {}: reference handle is not UTF-8", v.index)));
         }
     }
-    for v in values.iter_mut() {
-        if v.timestamp == 0 {
-            v.timestamp = now;
+    if !keep_timestamps {
+        for v in values.iter_mut() {
+            if v.timestamp == 0 {
+                v.timestamp = now;
+            }
         }
     }
     Ok(())
@@ -241,6 +244,11 @@ fn encode_checked(values: &[Value]) -> Result<Vec<u8>, StoreError> {
     }
     Ok(b)
 }
+
+/// Records written earlier in the same batch (canonical key -> new stored
+/// bytes, `None` = deleted). Values are `IVec`s so that handing them to the
+/// transaction is a reference-count bump, not a copy.
+type Overlay = std::collections::HashMap<sled::IVec, Option<sled::IVec>>;
 
 /// The outcome of computing one op against the current state.
 struct Computed {
@@ -347,12 +355,12 @@ impl SledStore {
 
     fn current(
         &self,
-        overlay: &std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>,
+        overlay: &Overlay,
         key: &[u8],
     ) -> Result<Option<Vec<Value>>, StoreError> {
-        let bytes: Option<Vec<u8>> = match overlay.get(key) {
+        let bytes: Option<sled::IVec> = match overlay.get(key) {
             Some(v) => v.clone(),
-            None => self.t.handles.get(key).map_err(backend)?.map(|v| v.to_vec()),
+            None => self.t.handles.get(key).map_err(backend)?,
         };
         match bytes {
             None => Ok(None),
@@ -364,7 +372,7 @@ impl SledStore {
 
     fn exists(
         &self,
-        overlay: &std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>,
+        overlay: &Overlay,
         key: &[u8],
     ) -> Result<bool, StoreError> {
         match overlay.get(key) {
@@ -375,14 +383,15 @@ impl SledStore {
 
     fn compute(
         &self,
-        overlay: &std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>,
+        overlay: &Overlay,
         op: RecordOp,
         now: u32,
+        keep_timestamps: bool,
     ) -> Result<(Vec<u8>, Computed), StoreError> {
         check_key(op.key())?;
         match op {
             RecordOp::Create { key, mut values, overwrite } => {
-                prepare_values(&mut values, now)?;
+                prepare_values(&mut values, now, keep_timestamps)?;
                 let existed = self.exists(overlay, &key)?;
                 if existed && !overwrite {
                     return Err(StoreError::AlreadyExists);
@@ -391,7 +400,7 @@ impl SledStore {
                 Ok((key, Computed { new: Some(new), op: ChangeOp::Create, created: !existed }))
             }
             RecordOp::Replace { key, mut values } => {
-                prepare_values(&mut values, now)?;
+                prepare_values(&mut values, now, keep_timestamps)?;
                 if !self.exists(overlay, &key)? {
                     return Err(StoreError::NotFound);
                 }
@@ -405,7 +414,7 @@ impl SledStore {
                 Ok((key, Computed { new: None, op: ChangeOp::Delete, created: false }))
             }
             RecordOp::AddValues { key, mut values, overwrite } => {
-                prepare_values(&mut values, now)?;
+                prepare_values(&mut values, now, keep_timestamps)?;
                 let mut cur = self.current(overlay, &key)?.ok_or(StoreError::NotFound)?;
                 for v in values {
                     match cur.iter_mut().find(|c| c.index == v.index) {
@@ -418,7 +427,7 @@ impl SledStore {
                 Ok((key, Computed { new: Some(new), op: ChangeOp::AddValues, created: false }))
             }
             RecordOp::ModifyValues { key, mut values } => {
-                prepare_values(&mut values, now)?;
+                prepare_values(&mut values, now, keep_timestamps)?;
                 let mut cur = self.current(overlay, &key)?.ok_or(StoreError::NotFound)?;
                 for v in values {
                     match cur.iter_mut().find(|c| c.index == v.index) {
@@ -451,21 +460,20 @@ impl SledStore {
         let now32 = u32::try_from(ctx.now).unwrap_or(u32::MAX);
         let day = day_of(ctx.now);
         let mut results = Vec::with_capacity(ops.len());
-        let mut overlay: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>> =
-            std::collections::HashMap::with_capacity(ops.len());
+        let mut overlay: Overlay = Overlay::with_capacity(ops.len());
         let mut changes: Vec<Change> = Vec::with_capacity(ops.len());
         let mut created: Vec<Vec<u8>> = Vec::new();
         let mut w = lock(&self.writer);
         let mut seq = w.seq;
         for op in ops {
-            match self.compute(&overlay, op, now32) {
+            match self.compute(&overlay, op, now32, ctx.keep_timestamps) {
                 Ok((key, c)) => {
                     seq += 1;
                     changes.push(Change { seq, time: ctx.now, op: c.op, key: key.clone(), actor: ctx.actor.clone() });
                     if c.created {
                         created.push(prefix_of(&key).to_vec());
                     }
-                    overlay.insert(key, c.new);
+                    overlay.insert(sled::IVec::from(key), c.new.map(sled::IVec::from));
                     results.push(Ok(WriteReceipt { seq }));
                 }
                 Err(e) => results.push(Err(e)),
@@ -482,10 +490,10 @@ impl SledStore {
                 for (k, v) in &overlay {
                     match v {
                         Some(b) => {
-                            h.insert(k.as_slice(), b.as_slice())?;
+                            h.insert(k.clone(), b.clone())?;
                         }
                         None => {
-                            h.remove(k.as_slice())?;
+                            h.remove(k.clone())?;
                         }
                     }
                 }
