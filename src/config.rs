@@ -126,11 +126,15 @@ pub struct StoreConfig {
     /// sled page cache in MiB (sled's own default of 1 GiB is too much for
     /// small machines).
     pub cache_mib: u64,
+    /// Records the daemon keeps in its in-memory read cache in front of
+    /// sled (the resolution hot path; roughly 250 bytes each for typical
+    /// records). 0 turns it off.
+    pub read_cache_entries: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { cache_mib: 256 }
+        StoreConfig { cache_mib: 256, read_cache_entries: 1_000_000 }
     }
 }
 
@@ -406,6 +410,11 @@ impl Default for TelemetryConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
+    /// Serve the admin API (`/admin/v1/...`, used by the CLI while the
+    /// daemon runs) on the HTTP door. It takes the admin secret (Bearer) or
+    /// HTTP Basic as an admin identity; plain HTTP only from loopback
+    /// clients, HTTPS from anywhere.
+    pub api_enabled: bool,
     /// File holding the admin secret (HS_SECKEY of the node's admin
     /// identity); relative paths are under `node.data_dir`. Written by
     /// `idnode init` with mode 0600.
@@ -421,6 +430,7 @@ pub struct AdminConfig {
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
+            api_enabled: true,
             secret_file: PathBuf::from("admin.secret"),
             server_admins: Vec::new(),
         }
@@ -980,7 +990,6 @@ impl Secret {
         Secret(bytes)
     }
 
-    #[allow(dead_code, reason = "read by CLI commands that call the admin API")]
     /// Reads a secret file; one trailing newline is not part of the secret.
     /// Warns (without the secret) when the file is readable by others.
     pub fn from_file(path: &Path) -> std::io::Result<Secret> {

@@ -80,6 +80,9 @@ struct Load {
     /// Set the PO (public only) flag, as CNRI resolvers do.
     #[arg(long, default_value_t = true)]
     public_only: bool,
+    /// Distinct requests prepared per worker before the run (drawn at random from the set).
+    #[arg(long, default_value_t = 200_000)]
+    pool: usize,
     /// Seconds before an unanswered UDP request counts as lost.
     #[arg(long, default_value_t = 1.0)]
     timeout: f64,
@@ -174,21 +177,39 @@ fn finish(l: &Load, r: Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Deterministic identifier picker shared by the modes.
+/// Requests prepared before the clock starts, so the generator measures the
+/// node and not its own formatting: a pool of encoded resolution requests
+/// over the identifier set (hits and misses in the asked ratio), taken in a
+/// deterministic pseudo-random order; only the request id is patched per send.
 struct Picker {
+    pool: Vec<Vec<u8>>,
     rng: rand::rngs::SmallRng,
-    l: Load,
 }
 
 impl Picker {
     fn new(l: &Load, seed: u64) -> Self {
-        Picker { rng: rand::rngs::SmallRng::seed_from_u64(seed), l: l.clone() }
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        let size = l.pool.clamp(1, 1 << 22);
+        let mut pool = Vec::with_capacity(size);
+        for _ in 0..size {
+            let n = rng.random_range(0..l.count.max(1));
+            let hit = rng.random_bool(l.hit_ratio.clamp(0.0, 1.0));
+            let suffix = l.suffix.replace("{n}", &n.to_string());
+            let handle =
+                if hit { format!("{}/{}", l.prefix, suffix) } else { format!("{}/{}-absent", l.prefix, suffix) };
+            let mut pkt = Vec::with_capacity(64 + handle.len());
+            request::resolution(&mut pkt, 0, handle.as_bytes(), l.public_only);
+            pool.push(pkt);
+        }
+        Picker { pool, rng }
     }
-    fn next(&mut self) -> String {
-        let n = self.rng.random_range(0..self.l.count.max(1));
-        let hit = self.rng.random_bool(self.l.hit_ratio.clamp(0.0, 1.0));
-        let suffix = self.l.suffix.replace("{n}", &n.to_string());
-        if hit { format!("{}/{}", self.l.prefix, suffix) } else { format!("{}/{}-absent", self.l.prefix, suffix) }
+
+    /// The next request with `request_id` written into its envelope.
+    fn next_into(&mut self, out: &mut Vec<u8>, request_id: u32) {
+        let i = self.rng.random_range(0..self.pool.len());
+        out.clear();
+        out.extend_from_slice(&self.pool[i]);
+        out[8..12].copy_from_slice(&request_id.to_be_bytes());
     }
 }
 
@@ -320,7 +341,7 @@ fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::
                         break;
                     }
                     next_id = next_id.wrapping_add(1);
-                    request::resolution(&mut pkt, next_id, picker.next().as_bytes(), l.public_only);
+                    picker.next_into(&mut pkt, next_id);
                     let _ = sock.send(&pkt);
                     tally.sent += 1;
                     pending.insert(next_id, next_send);
@@ -333,7 +354,7 @@ fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::
                         break;
                     }
                     next_id = next_id.wrapping_add(1);
-                    request::resolution(&mut pkt, next_id, picker.next().as_bytes(), l.public_only);
+                    picker.next_into(&mut pkt, next_id);
                     let _ = sock.send(&pkt);
                     tally.sent += 1;
                     pending.insert(next_id, Instant::now());
@@ -412,7 +433,7 @@ fn tcp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::
     let mut id = (w as u32) << 24;
     while budget.take() {
         id = id.wrapping_add(1);
-        request::resolution(&mut pkt, id, picker.next().as_bytes(), l.public_only);
+        picker.next_into(&mut pkt, id);
         let t0 = Instant::now();
         tally.sent += 1;
         if stream.write_all(&pkt).is_err() || stream.read_exact(&mut env).is_err() {

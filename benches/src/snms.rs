@@ -73,6 +73,8 @@ pub struct SnmsArgs {
 /// What a run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct SnmsReport {
+    /// Suffix tag of the identifiers written (`<prefix>/<run_id>-<worker>-<n>`).
+    pub run_id: String,
     pub identifiers_ok: u64,
     pub identifiers_failed: u64,
     pub batches: u64,
@@ -88,8 +90,9 @@ pub struct SnmsReport {
 }
 
 fn loopback(s: &str) -> anyhow::Result<SocketAddr> {
-    let addr: SocketAddr =
-        s.parse().with_context(|| format!("--target must be a literal socket address such as 127.0.0.1:8000, got {s:?}"))?;
+    let addr: SocketAddr = s
+        .parse()
+        .with_context(|| format!("--target must be a literal socket address such as 127.0.0.1:8000, got {s:?}"))?;
     if !addr.ip().is_loopback() {
         bail!("refusing non-loopback target {addr}: idnode-bench only loads 127.0.0.0/8 or ::1");
     }
@@ -255,7 +258,9 @@ pub fn run(args: &SnmsArgs) -> anyhow::Result<SnmsReport> {
                 let mut http = Http::new(addr);
                 let mut next = 0u64;
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                    let n = match remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| r.checked_sub(r.min(batch)).filter(|_| r > 0)) {
+                    let n = match remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
+                        r.checked_sub(r.min(batch)).filter(|_| r > 0)
+                    }) {
                         Ok(r) => r.min(batch),
                         Err(_) => break,
                     };
@@ -300,6 +305,7 @@ pub fn run(args: &SnmsArgs) -> anyhow::Result<SnmsReport> {
         })
         .collect();
     let mut report = SnmsReport {
+        run_id: tag.clone(),
         identifiers_ok: 0,
         identifiers_failed: 0,
         batches: 0,
@@ -331,8 +337,9 @@ pub fn run(args: &SnmsArgs) -> anyhow::Result<SnmsReport> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "snms batchCreate: {} identifiers ok, {} failed, {} batches of {} on {} connections in {:.2} s\n  \
+            "snms batchCreate (run {}): {} identifiers ok, {} failed, {} batches of {} on {} connections in {:.2} s\n  \
              {:.0} identifiers/s durable; batch latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            report.run_id,
             report.identifiers_ok,
             report.identifiers_failed,
             report.batches,

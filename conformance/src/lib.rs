@@ -172,7 +172,7 @@ type Spawned = (Child, SocketAddr, SocketAddr, SocketAddr, mpsc::Receiver<String
 
 /// Starts `idnode --config <config> serve` and waits for its "listening" line.
 fn spawn_serve(config: &Path) -> Result<Spawned> {
-        let mut child = Command::new(idnode_bin())
+    let mut child = Command::new(idnode_bin())
         .arg("--config")
         .arg(config)
         .arg("serve")
@@ -215,7 +215,6 @@ fn spawn_serve(config: &Path) -> Result<Spawned> {
     };
     Ok((child, addr("handle-udp")?, addr("handle-tcp")?, addr("http")?, err_rx))
 }
-
 
 impl Drop for Node {
     fn drop(&mut self) {
@@ -304,7 +303,15 @@ pub fn vectors() -> Vec<Vector> {
 pub fn assert_same_answer(name: &str, got: &[u8], want: &[u8], first: bool, challenge: bool) {
     let mut g = got.to_vec();
     let mut w = want.to_vec();
-    assert_eq!(g.len(), w.len(), "{name}: answer length {} != captured {}\n got  {}\n want {}", g.len(), w.len(), hex::encode(&g), hex::encode(&w));
+    assert_eq!(
+        g.len(),
+        w.len(),
+        "{name}: answer length {} != captured {}\n got  {}\n want {}",
+        g.len(),
+        w.len(),
+        hex::encode(&g),
+        hex::encode(&w)
+    );
     if first && g.len() >= 40 {
         g[36..40].fill(0);
         w[36..40].fill(0);

@@ -137,7 +137,8 @@ fn acknowledged_batches_survive_sigkill() -> Result<()> {
     let batches_ok = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..CLIENTS)
         .map(|c| {
-            let (acked, stop, ok, token, addr) = (acked.clone(), stop.clone(), batches_ok.clone(), token.clone(), node.http);
+            let (acked, stop, ok, token, addr) =
+                (acked.clone(), stop.clone(), batches_ok.clone(), token.clone(), node.http);
             std::thread::spawn(move || {
                 let mut http = Http::new(addr);
                 let deadline = Instant::now() + Duration::from_secs(120);
@@ -176,7 +177,12 @@ fn acknowledged_batches_survive_sigkill() -> Result<()> {
         t.join().expect("client thread");
     }
     let acked = acked.lock().unwrap().clone();
-    eprintln!("killed after {:?}: {} items in {} acknowledged batches", t0.elapsed(), acked.len(), batches_ok.load(Ordering::SeqCst));
+    eprintln!(
+        "killed after {:?}: {} items in {} acknowledged batches",
+        t0.elapsed(),
+        acked.len(),
+        batches_ok.load(Ordering::SeqCst)
+    );
     assert!(acked.len() >= 3 * CLIENTS * BATCH, "only {} items acknowledged before the kill", acked.len());
 
     // Offline: every acknowledged item is in the store.
@@ -188,7 +194,12 @@ fn acknowledged_batches_survive_sigkill() -> Result<()> {
         .collect();
     eprintln!("{} records under {PREFIX} after the kill", stored.len());
     let missing: Vec<&String> = acked.iter().filter(|h| !stored.contains(*h)).collect();
-    assert!(missing.is_empty(), "{} acknowledged items lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged items lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
 
     // Restart on the same data: the pre-crash token still works and the
     // items read back through the API.

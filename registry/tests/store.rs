@@ -133,6 +133,34 @@ fn batch_per_item_results_and_changelog() {
 }
 
 #[test]
+fn large_batches_see_existing_records() {
+    // Batches of >= 64 ops check existence with one range scan; make sure
+    // that path agrees with per-key lookups, including when it gives up.
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let create = |k: String| RecordOp::Create { key: k.into_bytes(), values: vec![], overwrite: false };
+    // Every third key exists beforehand.
+    let pre: Vec<RecordOp> = (0..300).step_by(3).map(|i| create(format!("B/{i:04}"))).collect();
+    assert!(s.write_batch(pre, &ctx()).unwrap().iter().all(Result::is_ok));
+    let r = s.write_batch((0..300).map(|i| create(format!("B/{i:04}"))).collect(), &ctx()).unwrap();
+    for (i, r) in r.iter().enumerate() {
+        assert_eq!(r.is_err(), i % 3 == 0, "key {i}");
+    }
+    // A narrow batch inside a dense range (more existing records than ops):
+    // the prefetch gives up and per-key lookups are used.
+    let mut ops: Vec<RecordOp> = (0..70).map(|i| create(format!("B/{:04}", i * 4))).collect();
+    ops.push(create("B/0299x".into()));
+    let r = s.write_batch(ops, &ctx()).unwrap();
+    assert!(r[..70].iter().all(|r| matches!(r, Err(StoreError::AlreadyExists))));
+    assert!(r[70].is_ok());
+    // Deletes and re-creates of existing keys within one large batch.
+    let mut ops: Vec<RecordOp> = (0..64).map(|i| RecordOp::Delete { key: format!("B/{i:04}").into_bytes() }).collect();
+    ops.extend((0..64).map(|i| create(format!("B/{i:04}"))));
+    assert!(s.write_batch(ops, &ctx()).unwrap().iter().all(Result::is_ok));
+    assert_eq!(s.count_records(Some("B")).unwrap(), 301);
+}
+
+#[test]
 fn changelog_groups_across_boundaries() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
@@ -213,6 +241,25 @@ fn reopen_persists_and_meta() {
     // the sequence continues
     let r = s.create_record(b"88.1/b", vec![], false, &ctx()).unwrap();
     assert_eq!(r.seq, 3);
+}
+
+#[test]
+fn newer_schema_refused() {
+    use idnode_registry::model::Stored;
+    use idnode_registry::store::StoreMeta;
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        let m = StoreMeta { schema: 99, node_id: "x".into(), created: 0 };
+        meta.insert(b"store", m.to_stored()).unwrap();
+        db.flush().unwrap();
+    }
+    match SledStore::open(SledOptions::new(dir.path())) {
+        Err(StoreError::SchemaTooNew { found: 99, supported: 1 }) => {}
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
 }
 
 #[test]

@@ -135,9 +135,7 @@ impl SnmsState {
         let mut noise = [0u8; 32];
         rand::fill(&mut noise);
         let dummy_phc = hash_h1(&hex::encode(noise)).unwrap_or_default();
-        SnmsState {
-            inner: Arc::new(Inner { reg, cfg: deps.cfg, clock, logins: LoginGuard::default(), dummy_phc }),
-        }
+        SnmsState { inner: Arc::new(Inner { reg, cfg: deps.cfg, clock, logins: LoginGuard::default(), dummy_phc }) }
     }
 
     fn now(&self) -> u64 {
@@ -185,8 +183,9 @@ impl SnmsState {
     }
 
     fn authenticate(&self, call: &Call, now: u64) -> Result<Actor, ServiceError> {
-        let token = bearer_token(&call.headers)
-            .ok_or_else(|| ServiceError::Unauthenticated("没有登录，需要验证 (Authorization: Bearer <token> required)".into()))?;
+        let token = bearer_token(&call.headers).ok_or_else(|| {
+            ServiceError::Unauthenticated("没有登录，需要验证 (Authorization: Bearer <token> required)".into())
+        })?;
         let identity = self.reg().authenticate(token, now)?;
         Ok(actor_of(&identity, call.origin()))
     }
@@ -301,6 +300,21 @@ impl Call {
     /// The body as JSON (§1.2: a missing Content-Type is JSON; other
     /// non-JSON types are refused naming the header).
     fn json(&self) -> Result<Value, ServiceError> {
+        self.json_ok()?;
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ServiceError::Invalid {
+                field: "body".into(),
+                reason: "请求体不能为空 (empty JSON body)".into(),
+            });
+        }
+        serde_json::from_slice(&self.body).map_err(|e| ServiceError::Invalid {
+            field: "body".into(),
+            reason: format!("请求体不是合法的JSON (malformed JSON): {e}"),
+        })
+    }
+
+    /// Checks the Content-Type allows a JSON body.
+    fn json_ok(&self) -> Result<(), ServiceError> {
         if let Some(ct) = self.headers.get(header::CONTENT_TYPE) {
             let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
             let mime = ct.split(';').next().unwrap_or("").trim();
@@ -311,11 +325,7 @@ impl Call {
                 });
             }
         }
-        if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(ServiceError::Invalid { field: "body".into(), reason: "请求体不能为空 (empty JSON body)".into() });
-        }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ServiceError::Invalid { field: "body".into(), reason: format!("请求体不是合法的JSON (malformed JSON): {e}") })
+        Ok(())
     }
 
     /// The body as JSON, or `None` when it is empty (DELETE with query
@@ -362,15 +372,13 @@ fn decode_component(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;

@@ -185,8 +185,13 @@ impl Registrar {
         values.push(Value::new(TEMPLATE_INDEX, TEMPLATE_TYPE, item.template_version.as_bytes()));
         let mut auth: BTreeMap<u32, &str> = BTreeMap::new();
         for (i, v) in item.values.iter().enumerate() {
-            check_len(&format!("value[{i}].type"), &v.value_type, MAX_TYPE_CHARS)?;
-            check_len(&format!("value[{i}].auth"), &v.auth, MAX_AUTH_CHARS)?;
+            // Field names are only formatted when a limit is near (hot path).
+            if v.value_type.len() > MAX_TYPE_CHARS {
+                check_len(&format!("value[{i}].type"), &v.value_type, MAX_TYPE_CHARS)?;
+            }
+            if v.auth.len() > MAX_AUTH_CHARS {
+                check_len(&format!("value[{i}].auth"), &v.auth, MAX_AUTH_CHARS)?;
+            }
             if v.index != TEMPLATE_INDEX && tpl.item_by_index(v.index).is_none() {
                 return Err(ServiceError::UnknownIndex(v.index));
             }

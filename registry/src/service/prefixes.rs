@@ -219,7 +219,8 @@ impl Registrar {
             .store()
             .get_prefix(prefix)?
             .ok_or_else(|| ServiceError::EntityNotFound { what: "前缀", key: prefix.clone() })?;
-        if !actor.is_admin() && !(actor.enterprise_id.is_some() && p.enterprise_id == actor.enterprise_id) {
+        let owner = actor.enterprise_id.is_some() && p.enterprise_id == actor.enterprise_id;
+        if !(actor.is_admin() || owner) {
             return Err(ServiceError::forbidden(format!("无权配置前缀{prefix} (not your prefix)")));
         }
         if p.state != PrefixState::Enabled {

@@ -8,7 +8,11 @@
 //! Trees (design.md §5): `handles` (canonical identifier -> record),
 //! `prefixes`, `enterprises`, `identities`, `templates`, `aliases`,
 //! `changelog` (u64 sequence -> change), `counters`, `audit`, `meta`.
-//! Every stored value starts with a schema-version byte.
+//! Every stored value starts with a schema-version byte. The change log is
+//! stored in groups of up to 256 consecutive changes of one transaction,
+//! keyed by the first change's big-endian sequence number (see
+//! `sled_store::CHANGES_PER_GROUP` for why); [`Store::changes_since`] hides
+//! this and returns single changes.
 //!
 //! All methods are blocking. Async callers run writes (and scans) under
 //! `tokio::task::spawn_blocking`; the hot-path reads ([`Store::get_record`],
@@ -35,6 +39,7 @@ use crate::model::{
 mod counters;
 mod group_commit;
 mod prefix_index;
+mod read_cache;
 mod sled_store;
 
 pub use prefix_index::PrefixMatch;

@@ -31,24 +31,77 @@ const HOSTING: &str = "entHostingAndIdentifyServeInfo";
 
 /// Documented response fields of each document (§6.5), in order.
 const BASIC_FIELDS: &[&str] = &[
-    "orgName", "orgNature", "orgCrtType", "orgCrtCode", "orgCrtImgRid", "industryCategory", "industrySpecific",
-    "orgAddrProvince", "orgAddrCity", "orgAddrCounty", "orgAddr", "website", "orgDesc", "regAuthority", "regCapital",
-    "establishDate", "periodValidity", "contactName", "contactPhone", "contactEmail", "contactCrtType", "contactCrtNo",
-    "contactCrtFrontImgRid", "contactCrtBackImgRid", "legalName", "legalCrtType", "legalCrtNo", "legalPhone",
-    "legalEmail", "legalFax", "legalCrtFrontImgRid", "legalCrtBackImgRid", "entPrefix",
+    "orgName",
+    "orgNature",
+    "orgCrtType",
+    "orgCrtCode",
+    "orgCrtImgRid",
+    "industryCategory",
+    "industrySpecific",
+    "orgAddrProvince",
+    "orgAddrCity",
+    "orgAddrCounty",
+    "orgAddr",
+    "website",
+    "orgDesc",
+    "regAuthority",
+    "regCapital",
+    "establishDate",
+    "periodValidity",
+    "contactName",
+    "contactPhone",
+    "contactEmail",
+    "contactCrtType",
+    "contactCrtNo",
+    "contactCrtFrontImgRid",
+    "contactCrtBackImgRid",
+    "legalName",
+    "legalCrtType",
+    "legalCrtNo",
+    "legalPhone",
+    "legalEmail",
+    "legalFax",
+    "legalCrtFrontImgRid",
+    "legalCrtBackImgRid",
+    "entPrefix",
 ];
 const MANAGE_FIELDS: &[&str] = &[
-    "entInfoSyses", "servSysBuildType", "servSysBuildName", "servSysBuildContractFileRid", "servSysOperType",
-    "servSysOperName", "servSysOperContractFileRid",
+    "entInfoSyses",
+    "servSysBuildType",
+    "servSysBuildName",
+    "servSysBuildContractFileRid",
+    "servSysOperType",
+    "servSysOperName",
+    "servSysOperContractFileRid",
 ];
-const SYS_FIELDS: &[&str] =
-    &["sysType", "deployMode", "deployAddr", "deployAddrProvince", "deployAddrCity", "deployAddrCounty", "name", "ipPort"];
+const SYS_FIELDS: &[&str] = &[
+    "sysType",
+    "deployMode",
+    "deployAddr",
+    "deployAddrProvince",
+    "deployAddrCity",
+    "deployAddrCounty",
+    "name",
+    "ipPort",
+];
 const HOSTING_FIELDS: &[&str] = &[
-    "entInfoLicenses", "dataHostingOrg", "dataHostingContractFileRid", "servHostingOrg", "servHostingContractFileRid",
-    "entInfoSerIndustries", "extWebName", "extDomain", "extIpAddr",
+    "entInfoLicenses",
+    "dataHostingOrg",
+    "dataHostingContractFileRid",
+    "servHostingOrg",
+    "servHostingContractFileRid",
+    "entInfoSerIndustries",
+    "extWebName",
+    "extDomain",
+    "extIpAddr",
 ];
 
-fn code(f: &Fields<'_>, key: &str, allowed: std::ops::RangeInclusive<u64>, required: bool) -> Result<Option<u64>, ServiceError> {
+fn code(
+    f: &Fields<'_>,
+    key: &str,
+    allowed: std::ops::RangeInclusive<u64>,
+    required: bool,
+) -> Result<Option<u64>, ServiceError> {
     match f.u64_opt(key)? {
         None if required => Err(invalid(f.path(key), "required")),
         None => Ok(None),

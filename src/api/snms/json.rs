@@ -153,11 +153,15 @@ pub fn text(v: &Value, path: &str, max: usize) -> Result<String, ServiceError> {
 /// An unsigned integer from a number or a decimal string (empty = absent).
 pub fn integer(v: &Value, path: &str) -> Result<Option<u64>, ServiceError> {
     match v {
-        Value::Number(n) => n.as_u64().map(Some).ok_or_else(|| mismatch(path, format!("{n} is not a non-negative integer"))),
-        Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) => {
-            s.trim().parse::<u64>().map(Some).map_err(|_| mismatch(path, format!("{s:?} is not a non-negative integer")))
+        Value::Number(n) => {
+            n.as_u64().map(Some).ok_or_else(|| mismatch(path, format!("{n} is not a non-negative integer")))
         }
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        Value::String(s) => s
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| mismatch(path, format!("{s:?} is not a non-negative integer"))),
         _ => Err(mismatch(path, "expected an integer")),
     }
 }

@@ -61,10 +61,16 @@ fn login(st: &SnmsState, call: &Call, kind: Kind) -> Envelope {
     let now = st.now();
     let cfg = &st.cfg().snms;
     if st.inner.logins.blocked(call.peer, now, cfg.login_max_failures, cfg.login_window_secs) {
-        return Envelope::fail(status::FAILURE, "登录失败次数过多，请稍后再试 (too many failed logins; try again later)");
+        return Envelope::fail(
+            status::FAILURE,
+            "登录失败次数过多，请稍后再试 (too many failed logins; try again later)",
+        );
     }
     if kind == Kind::Hashed && !cfg.hashed_login {
-        return Envelope::fail(status::FAILURE, "本节点未开启密文登录，请使用 /identity/token (hashed login is disabled)");
+        return Envelope::fail(
+            status::FAILURE,
+            "本节点未开启密文登录，请使用 /identity/token (hashed login is disabled)",
+        );
     }
     let body = match call.json() {
         Ok(b) => b,
@@ -129,7 +135,8 @@ pub async fn registry(State(st): State<SnmsState>, call: Call) -> Response {
 /// Reads `{username|userName, password (h1), email, mobile}` at `f`
 /// (`base` prefixes field names) into an enterprise account.
 pub(super) fn new_account(st: &SnmsState, f: &Fields<'_>, base: &str, _by: &Actor) -> Result<NewAccount, ServiceError> {
-    let (u, path) = f.get_any(&["username", "userName"]).ok_or_else(|| invalid(super::json::join(base, "userName"), "required"))?;
+    let (u, path) =
+        f.get_any(&["username", "userName"]).ok_or_else(|| invalid(super::json::join(base, "userName"), "required"))?;
     let username = super::json::text(u, &path, MAX_USERNAME)?;
     if username.trim().is_empty() {
         return Err(invalid(path, "required"));

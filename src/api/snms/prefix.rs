@@ -27,10 +27,10 @@ pub(super) fn paging(call: &Call) -> Result<(u64, u64), ServiceError> {
     let num = |name: &str, default: u64| -> Result<u64, ServiceError> {
         match call.param(name) {
             None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| ServiceError::TypeMismatch { field: name.into(), reason: format!("{v:?} is not a number") }),
+            Some(v) => v.trim().parse::<u64>().map_err(|_| ServiceError::TypeMismatch {
+                field: name.into(),
+                reason: format!("{v:?} is not a number"),
+            }),
         }
     };
     Ok((num("currentPage", 1)?.max(1), num("pageSize", DEFAULT_PAGE_SIZE)?.clamp(1, MAX_PAGE_SIZE)))
@@ -42,9 +42,9 @@ pub(super) fn date_filters(st: &SnmsState, call: &Call) -> Result<(Option<u64>, 
     let one = |name: &str| -> Result<Option<u64>, ServiceError> {
         match call.param(name) {
             None => Ok(None),
-            Some(v) => dates::parse(v, off)
-                .map(Some)
-                .ok_or_else(|| invalid(name, format!("{v:?} is not yyyy-MM-dd HH:mm:ss"))),
+            Some(v) => {
+                dates::parse(v, off).map(Some).ok_or_else(|| invalid(name, format!("{v:?} is not yyyy-MM-dd HH:mm:ss")))
+            }
         }
     };
     Ok((one("startDate")?, one("endDate")?))
@@ -133,9 +133,7 @@ fn port(f: &Fields<'_>, key: &str) -> Result<Option<u16>, ServiceError> {
 
 fn parse_hosting(body: &Value) -> Result<Hosting, ServiceError> {
     let f = Fields::of(body, "")?;
-    let c = f
-        .obj("entPrefixConfig", "entPrefixConfig")?
-        .ok_or_else(|| invalid("entPrefixConfig", "required"))?;
+    let c = f.obj("entPrefixConfig", "entPrefixConfig")?.ok_or_else(|| invalid("entPrefixConfig", "required"))?;
     let prefix = c.str_req("entPrefix", 64)?;
     if f.get("proxyServerId").is_some() {
         let proxy_server_id = f.u64_req("proxyServerId")?;
@@ -147,7 +145,8 @@ fn parse_hosting(body: &Value) -> Result<Hosting, ServiceError> {
     }
     let ip_type = c.str_req("ipType", 1)?;
     let ip_text = c.str_req("ip", 255)?;
-    let ip: IpAddr = ip_text.trim().parse().map_err(|_| invalid(c.path("ip"), format!("{ip_text:?} is not an IP address")))?;
+    let ip: IpAddr =
+        ip_text.trim().parse().map_err(|_| invalid(c.path("ip"), format!("{ip_text:?} is not an IP address")))?;
     match (ip_type.as_str(), ip) {
         ("4", IpAddr::V4(_)) | ("6", IpAddr::V6(_)) => {}
         ("4" | "6", _) => return Err(invalid(c.path("ip"), format!("{ip} does not match ipType {ip_type}"))),

@@ -62,7 +62,8 @@ fn render(t: &Template, ver: Ver) -> Value {
         .items
         .iter()
         .map(|i| {
-            let meta = json!({ "type": "string", "minLength": i.metadata.min_length, "maxLength": i.metadata.max_length });
+            let meta =
+                json!({ "type": "string", "minLength": i.metadata.min_length, "maxLength": i.metadata.max_length });
             match ver {
                 Ver::V5 => json!({
                     "name": i.name, "idType": i.id_type, "idIndex": i.id_index, "metadataId": i.metadata_id,

@@ -78,7 +78,14 @@ fn env() -> Env {
 }
 
 impl Env {
-    async fn raw(&self, method: &str, path: &str, token: Option<&str>, ctype: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        ctype: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("Authorization", format!("Bearer {t}"));
@@ -257,7 +264,8 @@ async fn templates_v5_and_v3() {
     assert_eq!(v["status"], 1, "{v}");
     // In use: the demo identifiers use 1.0.0.
     let a = e.login("admin", "admin-pass").await;
-    let v = e.call("DELETE", "/snms/api/v5/template", Some(&a), Some(json!({"prefix": PREFIX, "version": "1.0.0"}))).await;
+    let v =
+        e.call("DELETE", "/snms/api/v5/template", Some(&a), Some(json!({"prefix": PREFIX, "version": "1.0.0"}))).await;
     assert_status(&v, -2);
 }
 
@@ -272,12 +280,21 @@ async fn identifier_lifecycle() {
     let v = e.call("POST", "/identityv2/data", Some(&t), Some(ident(h, "PX-200"))).await;
     assert_eq!((v["status"].as_i64(), v["message"].as_str()), (Some(-2), Some("标识已存在")));
     // Detail, raw and %2F-encoded.
-    for q in ["/identityv2/data/detail?handle=88.118.8.1001/demo-0001", "/identityv2/data/detail?handle=88.118.8.1001%2Fdemo-0001"] {
+    for q in [
+        "/identityv2/data/detail?handle=88.118.8.1001/demo-0001",
+        "/identityv2/data/detail?handle=88.118.8.1001%2Fdemo-0001",
+    ] {
         let v = e.call("GET", q, Some(&t), None).await;
         let d = &v["data"];
-        assert_eq!((d["code"].as_str(), d["prefix"].as_str(), d["handle"].as_str()), (Some("200"), Some(PREFIX), Some(h)));
+        assert_eq!(
+            (d["code"].as_str(), d["prefix"].as_str(), d["handle"].as_str()),
+            (Some("200"), Some(PREFIX), Some(h))
+        );
         assert_eq!(d["templateVersion"], "1.0.0");
-        assert_eq!(d["value"][0], json!({"index": 1001, "type": "TEMPLATE", "auth": "1", "data": {"format": "string", "value": "1.0.0"}}));
+        assert_eq!(
+            d["value"][0],
+            json!({"index": 1001, "type": "TEMPLATE", "auth": "1", "data": {"format": "string", "value": "1.0.0"}})
+        );
         assert_eq!(d["value"][1]["data"]["value"], "PX-200");
     }
     let v = e.call("GET", "/identityv2/data/detail", Some(&t), None).await;
@@ -290,14 +307,20 @@ async fn identifier_lifecycle() {
     assert!(v["message"].as_str().unwrap().contains("value[0].data.value"), "{v}");
     let mut bad = ident("88.118.8.1001/demo-0002", "PX");
     bad["value"][0]["index"] = json!(1000);
-    assert_eq!(e.call("POST", "/identityv2/data", Some(&t), Some(bad)).await["message"], "非法操作，索引1000在模板中不存在");
+    assert_eq!(
+        e.call("POST", "/identityv2/data", Some(&t), Some(bad)).await["message"],
+        "非法操作，索引1000在模板中不存在"
+    );
     let mut bad = ident("88.118.8.1001/demo-0002", "PX");
     bad["value"] = json!([{ "index": 2001, "type": "batch", "data": { "format": "string", "value": "B" } }]);
     let v = e.call("POST", "/identityv2/data", Some(&t), Some(bad)).await;
     assert!(v["message"].as_str().unwrap().starts_with("model:"), "required item named: {v}");
     // Update replaces the template values.
     let mut upd = ident(h, "PX-300");
-    upd["value"].as_array_mut().unwrap().push(json!({"index": 2001, "type": "batch", "auth": "", "data": {"format": "string", "value": "B2025-03"}}));
+    upd["value"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"index": 2001, "type": "batch", "auth": "", "data": {"format": "string", "value": "B2025-03"}}));
     assert_eq!(e.call("PUT", "/identityv2/data", Some(&t), Some(upd)).await["status"], 1);
     let v = e.call("GET", &format!("/identityv2/data/detail?handle={h}"), Some(&t), None).await;
     assert_eq!(v["data"]["value"][1]["data"]["value"], "PX-300");
@@ -369,13 +392,27 @@ async fn batch_of_2000_with_invalid_items_and_2001_refused() {
     assert_eq!(data[1]["msg"], "success");
     assert_eq!(data[2]["msg"], "没有找到标识");
     let v = e
-        .call("DELETE", "/identityv2/data/batchDelete", Some(&t), Some(json!(["88.118.8.1001/b-00001", "88.118.8.1001/never"])))
+        .call(
+            "DELETE",
+            "/identityv2/data/batchDelete",
+            Some(&t),
+            Some(json!(["88.118.8.1001/b-00001", "88.118.8.1001/never"])),
+        )
         .await;
     assert_eq!(v["data"][0], json!({"handle": "88.118.8.1001/b-00001", "code": 1, "msg": "success"}));
     assert_eq!(v["data"][1], json!({"handle": "88.118.8.1001/never", "code": -2, "msg": "标识不存在"}));
-    let v = e.call("DELETE", "/identityv2/data/batchDelete", Some(&t), Some(json!({"handles": ["88.118.8.1001/b-00002"]}))).await;
+    let v = e
+        .call("DELETE", "/identityv2/data/batchDelete", Some(&t), Some(json!({"handles": ["88.118.8.1001/b-00002"]})))
+        .await;
     assert_eq!(v["data"][0]["code"], 1);
-    let v = e.call("DELETE", "/identityv2/data/batchDelete", Some(&t), Some(Value::Array((0..2001).map(|i| json!(format!("88.118.8.1001/b-{i:05}"))).collect()))).await;
+    let v = e
+        .call(
+            "DELETE",
+            "/identityv2/data/batchDelete",
+            Some(&t),
+            Some(Value::Array((0..2001).map(|i| json!(format!("88.118.8.1001/b-{i:05}"))).collect())),
+        )
+        .await;
     assert_status(&v, -2);
 }
 
@@ -397,9 +434,15 @@ async fn permissions_by_role() {
     let v = e.call("GET", "/identityv2/data/detail?handle=88.118.8.1001/LOT2026-000451", Some(&aud), None).await;
     assert_eq!(v["status"], 1);
     assert_status(&e.call("POST", "/identityv2/data", Some(&aud), Some(ident("88.118.8.1001/a1", "PX"))).await, -3);
-    assert_status(&e.call("POST", "/identityv2/data/batchCreate", Some(&aud), Some(Value::Array(batch(2, "a")))).await, -3);
+    assert_status(
+        &e.call("POST", "/identityv2/data/batchCreate", Some(&aud), Some(Value::Array(batch(2, "a")))).await,
+        -3,
+    );
     // Admin: any prefix.
-    assert_eq!(e.call("POST", "/identityv2/data", Some(&adm), Some(ident("88.118.8.1002/x1", "PX"))).await["status"], 1);
+    assert_eq!(
+        e.call("POST", "/identityv2/data", Some(&adm), Some(ident("88.118.8.1002/x1", "PX"))).await["status"],
+        1
+    );
     assert_eq!(e.records(OTHER), 1);
 }
 
@@ -410,14 +453,44 @@ async fn bad_input_changes_nothing() {
     let before = e.records(PREFIX);
     let cases: Vec<(&str, Option<&str>, Vec<u8>, &str)> = vec![
         ("/identityv2/data", Some("application/json"), b"{\"handle\": ".to_vec(), "JSON"),
-        ("/identityv2/data", Some("application/xml"), serde_json::to_vec(&ident("88.118.8.1001/ct", "x")).unwrap(), "Content-Type"),
+        (
+            "/identityv2/data",
+            Some("application/xml"),
+            serde_json::to_vec(&ident("88.118.8.1001/ct", "x")).unwrap(),
+            "Content-Type",
+        ),
         ("/identityv2/data", Some("application/json"), Vec::new(), "body"),
         ("/identityv2/data/batchCreate", Some("application/json"), b"[1,".to_vec(), "JSON"),
-        ("/identityv2/data", Some("application/json"), serde_json::to_vec(&ident(&format!("88.118.8.1001/{}", "s".repeat(250)), "x")).unwrap(), "handle"),
-        ("/identityv2/data", Some("application/json"), serde_json::to_vec(&ident(&format!("{}/s", "8".repeat(65)), "x")).unwrap(), "handle"),
-        ("/identityv2/data", Some("application/json"), serde_json::to_vec(&ident("88.118.8.1001/v", &"v".repeat(256))).unwrap(), "value[0].data.value"),
-        ("/identityv2/data", Some("application/json"), serde_json::to_vec(&json!({"handle": "88.118.8.1001/n", "value": []})).unwrap(), "templateVersion"),
-        ("/identityv2/data", Some("application/json"), serde_json::to_vec(&json!({"handle": 5, "templateVersion": "1.0.0", "value": "x"})).unwrap(), "value"),
+        (
+            "/identityv2/data",
+            Some("application/json"),
+            serde_json::to_vec(&ident(&format!("88.118.8.1001/{}", "s".repeat(250)), "x")).unwrap(),
+            "handle",
+        ),
+        (
+            "/identityv2/data",
+            Some("application/json"),
+            serde_json::to_vec(&ident(&format!("{}/s", "8".repeat(65)), "x")).unwrap(),
+            "handle",
+        ),
+        (
+            "/identityv2/data",
+            Some("application/json"),
+            serde_json::to_vec(&ident("88.118.8.1001/v", &"v".repeat(256))).unwrap(),
+            "value[0].data.value",
+        ),
+        (
+            "/identityv2/data",
+            Some("application/json"),
+            serde_json::to_vec(&json!({"handle": "88.118.8.1001/n", "value": []})).unwrap(),
+            "templateVersion",
+        ),
+        (
+            "/identityv2/data",
+            Some("application/json"),
+            serde_json::to_vec(&json!({"handle": 5, "templateVersion": "1.0.0", "value": "x"})).unwrap(),
+            "value",
+        ),
     ];
     for (path, ct, body, needle) in cases {
         let (st, v) = e.raw("POST", path, Some(&t), ct, body).await;
@@ -431,13 +504,19 @@ async fn bad_input_changes_nothing() {
     bad["value"][0]["index"] = json!("twenty");
     assert_status(&e.call("POST", "/identityv2/data", Some(&t), Some(bad)).await, 21000);
     // A missing Content-Type is JSON (§1.2).
-    let (_, v) = e.raw("POST", "/identityv2/data", Some(&t), None, serde_json::to_vec(&ident("88.118.8.1001/noct", "x")).unwrap()).await;
+    let (_, v) = e
+        .raw("POST", "/identityv2/data", Some(&t), None, serde_json::to_vec(&ident("88.118.8.1001/noct", "x")).unwrap())
+        .await;
     assert_eq!(v["status"], 1, "{v}");
     // Over the body limit: 413; unknown path 404; wrong method 405.
-    let (st, _) = e.raw("POST", "/identityv2/data/batchCreate", Some(&t), Some("application/json"), vec![b' '; 5 << 20]).await;
+    let (st, _) =
+        e.raw("POST", "/identityv2/data/batchCreate", Some(&t), Some("application/json"), vec![b' '; 5 << 20]).await;
     assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(e.raw("GET", "/identityv2/nope", Some(&t), None, Vec::new()).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(e.raw("GET", "/identityv2/data/batchCreate", Some(&t), None, Vec::new()).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        e.raw("GET", "/identityv2/data/batchCreate", Some(&t), None, Vec::new()).await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
     assert_eq!(e.records(PREFIX), before + 1);
 }
 
@@ -454,10 +533,15 @@ async fn prefixes_and_hosting() {
     assert_eq!(d["createDate"], "2026-03-18 12:00:00");
     assert_status(&e.call("GET", "/snms/api/prefix/query?prefix=88.118.8.1002", Some(&t1), None).await, -3);
     assert_status(&e.call("GET", "/snms/api/prefix/query?prefix=99.9", Some(&adm), None).await, -2);
-    let v = e.call("GET", "/snms/api/prefix/page?entName=&entPrefix=88.118.8&currentPage=1&pageSize=2", Some(&adm), None).await;
+    let v = e
+        .call("GET", "/snms/api/prefix/page?entName=&entPrefix=88.118.8&currentPage=1&pageSize=2", Some(&adm), None)
+        .await;
     let d = &v["data"];
     assert_eq!((d["totalElements"].as_u64(), d["number"].as_u64(), d["size"].as_u64()), (Some(3), Some(1), Some(2)));
-    assert_eq!((d["first"].as_bool(), d["last"].as_bool(), d["totalPages"].as_u64()), (Some(true), Some(false), Some(2)));
+    assert_eq!(
+        (d["first"].as_bool(), d["last"].as_bool(), d["totalPages"].as_u64()),
+        (Some(true), Some(false), Some(2))
+    );
     assert_eq!(d["content"][0]["entprefix"], d["content"][0]["entPrefix"]);
     let v = e.call("GET", "/snms/api/prefix/page", Some(&t1), None).await;
     assert_eq!(v["data"]["totalElements"], 1);
@@ -474,7 +558,12 @@ async fn prefixes_and_hosting() {
     // Now writes under it are refused: it is served elsewhere.
     assert_status(&e.call("POST", "/identityv2/data", Some(&t1), Some(ident("88.118.8.1001/z", "x"))).await, -2);
     let bad = json!({"entPrefixConfig": {"entPrefix": PREFIX, "hdlType": "HS_SITE", "ipType": "4", "ip": "2001:db8::20", "tcpPort": "1"}});
-    assert!(e.call("POST", "/snms/api/ent/config", Some(&t1), Some(bad)).await["message"].as_str().unwrap().contains("entPrefixConfig.ip"));
+    assert!(
+        e.call("POST", "/snms/api/ent/config", Some(&t1), Some(bad)).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("entPrefixConfig.ip")
+    );
     let none = json!({"entPrefixConfig": {"entPrefix": PREFIX, "hdlType": "HS_SITE", "ipType": "4", "ip": "192.0.2.1", "tcpPort": ""}});
     assert_status(&e.call("POST", "/snms/api/ent/config", Some(&t1), Some(none)).await, -2);
     // Hosted again.
@@ -526,18 +615,33 @@ async fn enterprise_filing() {
     let adm = e.login("admin", "admin-pass").await;
     let t1 = e.login("ent1", "ent1-pass").await;
     // Only admins file new enterprises; required fields are named.
-    assert_status(&e.call("POST", "/snms/api/v3/ent/apply", Some(&t1), Some(filing(Some("ent3"), "88.118.8.1003", "C3", 10))).await, -3);
+    assert_status(
+        &e.call("POST", "/snms/api/v3/ent/apply", Some(&t1), Some(filing(Some("ent3"), "88.118.8.1003", "C3", 10)))
+            .await,
+        -3,
+    );
     let mut missing = filing(Some("ent3"), "88.118.8.1003", "C3", 10);
     missing["entRegisterManageInfo"]["entInfoSyses"].as_array_mut().unwrap().pop();
     let v = e.call("POST", "/snms/api/v3/ent/apply", Some(&adm), Some(missing)).await;
     assert!(v["message"].as_str().unwrap().contains("sysType 4"), "{v}");
     let mut missing = filing(Some("ent3"), "88.118.8.1003", "C3", 10);
     missing["entBasicInfo"]["orgName"] = Value::Null;
-    assert!(e.call("POST", "/snms/api/v3/ent/apply", Some(&adm), Some(missing)).await["message"].as_str().unwrap().contains("entBasicInfo.orgName"));
-    let v = e.call("POST", "/snms/api/v3/ent/apply", Some(&adm), Some(filing(Some("ent3"), "88.118.8.1003", "C3", 10))).await;
+    assert!(
+        e.call("POST", "/snms/api/v3/ent/apply", Some(&adm), Some(missing)).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("entBasicInfo.orgName")
+    );
+    let v = e
+        .call("POST", "/snms/api/v3/ent/apply", Some(&adm), Some(filing(Some("ent3"), "88.118.8.1003", "C3", 10)))
+        .await;
     assert_eq!(v["status"], 1, "{v}");
     // File ids and certificates are single-use; the prefix awaits review.
-    assert_status(&e.call("POST", "/snms/api/v3/ent/apply", Some(&adm), Some(filing(Some("ent4"), "88.118.8.1004", "C4", 11))).await, -2);
+    assert_status(
+        &e.call("POST", "/snms/api/v3/ent/apply", Some(&adm), Some(filing(Some("ent4"), "88.118.8.1004", "C4", 11)))
+            .await,
+        -2,
+    );
     assert_eq!(e.store.get_prefix("88.118.8.1003").unwrap().unwrap().state, PrefixState::AwaitingReview);
     // The new account logs in (its password came as h1) and sees its enterprise.
     let t3 = e.login("ent3", "ent3-pass").await;
@@ -581,7 +685,9 @@ async fn base_path_and_quota() {
     cfg.snms.enterprise_max_registrations = 5;
     let e = env_with(cfg);
     assert_eq!(e.raw("POST", "/identity/token", None, None, Vec::new()).await.0, StatusCode::NOT_FOUND);
-    let v = e.call("POST", "/snmsapi/identity/token", None, Some(json!({"username": "ent1", "password": "ent1-pass"}))).await;
+    let v = e
+        .call("POST", "/snmsapi/identity/token", None, Some(json!({"username": "ent1", "password": "ent1-pass"})))
+        .await;
     let t = v["data"]["token"].as_str().unwrap().to_owned();
     // The demo prefix holds 3 identifiers: 2 more fit.
     let v = e.call("POST", "/snmsapi/identityv2/data/batchCreate", Some(&t), Some(Value::Array(batch(4, "q")))).await;

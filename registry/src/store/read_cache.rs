@@ -1,0 +1,157 @@
+//! An in-memory read cache of records in front of sled, for the resolution
+//! hot path.
+//!
+//! Measured (docs/performance.md): with 1,000,000 identifiers read at
+//! random, sled's `get` (page-cache lookup, LRU bookkeeping, node binary
+//! search) was about 40% of the UDP door's user time. A hash lookup here is
+//! a fraction of that.
+//!
+//! Records are cached as [`RecordBytes`] (a reference-counted buffer), so a
+//! hit costs one hash, one shard read lock and a reference increment. The
+//! cache is read-through: a miss reads sled and fills the entry. Writes
+//! invalidate the keys they touch *after* their transaction committed, under
+//! the store's writer lock; a per-shard generation makes a reader that
+//! raced with a write drop its fill instead of caching the old bytes.
+//! Absent keys are not cached (hostile input cannot fill memory). Bounded by
+//! an entry count; a full shard is cleared (simple, bounded, refills from
+//! sled).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::RwLock;
+
+use crate::model::RecordBytes;
+
+const SHARDS: usize = 64;
+
+#[derive(Debug, Default)]
+struct Shard {
+    map: HashMap<Box<[u8]>, RecordBytes>,
+    generation: u64,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct ReadCache {
+    shards: Box<[RwLock<Shard>]>,
+    per_shard: usize,
+    hasher: RandomState,
+}
+
+/// A reader's ticket between a miss and the fill.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    shard: usize,
+    generation: u64,
+}
+
+impl ReadCache {
+    /// A cache of at most about `entries` records (`None` for 0).
+    pub(crate) fn new(entries: usize) -> Option<Self> {
+        if entries == 0 {
+            return None;
+        }
+        let shards = (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect();
+        Some(ReadCache { shards, per_shard: entries.div_ceil(SHARDS).max(1), hasher: RandomState::new() })
+    }
+
+    fn shard_of(&self, key: &[u8]) -> usize {
+        (self.hasher.hash_one(key) as usize) % SHARDS
+    }
+
+    /// A cached record, or a ticket to fill the entry after reading sled.
+    pub(crate) fn get(&self, key: &[u8]) -> Result<RecordBytes, Ticket> {
+        let shard = self.shard_of(key);
+        let s = self.shards[shard].read().unwrap_or_else(|e| e.into_inner());
+        match s.map.get(key) {
+            Some(r) => Ok(r.clone()),
+            None => Err(Ticket { shard, generation: s.generation }),
+        }
+    }
+
+    /// Caches `record` read from sled under `ticket`, unless a write touched
+    /// the shard since the ticket was taken.
+    pub(crate) fn fill(&self, key: &[u8], record: &RecordBytes, ticket: Ticket) {
+        let mut s = self.shards[ticket.shard].write().unwrap_or_else(|e| e.into_inner());
+        if s.generation != ticket.generation {
+            return;
+        }
+        if s.map.len() >= self.per_shard {
+            s.map.clear();
+        }
+        s.map.insert(key.into(), record.clone());
+    }
+
+    /// Forgets `key` (call after the write that changed it committed).
+    pub(crate) fn invalidate(&self, key: &[u8]) {
+        let shard = self.shard_of(key);
+        let mut s = self.shards[shard].write().unwrap_or_else(|e| e.into_inner());
+        s.generation = s.generation.wrapping_add(1);
+        s.map.remove(key);
+    }
+
+    /// Cached records.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.read().map(|s| s.map.len()).unwrap_or(0)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Value;
+
+    fn rec(s: &str) -> RecordBytes {
+        RecordBytes::from_values(&[Value::new(1, "URL", s)])
+    }
+
+    #[test]
+    fn fill_get_invalidate() {
+        let c = ReadCache::new(1000).unwrap();
+        let t = c.get(b"A/1").unwrap_err();
+        c.fill(b"A/1", &rec("x"), t);
+        assert_eq!(c.get(b"A/1").unwrap().stored(), rec("x").stored());
+        c.invalidate(b"A/1");
+        assert!(c.get(b"A/1").is_err());
+    }
+
+    #[test]
+    fn a_fill_that_raced_with_a_write_is_dropped() {
+        let c = ReadCache::new(1000).unwrap();
+        let t = c.get(b"A/1").unwrap_err();
+        // A writer commits and invalidates between the reader's miss and fill.
+        c.invalidate(b"A/1");
+        c.fill(b"A/1", &rec("old"), t);
+        assert!(c.get(b"A/1").is_err());
+    }
+
+    #[test]
+    fn bounded() {
+        let c = ReadCache::new(64).unwrap();
+        for i in 0..10_000 {
+            let k = format!("A/{i}");
+            if let Err(t) = c.get(k.as_bytes()) {
+                c.fill(k.as_bytes(), &rec("x"), t);
+            }
+        }
+        assert!(c.len() <= 64 + SHARDS);
+        assert!(ReadCache::new(0).is_none());
+    }
+
+    #[test]
+    fn the_store_never_serves_a_stale_record_from_its_cache() {
+        use crate::store::{SledOptions, SledStore, Store, StoreExt, WriteCtx};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(SledOptions::new(dir.path()).read_cache_entries(100)).unwrap();
+        let ctx = WriteCtx::new(1, "t");
+        store.create_record(b"A/1", vec![Value::new(1, "URL", "one")], false, &ctx).unwrap();
+        let url = |s: &SledStore| s.get_record(b"A/1").unwrap().map(|r| r.values().unwrap()[0].data.clone());
+        assert_eq!(url(&store), Some(b"one".to_vec()));
+        assert_eq!(url(&store), Some(b"one".to_vec())); // served from the cache
+        store.replace_record(b"A/1", vec![Value::new(1, "URL", "two")], &ctx).unwrap();
+        assert_eq!(url(&store), Some(b"two".to_vec()));
+        store.delete_record(b"A/1", &ctx).unwrap();
+        assert_eq!(url(&store), None);
+    }
+}
