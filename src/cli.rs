@@ -1,6 +1,8 @@
 //! The command line: clap definitions and the small commands (`init`,
 //! `check-config`, `keygen`, `version`). `serve` lives in `crate::serve`,
-//! `id` in `crate::offline`, `resolve` in `crate::resolve_cmd`.
+//! `id` in `crate::offline`, `resolve` in `crate::resolve_cmd`, the
+//! administration commands (`prefix`, `enterprise`, `template`, `user`,
+//! `stats`) in `crate::cli_admin`.
 //!
 //! Exit codes: 0 success, 64 usage or configuration error (`EX_USAGE`,
 //! including clap's own errors), 1 any other failure. A command signals a
@@ -56,9 +58,20 @@ pub enum Command {
     CheckConfig(CheckConfigArgs),
     /// Generate an RSA 2048 key pair (PKCS#8 PEM) and print its HS_PUBKEY.
     Keygen(KeygenArgs),
-    /// Offline store commands (refused while the daemon holds the store).
+    /// Identifier records: get, put, rm, import, export (through the
+    /// daemon's admin API while it runs, else on the store directly).
     #[command(subcommand)]
     Id(crate::offline::IdCommand),
+    /// Prefixes: list, get, create, set-state, home, unhome.
+    Prefix(crate::cli_admin::PrefixArgs),
+    /// Enterprises: list, get, create, approve.
+    Enterprise(crate::cli_admin::EnterpriseArgs),
+    /// Metadata templates: list, get, put, rm.
+    Template(crate::cli_admin::TemplateArgs),
+    /// API accounts: list, add, passwd, disable, enable.
+    User(crate::cli_admin::UserArgs),
+    /// Registrations and resolutions per prefix per day.
+    Stats(crate::cli_admin::StatsArgs),
     /// Resolve an identifier over the Handle protocol.
     Resolve(crate::resolve_cmd::ResolveArgs),
     /// Print the version.

@@ -10,8 +10,10 @@
 //! the store and a cancellation token.
 #![forbid(unsafe_code)]
 
+mod admin_client;
 mod api;
 mod cli;
+mod cli_admin;
 mod config;
 mod keys;
 mod offline;
@@ -63,7 +65,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cli::print_init_summary(&cfg, &outcome, args.demo);
         }
         Command::Keygen(args) => cli::keygen(&args)?,
-        Command::Id(cmd) => offline::run_id(cmd, cfg.data_dir())?,
+        Command::Id(cmd) => offline::run_id(cmd, &cfg)?,
+        Command::Prefix(args) => cli_admin::prefix(args, &cfg)?,
+        Command::Enterprise(args) => cli_admin::enterprise(args, &cfg)?,
+        Command::Template(args) => cli_admin::template(args, &cfg)?,
+        Command::User(args) => cli_admin::user(args, &cfg)?,
+        Command::Stats(args) => cli_admin::stats(args, &cfg)?,
         Command::Resolve(args) => resolve_cmd::run(args)?,
         Command::Serve => serve_command(cfg)?,
     }

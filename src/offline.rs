@@ -1,7 +1,7 @@
-//! Offline identifier commands, `idnode id ...`: they open the store
-//! directory directly and therefore refuse to run while a daemon holds it
-//! (sled's directory lock -> [`StoreError::Locked`], kept in the error chain
-//! so `main` can map it to an exit code).
+//! Identifier commands, `idnode id ...`: they open the store directory
+//! directly. While a daemon holds it (sled's directory lock ->
+//! [`StoreError::Locked`]) they go through the daemon's admin API instead
+//! (`crate::cli_admin::id_via_daemon`, same output, same exit codes).
 //!
 //! `import` streams the file, parses on a helper thread while the main
 //! thread commits batches (one transaction + one flush per batch), reports
@@ -31,7 +31,7 @@ pub enum Format {
     Csv,
 }
 
-/// Offline store commands (refused while the daemon holds the store).
+/// Identifier commands (through the daemon's admin API while it runs).
 #[derive(Debug, clap::Subcommand)]
 pub enum IdCommand {
     /// Print one identifier's record.
@@ -83,9 +83,14 @@ pub enum IdCommand {
     },
 }
 
-/// Runs an offline command against the store in `data_dir`.
-pub fn run_id(cmd: IdCommand, data_dir: &Path) -> Result<()> {
-    let store = open(data_dir)?;
+/// Runs an `id` command against the store of `cfg`, or through the
+/// daemon's admin API when a running daemon holds the store.
+pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
+    let store = match open(cfg.data_dir()) {
+        Ok(s) => s,
+        Err(e) if crate::cli_admin::is_locked(&e) => return crate::cli_admin::id_via_daemon(cmd, cfg, e),
+        Err(e) => return Err(e),
+    };
     let ctx = WriteCtx::new(crate::unix_now(), "cli");
     match cmd {
         IdCommand::Get { handle, json } => get(&store, &handle, json),
@@ -115,13 +120,7 @@ pub fn run_id(cmd: IdCommand, data_dir: &Path) -> Result<()> {
             Ok(())
         }
         IdCommand::Import { file, format, batch, overwrite } => {
-            let format = format.unwrap_or_else(|| {
-                if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
-                    Format::Csv
-                } else {
-                    Format::Jsonl
-                }
-            });
+            let format = format_of(&file, format);
             let summary = import(store, &file, format, batch as usize, overwrite, &ctx)?;
             println!("{summary}");
             if summary.failed > 0 {
@@ -146,6 +145,13 @@ pub fn run_id(cmd: IdCommand, data_dir: &Path) -> Result<()> {
     }
 }
 
+/// The import format: as given, else from the extension (`.csv` = CSV).
+pub(crate) fn format_of(file: &Path, format: Option<Format>) -> Format {
+    format.unwrap_or_else(|| {
+        if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) { Format::Csv } else { Format::Jsonl }
+    })
+}
+
 fn open(data_dir: &Path) -> Result<Arc<SledStore>> {
     let path = crate::cli::store_path(data_dir);
     if !path.exists() {
@@ -163,7 +169,7 @@ fn open(data_dir: &Path) -> Result<Arc<SledStore>> {
     }
 }
 
-fn parse_handle(h: &str) -> Result<Identifier> {
+pub(crate) fn parse_handle(h: &str) -> Result<Identifier> {
     Identifier::parse(h).map_err(|e| crate::cli::UsageError(format!("{h:?}: {e}")).into())
 }
 
@@ -172,19 +178,24 @@ fn get(store: &SledStore, handle: &str, json: bool) -> Result<()> {
     let key = store.canonical_key(id.as_bytes());
     let Some(rec) = store.get_record(&key)? else { bail!("{handle} not found") };
     let values = rec.values().context("decoding the stored record")?;
+    print_record(id.as_str(), &values, json);
+    Ok(())
+}
+
+/// Prints a record as `id get` does (a table, or one JSON line).
+pub(crate) fn print_record(handle: &str, values: &[Value], json: bool) {
     if json {
-        println!("{}", transfer::to_json_line(id.as_str(), &values));
-        return Ok(());
+        println!("{}", transfer::to_json_line(handle, values));
+        return;
     }
-    println!("{}", id.as_str());
-    for v in &values {
+    println!("{handle}");
+    for v in values {
         let data = match std::str::from_utf8(&v.data) {
             Ok(s) => s.to_owned(),
             Err(_) => format!("hex:{}", hex::encode(&v.data)),
         };
         println!("  {:>6}  {:<16} ttl={:<6} perm={:04b}  {}", v.index, v.type_str(), v.ttl, v.permissions, data);
     }
-    Ok(())
 }
 
 /// Writes every record (under `prefix`) as JSON lines; returns the count.
@@ -228,18 +239,18 @@ impl std::fmt::Display for ImportSummary {
 }
 
 /// A parsed record waiting for the store, with the line it came from.
-struct Parsed {
-    line: u64,
-    handle: String,
-    op: RecordOp,
+pub(crate) struct Parsed {
+    pub(crate) line: u64,
+    pub(crate) handle: String,
+    pub(crate) op: RecordOp,
 }
 
 /// What the parser thread sends: parsed records and per-line errors, in
 /// file order, plus the bytes consumed so far (for the progress bar).
-struct Chunk {
-    records: Vec<Parsed>,
-    errors: Vec<(u64, String)>,
-    bytes: u64,
+pub(crate) struct Chunk {
+    pub(crate) records: Vec<Parsed>,
+    pub(crate) errors: Vec<(u64, String)>,
+    pub(crate) bytes: u64,
 }
 
 fn import(
@@ -309,7 +320,7 @@ fn import(
     Ok(ImportSummary { ok, failed, seconds: t0.elapsed().as_secs_f64() })
 }
 
-fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
@@ -325,9 +336,9 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
     bar
 }
 
-struct CountingReader {
-    inner: Box<dyn Read + Send>,
-    bytes: u64,
+pub(crate) struct CountingReader {
+    pub(crate) inner: Box<dyn Read + Send>,
+    pub(crate) bytes: u64,
 }
 
 impl Read for CountingReader {
@@ -346,7 +357,7 @@ fn send(tx: &std::sync::mpsc::SyncSender<Chunk>, chunk: &mut Chunk, bytes: u64, 
     tx.send(full).is_ok()
 }
 
-fn parse_jsonl(
+pub(crate) fn parse_jsonl(
     reader: CountingReader,
     batch: usize,
     overwrite: bool,
@@ -412,7 +423,7 @@ struct Group {
     failed: bool,
 }
 
-fn parse_csv(
+pub(crate) fn parse_csv(
     reader: CountingReader,
     batch: usize,
     overwrite: bool,

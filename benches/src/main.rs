@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,10 +24,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use hdrhistogram::Histogram;
+use nix::poll::{PollFd, PollFlags, ppoll};
+use nix::sys::time::TimeSpec;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 mod request;
+mod snms;
 
 #[derive(Parser, Debug)]
 #[command(name = "idnode-bench", version, about = "Loopback-only load generator for idnode")]
@@ -43,6 +47,8 @@ enum Cmd {
     Tcp(Load),
     /// A do-nothing UDP answerer: the ceiling of this machine for the same generator.
     NullServer(NullServer),
+    /// Durable batch registration over the SNMS HTTP API (batchCreate).
+    Snms(snms::SnmsArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -150,6 +156,7 @@ fn main() -> anyhow::Result<()> {
             finish(&l, r)
         }
         Cmd::NullServer(n) => null_server(&n),
+        Cmd::Snms(a) => snms::run(&a).map(|_| ()),
     }
 }
 
@@ -329,7 +336,8 @@ fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::
     let interval = Duration::from_secs_f64(1.0 / per_worker_rate);
     let mut next_send = Instant::now();
     let mut exhausted = false;
-    sock.set_read_timeout(Some(Duration::from_millis(if open_loop { 1 } else { 50 })))?;
+    sock.set_nonblocking(true)?;
+    let mut next_expiry = Instant::now();
     loop {
         // Send phase.
         if !exhausted {
@@ -364,12 +372,22 @@ fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::
         if exhausted && pending.is_empty() {
             break;
         }
-        // Receive phase: drain whatever arrived.
-        match sock.recv(&mut buf) {
-            Ok(n) => {
-                if let Some((id, seq, rc)) = request::parse_answer(&buf[..n]) {
-                    // Multi-datagram answers: count on the first datagram.
-                    if seq == 0
+        // Receive phase: wait for the first answer (in the open loop only
+        // until the next send is due), then drain what arrived.
+        let wait = if open_loop {
+            next_send.saturating_duration_since(Instant::now())
+        } else {
+            Duration::from_millis(50)
+        };
+        let ts = TimeSpec::from_duration(wait);
+        let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
+        let _ = ppoll(&mut fds, Some(ts), None);
+        loop {
+            match sock.recv(&mut buf) {
+                Ok(n) => {
+                    if let Some((id, seq, rc)) = request::parse_answer(&buf[..n])
+                        // Multi-datagram answers: count on the first datagram.
+                        && seq == 0
                         && let Some(t0) = pending.remove(&id)
                     {
                         let us = t0.elapsed().as_micros().max(1) as u64;
@@ -377,18 +395,18 @@ fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::
                         tally.count_rc(rc);
                     }
                 }
+                Err(_) => break, // WouldBlock: drained
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(_) => {}
         }
-        // Expire lost requests.
-        if !pending.is_empty() && (exhausted || pending.len() >= l.window.max(1) || open_loop) {
-            let now = Instant::now();
+        // Expire lost requests (every 10 ms at most).
+        let now = Instant::now();
+        if !pending.is_empty() && now >= next_expiry {
+            next_expiry = now + Duration::from_millis(10);
             let before = pending.len();
             pending.retain(|_, t0| now.duration_since(*t0) < timeout);
             tally.lost += (before - pending.len()) as u64;
         }
-        if budget.done() && exhausted && Instant::now() > budget.deadline + timeout {
+        if budget.done() && exhausted && now > budget.deadline + timeout {
             tally.lost += pending.len() as u64;
             break;
         }

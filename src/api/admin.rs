@@ -157,6 +157,7 @@ impl Routes {
     }
 
     /// `(path, methods)` of every admin route, paths in axum syntax.
+    #[cfg(test)]
     pub fn table(&self) -> &[(&'static str, &'static [&'static str])] {
         &self.table
     }

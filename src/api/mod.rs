@@ -6,6 +6,7 @@
 //! `spawn_blocking`, map errors to the API's own error body at one place.
 //! `auth` extracts and checks HTTP credentials for the APIs that take them.
 
+pub mod admin;
 pub mod auth;
 pub mod rest;
 pub mod snms;
@@ -36,5 +37,5 @@ impl ApiDeps {
 
 /// Every API route, merged.
 pub fn router(deps: ApiDeps) -> Router {
-    Router::new().merge(rest::router(deps.clone())).merge(snms::router(deps.clone()))
+    Router::new().merge(rest::router(deps.clone())).merge(snms::router(deps.clone())).merge(admin::router(deps))
 }

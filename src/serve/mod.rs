@@ -169,6 +169,8 @@ pub async fn run_until(
     // --- Maintenance: metrics upkeep, counter persistence.
     let maint = spawn_maintenance(metrics, store.clone(), shutdown.child_token());
 
+    // The CLI finds the daemon's admin API here when http.listen has port 0.
+    crate::api::admin::publish_address(&cfg, http_addr);
     ready.set(true);
     announce(&cfg, &listeners);
 

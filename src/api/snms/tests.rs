@@ -695,3 +695,28 @@ async fn base_path_and_quota() {
     assert_eq!(&msgs[..2], &["success", "success"]);
     assert!(msgs[2].contains("registration quota"), "{msgs:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_fast_path_reports_per_item_like_the_value_path() {
+    let e = env();
+    let t = e.login("ent1", "ent1-pass").await;
+    // Well-formed JSON throughout, so the typed path takes it.
+    let mut items = batch(5, "f");
+    items[0]["value"][0]["index"] = json!("2000");
+    items[1]["value"][0]["data"]["value"] = json!("x".repeat(300));
+    items[2]["value"][0]["data"] = json!({ "format": "string" });
+    items[3]["value"][0]["data"]["format"] = json!("binary");
+    items[4]["handle"] = json!("88.118.8.1002/f-4");
+    let v = e.call("POST", "/identityv2/data/batchCreate", Some(&t), Some(Value::Array(items))).await;
+    let msgs: Vec<&str> = v["data"].as_array().unwrap().iter().map(|d| d["msg"].as_str().unwrap()).collect();
+    assert_eq!(msgs[0], "success");
+    assert!(msgs[1].contains("value[0].data.value"), "{msgs:?}");
+    assert!(msgs[2].contains("value[0].data.value") && msgs[2].contains("required"), "{msgs:?}");
+    assert!(msgs[3].contains("value[0].data.format"), "{msgs:?}");
+    assert!(msgs[4].contains("88.118.8.1002"), "{msgs:?}");
+    assert_eq!(v["data"][4]["handle"], "88.118.8.1002/f-4");
+    // The same through batchUpdate.
+    let v = e.call("PUT", "/identityv2/data/batchUpdate", Some(&t), Some(Value::Array(batch(2, "f")))).await;
+    assert_eq!(v["data"][0]["msg"], "success");
+    assert_eq!(v["data"][1]["msg"], "没有找到标识");
+}
