@@ -150,12 +150,25 @@ pub enum TemplateCmd {
         prefix: Option<String>,
     },
     /// Show one template version.
-    Get { prefix: String, version: String },
+    Get {
+        prefix: String,
+        #[arg(id = "template_version", value_name = "VERSION")]
+        version: String,
+    },
     /// Create a template version, or edit an existing one, from a JSON file
     /// in the SNMS v5 shape (`template get --json` output works); `-` = stdin.
-    Put { prefix: String, version: String, file: PathBuf },
+    Put {
+        prefix: String,
+        #[arg(id = "template_version", value_name = "VERSION")]
+        version: String,
+        file: PathBuf,
+    },
     /// Delete a template version (refused while an identifier uses it).
-    Rm { prefix: String, version: String },
+    Rm {
+        prefix: String,
+        #[arg(id = "template_version", value_name = "VERSION")]
+        version: String,
+    },
 }
 
 /// `idnode user ...`

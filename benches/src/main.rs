@@ -148,11 +148,11 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Udp(l) => {
-            let r = run_udp(&l)?;
+            let r = run_workers("udp", &l, udp_worker)?;
             finish(&l, r)
         }
         Cmd::Tcp(l) => {
-            let r = run_tcp(&l)?;
+            let r = run_workers("tcp", &l, tcp_worker)?;
             finish(&l, r)
         }
         Cmd::NullServer(n) => null_server(&n),
@@ -295,7 +295,15 @@ impl Budget {
     }
 }
 
-fn run_udp(l: &Load) -> anyhow::Result<Report> {
+type WorkerResult = anyhow::Result<(Tally, Histogram<u64>)>;
+
+/// Runs `worker` on `--concurrency` threads sharing one budget and merges
+/// their tallies and histograms.
+fn run_workers(
+    mode: &'static str,
+    l: &Load,
+    worker: fn(&Load, SocketAddr, u64, &Budget) -> WorkerResult,
+) -> anyhow::Result<Report> {
     let target = loopback_target(&l.target)?;
     let budget = Arc::new(Budget {
         left: AtomicU64::new(l.requests),
@@ -307,7 +315,7 @@ fn run_udp(l: &Load) -> anyhow::Result<Report> {
     for w in 0..l.concurrency.max(1) {
         let l = l.clone();
         let budget = budget.clone();
-        threads.push(std::thread::spawn(move || udp_worker(&l, target, w as u64, &budget)));
+        threads.push(std::thread::spawn(move || worker(&l, target, w as u64, &budget)));
     }
     let mut tally = Tally::default();
     let mut hist = new_hist();
@@ -316,10 +324,10 @@ fn run_udp(l: &Load) -> anyhow::Result<Report> {
         tally.add(&t);
         hist.add(&h)?;
     }
-    Ok(report("udp", l, tally, &hist, start.elapsed().as_secs_f64()))
+    Ok(report(mode, l, tally, &hist, start.elapsed().as_secs_f64()))
 }
 
-fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::Result<(Tally, Histogram<u64>)> {
+fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> WorkerResult {
     let bind: SocketAddr = if target.is_ipv4() { "127.0.0.1:0".parse()? } else { "[::1]:0".parse()? };
     let sock = UdpSocket::bind(bind)?;
     sock.connect(target)?;
@@ -414,31 +422,7 @@ fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::
     Ok((tally, hist))
 }
 
-fn run_tcp(l: &Load) -> anyhow::Result<Report> {
-    let target = loopback_target(&l.target)?;
-    let budget = Arc::new(Budget {
-        left: AtomicU64::new(l.requests),
-        deadline: Instant::now() + Duration::from_secs_f64(l.duration),
-        stop: AtomicBool::new(false),
-    });
-    let start = Instant::now();
-    let mut threads = Vec::new();
-    for w in 0..l.concurrency.max(1) {
-        let l = l.clone();
-        let budget = budget.clone();
-        threads.push(std::thread::spawn(move || tcp_worker(&l, target, w as u64, &budget)));
-    }
-    let mut tally = Tally::default();
-    let mut hist = new_hist();
-    for t in threads {
-        let (t, h) = t.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
-        tally.add(&t);
-        hist.add(&h)?;
-    }
-    Ok(report("tcp", l, tally, &hist, start.elapsed().as_secs_f64()))
-}
-
-fn tcp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> anyhow::Result<(Tally, Histogram<u64>)> {
+fn tcp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> WorkerResult {
     let mut stream = TcpStream::connect_timeout(&target, Duration::from_secs(5))?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_secs_f64(l.timeout.max(1.0))))?;

@@ -270,9 +270,18 @@ impl Engine {
         let (responsible, policy) = if is_na {
             (true, CasePolicy::CaseSensitive)
         } else {
-            match self.store.longest_homed(prefix) {
-                Some(m) => (true, m.prefix.case_policy),
-                None => (false, CasePolicy::CaseSensitive),
+            // The nearest known prefix decides: homed here, or an enterprise
+            // prefix hosted on the enterprise's own node (referral).
+            let known = self.store.longest_known(prefix);
+            match known {
+                Some(m) if m.prefix.homed => (true, m.prefix.case_policy),
+                Some(m) if m.prefix.site.is_some() => {
+                    return self.service_referral(req, &m.prefix.prefix, m.prefix.site.as_deref().unwrap_or_default(), out, &responder);
+                }
+                _ => match self.store.longest_homed(prefix) {
+                    Some(m) => (true, m.prefix.case_policy),
+                    None => (false, CasePolicy::CaseSensitive),
+                },
             }
         };
         if !responsible {
@@ -356,6 +365,36 @@ impl Engine {
             Ok(()) => Outcome::new(op, ResponseCode::SUCCESS),
             Err(_) => fail(out, ResponseCode::ERROR, b"Answer too large"),
         }
+    }
+
+    /// RC 302: the identifier lives on an enterprise node of a prefix that
+    /// is not hosted here; the answer carries the enterprise node's HS_SITE
+    /// and the prefix handle (§3 "Service referral").
+    fn service_referral(
+        &self,
+        req: &ResolutionRequestRef<'_>,
+        prefix: &str,
+        site: &[u8],
+        out: &mut Vec<u8>,
+        responder: &Responder,
+    ) -> Outcome {
+        let op = OpCode::RESOLUTION;
+        if req.header.op_flags.contains(OpFlags::DNRF) {
+            let _ = encode_error_response(
+                out,
+                &req.response_head(ResponseCode::SERVER_NOT_RESP, responder),
+                req.response_digest().as_ref(),
+                NOT_HOMED_MESSAGE,
+            );
+            return Outcome::new(op, ResponseCode::SERVER_NOT_RESP);
+        }
+        let body = Body::Referral(ReferralResponse {
+            digest: req.response_digest(),
+            handle: idnode_registry::ident::prefix_handle(prefix).into_bytes(),
+            values: Some(vec![Value::new(1, "HS_SITE", site.to_vec())]),
+        });
+        Message::response_to(&req.envelope, &req.header, ResponseCode::SERVICE_REFERRAL, responder, body).encode_into(out);
+        Outcome::new(op, ResponseCode::SERVICE_REFERRAL)
     }
 
     fn challenge_from_ref(&self, frame: &Frame<'_>, now: u64, out: &mut Vec<u8>) -> Outcome {
