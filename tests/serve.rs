@@ -1,6 +1,7 @@
 //! The daemon as a black box: first run creates a demo store, it listens on
-//! the ports it announces, the operational endpoints answer, offline
-//! commands refuse the store it holds, and SIGTERM exits 0 after a flush.
+//! the ports it announces, the operational endpoints answer, store commands
+//! go through its admin API while it holds the store (and say why they
+//! cannot when that API is off), and SIGTERM exits 0 after a flush.
 
 mod common;
 
@@ -38,10 +39,18 @@ fn serve_first_run_endpoints_lock_and_sigterm() {
     assert_eq!(status, 200);
     assert!(body.contains("idnode_store_records"), "{body}");
 
-    // An offline command on the store the daemon holds fails and says why.
+    // A store command while the daemon holds the store goes through its
+    // admin API (design.md §5) ...
     let o = run(idnode()
         .args(["id", "get", "88.118.8.1001/LOT2026-000451", "--data-dir"])
         .arg(&data));
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("CP-200"), "{}", stdout(&o));
+    // ... and with the admin API off it fails and says why.
+    let o = run(idnode()
+        .args(["id", "get", "88.118.8.1001/LOT2026-000451", "--data-dir"])
+        .arg(&data)
+        .env("IDNODE_ADMIN__API_ENABLED", "false"));
     assert_eq!(
         o.status.code(),
         Some(1),

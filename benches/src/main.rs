@@ -16,7 +16,8 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::os::fd::AsFd;
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use hdrhistogram::Histogram;
 use nix::poll::{PollFd, PollFlags, ppoll};
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 use nix::sys::time::TimeSpec;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -49,6 +51,35 @@ enum Cmd {
     NullServer(NullServer),
     /// Durable batch registration over the SNMS HTTP API (batchCreate).
     Snms(snms::SnmsArgs),
+    /// Writes the benchmark identifier set as JSON lines for `idnode id import`.
+    GenIds(GenIds),
+}
+
+#[derive(Args, Debug)]
+struct GenIds {
+    /// Identifier prefix.
+    #[arg(long, default_value = "88.118.8.1001")]
+    prefix: String,
+    /// How many identifiers: `<prefix>/BENCH-<n>` for n in 0..count.
+    #[arg(long, default_value_t = 1_000_000)]
+    count: u64,
+    /// Output file.
+    #[arg(long)]
+    out: std::path::PathBuf,
+}
+
+/// Three values per identifier, like the demo records (URL + two template fields).
+fn gen_ids(g: &GenIds) -> anyhow::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&g.out)?);
+    for n in 0..g.count {
+        writeln!(
+            w,
+            r#"{{"handle":"{p}/BENCH-{n}","values":[{{"index":1,"type":"URL","data":"https://www.example.com/p/BENCH-{n}"}},{{"index":2000,"type":"model","data":"CP-200"}},{{"index":2001,"type":"batch","data":"LOT2026-{n:06}"}}]}}"#,
+            p = g.prefix
+        )?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 #[derive(Args, Debug, Clone)]
@@ -111,6 +142,9 @@ struct NullServer {
     /// Stop after this many seconds.
     #[arg(long, default_value_t = 120.0)]
     duration: f64,
+    /// Datagrams per recvmmsg/sendmmsg (as the node's UDP door: 32).
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
 }
 
 #[derive(Serialize, Debug)]
@@ -157,6 +191,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::NullServer(n) => null_server(&n),
         Cmd::Snms(a) => snms::run(&a).map(|_| ()),
+        Cmd::GenIds(g) => gen_ids(&g),
     }
 }
 
@@ -474,24 +509,52 @@ fn null_server(n: &NullServer) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs_f64(n.duration);
     let answer_len = n.answer_bytes.max(44);
     let mut threads = Vec::new();
+    let batch = n.batch.max(1);
     for s in socks {
         threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
             s.set_read_timeout(Some(Duration::from_millis(200)))?;
-            let mut buf = vec![0u8; 2048];
-            let mut answer = vec![0u8; answer_len];
+            let mut template = vec![0u8; answer_len];
             let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
-            rng.fill(&mut answer[44..]);
+            rng.fill(&mut template[44..]);
+            // The same system calls as the node's UDP door: recvmmsg /
+            // sendmmsg of up to `batch` datagrams; no other work than
+            // copying the envelope and setting rc 1.
+            let mut bufs = vec![[0u8; 2048]; batch];
+            let mut answers = vec![template.clone(); batch];
+            let mut rx = MultiHeaders::<SockaddrStorage>::preallocate(batch, None);
+            let mut tx = MultiHeaders::<SockaddrStorage>::preallocate(batch, None);
+            let mut peers: Vec<Option<SockaddrStorage>> = Vec::with_capacity(batch);
+            let fd = s.as_raw_fd();
             while Instant::now() < deadline {
-                let Ok((len, peer)) = s.recv_from(&mut buf) else { continue };
-                if len < 20 {
-                    continue;
+                peers.clear();
+                let mut lens = Vec::with_capacity(batch);
+                {
+                    let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+                        bufs.iter_mut().map(|b| [IoSliceMut::new(&mut b[..])]).collect();
+                    let Ok(got) = recvmmsg(fd, &mut rx, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) else {
+                        continue;
+                    };
+                    for m in got {
+                        lens.push(m.bytes);
+                        peers.push(m.address);
+                    }
                 }
-                // Same envelope work as a real answer: copy the request id, set rc 1.
-                answer[..20].copy_from_slice(&buf[..20]);
-                answer[16..20].copy_from_slice(&((answer_len - 20) as u32).to_be_bytes());
-                answer[20..24].copy_from_slice(&1u32.to_be_bytes());
-                answer[24..28].copy_from_slice(&1u32.to_be_bytes());
-                let _ = s.send_to(&answer, peer);
+                let mut out = 0;
+                for (i, &len) in lens.iter().enumerate() {
+                    if len < 20 || peers[i].is_none() {
+                        continue;
+                    }
+                    let a = &mut answers[out];
+                    a[..20].copy_from_slice(&bufs[i][..20]);
+                    a[16..20].copy_from_slice(&((answer_len - 20) as u32).to_be_bytes());
+                    a[20..24].copy_from_slice(&1u32.to_be_bytes());
+                    a[24..28].copy_from_slice(&1u32.to_be_bytes());
+                    peers[out] = peers[i];
+                    out += 1;
+                }
+                peers.truncate(out);
+                let slices: Vec<[IoSlice<'_>; 1]> = answers[..out].iter().map(|a| [IoSlice::new(a)]).collect();
+                let _ = sendmmsg(fd, &mut tx, slices.iter(), &peers, [], MsgFlags::empty());
             }
             Ok(())
         }));

@@ -149,3 +149,21 @@ fn resolve_command_metrics_health_and_clean_shutdown() {
     assert!(body.contains("idnode_request_duration_seconds"));
     assert_eq!(node.terminate().unwrap(), Some(0));
 }
+
+#[test]
+fn pipelined_tcp_requests_are_answered_in_order() {
+    let node = reference_node();
+    let mut s = TcpStream::connect(node.handle_tcp).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut burst = Vec::new();
+    for id in 1..=50 {
+        let handle = if id % 2 == 0 { "TEST/abc" } else { "TEST/nope" };
+        burst.extend(resolution_request(id, handle, &[], &[], OpFlags::PO, V211, V211));
+    }
+    s.write_all(&burst).unwrap();
+    for id in 1..=50 {
+        let m = Message::decode(&read_message(&mut s).unwrap()).unwrap();
+        assert_eq!(m.envelope.request_id, id);
+        assert_eq!(m.header.response_code.0, if id % 2 == 0 { 1 } else { 100 });
+    }
+}

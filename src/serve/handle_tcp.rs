@@ -75,6 +75,9 @@ pub async fn run(
     }
 }
 
+/// Serves one connection. Reads go into a buffer so that a request that
+/// arrives whole (the usual case) costs one `read`, and pipelined requests
+/// are answered in order.
 async fn serve_conn(
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -83,73 +86,87 @@ async fn serve_conn(
     limits: TcpLimits,
     cancel: &CancellationToken,
 ) -> io::Result<()> {
-    let mut msg = Vec::with_capacity(1024);
+    let mut buf: Vec<u8> = vec![0u8; 16 * 1024];
+    let (mut start, mut end) = (0usize, 0usize);
     let mut out = Vec::with_capacity(4096);
     loop {
-        // Wait for the next request: idle timeout, or shutdown between requests.
-        let mut envelope = [0u8; ENVELOPE_LEN];
-        let first = tokio::select! {
-            _ = cancel.cancelled() => return Ok(()),
-            r = tokio::time::timeout(limits.idle_timeout, stream.read(&mut envelope)) => r,
-        };
-        let got = match first {
-            Err(_) => return Ok(()), // idle
-            Ok(Ok(0)) => return Ok(()),
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => return Err(e),
-        };
-        let started = Instant::now();
-        if got < ENVELOPE_LEN {
-            let rest = &mut envelope[got..];
-            match tokio::time::timeout(limits.read_timeout, stream.read_exact(rest)).await {
-                Ok(Ok(_)) => {}
-                // A partial envelope then EOF / timeout: nothing to answer to.
-                _ => return Ok(()),
+        // Wait for the next envelope: idle timeout, or shutdown between requests.
+        if end - start < ENVELOPE_LEN {
+            if start > 0 {
+                buf.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+            }
+            while end < ENVELOPE_LEN {
+                let idle = end == 0;
+                let n = if idle {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Ok(()),
+                        r = tokio::time::timeout(limits.idle_timeout, stream.read(&mut buf[end..])) => match r {
+                            Err(_) => return Ok(()),
+                            Ok(r) => r?,
+                        },
+                    }
+                } else {
+                    match tokio::time::timeout(limits.read_timeout, stream.read(&mut buf[end..])).await {
+                        Err(_) => return Ok(()),
+                        Ok(r) => r?,
+                    }
+                };
+                if n == 0 {
+                    // EOF: clean between requests; a partial envelope has
+                    // nothing to answer to.
+                    return Ok(());
+                }
+                end += n;
             }
         }
-        let len =
-            u32::from_be_bytes([envelope[16], envelope[17], envelope[18], envelope[19]]) as usize;
+        let started = Instant::now();
+        let e = &buf[start..start + ENVELOPE_LEN];
+        let len = u32::from_be_bytes([e[16], e[17], e[18], e[19]]) as usize;
         let now = crate::unix_now();
         out.clear();
         if len > MAX_MESSAGE {
-            engine.protocol_error_unframed(
-                &format!("Message length {len} exceeds the limit {MAX_MESSAGE}"),
-                now,
-                &mut out,
-            );
+            engine.protocol_error_unframed(&format!("Message length {len} exceeds the limit {MAX_MESSAGE}"), now, &mut out);
             stream.write_all(&out).await?;
             metrics.observe(0, 4, started.elapsed());
             return Ok(());
         }
-        msg.clear();
-        msg.extend_from_slice(&envelope);
-        msg.resize(ENVELOPE_LEN + len, 0);
-        let received =
-            read_up_to(&mut stream, &mut msg[ENVELOPE_LEN..], limits.read_timeout).await?;
-        if received < len {
-            // The reference server answers a short message with RC 4 and the
-            // count it got (vectors tcp-truncated-body, tcp-garbage).
-            engine.protocol_error_unframed(
-                &format!("Expecting {len} bytes, only received {received}"),
-                now,
-                &mut out,
-            );
-            let _ = stream.write_all(&out).await;
-            metrics.observe(0, 4, started.elapsed());
-            return Ok(());
+        let total = ENVELOPE_LEN + len;
+        if end - start < total {
+            // Make room for the whole message, then read the rest of it.
+            if start > 0 {
+                buf.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+            }
+            if buf.len() < total {
+                buf.resize(total, 0);
+            }
+            end += read_up_to(&mut stream, &mut buf[end..total], limits.read_timeout).await?;
+            if end < total {
+                // The reference server answers a short message with RC 4 and
+                // the count it got (vectors tcp-truncated-body, tcp-garbage).
+                let received = end - ENVELOPE_LEN;
+                engine.protocol_error_unframed(&format!("Expecting {len} bytes, only received {received}"), now, &mut out);
+                let _ = stream.write_all(&out).await;
+                metrics.observe(0, 4, started.elapsed());
+                return Ok(());
+            }
         }
-        let ctx = Ctx {
-            transport: Transport::Tcp,
-            peer,
-            now,
-        };
-        let outcome = engine.handle(&ctx, &msg, &mut out);
+        let ctx = Ctx { transport: Transport::Tcp, peer, now };
+        let outcome = engine.handle(&ctx, &buf[start..start + total], &mut out);
+        start += total;
         if !out.is_empty() {
             stream.write_all(&out).await?;
         }
         metrics.observe(outcome.opcode, outcome.rc, started.elapsed());
         if outcome.close {
             return Ok(());
+        }
+        if start == end {
+            start = 0;
+            end = 0;
         }
     }
 }
