@@ -282,10 +282,7 @@ impl Answer {
 }
 
 fn truncated() -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::UnexpectedEof,
-        "the answer ended early (the node aborted it; see its log)",
-    )
+    std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the answer ended early (the node aborted it; see its log)")
 }
 
 impl Read for Answer {
@@ -443,7 +440,8 @@ mod tests {
 
     #[test]
     fn chunked_and_length_bodies() {
-        let mut a = answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n");
+        let mut a =
+            answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n");
         assert_eq!(a.status, 200);
         assert_eq!(a.body_bytes().unwrap(), b"abcde");
         let mut a = answer(b"HTTP/1.1 404 Not Found\r\ncontent-length: 5\r\n\r\nhello");
@@ -472,11 +470,7 @@ mod tests {
 
     #[test]
     fn debug_redacts_the_secret() {
-        let c = AdminClient {
-            addr: "127.0.0.1:1".parse().unwrap(),
-            tls: None,
-            authorization: "Bearer hunter2".into(),
-        };
+        let c = AdminClient { addr: "127.0.0.1:1".parse().unwrap(), tls: None, authorization: "Bearer hunter2".into() };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

@@ -90,6 +90,7 @@ pub struct EnterpriseArgs {
 }
 
 #[derive(Debug, clap::Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum EnterpriseCmd {
     /// List enterprises.
     List,
@@ -521,7 +522,8 @@ pub fn enterprise(args: EnterpriseArgs, cfg: &Config) -> Result<()> {
                     "phone": contact_phone.clone().unwrap_or_default(),
                 },
             });
-            for (k, val) in [("address", address), ("website", website), ("industry", industry), ("description", description)]
+            for (k, val) in
+                [("address", address), ("website", website), ("industry", industry), ("description", description)]
             {
                 if let Some(val) = val {
                     body[k] = json!(val);
@@ -879,7 +881,13 @@ fn copy_lines(mut from: impl Read, mut out: impl Write) -> Result<u64> {
 /// and messages as the offline import), each batch is sent as one request
 /// of JSON lines (one transaction on the node), and the node's per-line
 /// failures are reported with the input's line numbers.
-fn import_via_daemon(c: &AdminClient, file: &Path, format: Format, batch: usize, overwrite: bool) -> Result<ImportSummary> {
+fn import_via_daemon(
+    c: &AdminClient,
+    file: &Path,
+    format: Format,
+    batch: usize,
+    overwrite: bool,
+) -> Result<ImportSummary> {
     let (reader, total): (Box<dyn Read + Send>, Option<u64>) = if file == Path::new("-") {
         (Box::new(std::io::stdin()), None)
     } else {

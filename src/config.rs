@@ -622,6 +622,11 @@ impl Config {
         if self.node.data_dir.as_os_str().is_empty() {
             p.add("node.data_dir", "must not be empty");
         }
+        if self.node.role != Role::Secondary {
+            // Refuse rather than run as a secondary while the operator
+            // believes this is a top node or a mirror.
+            p.add("node.role", "only \"secondary\" is implemented in this version (top and mirror are planned)");
+        }
         if !(100..=600_000).contains(&self.node.shutdown_timeout_ms) {
             p.add("node.shutdown_timeout_ms", "must be between 100 and 600000");
         }
@@ -702,6 +707,9 @@ impl Config {
         }
 
         // [dns]
+        if self.dns.enabled {
+            p.add("dns.enabled", "the DNS door is not implemented in this version yet; leave it false");
+        }
         if self.dns.enabled && self.dns.zones.is_empty() {
             p.add("dns.zones", "dns is enabled but no zone is configured");
         }
@@ -803,6 +811,16 @@ impl Config {
         }
         if self.admin.secret_file.as_os_str().is_empty() {
             p.add("admin.secret_file", "must not be empty");
+        }
+        let admin_ip = self.http.listen.ip();
+        if self.admin.api_enabled && !self.http.tls.enabled && !admin_ip.is_loopback() && !admin_ip.is_unspecified() {
+            p.add(
+                "admin.api_enabled",
+                format!(
+                    "the admin API takes plain HTTP only from loopback clients and HTTPS is off, so it is unreachable on http.listen = {}: enable http.tls, listen on a loopback or unspecified address, or set admin.api_enabled = false",
+                    self.http.listen
+                ),
+            );
         }
         if self.admin_secret_path() == self.server_key_path() {
             p.add(
@@ -1125,6 +1143,7 @@ mod tests {
         cfg.http.tls.key_file = cfg.http.tls.cert_file.clone();
         cfg.http.tls.self_signed_names = vec!["a b".into()];
         cfg.admin.server_admins = vec!["300:0.NA/88.118.8".into(), "admin".into()];
+        cfg.node.role = Role::Mirror;
         let fields: Vec<String> = cfg.validate().into_iter().map(|p| p.field).collect();
         for want in [
             "node.node_prefix",
@@ -1134,6 +1153,8 @@ mod tests {
             "handle.site.addresses[1]",
             "http.listen",
             "dns.zones",
+            "dns.enabled",
+            "node.role",
             "limits.max_message_bytes",
             "telemetry.log_level",
             "http.tls.key_file",
@@ -1145,6 +1166,21 @@ mod tests {
                 "{want} missing from {fields:?}"
             );
         }
+    }
+
+    #[test]
+    fn admin_api_must_be_reachable() {
+        let mut cfg = Config::default();
+        cfg.http.listen = "192.0.2.1:8000".parse().unwrap();
+        assert_eq!(cfg.validate(), vec![], "HTTPS reaches it");
+        cfg.http.tls.enabled = false;
+        let fields: Vec<String> = cfg.validate().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["admin.api_enabled"]);
+        cfg.admin.api_enabled = false;
+        assert_eq!(cfg.validate(), vec![]);
+        cfg.admin.api_enabled = true;
+        cfg.http.listen = "0.0.0.0:8000".parse().unwrap();
+        assert_eq!(cfg.validate(), vec![], "loopback clients reach 0.0.0.0");
     }
 
     #[test]

@@ -545,8 +545,7 @@ impl Query {
 /// Appends an audit entry for a write (`outcome` = `ok` or the error code).
 /// An audit failure is logged; the write itself already happened.
 pub(crate) fn audit(st: &Admin, who: &Who, action: &str, target: &str, outcome: &str) {
-    if let Err(e) =
-        idnode_registry::service::audit(st.store(), &who.actor, action, target, outcome, crate::unix_now())
+    if let Err(e) = idnode_registry::service::audit(st.store(), &who.actor, action, target, outcome, crate::unix_now())
     {
         tracing::error!(error = %e, action, "admin API: appending the audit entry failed");
     }

@@ -25,10 +25,10 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::read_cache::ReadCache;
 use super::counters::CounterAcc;
 use super::group_commit::GroupCommit;
 use super::prefix_index::{PrefixIndex, PrefixMatch};
+use super::read_cache::ReadCache;
 use super::{RecordOp, Store, StoreError, StoreMeta, WriteCtx, WriteReceipt};
 use crate::ident::{MAX_HANDLE_BYTES, check_prefix_chars, prefix_of};
 use crate::model::record::MAX_RECORD_BYTES;

@@ -168,12 +168,9 @@ pub async fn create(State(st): State<St>, who: Who, body: Body) -> Result<Json<V
     let b: NewEnterprise = read_json(body, st.max_body()).await?;
     check_text("name", &b.name, true)?;
     check_text("creditCode", &b.credit_code, true)?;
-    for (f, v) in [
-        ("address", &b.address),
-        ("website", &b.website),
-        ("industry", &b.industry),
-        ("description", &b.description),
-    ] {
+    for (f, v) in
+        [("address", &b.address), ("website", &b.website), ("industry", &b.industry), ("description", &b.description)]
+    {
         check_text(f, v, false)?;
     }
     if b.nature > 5 {
@@ -208,8 +205,11 @@ pub async fn create(State(st): State<St>, who: Who, body: Body) -> Result<Json<V
             if let Some(p) = &existing
                 && p.enterprise_id.is_some()
             {
-                let mut e =
-                    AdminError::new(StatusCode::CONFLICT, "already_exists", format!("prefix {} has an owner", p.prefix));
+                let mut e = AdminError::new(
+                    StatusCode::CONFLICT,
+                    "already_exists",
+                    format!("prefix {} has an owner", p.prefix),
+                );
                 e.field = Some("prefix".into());
                 return Err(e);
             }
@@ -240,8 +240,7 @@ pub async fn create(State(st): State<St>, who: Who, body: Body) -> Result<Json<V
                         let mut p = Prefix::new(prefix, state, now);
                         p.homed = b.homed.unwrap_or(true);
                         p.hosting = if p.homed { HostingState::Hosted } else { HostingState::NotHosted };
-                        if let Some(m) =
-                            ident::parent_prefix(prefix).and_then(|pp| store.longest_homed(pp.as_bytes()))
+                        if let Some(m) = ident::parent_prefix(prefix).and_then(|pp| store.longest_homed(pp.as_bytes()))
                         {
                             p.case_policy = m.prefix.case_policy;
                         }

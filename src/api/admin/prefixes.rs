@@ -266,7 +266,8 @@ pub async fn home(State(st): State<St>, who: Who, Path(prefix): Path<String>) ->
     let st2 = st.clone();
     blocking(move || {
         let ctx = WriteCtx::new(crate::unix_now(), who.actor.username.clone());
-        let r = st2.store().home_prefix(&prefix, &ctx).map_err(AdminError::from).and_then(|p| full_view(st2.store(), &p));
+        let r =
+            st2.store().home_prefix(&prefix, &ctx).map_err(AdminError::from).and_then(|p| full_view(st2.store(), &p));
         audited(&st2, &who, "prefix.home", &prefix, r).map(Json)
     })
     .await

@@ -338,7 +338,13 @@ impl Import {
         let st = self.st.clone();
         let who = self.who.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            super::audit(&st, &who, "records.import", &format!("{} records", ok + failed), &format!("ok={ok} failed={failed}"));
+            super::audit(
+                &st,
+                &who,
+                "records.import",
+                &format!("{} records", ok + failed),
+                &format!("ok={ok} failed={failed}"),
+            );
         })
         .await;
         if gone {
@@ -361,7 +367,11 @@ impl Import {
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t.trim(),
             Err(_) => {
-                self.slots.push(Slot { line: self.line, handle: None, failed: Some(("invalid", "not valid UTF-8".into())) });
+                self.slots.push(Slot {
+                    line: self.line,
+                    handle: None,
+                    failed: Some(("invalid", "not valid UTF-8".into())),
+                });
                 return;
             }
         };
@@ -374,9 +384,7 @@ impl Import {
                 self.ops.push(RecordOp::Create { key, values, overwrite: self.overwrite });
                 self.slots.push(Slot { line: self.line, handle: Some(id.as_str().to_owned()), failed: None });
             }
-            Err(e) => {
-                self.slots.push(Slot { line: self.line, handle: None, failed: Some(("invalid", e.to_string())) })
-            }
+            Err(e) => self.slots.push(Slot { line: self.line, handle: None, failed: Some(("invalid", e.to_string())) }),
         }
     }
 
@@ -399,7 +407,9 @@ impl Import {
                     .into_iter()
                     .map(|r| {
                         r.map(|_| ()).map_err(|e| match e {
-                            StoreError::AlreadyExists => ("already_exists", "already exists (overwrite=true replaces it)".to_owned()),
+                            StoreError::AlreadyExists => {
+                                ("already_exists", "already exists (overwrite=true replaces it)".to_owned())
+                            }
                             e => {
                                 let e = AdminError::from(e);
                                 (e.code, e.message)

@@ -66,7 +66,8 @@ pub async fn stats(State(st): State<St>, who: Who, RawQuery(q): RawQuery) -> Res
         }
         let rows = match &prefix {
             Some(p) => {
-                let known = store.get_prefix(p)?.ok_or_else(|| AdminError::not_found(format!("prefix {p} not found")))?;
+                let known =
+                    store.get_prefix(p)?.ok_or_else(|| AdminError::not_found(format!("prefix {p} not found")))?;
                 vec![svc::prefix_stats(&*store, &known.prefix, from, to)?]
             }
             None => svc::registration_stats(&*store, &who.actor, from, to)?,

@@ -94,7 +94,14 @@ impl Resp {
     }
 }
 
-async fn send(app: &Router, method: &str, path: &str, auth: Option<String>, peer: Option<PeerInfo>, body: &str) -> Resp {
+async fn send(
+    app: &Router,
+    method: &str,
+    path: &str,
+    auth: Option<String>,
+    peer: Option<PeerInfo>,
+    body: &str,
+) -> Resp {
     let mut b = Request::builder().method(method).uri(path);
     if let Some(a) = auth {
         b = b.header(header::AUTHORIZATION, a);
@@ -211,7 +218,10 @@ async fn records_get_put_delete_with_audit() {
 
     // Bad input names the field.
     let r = t.call("PUT", p, r#"{"values":[{"index":1,"type":"URL","data":"x","permissions":99}]}"#).await;
-    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("values[0].permissions")));
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("values[0].permissions"))
+    );
     let r = t.call("PUT", p, r#"{"values":[], "bogus": 1}"#).await;
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("bogus")));
     let r = t.call("PUT", p, "not json").await;
@@ -222,7 +232,9 @@ async fn records_get_put_delete_with_audit() {
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("handle")));
 
     // Percent-encoded characters in the handle.
-    let r = t.call("PUT", "/admin/v1/records/88.118.8.1001/a%20b%3Fc", r#"{"values":[{"index":1,"type":"URL","data":"u"}]}"#).await;
+    let r = t
+        .call("PUT", "/admin/v1/records/88.118.8.1001/a%20b%3Fc", r#"{"values":[{"index":1,"type":"URL","data":"u"}]}"#)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(t.store.get_record(b"88.118.8.1001/a b?c").unwrap().is_some());
 
@@ -322,7 +334,10 @@ async fn prefixes_and_the_state_machine() {
     assert_eq!((r.status, r.code().as_str()), (StatusCode::CONFLICT, "rejected"));
     assert_eq!(t.call("POST", st, r#"{"state":5}"#).await.json()["state"], "under-review");
     assert_eq!(t.call("POST", st, r#"{"state":"ENABLED"}"#).await.json()["state"], "enabled");
-    assert_eq!(t.call("POST", "/admin/v1/prefixes/88.118.8.404/state", r#"{"state":1}"#).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.call("POST", "/admin/v1/prefixes/88.118.8.404/state", r#"{"state":1}"#).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     let r = t.call("POST", "/admin/v1/prefixes/88.118.8.7/unhome", "").await;
     assert_eq!(r.json()["homed"], false);
@@ -333,7 +348,14 @@ async fn prefixes_and_the_state_machine() {
     assert_eq!(t.call("POST", "/admin/v1/prefixes/88.118.8.404/unhome", "").await.status, StatusCode::NOT_FOUND);
 
     let actions: Vec<String> = t.audit_actions().into_iter().map(|a| format!("{} {}", a.0, a.2)).collect();
-    for want in ["prefix.create ok", "prefix.create already_exists", "prefix.state rejected", "prefix.state -> 1", "prefix.unhome ok", "prefix.home ok"] {
+    for want in [
+        "prefix.create ok",
+        "prefix.create already_exists",
+        "prefix.state rejected",
+        "prefix.state -> 1",
+        "prefix.unhome ok",
+        "prefix.home ok",
+    ] {
         assert!(actions.iter().any(|a| a == want), "{want} not in {actions:?}");
     }
 }
@@ -352,16 +374,22 @@ async fn enterprises() {
     assert_eq!(t.call("GET", "/admin/v1/enterprises/x", "").await.status, StatusCode::BAD_REQUEST);
     assert_eq!(t.call("GET", "/admin/v1/enterprises/424242", "").await.status, StatusCode::NOT_FOUND);
 
-    let body = r#"{"name":"二号企业","creditCode":"C-2","prefix":"88.118.8.2002","status":"pending","contact":{"name":"王"}}"#;
+    let body =
+        r#"{"name":"二号企业","creditCode":"C-2","prefix":"88.118.8.2002","status":"pending","contact":{"name":"王"}}"#;
     let r = t.call("POST", "/admin/v1/enterprises", body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let new_id = r.json()["id"].as_u64().unwrap();
-    assert_eq!((r.json()["status"].as_str(), r.json()["prefixes"].clone()), (Some("pending"), json!(["88.118.8.2002"])));
+    assert_eq!(
+        (r.json()["status"].as_str(), r.json()["prefixes"].clone()),
+        (Some("pending"), json!(["88.118.8.2002"]))
+    );
     let p = t.store.get_prefix("88.118.8.2002").unwrap().unwrap();
     assert_eq!((p.enterprise_id, p.state.code(), p.homed), (Some(new_id), 4, true));
     let r = t.call("POST", "/admin/v1/enterprises", r#"{"name":"x","creditCode":"C-2"}"#).await;
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::CONFLICT, Some("creditCode")));
-    let r = t.call("POST", "/admin/v1/enterprises", &format!(r#"{{"name":"x","creditCode":"C-3","prefix":"{ENT}"}}"#)).await;
+    let r = t
+        .call("POST", "/admin/v1/enterprises", &format!(r#"{{"name":"x","creditCode":"C-3","prefix":"{ENT}"}}"#))
+        .await;
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::CONFLICT, Some("prefix")));
     let r = t.call("POST", "/admin/v1/enterprises", r#"{"name":" ","creditCode":"C-4"}"#).await;
     assert_eq!(r.json()["error"]["field"], "name");
@@ -461,7 +489,9 @@ async fn users() {
     assert_eq!(t.call("POST", "/admin/v1/users/ent1/enable", "").await.json()["disabled"], false);
     assert_eq!(t.call("POST", "/admin/v1/users/nobody/disable", "").await.status, StatusCode::NOT_FOUND);
     let actions: Vec<String> = t.audit_actions().into_iter().map(|a| format!("{} {} {}", a.0, a.1, a.2)).collect();
-    for want in ["account.create ent1 ok", "account.password ent1 ok", "account.disable ent1 ok", "account.enable ent1 ok"] {
+    for want in
+        ["account.create ent1 ok", "account.password ent1 ok", "account.disable ent1 ok", "account.enable ent1 ok"]
+    {
         assert!(actions.iter().any(|a| a == want), "{want} not in {actions:?}");
     }
     assert!(t.store.read_audit(0, 1000).unwrap().iter().all(|e| !format!("{e:?}").contains("correct horse")));
@@ -491,7 +521,8 @@ async fn stats_read_pending_and_persisted_counters() {
     let ent = all.iter().find(|p| p["prefix"] == ENT).unwrap();
     assert_eq!(ent["resolutions"], 5);
     assert_eq!(t.call("GET", "/admin/v1/stats?prefix=99.9", "").await.status, StatusCode::NOT_FOUND);
-    for bad in ["from=2026-13-01", "from=tomorrowish", "from=2026-01-02&to=2026-01-01", "from=2000-01-01&to=2026-01-01"] {
+    for bad in ["from=2026-13-01", "from=tomorrowish", "from=2026-01-02&to=2026-01-01", "from=2000-01-01&to=2026-01-01"]
+    {
         let r = t.call("GET", &format!("/admin/v1/stats?{bad}"), "").await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
     }
@@ -570,7 +601,21 @@ async fn openapi_document_is_served_and_covers_every_admin_route() {
         assert!(routed.contains(p), "{p} is documented but not routed");
     }
     // The other APIs and endpoints are described too.
-    for p in ["/api/handles/{handle}", "/api/handles", "/api/prefixes", "/api/site", "/api/sessions", "/api/sessions/this", "/identity/token", "/identityv2/data", "/snms/api/prefix/page", "/metrics", "/healthz", "/readyz", "/openapi.json"] {
+    for p in [
+        "/api/handles/{handle}",
+        "/api/handles",
+        "/api/prefixes",
+        "/api/site",
+        "/api/sessions",
+        "/api/sessions/this",
+        "/identity/token",
+        "/identityv2/data",
+        "/snms/api/prefix/page",
+        "/metrics",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+    ] {
         assert!(paths.contains_key(p), "{p}");
     }
     // Every $ref resolves.

@@ -43,7 +43,8 @@ fn parse_role(s: &str) -> Option<Role> {
 
 /// The JSON of an account (never its hashes or tokens).
 fn view(i: &Identity, now: u64) -> Value {
-    let sessions = i.api_tokens.iter().filter(|t| t.label == SESSION_LABEL && t.expires.is_none_or(|e| e > now)).count();
+    let sessions =
+        i.api_tokens.iter().filter(|t| t.label == SESSION_LABEL && t.expires.is_none_or(|e| e > now)).count();
     json!({
         "username": i.username,
         "role": role_name(i.role),
@@ -139,8 +140,9 @@ pub async fn create(State(st): State<St>, who: Who, body: Body) -> Result<(Statu
     let b: NewUser = read_json(body, st.max_body()).await?;
     let role = match &b.role {
         None => Role::EnterpriseUser,
-        Some(r) => parse_role(r)
-            .ok_or_else(|| AdminError::invalid("role", format!("{r:?} (admin, enterprise or auditor)")))?,
+        Some(r) => {
+            parse_role(r).ok_or_else(|| AdminError::invalid("role", format!("{r:?} (admin, enterprise or auditor)")))?
+        }
     };
     if role == Role::EnterpriseUser && b.enterprise_id.is_none() {
         return Err(AdminError::invalid("enterpriseId", "an enterprise user needs its enterprise"));
