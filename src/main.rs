@@ -11,6 +11,12 @@
 #![forbid(unsafe_code)]
 
 mod admin_client;
+/// mimalloc instead of glibc malloc: sled allocates on every operation and
+/// with glibc about half of the import's CPU went to malloc/free (import
+/// 39k -> 56k records/s on this 2-core machine; docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod api;
 mod cli;
 mod cli_admin;
