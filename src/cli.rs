@@ -120,10 +120,7 @@ pub fn parse() -> std::result::Result<Cli, ExitCode> {
 
 /// Maps a command's error to an exit code (64 when it is a usage error).
 pub fn exit_code_of(err: &anyhow::Error) -> ExitCode {
-    if err
-        .chain()
-        .any(|e| e.is::<UsageError>() || e.is::<crate::config::ConfigError>())
-    {
+    if err.chain().any(|e| e.is::<UsageError>() || e.is::<crate::config::ConfigError>()) {
         ExitCode::from(EXIT_USAGE)
     } else {
         ExitCode::FAILURE
@@ -145,21 +142,13 @@ pub fn load_valid_config(cli: &Cli) -> Result<Config> {
     let (cfg, source) = load_config(cli)?;
     let problems = cfg.validate();
     if !problems.is_empty() {
-        return Err(UsageError(format!(
-            "invalid configuration ({source}):\n{}",
-            render_problems(&problems)
-        ))
-        .into());
+        return Err(UsageError(format!("invalid configuration ({source}):\n{}", render_problems(&problems))).into());
     }
     Ok(cfg)
 }
 
 fn render_problems(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
 }
 
 /// `idnode check-config`: prints `OK` (and the source) or each problem.
@@ -195,18 +184,11 @@ pub fn check_config(cli: &Cli, args: &CheckConfigArgs) -> ExitCode {
 /// `idnode keygen --out FILE`
 pub fn keygen(args: &KeygenArgs) -> Result<()> {
     if args.out.exists() {
-        return Err(UsageError(format!(
-            "{} exists; refusing to overwrite a key",
-            args.out.display()
-        ))
-        .into());
+        return Err(UsageError(format!("{} exists; refusing to overwrite a key", args.out.display())).into());
     }
     let key = ServerKey::generate()?;
     key.write_new(&args.out)?;
-    println!(
-        "private key: {} (PKCS#8 PEM, mode 0600)",
-        args.out.display()
-    );
+    println!("private key: {} (PKCS#8 PEM, mode 0600)", args.out.display());
     println!("HS_PUBKEY hex:    {}", hex::encode(key.hs_pubkey()));
     println!("HS_PUBKEY base64: {}", key.hs_pubkey_base64());
     println!("sha256:           {}", key.fingerprint());
@@ -232,17 +214,11 @@ pub fn init(cfg: &Config, force: bool, demo: bool) -> Result<InitOutcome> {
     create_private_dir(dir)?;
     let key_path = cfg.server_key_path();
     let secret_path = cfg.admin_secret_path();
-    let existing: Vec<PathBuf> = [store_path(dir), key_path.clone(), secret_path.clone()]
-        .into_iter()
-        .filter(|p| p.exists())
-        .collect();
+    let existing: Vec<PathBuf> =
+        [store_path(dir), key_path.clone(), secret_path.clone()].into_iter().filter(|p| p.exists()).collect();
     if !existing.is_empty() {
         if !force {
-            let list = existing
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = existing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
             return Err(UsageError(format!(
                 "{} already holds a node ({list}); use `idnode init --force` to replace it",
                 dir.display()
@@ -258,12 +234,9 @@ pub fn init(cfg: &Config, force: bool, demo: bool) -> Result<InitOutcome> {
     server_key.write_new(&key_path)?;
     let secret = keys::generate_admin_secret();
     keys::write_secret(&secret_path, &secret)?;
-    let admin_identity = create_store(cfg, &secret, demo)
-        .with_context(|| format!("creating the store in {}", dir.display()))?;
-    Ok(InitOutcome {
-        server_key,
-        admin_identity,
-    })
+    let admin_identity =
+        create_store(cfg, &secret, demo).with_context(|| format!("creating the store in {}", dir.display()))?;
+    Ok(InitOutcome { server_key, admin_identity })
 }
 
 /// Prints what `init` did (never the secret itself).
@@ -274,19 +247,9 @@ pub fn print_init_summary(cfg: &Config, outcome: &InitOutcome, demo: bool) {
         cfg.node.role.as_str(),
         cfg.node.node_prefix
     );
-    println!(
-        "  server key:     {} (sha256 {})",
-        cfg.server_key_path().display(),
-        outcome.server_key.fingerprint()
-    );
-    println!(
-        "  admin identity: {} (secret in {})",
-        outcome.admin_identity,
-        cfg.admin_secret_path().display()
-    );
-    println!(
-        "  SNMS login:     user {SNMS_ADMIN_USER}, password = the admin secret (POST /identity/token)"
-    );
+    println!("  server key:     {} (sha256 {})", cfg.server_key_path().display(), outcome.server_key.fingerprint());
+    println!("  admin identity: {} (secret in {})", outcome.admin_identity, cfg.admin_secret_path().display());
+    println!("  SNMS login:     user {SNMS_ADMIN_USER}, password = the admin secret (POST /identity/token)");
     if demo {
         println!("  demo data:      loaded");
     }
@@ -303,9 +266,7 @@ pub const STORE_DIR: &str = "store";
 /// True when the data directory holds no node yet (no store, no key, no
 /// admin secret): `serve` then runs `init --demo` first.
 pub fn is_fresh(cfg: &Config) -> bool {
-    !store_path(cfg.data_dir()).exists()
-        && !cfg.server_key_path().exists()
-        && !cfg.admin_secret_path().exists()
+    !store_path(cfg.data_dir()).exists() && !cfg.server_key_path().exists() && !cfg.admin_secret_path().exists()
 }
 
 /// Opens the store of `cfg` (exclusive: a second process gets
@@ -340,10 +301,7 @@ fn create_store(cfg: &Config, secret: &crate::config::Secret, demo: bool) -> Res
     let now = crate::unix_now();
     let path = store_path(cfg.data_dir());
     let store = SledStore::open(
-        SledOptions::new(&path)
-            .cache_capacity(cfg.store_cache_bytes())
-            .node_id(cfg.node.node_prefix.clone())
-            .now(now),
+        SledOptions::new(&path).cache_capacity(cfg.store_cache_bytes()).node_id(cfg.node.node_prefix.clone()).now(now),
     )
     .with_context(|| format!("creating the store in {}", path.display()))?;
     let node_prefix = &cfg.node.node_prefix;
@@ -358,23 +316,14 @@ fn create_store(cfg: &Config, secret: &crate::config::Secret, demo: bool) -> Res
         Value::new(ADMIN_KEY_INDEX, "HS_SECKEY", secret.expose()).with_permissions(perm::SECRET),
     ];
     let ctx = WriteCtx::new(now, "idnode init");
-    store.create_record(
-        &store.canonical_key(prefix_handle.as_bytes()),
-        values,
-        false,
-        &ctx,
-    )?;
+    store.create_record(&store.canonical_key(prefix_handle.as_bytes()), values, false, &ctx)?;
     // The SNMS platform administrator: username `admin`, password = the
     // admin secret, stored as an Argon2id hash (plus the hashed-login
     // verifier when `snms.hashed_login` is on).
     let (phc, h1) = crate::api::snms::admin_account_hashes(secret.expose())
         .map_err(|e| anyhow::anyhow!("hashing the SNMS admin password: {e}"))?;
-    let mut account = idnode_registry::model::Identity::new(
-        SNMS_ADMIN_USER,
-        idnode_registry::model::Role::PlatformAdmin,
-        phc,
-        now,
-    );
+    let mut account =
+        idnode_registry::model::Identity::new(SNMS_ADMIN_USER, idnode_registry::model::Role::PlatformAdmin, phc, now);
     account.snms_v1_verifier = cfg.snms.hashed_login.then_some(h1);
     store.put_identity(&account)?;
     if demo {
@@ -402,11 +351,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 fn remove_path(p: &Path) -> Result<()> {
-    let r = if p.is_dir() {
-        std::fs::remove_dir_all(p)
-    } else {
-        std::fs::remove_file(p)
-    };
+    let r = if p.is_dir() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) };
     r.with_context(|| format!("removing {}", p.display()))
 }
 
@@ -422,15 +367,7 @@ mod tests {
 
     #[test]
     fn global_flags_go_anywhere() {
-        let cli = Cli::try_parse_from([
-            "idnode",
-            "check-config",
-            "--config",
-            "x.toml",
-            "--data-dir",
-            "d",
-        ])
-        .unwrap();
+        let cli = Cli::try_parse_from(["idnode", "check-config", "--config", "x.toml", "--data-dir", "d"]).unwrap();
         assert_eq!(cli.config.as_deref(), Some(Path::new("x.toml")));
         assert_eq!(cli.data_dir.as_deref(), Some(Path::new("d")));
         assert!(matches!(cli.command, Command::CheckConfig(_)));
@@ -439,13 +376,7 @@ mod tests {
     #[test]
     fn usage_errors_map_to_64() {
         let e: anyhow::Error = UsageError("x".into()).into();
-        assert_eq!(
-            exit_code_of(&e.context("while doing y")),
-            ExitCode::from(EXIT_USAGE)
-        );
-        assert_eq!(
-            exit_code_of(&anyhow::anyhow!("disk on fire")),
-            ExitCode::FAILURE
-        );
+        assert_eq!(exit_code_of(&e.context("while doing y")), ExitCode::from(EXIT_USAGE));
+        assert_eq!(exit_code_of(&anyhow::anyhow!("disk on fire")), ExitCode::FAILURE);
     }
 }

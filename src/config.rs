@@ -282,11 +282,7 @@ pub struct DnsConfig {
 
 impl Default for DnsConfig {
     fn default() -> Self {
-        DnsConfig {
-            enabled: false,
-            listen: SocketAddr::from(([127, 0, 0, 1], 5353)),
-            zones: Vec::new(),
-        }
+        DnsConfig { enabled: false, listen: SocketAddr::from(([127, 0, 0, 1], 5353)), zones: Vec::new() }
     }
 }
 
@@ -399,10 +395,7 @@ pub struct TelemetryConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        TelemetryConfig {
-            log_format: LogFormat::Text,
-            log_level: "info".to_owned(),
-        }
+        TelemetryConfig { log_format: LogFormat::Text, log_level: "info".to_owned() }
     }
 }
 
@@ -429,11 +422,7 @@ pub struct AdminConfig {
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        AdminConfig {
-            api_enabled: true,
-            secret_file: PathBuf::from("admin.secret"),
-            server_admins: Vec::new(),
-        }
+        AdminConfig { api_enabled: true, secret_file: PathBuf::from("admin.secret"), server_admins: Vec::new() }
     }
 }
 
@@ -459,15 +448,9 @@ impl fmt::Display for Source {
 #[non_exhaustive]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{source_name}: {message}")]
-    Parse {
-        source_name: String,
-        message: String,
-    },
+    Parse { source_name: String, message: String },
     #[error("environment variable {var}: {message}")]
     Env { var: String, message: String },
 }
@@ -495,10 +478,8 @@ impl Config {
     {
         let (text, source) = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                    path: p.to_owned(),
-                    source,
-                })?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.to_owned(), source })?;
                 (text, Source::File(p.to_owned()))
             }
             None => (EMBEDDED_DEFAULT.to_owned(), Source::Embedded),
@@ -508,11 +489,7 @@ impl Config {
     }
 
     /// Parses `text` strictly, then applies overrides from `env`.
-    pub fn from_toml_with_env<I>(
-        text: &str,
-        source_name: &str,
-        env: I,
-    ) -> Result<Config, ConfigError>
+    pub fn from_toml_with_env<I>(text: &str, source_name: &str, env: I) -> Result<Config, ConfigError>
     where
         I: IntoIterator<Item = (String, String)>,
     {
@@ -527,32 +504,21 @@ impl Config {
             return Ok(cfg);
         }
         let mut table: toml::Table = toml::from_str(text).map_err(parse_err)?;
-        let defaults =
-            toml::Table::try_from(Config::default()).expect("defaults serialize to TOML");
+        let defaults = toml::Table::try_from(Config::default()).expect("defaults serialize to TOML");
         for (var, path, raw) in overrides {
-            let value =
-                typed_override(&defaults, &path, &raw).map_err(|message| ConfigError::Env {
-                    var: var.clone(),
-                    message,
-                })?;
-            set_path(&mut table, &path, value).map_err(|message| ConfigError::Env {
-                var: var.clone(),
-                message,
-            })?;
+            let value = typed_override(&defaults, &path, &raw)
+                .map_err(|message| ConfigError::Env { var: var.clone(), message })?;
+            set_path(&mut table, &path, value).map_err(|message| ConfigError::Env { var: var.clone(), message })?;
             // Re-check after each override so an error names its variable.
-            toml::Value::Table(table.clone())
-                .try_into::<Config>()
-                .map_err(|e| ConfigError::Env {
-                    var: var.clone(),
-                    message: format!("`{}`: {}", path.join("."), e.to_string().trim_end()),
-                })?;
+            toml::Value::Table(table.clone()).try_into::<Config>().map_err(|e| ConfigError::Env {
+                var: var.clone(),
+                message: format!("`{}`: {}", path.join("."), e.to_string().trim_end()),
+            })?;
         }
-        toml::Value::Table(table)
-            .try_into::<Config>()
-            .map_err(|e| ConfigError::Parse {
-                source_name: source_name.to_owned(),
-                message: e.to_string().trim_end().to_owned(),
-            })
+        toml::Value::Table(table).try_into::<Config>().map_err(|e| ConfigError::Parse {
+            source_name: source_name.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
     }
 
     /// The data directory (after `--data-dir` and overrides).
@@ -590,13 +556,7 @@ impl Config {
     /// or else `bound` (the Handle listener's address) when it is a specific
     /// address, or else 127.0.0.1.
     pub fn site_addresses(&self, bound: IpAddr) -> Vec<IpAddr> {
-        let configured: Vec<IpAddr> = self
-            .handle
-            .site
-            .addresses
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect();
+        let configured: Vec<IpAddr> = self.handle.site.addresses.iter().filter_map(|a| a.parse().ok()).collect();
         if !configured.is_empty() {
             configured
         } else if bound.is_unspecified() {
@@ -639,25 +599,16 @@ impl Config {
         // [handle]
         let h = &self.handle;
         if h.udp_sockets > 1024 {
-            p.add(
-                "handle.udp_sockets",
-                "must be at most 1024 (0 = one per core)",
-            );
+            p.add("handle.udp_sockets", "must be at most 1024 (0 = one per core)");
         }
         if h.tcp_max_connections == 0 {
             p.add("handle.tcp_max_connections", "must be at least 1");
         }
         if !(100..=3_600_000).contains(&h.tcp_idle_timeout_ms) {
-            p.add(
-                "handle.tcp_idle_timeout_ms",
-                "must be between 100 and 3600000",
-            );
+            p.add("handle.tcp_idle_timeout_ms", "must be between 100 and 3600000");
         }
         if !(100..=600_000).contains(&h.tcp_read_timeout_ms) {
-            p.add(
-                "handle.tcp_read_timeout_ms",
-                "must be between 100 and 600000",
-            );
+            p.add("handle.tcp_read_timeout_ms", "must be between 100 and 600000");
         }
         if h.server_key_file.as_os_str().is_empty() {
             p.add("handle.server_key_file", "must not be empty");
@@ -669,17 +620,10 @@ impl Config {
                     format!("{a} is unspecified; advertise a reachable address"),
                 ),
                 Ok(_) => {}
-                Err(_) => p.add(
-                    format!("handle.site.addresses[{i}]"),
-                    format!("{a:?} is not an IP address"),
-                ),
+                Err(_) => p.add(format!("handle.site.addresses[{i}]"), format!("{a:?} is not an IP address")),
             }
         }
-        if h.site
-            .record_file
-            .as_ref()
-            .is_some_and(|p| p.as_os_str().is_empty())
-        {
+        if h.site.record_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             p.add("handle.site.record_file", "must not be empty when set");
         }
         if h.site.description.len() > 1024 {
@@ -687,10 +631,7 @@ impl Config {
         }
 
         // Two TCP listeners (or two UDP listeners) on one address cannot both bind.
-        let mut tcp = vec![
-            ("handle.tcp_listen", h.tcp_listen),
-            ("http.listen", self.http.listen),
-        ];
+        let mut tcp = vec![("handle.tcp_listen", h.tcp_listen), ("http.listen", self.http.listen)];
         let mut udp = vec![("handle.udp_listen", h.udp_listen)];
         if self.dns.enabled {
             tcp.push(("dns.listen", self.dns.listen));
@@ -722,22 +663,13 @@ impl Config {
         // [limits]
         let l = &self.limits;
         if !(1024..=MAX_MESSAGE).contains(&l.max_message_bytes) {
-            p.add(
-                "limits.max_message_bytes",
-                format!("must be between 1024 and {MAX_MESSAGE}"),
-            );
+            p.add("limits.max_message_bytes", format!("must be between 1024 and {MAX_MESSAGE}"));
         }
         if !(1024..=1 << 30).contains(&l.http_max_body_bytes) {
-            p.add(
-                "limits.http_max_body_bytes",
-                "must be between 1024 and 1073741824",
-            );
+            p.add("limits.http_max_body_bytes", "must be between 1024 and 1073741824");
         }
         if l.per_client_rps > 0 && l.per_client_burst == 0 {
-            p.add(
-                "limits.per_client_burst",
-                "must be at least 1 when per_client_rps is set",
-            );
+            p.add("limits.per_client_burst", "must be at least 1 when per_client_rps is set");
         }
 
         // [snms]
@@ -771,10 +703,7 @@ impl Config {
 
         // [telemetry]
         if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.log_level) {
-            p.add(
-                "telemetry.log_level",
-                format!("{:?} is not a valid filter: {e}", self.telemetry.log_level),
-            );
+            p.add("telemetry.log_level", format!("{:?} is not a valid filter: {e}", self.telemetry.log_level));
         }
 
         // [http.tls]
@@ -790,10 +719,7 @@ impl Config {
         }
         for (i, n) in tls.self_signed_names.iter().enumerate() {
             if n.is_empty() || n.len() > 253 || n.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
-                p.add(
-                    format!("http.tls.self_signed_names[{i}]"),
-                    format!("{n:?} is not a DNS name or IP address"),
-                );
+                p.add(format!("http.tls.self_signed_names[{i}]"), format!("{n:?} is not a DNS name or IP address"));
             }
         }
 
@@ -823,10 +749,7 @@ impl Config {
             );
         }
         if self.admin_secret_path() == self.server_key_path() {
-            p.add(
-                "admin.secret_file",
-                "must not be the same file as handle.server_key_file",
-            );
+            p.add("admin.secret_file", "must not be the same file as handle.server_key_file");
         }
 
         p.0
@@ -838,19 +761,14 @@ struct Problems(Vec<Problem>);
 
 impl Problems {
     fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
-            field: field.into(),
-            message: message.into(),
-        });
+        self.0.push(Problem { field: field.into(), message: message.into() });
     }
 }
 
 /// Two bind addresses that cannot both be bound (same port, overlapping IP).
 /// Port 0 never clashes: the kernel picks distinct ports.
 fn clash(a: SocketAddr, b: SocketAddr) -> bool {
-    a.port() != 0
-        && a.port() == b.port()
-        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+    a.port() != 0 && a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// A node prefix under the SNMS rules (idis-node.md §2.2), e.g. `88.118.8`.
@@ -868,13 +786,8 @@ fn check_zone(zone: &str) -> Result<(), String> {
         if label.is_empty() || label.len() > 63 {
             return Err(format!("{zone:?} has an empty or over-long label"));
         }
-        if !label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(format!(
-                "{zone:?} has a label with characters other than letters, digits, '-', '_'"
-            ));
+        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(format!("{zone:?} has a label with characters other than letters, digits, '-', '_'"));
         }
     }
     Ok(())
@@ -896,10 +809,7 @@ where
         }
         let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
         if path.iter().any(String::is_empty) {
-            return Err(ConfigError::Env {
-                var,
-                message: "empty name between '__' separators".to_owned(),
-            });
+            return Err(ConfigError::Env { var, message: "empty name between '__' separators".to_owned() });
         }
         out.push((var, path, raw));
     }
@@ -909,11 +819,7 @@ where
 
 /// Converts the raw text of an override to the TOML type the default of the
 /// same setting has: strings stay strings (so `88` is a prefix, not a number).
-fn typed_override(
-    defaults: &toml::Table,
-    path: &[String],
-    raw: &str,
-) -> Result<toml::Value, String> {
+fn typed_override(defaults: &toml::Table, path: &[String], raw: &str) -> Result<toml::Value, String> {
     let dotted = path.join(".");
     let mut table = defaults;
     let (last, parents) = path.split_last().expect("path is not empty");
@@ -931,28 +837,22 @@ fn typed_override(
     };
     Ok(match template {
         toml::Value::String(_) => toml::Value::String(raw.to_owned()),
-        toml::Value::Integer(_) => toml::Value::Integer(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("`{dotted}` expects an integer, got {raw:?}"))?,
-        ),
-        toml::Value::Float(_) => toml::Value::Float(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("`{dotted}` expects a number, got {raw:?}"))?,
-        ),
-        toml::Value::Boolean(_) => {
-            toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => return Err(format!("`{dotted}` expects true or false, got {raw:?}")),
-            })
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(raw.trim().parse().map_err(|_| format!("`{dotted}` expects an integer, got {raw:?}"))?)
         }
+        toml::Value::Float(_) => {
+            toml::Value::Float(raw.trim().parse().map_err(|_| format!("`{dotted}` expects a number, got {raw:?}"))?)
+        }
+        toml::Value::Boolean(_) => toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => return Err(format!("`{dotted}` expects true or false, got {raw:?}")),
+        }),
         toml::Value::Array(_) => {
             let t = raw.trim();
             if t.starts_with('[') {
-                let doc: toml::Table = toml::from_str(&format!("v = {t}"))
-                    .map_err(|e| format!("`{dotted}`: not a TOML array: {e}"))?;
+                let doc: toml::Table =
+                    toml::from_str(&format!("v = {t}")).map_err(|e| format!("`{dotted}`: not a TOML array: {e}"))?;
                 doc["v"].clone()
             } else {
                 // Comma-separated list of strings; empty = empty list.
@@ -969,9 +869,7 @@ fn typed_override(
             return Err(format!("`{dotted}` is a section; set one of its keys"));
         }
         toml::Value::Datetime(_) => {
-            return Err(format!(
-                "`{dotted}` cannot be overridden from the environment"
-            ));
+            return Err(format!("`{dotted}` cannot be overridden from the environment"));
         }
     })
 }
@@ -980,9 +878,7 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Res
     let (last, parents) = path.split_last().expect("path is not empty");
     let mut t = table;
     for seg in parents {
-        let entry = t
-            .entry(seg.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = t.entry(seg.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         t = match entry {
             toml::Value::Table(inner) => inner,
             _ => return Err(format!("`{seg}` in the file is not a section")),
@@ -1024,10 +920,7 @@ impl Secret {
             }
         }
         if bytes.is_empty() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "secret file is empty",
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "secret file is empty"));
         }
         Ok(Secret(bytes))
     }
@@ -1043,10 +936,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn load_str(text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -1072,9 +962,7 @@ mod tests {
 
     #[test]
     fn unknown_field_is_named() {
-        let err = load_str("[http]\nlisten = \"127.0.0.1:1\"\nlistn = \"x\"\n", &[])
-            .unwrap_err()
-            .to_string();
+        let err = load_str("[http]\nlisten = \"127.0.0.1:1\"\nlistn = \"x\"\n", &[]).unwrap_err().to_string();
         assert!(err.contains("listn"), "{err}");
         assert!(err.contains("line 3"), "{err}");
         let err = load_str("[htp]\n", &[]).unwrap_err().to_string();
@@ -1161,10 +1049,7 @@ mod tests {
             "http.tls.self_signed_names[0]",
             "admin.server_admins[1]",
         ] {
-            assert!(
-                fields.iter().any(|f| f == want),
-                "{want} missing from {fields:?}"
-            );
+            assert!(fields.iter().any(|f| f == want), "{want} missing from {fields:?}");
         }
     }
 
@@ -1195,19 +1080,10 @@ mod tests {
     fn relative_secret_paths_are_under_the_data_dir() {
         let mut cfg = Config::default();
         cfg.node.data_dir = "/var/lib/idnode".into();
-        assert_eq!(
-            cfg.admin_secret_path(),
-            PathBuf::from("/var/lib/idnode/admin.secret")
-        );
+        assert_eq!(cfg.admin_secret_path(), PathBuf::from("/var/lib/idnode/admin.secret"));
         cfg.admin.secret_file = "/etc/idnode/admin.secret".into();
-        assert_eq!(
-            cfg.admin_secret_path(),
-            PathBuf::from("/etc/idnode/admin.secret")
-        );
-        assert_eq!(
-            cfg.server_key_path(),
-            PathBuf::from("/var/lib/idnode/server.key")
-        );
+        assert_eq!(cfg.admin_secret_path(), PathBuf::from("/etc/idnode/admin.secret"));
+        assert_eq!(cfg.server_key_path(), PathBuf::from("/var/lib/idnode/server.key"));
     }
 
     #[test]
@@ -1215,10 +1091,7 @@ mod tests {
         let mut cfg = Config::default();
         let any: IpAddr = "0.0.0.0".parse().unwrap();
         let lan: IpAddr = "192.0.2.7".parse().unwrap();
-        assert_eq!(
-            cfg.site_addresses(any),
-            vec!["127.0.0.1".parse::<IpAddr>().unwrap()]
-        );
+        assert_eq!(cfg.site_addresses(any), vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
         assert_eq!(cfg.site_addresses(lan), vec![lan]);
         cfg.handle.site.addresses = vec!["203.0.113.10".into(), "2001:db8::1".into()];
         assert_eq!(cfg.site_addresses(lan).len(), 2);

@@ -43,8 +43,7 @@ impl fmt::Debug for ServerKey {
 impl ServerKey {
     /// A fresh RSA 2048 key pair from the OS random generator.
     pub fn generate() -> Result<ServerKey> {
-        let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS)
-            .context("generating an RSA key")?;
+        let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS).context("generating an RSA key")?;
         Ok(ServerKey::from_private(private))
     }
 
@@ -55,28 +54,20 @@ impl ServerKey {
 
     /// Reads a PKCS#8 PEM private key.
     pub fn load(path: &Path) -> Result<ServerKey> {
-        let pem = std::fs::read_to_string(path)
-            .with_context(|| format!("reading server key {}", path.display()))?;
-        let private = RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| {
-            anyhow::anyhow!("{}: not a PKCS#8 PEM RSA private key: {e}", path.display())
-        })?;
+        let pem = std::fs::read_to_string(path).with_context(|| format!("reading server key {}", path.display()))?;
+        let private = RsaPrivateKey::from_pkcs8_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("{}: not a PKCS#8 PEM RSA private key: {e}", path.display()))?;
         Ok(ServerKey::from_private(private))
     }
 
     /// Writes the private key as PKCS#8 PEM, mode 0600. Fails if `path` exists.
     pub fn write_new(&self, path: &Path) -> Result<()> {
-        let pem = self
-            .private
-            .to_pkcs8_pem(LineEnding::LF)
-            .context("encoding the server key")?;
+        let pem = self.private.to_pkcs8_pem(LineEnding::LF).context("encoding the server key")?;
         write_private_file(path, pem.as_bytes())
     }
 
     /// The private key, for signing.
-    #[allow(
-        dead_code,
-        reason = "signing (HS_SIGNATURE, session setup) comes with the Handle doors"
-    )]
+    #[allow(dead_code, reason = "signing (HS_SIGNATURE, session setup) comes with the Handle doors")]
     pub fn private(&self) -> &RsaPrivateKey {
         &self.private
     }
@@ -131,11 +122,7 @@ fn java_unsigned_bytes(magnitude: &[u8]) -> Vec<u8> {
 pub fn generate_admin_secret() -> Secret {
     let mut raw = [0u8; 32];
     rand::fill(&mut raw);
-    Secret::new(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(raw)
-            .into_bytes(),
-    )
+    Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw).into_bytes())
 }
 
 /// Writes a secret file (with a trailing newline), mode 0600. Fails if `path` exists.
@@ -153,10 +140,8 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.sync_all()
-        .with_context(|| format!("syncing {}", path.display()))?;
+    f.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    f.sync_all().with_context(|| format!("syncing {}", path.display()))?;
     Ok(())
 }
 
@@ -168,10 +153,7 @@ mod tests {
 
     #[test]
     fn java_integer_bytes() {
-        assert_eq!(
-            java_unsigned_bytes(&[0x01, 0x00, 0x01]),
-            vec![0x01, 0x00, 0x01]
-        );
+        assert_eq!(java_unsigned_bytes(&[0x01, 0x00, 0x01]), vec![0x01, 0x00, 0x01]);
         assert_eq!(java_unsigned_bytes(&[0x00, 0x80]), vec![0x00, 0x80]);
         assert_eq!(java_unsigned_bytes(&[0xff]), vec![0x00, 0xff]);
         assert_eq!(java_unsigned_bytes(&[]), vec![0]);
@@ -209,10 +191,7 @@ mod tests {
         assert_eq!(s.expose().len(), 43);
         assert_ne!(generate_admin_secret(), s);
         write_secret(&path, &s).unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(Secret::from_file(&path).unwrap(), s);
         assert!(write_secret(&path, &s).is_err());
     }

@@ -103,7 +103,5 @@ fn serve_command(cfg: config::Config) -> Result<()> {
 /// Seconds since the Unix epoch (0 if the clock is before 1970). The one
 /// clock of the daemon: the libraries take `now` as an argument.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

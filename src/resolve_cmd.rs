@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use idnode_registry::model::Value;
 use idnode_resolver::wire::{
-    Body, ENVELOPE_LEN, Envelope, Header, MAX_MESSAGE, Message, OpCode, OpFlags, ProtocolVersion,
-    Reassembled, Reassembler, ReassemblyLimits, ResolutionRequest, ResponseCode,
+    Body, ENVELOPE_LEN, Envelope, Header, MAX_MESSAGE, Message, OpCode, OpFlags, ProtocolVersion, Reassembled,
+    Reassembler, ReassemblyLimits, ResolutionRequest, ResponseCode,
 };
 
 /// Arguments of `idnode resolve`.
@@ -90,11 +90,8 @@ fn rc_text(rc: ResponseCode) -> String {
 }
 
 fn via_udp(server: SocketAddr, request: &[u8], request_id: i32) -> Result<Option<Vec<u8>>> {
-    let local: SocketAddr = if server.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
+    let local: SocketAddr =
+        if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
     let sock = UdpSocket::bind(local)?;
     sock.connect(server)?;
     let mut buf = vec![0u8; 2048];
@@ -108,12 +105,7 @@ fn via_udp(server: SocketAddr, request: &[u8], request_id: i32) -> Result<Option
             sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
             let n = match sock.recv(&mut buf) {
                 Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                     break;
                 }
                 // e.g. ICMP port unreachable: try TCP.
@@ -134,21 +126,18 @@ fn via_udp(server: SocketAddr, request: &[u8], request_id: i32) -> Result<Option
 }
 
 fn via_tcp(server: SocketAddr, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
-    let mut s = TcpStream::connect_timeout(&server, timeout)
-        .with_context(|| format!("connecting to {server}"))?;
+    let mut s = TcpStream::connect_timeout(&server, timeout).with_context(|| format!("connecting to {server}"))?;
     s.set_read_timeout(Some(timeout))?;
     s.write_all(request)?;
     let mut env = [0u8; ENVELOPE_LEN];
-    s.read_exact(&mut env)
-        .context("reading the answer envelope")?;
+    s.read_exact(&mut env).context("reading the answer envelope")?;
     let len = u32::from_be_bytes([env[16], env[17], env[18], env[19]]) as usize;
     if len > MAX_MESSAGE {
         bail!("answer of {len} bytes exceeds the protocol limit");
     }
     let mut out = vec![0u8; ENVELOPE_LEN + len];
     out[..ENVELOPE_LEN].copy_from_slice(&env);
-    s.read_exact(&mut out[ENVELOPE_LEN..])
-        .context("reading the answer")?;
+    s.read_exact(&mut out[ENVELOPE_LEN..]).context("reading the answer")?;
     Ok(out)
 }
 
@@ -160,23 +149,14 @@ fn data_text(v: &Value) -> String {
 }
 
 fn perms_text(p: u8) -> String {
-    (0..4)
-        .rev()
-        .map(|b| if p & (1 << b) != 0 { '1' } else { '0' })
-        .collect()
+    (0..4).rev().map(|b| if p & (1 << b) != 0 { '1' } else { '0' }).collect()
 }
 
 fn print_answer(args: &ResolveArgs, msg: &Message) -> Result<()> {
     let rc = msg.header.response_code;
     let (handle, values): (String, Vec<Value>) = match &msg.body {
-        Body::ResolutionResponse(r) => (
-            String::from_utf8_lossy(&r.handle).into_owned(),
-            r.values.clone(),
-        ),
-        Body::Referral(r) => (
-            String::from_utf8_lossy(&r.handle).into_owned(),
-            r.values.clone().unwrap_or_default(),
-        ),
+        Body::ResolutionResponse(r) => (String::from_utf8_lossy(&r.handle).into_owned(), r.values.clone()),
+        Body::Referral(r) => (String::from_utf8_lossy(&r.handle).into_owned(), r.values.clone().unwrap_or_default()),
         _ => (args.identifier.clone(), Vec::new()),
     };
     let message = match &msg.body {
@@ -209,11 +189,7 @@ fn print_answer(args: &ResolveArgs, msg: &Message) -> Result<()> {
             "{}: {}{}",
             args.identifier,
             rc_text(rc),
-            if message.is_empty() {
-                String::new()
-            } else {
-                format!(": {message}")
-            }
+            if message.is_empty() { String::new() } else { format!(": {message}") }
         );
         for v in &values {
             eprintln!("  {:>5}  {:<16} {}", v.index, v.type_str(), data_text(v));

@@ -16,10 +16,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, TelemetryConfig};
 
-#[allow(
-    unused_imports,
-    reason = "used by the Handle listeners (serve/handle_*.rs)"
-)]
+#[allow(unused_imports, reason = "used by the Handle listeners (serve/handle_*.rs)")]
 pub use crate::serve::door_metrics::DoorMetrics;
 
 /// Metric names. Changing one is a breaking change for operators.
@@ -41,10 +38,7 @@ pub mod names {
 }
 
 /// Values of the `door` label (also the listener names in the "listening" line).
-#[allow(
-    dead_code,
-    reason = "one constant per door; doors are added one by one"
-)]
+#[allow(dead_code, reason = "one constant per door; doors are added one by one")]
 pub mod door {
     pub const HANDLE_UDP: &str = "handle-udp";
     pub const HANDLE_TCP: &str = "handle-tcp";
@@ -56,43 +50,19 @@ pub mod door {
 /// cached resolution takes tens of microseconds, a durable write a few
 /// milliseconds, a recursive lookup up to seconds.
 const DURATION_BUCKETS: &[f64] = &[
-    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
-    0.25, 0.5, 1.0, 2.5, 5.0,
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0,
 ];
 
 /// Describes every metric to the installed recorder (call once, after
 /// installing it).
 pub fn describe() {
-    describe_counter!(
-        names::REQUESTS,
-        Unit::Count,
-        "Requests answered, by front door, opcode and response code."
-    );
-    describe_histogram!(
-        names::REQUEST_DURATION,
-        Unit::Seconds,
-        "Time from a complete request to its answer."
-    );
-    describe_counter!(
-        names::UDP_DROPPED,
-        Unit::Count,
-        "UDP datagrams dropped without an answer, by reason."
-    );
-    describe_counter!(
-        names::TCP_REFUSED,
-        Unit::Count,
-        "TCP connections refused at the connection limit."
-    );
-    describe_gauge!(
-        names::TCP_CONNECTIONS,
-        Unit::Count,
-        "Open TCP connections, by front door."
-    );
-    describe_gauge!(
-        names::STORE_RECORDS,
-        Unit::Count,
-        "Identifier records in the store."
-    );
+    describe_counter!(names::REQUESTS, Unit::Count, "Requests answered, by front door, opcode and response code.");
+    describe_histogram!(names::REQUEST_DURATION, Unit::Seconds, "Time from a complete request to its answer.");
+    describe_counter!(names::UDP_DROPPED, Unit::Count, "UDP datagrams dropped without an answer, by reason.");
+    describe_counter!(names::TCP_REFUSED, Unit::Count, "TCP connections refused at the connection limit.");
+    describe_gauge!(names::TCP_CONNECTIONS, Unit::Count, "Open TCP connections, by front door.");
+    describe_gauge!(names::STORE_RECORDS, Unit::Count, "Identifier records in the store.");
 }
 
 /// Builds the Prometheus recorder (no HTTP listener of its own: `/metrics`
@@ -101,15 +71,11 @@ pub fn describe() {
 /// periodically.
 pub fn install_prometheus() -> Result<PrometheusHandle> {
     let recorder = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Full(names::REQUEST_DURATION.to_owned()),
-            DURATION_BUCKETS,
-        )
+        .set_buckets_for_metric(Matcher::Full(names::REQUEST_DURATION.to_owned()), DURATION_BUCKETS)
         .context("configuring histogram buckets")?
         .build_recorder();
     let handle = recorder.handle();
-    metrics::set_global_recorder(recorder)
-        .map_err(|e| anyhow!("installing the metrics recorder: {e}"))?;
+    metrics::set_global_recorder(recorder).map_err(|e| anyhow!("installing the metrics recorder: {e}"))?;
     describe();
     Ok(handle)
 }
@@ -121,14 +87,9 @@ pub fn init_tracing(cfg: &TelemetryConfig) -> Result<()> {
         Ok(s) if !s.trim().is_empty() => s,
         _ => cfg.log_level.clone(),
     };
-    let filter = EnvFilter::builder()
-        .parse(&directives)
-        .with_context(|| format!("log filter {directives:?}"))?;
+    let filter = EnvFilter::builder().parse(&directives).with_context(|| format!("log filter {directives:?}"))?;
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let installed = match cfg.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -157,31 +118,14 @@ mod tests {
         let requests: u64 = snap
             .iter()
             .filter(|(k, ..)| k.key().name() == names::REQUESTS)
-            .filter(|(k, ..)| {
-                k.key()
-                    .labels()
-                    .any(|l| l.key() == "rc" && l.value() == "1")
-            })
-            .map(|(.., v)| {
-                if let DebugValue::Counter(n) = v {
-                    *n
-                } else {
-                    0
-                }
-            })
+            .filter(|(k, ..)| k.key().labels().any(|l| l.key() == "rc" && l.value() == "1"))
+            .map(|(.., v)| if let DebugValue::Counter(n) = v { *n } else { 0 })
             .sum();
         assert_eq!(requests, 2);
-        assert!(
-            snap.iter()
-                .any(|(k, ..)| k.key().name() == names::UDP_DROPPED)
-        );
+        assert!(snap.iter().any(|(k, ..)| k.key().name() == names::UDP_DROPPED));
         for (k, ..) in &snap {
             for label in k.key().labels() {
-                assert!(
-                    ["door", "opcode", "rc", "reason"].contains(&label.key()),
-                    "unexpected label {}",
-                    label.key()
-                );
+                assert!(["door", "opcode", "rc", "reason"].contains(&label.key()), "unexpected label {}", label.key());
             }
         }
     }

@@ -11,18 +11,8 @@ const EX_USAGE: i32 = 64;
 #[test]
 fn deploy_example_config_is_valid() {
     let path = repo_root().join("deploy/idnode.toml");
-    let o = run(idnode()
-        .arg("check-config")
-        .arg("--config")
-        .arg(&path)
-        .arg("--print"));
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
+    let o = run(idnode().arg("check-config").arg("--config").arg(&path).arg("--print"));
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("OK ("), "{out}");
     // The printed effective config is what the example says.
@@ -54,10 +44,7 @@ fn env_overrides_apply_on_top_of_the_file() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("listen = \"127.0.0.1:9000\""), "{out}");
-    assert!(
-        out.contains("data_dir = \"/tmp/idnode-elsewhere\""),
-        "{out}"
-    );
+    assert!(out.contains("data_dir = \"/tmp/idnode-elsewhere\""), "{out}");
     assert!(out.contains("udp_sockets = 3"), "{out}");
     // Untouched settings still come from the file.
     assert!(out.contains("log_format = \"json\""), "{out}");
@@ -66,37 +53,24 @@ fn env_overrides_apply_on_top_of_the_file() {
     let o = run(idnode()
         .args(["check-config", "--print", "--data-dir", "/srv/x"])
         .env("IDNODE_NODE__DATA_DIR", "/tmp/idnode-elsewhere"));
-    assert!(
-        stdout(&o).contains("data_dir = \"/srv/x\""),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).contains("data_dir = \"/srv/x\""), "{}", stdout(&o));
 }
 
 #[test]
 fn unknown_field_is_rejected_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        "[http]\nlisten = \"127.0.0.1:8000\"\nlisten_adress = \"x\"\n",
-    )
-    .unwrap();
+    std::fs::write(&path, "[http]\nlisten = \"127.0.0.1:8000\"\nlisten_adress = \"x\"\n").unwrap();
     let o = run(idnode().arg("check-config").arg("--config").arg(&path));
     assert_eq!(o.status.code(), Some(EX_USAGE));
     let err = stderr(&o);
     assert!(err.contains("listen_adress"), "{err}");
     assert!(err.contains("line 3"), "{err}");
 
-    let o = run(idnode()
-        .arg("check-config")
-        .env("IDNODE_HTTP__LISTN", "127.0.0.1:1"));
+    let o = run(idnode().arg("check-config").env("IDNODE_HTTP__LISTN", "127.0.0.1:1"));
     assert_eq!(o.status.code(), Some(EX_USAGE));
     let err = stderr(&o);
-    assert!(
-        err.contains("IDNODE_HTTP__LISTN") && err.contains("http.listn"),
-        "{err}"
-    );
+    assert!(err.contains("IDNODE_HTTP__LISTN") && err.contains("http.listn"), "{err}");
 }
 
 #[test]
@@ -111,43 +85,23 @@ fn check_config_lists_every_problem_and_exits_64() {
     let o = run(idnode().arg("check-config").arg("--config").arg(&path));
     assert_eq!(o.status.code(), Some(EX_USAGE));
     let out = stdout(&o);
-    for field in [
-        "node.node_prefix",
-        "store.cache_mib",
-        "dns.zones",
-        "http.listen",
-    ] {
-        assert!(
-            out.lines().any(|l| l.starts_with(field)),
-            "{field} missing:\n{out}"
-        );
+    for field in ["node.node_prefix", "store.cache_mib", "dns.zones", "http.listen"] {
+        assert!(out.lines().any(|l| l.starts_with(field)), "{field} missing:\n{out}");
     }
     assert!(!out.contains("OK"), "{out}");
 
     // Other commands refuse an invalid config the same way.
-    let o = run(idnode()
-        .arg("serve")
-        .arg("--config")
-        .arg(&path)
-        .arg("--data-dir")
-        .arg(dir.path().join("d")));
+    let o = run(idnode().arg("serve").arg("--config").arg(&path).arg("--data-dir").arg(dir.path().join("d")));
     assert_eq!(o.status.code(), Some(EX_USAGE));
     assert!(stderr(&o).contains("store.cache_mib"), "{}", stderr(&o));
-    assert!(
-        !dir.path().join("d").exists(),
-        "nothing may be created on a config error"
-    );
+    assert!(!dir.path().join("d").exists(), "nothing may be created on a config error");
 }
 
 #[test]
 fn missing_config_file_and_bad_usage_exit_64() {
     let o = run(idnode().args(["check-config", "--config", "/nonexistent/idnode.toml"]));
     assert_eq!(o.status.code(), Some(EX_USAGE));
-    assert!(
-        stderr(&o).contains("/nonexistent/idnode.toml"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("/nonexistent/idnode.toml"), "{}", stderr(&o));
 
     let o = run(idnode().arg("no-such-command"));
     assert_eq!(o.status.code(), Some(EX_USAGE));

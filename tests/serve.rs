@@ -14,22 +14,13 @@ fn serve_first_run_endpoints_lock_and_sigterm() {
     let daemon = Daemon::start(&data);
 
     // First run initialised the directory with demo data.
-    assert!(
-        daemon.stdout_head.contains("demo data"),
-        "{}",
-        daemon.stdout_head
-    );
+    assert!(daemon.stdout_head.contains("demo data"), "{}", daemon.stdout_head);
     for f in ["server.key", "admin.secret"] {
-        let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(data.join(f)).unwrap().permissions(),
-        );
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(data.join(f)).unwrap().permissions());
         assert_eq!(mode & 0o777, 0o600, "{f}");
     }
     let secret = std::fs::read_to_string(data.join("admin.secret")).unwrap();
-    assert!(
-        !daemon.stdout_head.contains(secret.trim()),
-        "the admin secret must never be printed"
-    );
+    assert!(!daemon.stdout_head.contains(secret.trim()), "the admin secret must never be printed");
 
     let http = daemon.doors["http"];
     assert!(http.ip().is_loopback() && http.port() != 0);
@@ -41,9 +32,7 @@ fn serve_first_run_endpoints_lock_and_sigterm() {
 
     // A store command while the daemon holds the store goes through its
     // admin API (design.md §5) ...
-    let o = run(idnode()
-        .args(["id", "get", "88.118.8.1001/LOT2026-000451", "--data-dir"])
-        .arg(&data));
+    let o = run(idnode().args(["id", "get", "88.118.8.1001/LOT2026-000451", "--data-dir"]).arg(&data));
     assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("CP-200"), "{}", stdout(&o));
     // ... and with the admin API off it fails and says why.
@@ -51,13 +40,7 @@ fn serve_first_run_endpoints_lock_and_sigterm() {
         .args(["id", "get", "88.118.8.1001/LOT2026-000451", "--data-dir"])
         .arg(&data)
         .env("IDNODE_ADMIN__API_ENABLED", "false"));
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
+    assert_eq!(o.status.code(), Some(1), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("in use") && err.contains("daemon"), "{err}");
 
@@ -67,18 +50,11 @@ fn serve_first_run_endpoints_lock_and_sigterm() {
     assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
 
     let status = daemon.terminate();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "SIGTERM must drain, flush and exit 0"
-    );
+    assert_eq!(status.code(), Some(0), "SIGTERM must drain, flush and exit 0");
 
     // After a clean stop the store opens again (the lock is released).
     let daemon = Daemon::start(&data);
-    assert!(
-        !daemon.stdout_head.contains("demo data"),
-        "second run must not re-initialise"
-    );
+    assert!(!daemon.stdout_head.contains("demo data"), "second run must not re-initialise");
     assert_eq!(daemon.terminate().code(), Some(0));
 }
 
@@ -90,20 +66,11 @@ fn keygen_prints_hs_pubkey_and_never_overwrites() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     // HS_PUBKEY starts with bytes "RSA_PUB_KEY": u32 length 11 + the name.
-    assert!(
-        out.contains("HS_PUBKEY hex:    0000000b5253415f5055425f4b4559"),
-        "{out}"
-    );
+    assert!(out.contains("HS_PUBKEY hex:    0000000b5253415f5055425f4b4559"), "{out}");
     assert!(out.contains("HS_PUBKEY base64: "), "{out}");
     let pem = std::fs::read_to_string(&key).unwrap();
-    assert!(
-        pem.starts_with("-----BEGIN PRIVATE KEY-----"),
-        "PKCS#8 PEM expected"
-    );
-    assert!(
-        !out.contains("PRIVATE KEY"),
-        "the private key must not be printed"
-    );
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8 PEM expected");
+    assert!(!out.contains("PRIVATE KEY"), "the private key must not be printed");
 
     let o = run(idnode().arg("keygen").arg("--out").arg(&key));
     assert_eq!(o.status.code(), Some(64));
@@ -123,14 +90,7 @@ fn init_then_force() {
     assert_eq!(o.status.code(), Some(64));
     assert_eq!(std::fs::read(data.join("server.key")).unwrap(), first);
 
-    let o = run(idnode()
-        .args(["init", "--force", "--demo"])
-        .arg("--data-dir")
-        .arg(&data));
+    let o = run(idnode().args(["init", "--force", "--demo"]).arg("--data-dir").arg(&data));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_ne!(
-        std::fs::read(data.join("server.key")).unwrap(),
-        first,
-        "--force makes a new key"
-    );
+    assert_ne!(std::fs::read(data.join("server.key")).unwrap(), first, "--force makes a new key");
 }

@@ -14,9 +14,9 @@
 //!   node) that echoes a fixed answer: the ceiling of the box.
 
 use std::collections::HashMap;
+use std::io::{IoSlice, IoSliceMut};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -417,28 +417,21 @@ fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> WorkerRe
         }
         // Receive phase: wait for the first answer (in the open loop only
         // until the next send is due), then drain what arrived.
-        let wait = if open_loop {
-            next_send.saturating_duration_since(Instant::now())
-        } else {
-            Duration::from_millis(50)
-        };
+        let wait =
+            if open_loop { next_send.saturating_duration_since(Instant::now()) } else { Duration::from_millis(50) };
         let ts = TimeSpec::from_duration(wait);
         let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
         let _ = ppoll(&mut fds, Some(ts), None);
-        loop {
-            match sock.recv(&mut buf) {
-                Ok(n) => {
-                    if let Some((id, seq, rc)) = request::parse_answer(&buf[..n])
-                        // Multi-datagram answers: count on the first datagram.
-                        && seq == 0
-                        && let Some(t0) = pending.remove(&id)
-                    {
-                        let us = t0.elapsed().as_micros().max(1) as u64;
-                        let _ = hist.record(us.min(60_000_000));
-                        tally.count_rc(rc);
-                    }
-                }
-                Err(_) => break, // WouldBlock: drained
+        // Drain without blocking (WouldBlock ends it).
+        while let Ok(n) = sock.recv(&mut buf) {
+            if let Some((id, seq, rc)) = request::parse_answer(&buf[..n])
+                // Multi-datagram answers: count on the first datagram.
+                && seq == 0
+                && let Some(t0) = pending.remove(&id)
+            {
+                let us = t0.elapsed().as_micros().max(1) as u64;
+                let _ = hist.record(us.min(60_000_000));
+                tally.count_rc(rc);
             }
         }
         // Expire lost requests (every 10 ms at most).

@@ -1,8 +1,6 @@
 //! Requests and answers for the generator, through idnode's own codec.
 
-use idnode_resolver::wire::{
-    Body, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, ResolutionRequest,
-};
+use idnode_resolver::wire::{Body, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, ResolutionRequest};
 
 /// Encodes a resolution request for `handle` into `out` (cleared first).
 pub fn resolution(out: &mut Vec<u8>, request_id: u32, handle: &[u8], public_only: bool) {

@@ -49,7 +49,8 @@ fn every_vector_gets_the_captured_answer() {
                 // The two malformed captures end with the client closing its
                 // write side before the announced length arrived.
                 let half_close = v.name == "tcp-truncated-body" || v.name == "tcp-garbage";
-                let got = tcp_exchange(node.handle_tcp, &req, half_close).unwrap_or_else(|e| panic!("{}: {e:#}", v.name));
+                let got =
+                    tcp_exchange(node.handle_tcp, &req, half_close).unwrap_or_else(|e| panic!("{}: {e:#}", v.name));
                 assert_same_answer(&v.name, &got, &want[0], true, challenge);
             }
             other => panic!("unknown transport {other}"),

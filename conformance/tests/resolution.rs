@@ -96,9 +96,13 @@ fn malformed_input_is_answered_or_dropped_and_the_node_keeps_serving() {
     assert_eq!(ans.header.response_code.0, 4);
     // Still serving, both doors.
     let req = resolution_request(42, "TEST/abc", &[], &[], OpFlags::PO, V211, V211);
-    let got = udp_exchange(node.handle_udp, std::slice::from_ref(&req), Duration::from_secs(3)).unwrap().expect("udp answer");
+    let got =
+        udp_exchange(node.handle_udp, std::slice::from_ref(&req), Duration::from_secs(3)).unwrap().expect("udp answer");
     assert_eq!(u32::from_be_bytes([got[0][24], got[0][25], got[0][26], got[0][27]]), 1);
-    assert_eq!(Message::decode(&tcp_exchange(node.handle_tcp, &req, false).unwrap()).unwrap().header.response_code.0, 1);
+    assert_eq!(
+        Message::decode(&tcp_exchange(node.handle_tcp, &req, false).unwrap()).unwrap().header.response_code.0,
+        1
+    );
     assert!(node.is_running());
 }
 
@@ -143,7 +147,10 @@ fn resolve_command_metrics_health_and_clean_shutdown() {
     let (status, body) = http_get(node.http, "/metrics").unwrap();
     assert_eq!(status, 200);
     assert!(
-        body.lines().any(|l| l.starts_with("idnode_requests_total{") && l.contains("door=\"handle-udp\"") && l.contains("opcode=\"1\"") && l.contains("rc=\"1\"")),
+        body.lines().any(|l| l.starts_with("idnode_requests_total{")
+            && l.contains("door=\"handle-udp\"")
+            && l.contains("opcode=\"1\"")
+            && l.contains("rc=\"1\"")),
         "metrics lack the UDP resolution counter:\n{body}"
     );
     assert!(body.contains("idnode_request_duration_seconds"));

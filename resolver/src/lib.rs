@@ -1,5 +1,5 @@
 //! resolver
 
 pub mod auth;
-pub mod wire;
 pub mod engine;
+pub mod wire;

@@ -25,9 +25,7 @@ pub struct DoorMetrics {
 
 impl std::fmt::Debug for DoorMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DoorMetrics")
-            .field("door", &self.door)
-            .finish()
+        f.debug_struct("DoorMetrics").field("door", &self.door).finish()
     }
 }
 
@@ -39,12 +37,7 @@ impl DoorMetrics {
                 hot.push(counter!(names::REQUESTS, "door" => door, "opcode" => op.to_string(), "rc" => rc.to_string()));
             }
         }
-        DoorMetrics {
-            door,
-            hot,
-            latency: histogram!(names::REQUEST_DURATION, "door" => door),
-            open: AtomicI64::new(0),
-        }
+        DoorMetrics { door, hot, latency: histogram!(names::REQUEST_DURATION, "door" => door), open: AtomicI64::new(0) }
     }
 
     /// Counts one answered request and its latency.

@@ -127,7 +127,11 @@ async fn serve_conn(
         let now = crate::unix_now();
         out.clear();
         if len > MAX_MESSAGE {
-            engine.protocol_error_unframed(&format!("Message length {len} exceeds the limit {MAX_MESSAGE}"), now, &mut out);
+            engine.protocol_error_unframed(
+                &format!("Message length {len} exceeds the limit {MAX_MESSAGE}"),
+                now,
+                &mut out,
+            );
             stream.write_all(&out).await?;
             metrics.observe(0, 4, started.elapsed());
             return Ok(());
@@ -148,7 +152,11 @@ async fn serve_conn(
                 // The reference server answers a short message with RC 4 and
                 // the count it got (vectors tcp-truncated-body, tcp-garbage).
                 let received = end - ENVELOPE_LEN;
-                engine.protocol_error_unframed(&format!("Expecting {len} bytes, only received {received}"), now, &mut out);
+                engine.protocol_error_unframed(
+                    &format!("Expecting {len} bytes, only received {received}"),
+                    now,
+                    &mut out,
+                );
                 let _ = stream.write_all(&out).await;
                 metrics.observe(0, 4, started.elapsed());
                 return Ok(());
@@ -172,11 +180,7 @@ async fn serve_conn(
 }
 
 /// Reads until `buf` is full, EOF, or the timeout; returns the bytes read.
-async fn read_up_to(
-    stream: &mut TcpStream,
-    buf: &mut [u8],
-    timeout: Duration,
-) -> io::Result<usize> {
+async fn read_up_to(stream: &mut TcpStream, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut filled = 0;
     while filled < buf.len() {

@@ -8,16 +8,14 @@
 //! every decision from the engine.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::AsRawFd;
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use idnode_resolver::engine::{Ctx, Engine, Transport};
-use idnode_resolver::wire::{
-    Reassembled, Reassembler, ReassemblyLimits, UDP_MAX_DATAGRAM, udp_fragments,
-};
+use idnode_resolver::wire::{Reassembled, Reassembler, ReassemblyLimits, UDP_MAX_DATAGRAM, udp_fragments};
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -37,11 +35,7 @@ pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
     let mut out: Vec<UdpSocket> = Vec::with_capacity(count.max(1));
     let mut target = addr;
     for _ in 0..count.max(1) {
-        let sock = Socket::new(
-            Domain::for_address(target),
-            Type::DGRAM,
-            Some(Protocol::UDP),
-        )?;
+        let sock = Socket::new(Domain::for_address(target), Type::DGRAM, Some(Protocol::UDP))?;
         sock.set_reuse_address(true)?;
         sock.set_reuse_port(true)?;
         // Room for bursts: 4 MiB of receive buffer (the kernel may clamp it).

@@ -99,8 +99,8 @@ pub async fn run_until(
     let site_record = match &cfg.handle.site.record_file {
         Some(path) => {
             let path = cfg.resolve_path(path);
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("reading handle.site.record_file {}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading handle.site.record_file {}", path.display()))?;
             idnode_registry::model::site::HsSite::from_bytes(&bytes)
                 .with_context(|| format!("{} is not an HS_SITE record", path.display()))?;
             bytes
@@ -120,38 +120,23 @@ pub async fn run_until(
         }
     };
     // The HTTP door starts once the site record it publishes (/api/site) is known.
-    let ops = http::OpsState {
-        metrics: metrics.clone(),
-        ready: ready.clone(),
-        store: store.clone(),
-    };
+    let ops = http::OpsState { metrics: metrics.clone(), ready: ready.clone(), store: store.clone() };
     let mut api_deps = crate::api::ApiDeps::new(store.clone(), cfg.clone());
     api_deps.site_record = Arc::from(site_record.as_slice());
     let api = crate::api::router(api_deps);
     let app = http::router(ops, cfg.limits.http_max_body_bytes as usize).merge(api);
     let token = listeners.child_token();
     listeners.spawn(door::HTTP, async move {
-        http::run(http_listener, app, tls_config, token)
-            .await
-            .map_err(anyhow::Error::from)
+        http::run(http_listener, app, tls_config, token).await.map_err(anyhow::Error::from)
     });
 
     let engine = Arc::new(Engine::new(
         store.clone(),
-        EngineConfig {
-            site_record,
-            site_serial: cfg.handle.site.serial,
-            ..EngineConfig::default()
-        },
+        EngineConfig { site_record, site_serial: cfg.handle.site.serial, ..EngineConfig::default() },
     ));
     listeners.bound(door::HANDLE_UDP, udp_addr);
     let udp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_UDP));
-    let threads = handle_udp::spawn(
-        udp_sockets,
-        engine.clone(),
-        udp_metrics,
-        listeners.child_token(),
-    )?;
+    let threads = handle_udp::spawn(udp_sockets, engine.clone(), udp_metrics, listeners.child_token())?;
     listeners.threads(door::HANDLE_UDP, threads);
     listeners.bound(door::HANDLE_TCP, tcp_addr);
     let tcp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_TCP));
@@ -180,10 +165,7 @@ pub async fn run_until(
     let drained = listeners.drain(timeout).await;
     let _ = maint.await;
     if !drained {
-        tracing::warn!(
-            timeout_ms = cfg.node.shutdown_timeout_ms,
-            "listeners did not drain in time"
-        );
+        tracing::warn!(timeout_ms = cfg.node.shutdown_timeout_ms, "listeners did not drain in time");
     }
 
     let flushed = tokio::task::spawn_blocking(move || {
@@ -202,17 +184,10 @@ pub async fn run_until(
 
 /// Prints the machine-readable line (tests parse it) and one command to try.
 fn announce(cfg: &Config, listeners: &Listeners) {
-    let doors: Vec<String> = listeners
-        .addrs
-        .iter()
-        .map(|(name, addr)| format!("{name}={addr}"))
-        .collect();
+    let doors: Vec<String> = listeners.addrs.iter().map(|(name, addr)| format!("{name}={addr}")).collect();
     println!("idnode: listening {}", doors.join(" "));
-    let handle_addr = listeners
-        .addrs
-        .iter()
-        .find(|(name, _)| name.starts_with("handle-"))
-        .map_or(cfg.handle.udp_listen, |(_, a)| *a);
+    let handle_addr =
+        listeners.addrs.iter().find(|(name, _)| name.starts_with("handle-")).map_or(cfg.handle.udp_listen, |(_, a)| *a);
     println!(
         "idnode: try `idnode resolve {}.1001/LOT2026-000451 --server {}`",
         cfg.node.node_prefix,
@@ -224,9 +199,7 @@ fn announce(cfg: &Config, listeners: &Listeners) {
 /// A bound address a local client can dial (0.0.0.0 / :: -> loopback).
 fn reachable(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv4() => {
-            SocketAddr::from(([127, 0, 0, 1], addr.port()))
-        }
+        ip if ip.is_unspecified() && ip.is_ipv4() => SocketAddr::from(([127, 0, 0, 1], addr.port())),
         ip if ip.is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
         _ => addr,
     }
@@ -375,10 +348,7 @@ struct Signals {
 impl Signals {
     fn new() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
+        Ok(Signals { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
     }
 
     async fn next(&mut self) -> &'static str {
@@ -397,18 +367,9 @@ mod tests {
 
     #[test]
     fn unspecified_addresses_become_loopback() {
-        assert_eq!(
-            reachable("0.0.0.0:2641".parse().unwrap()),
-            "127.0.0.1:2641".parse().unwrap()
-        );
-        assert_eq!(
-            reachable("[::]:2641".parse().unwrap()),
-            "[::1]:2641".parse().unwrap()
-        );
-        assert_eq!(
-            reachable("10.1.2.3:2641".parse().unwrap()),
-            "10.1.2.3:2641".parse().unwrap()
-        );
+        assert_eq!(reachable("0.0.0.0:2641".parse().unwrap()), "127.0.0.1:2641".parse().unwrap());
+        assert_eq!(reachable("[::]:2641".parse().unwrap()), "[::1]:2641".parse().unwrap());
+        assert_eq!(reachable("10.1.2.3:2641".parse().unwrap()), "10.1.2.3:2641".parse().unwrap());
     }
 
     /// Starts every door on port 0, keeps running, stops on cancel and flushes.
@@ -421,22 +382,14 @@ mod tests {
         cfg.handle.udp_listen = "127.0.0.1:0".parse().unwrap();
         cfg.handle.tcp_listen = "127.0.0.1:0".parse().unwrap();
         cfg.handle.udp_sockets = 1;
-        ServerKey::generate()
-            .unwrap()
-            .write_new(&cfg.server_key_path())
-            .unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(SledStore::open_path(dir.path().join("store")).unwrap());
+        ServerKey::generate().unwrap().write_new(&cfg.server_key_path()).unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open_path(dir.path().join("store")).unwrap());
         let shutdown = CancellationToken::new();
         let handle = PrometheusBuilder::new().build_recorder().handle();
         let task = tokio::spawn(run_until(Arc::new(cfg), store, handle, shutdown.clone()));
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(!task.is_finished());
         shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(10), task)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap().unwrap();
     }
 }

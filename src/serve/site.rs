@@ -7,8 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use idnode_registry::model::site::{
-    HsSite, Interface, SiteAttribute, SiteServer, hash_option, interface_protocol, interface_type,
-    primary_mask,
+    HsSite, Interface, SiteAttribute, SiteServer, hash_option, interface_protocol, interface_type, primary_mask,
 };
 
 /// The addresses clients reach this node on, and its server key.
@@ -29,15 +28,8 @@ pub struct SiteInputs<'a> {
 /// query, HTTP admin+query; protocol 2.10 (what deployed clients expect in
 /// HS_SITE, §1), hash by whole handle (CNRI default).
 pub fn build(inputs: &SiteInputs<'_>) -> HsSite {
-    let first = inputs
-        .addresses
-        .first()
-        .copied()
-        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let mut attributes = vec![SiteAttribute {
-        name: b"desc".to_vec(),
-        value: inputs.description.as_bytes().to_vec(),
-    }];
+    let first = inputs.addresses.first().copied().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let mut attributes = vec![SiteAttribute { name: b"desc".to_vec(), value: inputs.description.as_bytes().to_vec() }];
     for (i, a) in inputs.addresses.iter().skip(1).enumerate() {
         attributes.push(SiteAttribute {
             name: format!("alt_addr.{}", i + 1).into_bytes(),
@@ -95,8 +87,7 @@ mod tests {
             addresses: &addrs,
             serial: 1,
             description: "test",
-            public_key:
-                b"\x00\x00\x00\x0bRSA_PUB_KEY\x00\x00\x00\x00\x00\x01\x01\x00\x00\x00\x01\x03",
+            public_key: b"\x00\x00\x00\x0bRSA_PUB_KEY\x00\x00\x00\x00\x00\x01\x01\x00\x00\x00\x01\x03",
             udp: Some("127.0.0.1:2641".parse().unwrap()),
             tcp: Some("127.0.0.1:2641".parse().unwrap()),
             http: None,

@@ -72,10 +72,7 @@ impl Daemon {
     /// listening line.
     pub fn start(data_dir: &Path) -> Daemon {
         let mut cmd = idnode();
-        port_zero_env(&mut cmd)
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(data_dir);
+        port_zero_env(&mut cmd).arg("serve").arg("--data-dir").arg(data_dir);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn idnode serve");
         let out = child.stdout.take().unwrap();
@@ -99,11 +96,7 @@ impl Daemon {
         });
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut head = String::new();
-        let mut daemon = Daemon {
-            child: Some(child),
-            doors: HashMap::new(),
-            stdout_head: String::new(),
-        };
+        let mut daemon = Daemon { child: Some(child), doors: HashMap::new(), stdout_head: String::new() };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
@@ -113,9 +106,7 @@ impl Daemon {
                     if let Some(rest) = line.strip_prefix("idnode: listening ") {
                         for pair in rest.split_whitespace() {
                             let (name, addr) = pair.split_once('=').expect("name=addr");
-                            daemon
-                                .doors
-                                .insert(name.to_owned(), addr.parse().expect("socket address"));
+                            daemon.doors.insert(name.to_owned(), addr.parse().expect("socket address"));
                         }
                         break;
                     }
@@ -138,11 +129,7 @@ impl Daemon {
     /// Sends SIGTERM and waits (30 s at most) for the exit status.
     pub fn terminate(mut self) -> ExitStatus {
         let mut child = self.child.take().unwrap();
-        let sent = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .expect("run kill");
+        let sent = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("run kill");
         assert!(sent.success(), "kill -TERM failed");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -171,22 +158,11 @@ impl Drop for Daemon {
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read response");
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let status: u16 = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status line");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let status: u16 = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).expect("status line");
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
 }

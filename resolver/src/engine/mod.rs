@@ -22,10 +22,9 @@ use idnode_registry::model::{RecordBytes, Value, ValueView};
 use idnode_registry::store::Store;
 
 use crate::wire::{
-    Body, ChallengeResponse, DecodeError, DigestAlg, Frame, Message, OpCode, OpFlags,
-    ReferralResponse, RequestDigest, ResolutionRequestRef, Responder, ResponseCode, ResponseHead,
-    SiteInfoResponse, encode_error_response, encode_resolution_response,
-    encode_resolution_response_list,
+    Body, ChallengeResponse, DecodeError, DigestAlg, Frame, Message, OpCode, OpFlags, ReferralResponse, RequestDigest,
+    ResolutionRequestRef, Responder, ResponseCode, ResponseHead, SiteInfoResponse, encode_error_response,
+    encode_resolution_response, encode_resolution_response_list,
 };
 
 pub use challenge::{ChallengeTable, PendingChallenge};
@@ -276,7 +275,13 @@ impl Engine {
             match known {
                 Some(m) if m.prefix.homed => (true, m.prefix.case_policy),
                 Some(m) if m.prefix.site.is_some() => {
-                    return self.service_referral(req, &m.prefix.prefix, m.prefix.site.as_deref().unwrap_or_default(), out, &responder);
+                    return self.service_referral(
+                        req,
+                        &m.prefix.prefix,
+                        m.prefix.site.as_deref().unwrap_or_default(),
+                        out,
+                        &responder,
+                    );
                 }
                 _ => match self.store.longest_homed(prefix) {
                     Some(m) => (true, m.prefix.case_policy),
@@ -393,7 +398,8 @@ impl Engine {
             handle: idnode_registry::ident::prefix_handle(prefix).into_bytes(),
             values: Some(vec![Value::new(1, "HS_SITE", site.to_vec())]),
         });
-        Message::response_to(&req.envelope, &req.header, ResponseCode::SERVICE_REFERRAL, responder, body).encode_into(out);
+        Message::response_to(&req.envelope, &req.header, ResponseCode::SERVICE_REFERRAL, responder, body)
+            .encode_into(out);
         Outcome::new(op, ResponseCode::SERVICE_REFERRAL)
     }
 
@@ -416,7 +422,12 @@ impl Engine {
             None => handle,
         };
         let not_found = |out: &mut Vec<u8>| {
-            let _ = encode_error_response(out, &req.response_head(ResponseCode::HANDLE_NOT_FOUND, responder), digest.as_ref(), b"");
+            let _ = encode_error_response(
+                out,
+                &req.response_head(ResponseCode::HANDLE_NOT_FOUND, responder),
+                digest.as_ref(),
+                b"",
+            );
             Outcome::new(op, ResponseCode::HANDLE_NOT_FOUND)
         };
         if req.header.op_flags.contains(OpFlags::DNRF) {
@@ -440,11 +451,17 @@ impl Engine {
                     "HandleException (SERVICE_REFERRAL_ERROR) Recursion limit exceeded on prefix referral for {}",
                     String::from_utf8_lossy(handle)
                 );
-                let _ = encode_error_response(out, &req.response_head(ResponseCode::ERROR, responder), digest.as_ref(), msg.as_bytes());
+                let _ = encode_error_response(
+                    out,
+                    &req.response_head(ResponseCode::ERROR, responder),
+                    digest.as_ref(),
+                    msg.as_bytes(),
+                );
                 return Outcome::new(op, ResponseCode::ERROR);
             }
             let body = Body::Referral(ReferralResponse { digest, handle: Vec::new(), values: Some(values) });
-            Message::response_to(&req.envelope, &req.header, ResponseCode::PREFIX_REFERRAL, responder, body).encode_into(out);
+            Message::response_to(&req.envelope, &req.header, ResponseCode::PREFIX_REFERRAL, responder, body)
+                .encode_into(out);
             return Outcome::new(op, ResponseCode::PREFIX_REFERRAL);
         }
         not_found(out)
