@@ -50,4 +50,5 @@ for r in $(seq 1 "$rounds"); do
   load udp --target "$null_addr" --concurrency 2 --window 128 --requests 5000000 --json "$work/udp-null-$r.json"
   load udp --target "$node_addr" --concurrency 2 --rate 20000 --requests 5000000 --json "$work/udp-20k-$r.json"
   load tcp --target "$node_addr" --concurrency 32 --requests 5000000 --json "$work/tcp-node-$r.json"
+  load tcp --target "$node_addr" --concurrency 8 --tcp-window 16 --requests 5000000 --json "$work/tcp-pipelined-$r.json"
 done

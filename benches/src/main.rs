@@ -53,6 +53,32 @@ enum Cmd {
     Snms(snms::SnmsArgs),
     /// Writes the benchmark identifier set as JSON lines for `idnode id import`.
     GenIds(GenIds),
+    /// An axum hello-world on the same axum/tokio as the node: the HTTP ceiling
+    /// to compare the REST door with (same load tool, same machine).
+    HelloServer(HelloServer),
+}
+
+#[derive(Args, Debug)]
+struct HelloServer {
+    /// Listen address (loopback only).
+    #[arg(long, default_value = "127.0.0.1:28080")]
+    listen: String,
+    /// Stop after this many seconds.
+    #[arg(long, default_value_t = 120.0)]
+    duration: f64,
+}
+
+fn hello_server(h: &HelloServer) -> anyhow::Result<()> {
+    let addr = loopback_target(&h.listen)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "Hello, World!" }));
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        println!("hello-server listening on {} for {}s", listener.local_addr()?, h.duration);
+        let stop = tokio::time::sleep(Duration::from_secs_f64(h.duration));
+        axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+        anyhow::Ok(())
+    })
 }
 
 #[derive(Args, Debug)]
@@ -117,6 +143,9 @@ struct Load {
     /// Set the PO (public only) flag, as CNRI resolvers do.
     #[arg(long, default_value_t = true)]
     public_only: bool,
+    /// Requests in flight per TCP connection (pipelined on the kept-open connection).
+    #[arg(long, default_value_t = 1)]
+    tcp_window: usize,
     /// Distinct requests prepared per worker before the run (drawn at random from the set).
     #[arg(long, default_value_t = 200_000)]
     pool: usize,
@@ -192,6 +221,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::NullServer(n) => null_server(&n),
         Cmd::Snms(a) => snms::run(&a).map(|_| ()),
         Cmd::GenIds(g) => gen_ids(&g),
+        Cmd::HelloServer(h) => hello_server(&h),
     }
 }
 
@@ -450,30 +480,47 @@ fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> WorkerRe
     Ok((tally, hist))
 }
 
+/// One kept-open connection with up to `--tcp-window` requests in flight
+/// (1 = strictly one request, one answer). Answers arrive in request order.
 fn tcp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> WorkerResult {
-    let mut stream = TcpStream::connect_timeout(&target, Duration::from_secs(5))?;
+    let stream = TcpStream::connect_timeout(&target, Duration::from_secs(5))?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_secs_f64(l.timeout.max(1.0))))?;
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, stream.try_clone()?);
+    let mut writer = stream;
     let mut picker = Picker::new(l, 0x7c9 + w);
     let mut tally = Tally::default();
     let mut hist = new_hist();
     let mut pkt = Vec::with_capacity(256);
+    let mut batch = Vec::with_capacity(64 * 256);
     let mut env = [0u8; 20];
     let mut body = Vec::with_capacity(4096);
     let mut id = (w as u32) << 24;
-    while budget.take() {
-        id = id.wrapping_add(1);
-        picker.next_into(&mut pkt, id);
-        let t0 = Instant::now();
-        tally.sent += 1;
-        if stream.write_all(&pkt).is_err() || stream.read_exact(&mut env).is_err() {
-            tally.lost += 1;
+    let mut in_flight: std::collections::VecDeque<Instant> = std::collections::VecDeque::new();
+    let window = l.tcp_window.max(1);
+    loop {
+        // Top up the window with one write.
+        batch.clear();
+        while in_flight.len() < window && budget.take() {
+            id = id.wrapping_add(1);
+            picker.next_into(&mut pkt, id);
+            batch.extend_from_slice(&pkt);
+            in_flight.push_back(Instant::now());
+            tally.sent += 1;
+        }
+        if !batch.is_empty() && writer.write_all(&batch).is_err() {
+            tally.lost += in_flight.len() as u64;
+            break;
+        }
+        let Some(t0) = in_flight.pop_front() else { break };
+        if reader.read_exact(&mut env).is_err() {
+            tally.lost += 1 + in_flight.len() as u64;
             break;
         }
         let len = u32::from_be_bytes([env[16], env[17], env[18], env[19]]) as usize;
         body.resize(len, 0);
-        if stream.read_exact(&mut body).is_err() {
-            tally.lost += 1;
+        if reader.read_exact(&mut body).is_err() {
+            tally.lost += 1 + in_flight.len() as u64;
             break;
         }
         let us = t0.elapsed().as_micros().max(1) as u64;

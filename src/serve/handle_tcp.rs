@@ -125,7 +125,6 @@ async fn serve_conn(
         let e = &buf[start..start + ENVELOPE_LEN];
         let len = u32::from_be_bytes([e[16], e[17], e[18], e[19]]) as usize;
         let now = crate::unix_now();
-        out.clear();
         if len > MAX_MESSAGE {
             engine.protocol_error_unframed(
                 &format!("Message length {len} exceeds the limit {MAX_MESSAGE}"),
@@ -165,18 +164,33 @@ async fn serve_conn(
         let ctx = Ctx { transport: Transport::Tcp, peer, now };
         let outcome = engine.handle(&ctx, &buf[start..start + total], &mut out);
         start += total;
-        if !out.is_empty() {
-            stream.write_all(&out).await?;
-        }
         metrics.observe(outcome.opcode, outcome.rc, started.elapsed());
-        if outcome.close {
-            return Ok(());
+        // Pipelined requests already in the buffer are answered with one
+        // write (bounded), in order.
+        if outcome.close || !next_message_ready(&buf[start..end]) || out.len() >= MAX_COALESCED {
+            if !out.is_empty() {
+                stream.write_all(&out).await?;
+                out.clear();
+            }
+            if outcome.close {
+                return Ok(());
+            }
         }
         if start == end {
             start = 0;
             end = 0;
         }
     }
+}
+
+/// Most answer bytes held back to be written together.
+const MAX_COALESCED: usize = 64 * 1024;
+
+/// Whether `pending` starts with a complete message.
+fn next_message_ready(pending: &[u8]) -> bool {
+    pending.len() >= ENVELOPE_LEN
+        && pending.len() - ENVELOPE_LEN
+            >= u32::from_be_bytes([pending[16], pending[17], pending[18], pending[19]]) as usize
 }
 
 /// Reads until `buf` is full, EOF, or the timeout; returns the bytes read.
