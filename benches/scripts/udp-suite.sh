@@ -14,7 +14,7 @@ secs=${SECONDS_PER_RUN:-8}
 node_addr=127.0.0.1:26410
 null_addr=127.0.0.1:26500
 
-cargo build --release --locked --bin idnode --bin idnode-bench
+cargo build --release --locked -p idnode -p idnode-bench
 idnode=$PWD/target/release/idnode
 bench=$PWD/target/release/idnode-bench
 mkdir -p "$work"
