@@ -412,33 +412,25 @@ fn udp_worker(l: &Load, target: SocketAddr, w: u64, budget: &Budget) -> WorkerRe
     sock.set_nonblocking(true)?;
     let mut next_expiry = Instant::now();
     loop {
-        // Send phase.
+        // Send phase: in the open loop whatever is due by now, in the
+        // closed loop until the window is full.
         if !exhausted {
-            if open_loop {
-                let now = Instant::now();
-                while next_send <= now {
-                    if !budget.take() {
-                        exhausted = true;
-                        break;
-                    }
-                    next_id = next_id.wrapping_add(1);
-                    picker.next_into(&mut pkt, next_id);
-                    let _ = sock.send(&pkt);
-                    tally.sent += 1;
-                    pending.insert(next_id, next_send);
-                    next_send += interval;
+            let now = Instant::now();
+            while if open_loop { next_send <= now } else { pending.len() < l.window.max(1) } {
+                if !budget.take() {
+                    exhausted = true;
+                    break;
                 }
-            } else {
-                while pending.len() < l.window.max(1) {
-                    if !budget.take() {
-                        exhausted = true;
-                        break;
-                    }
-                    next_id = next_id.wrapping_add(1);
-                    picker.next_into(&mut pkt, next_id);
-                    let _ = sock.send(&pkt);
-                    tally.sent += 1;
-                    pending.insert(next_id, Instant::now());
+                next_id = next_id.wrapping_add(1);
+                picker.next_into(&mut pkt, next_id);
+                let _ = sock.send(&pkt);
+                tally.sent += 1;
+                // Open loop: latency counts from the scheduled send time, so
+                // a stall of the generator or the node is not hidden.
+                let t0 = if open_loop { next_send } else { Instant::now() };
+                pending.insert(next_id, t0);
+                if open_loop {
+                    next_send += interval;
                 }
             }
         }
