@@ -75,3 +75,104 @@ fn non_hosted_enterprise_prefix_is_referred_to_its_node() {
     assert_eq!(ask(&engine, "88.118.8.1003/SN-1", OpFlags::PO).header.response_code.0, 100);
     assert_eq!(ask(&engine, "99.1/x", OpFlags::PO).header.response_code.0, 301);
 }
+
+mod admin_over_the_wire {
+    use super::*;
+    use idnode_registry::model::{AdminRecord, admin_perm, perm};
+    use idnode_resolver::auth::seckey::{self, MacAlg};
+    use idnode_resolver::wire::{ChallengeAnswer, HandleValues};
+
+    fn send(engine: &Engine, msg: &Message) -> Message {
+        let ctx = Ctx { transport: Transport::Tcp, peer: "127.0.0.1:9".parse().unwrap(), now: 1_700_000_000 };
+        let mut out = Vec::new();
+        engine.handle(&ctx, &msg.encode(), &mut out);
+        Message::decode(&out).unwrap()
+    }
+
+    fn request(op: OpCode, body: Body, id: i32, session: i32) -> Message {
+        let mut envelope = Envelope::request(ProtocolVersion::OURS, id);
+        envelope.session_id = session;
+        Message { envelope, header: Header::request(op, OpFlags::NONE, 0x6b00_0000), body, credential: None }
+    }
+
+    /// Create `88.118.8/NEW` as 300:0.NA/88.118.8 with `secret`; returns the final answer.
+    fn create_with(engine: &Engine, secret: &[u8]) -> Message {
+        let create = request(
+            OpCode::CREATE_HANDLE,
+            Body::CreateHandle(HandleValues {
+                handle: b"88.118.8/NEW".to_vec(),
+                values: vec![Value::new(1, "URL", "https://example.org/new")],
+            }),
+            10,
+            0,
+        );
+        let challenge = send(engine, &create);
+        assert_eq!(challenge.header.response_code.0, 402);
+        let Body::Challenge(c) = challenge.body else { panic!("not a challenge") };
+        let mut signed = c.nonce.clone();
+        signed.extend_from_slice(c.digest.as_bytes());
+        let mac = seckey::mac(MacAlg::Sha256, secret, &signed, None).unwrap();
+        let answer = request(
+            OpCode::RESPONSE_TO_CHALLENGE,
+            Body::ChallengeAnswer(ChallengeAnswer {
+                auth_type: b"HS_SECKEY".to_vec(),
+                identity_handle: b"0.NA/88.118.8".to_vec(),
+                identity_index: 300,
+                signed_response: seckey::encode_answer(MacAlg::Sha256, &mac, None),
+            }),
+            11,
+            challenge.envelope.session_id,
+        );
+        send(engine, &answer)
+    }
+
+    #[test]
+    fn an_authenticated_admin_creates_a_handle_and_a_wrong_secret_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledStore::open_path(dir.path()).unwrap());
+        init_store(store.as_ref(), "88.118.8", CasePolicy::CaseSensitive, 1).unwrap();
+        let ctx = WriteCtx::new(1, "t");
+        let admin = AdminRecord::new(admin_perm::ALL, "0.NA/88.118.8", 300).to_bytes();
+        store
+            .create_record(
+                b"0.NA/88.118.8",
+                vec![
+                    Value::new(100, "HS_ADMIN", admin),
+                    Value::new(300, "HS_SECKEY", "s3cret").with_permissions(perm::SECRET),
+                ],
+                false,
+                &ctx,
+            )
+            .unwrap();
+        let store: Arc<dyn Store> = store;
+        let engine = Engine::new(store.clone(), EngineConfig::default());
+
+        let refused = create_with(&engine, b"wrong");
+        assert_eq!(refused.header.response_code.0, 403);
+        assert_eq!(refused.header.op_code, OpCode::CREATE_HANDLE);
+        assert!(store.get_record(b"88.118.8/NEW").unwrap().is_none());
+
+        let done = create_with(&engine, b"s3cret");
+        assert_eq!(done.header.response_code.0, 1, "{done:?}");
+        assert_eq!(done.header.op_code, OpCode::CREATE_HANDLE);
+        assert_eq!(done.envelope.request_id, 11);
+        assert_eq!(ask(&engine, "88.118.8/NEW", OpFlags::PO).header.response_code.0, 1);
+
+        // The same create again: already exists (no OVRW).
+        assert_eq!(create_with(&engine, b"s3cret").header.response_code.0, 101);
+
+        // A challenge answer without a challenge.
+        let stray = request(
+            OpCode::RESPONSE_TO_CHALLENGE,
+            Body::ChallengeAnswer(ChallengeAnswer {
+                auth_type: b"HS_SECKEY".to_vec(),
+                identity_handle: b"0.NA/88.118.8".to_vec(),
+                identity_index: 300,
+                signed_response: vec![0x13, 0, 0, 0, 0],
+            }),
+            12,
+            424242,
+        );
+        assert_eq!(send(&engine, &stray).header.response_code.0, 405);
+    }
+}

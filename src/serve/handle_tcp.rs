@@ -162,7 +162,14 @@ async fn serve_conn(
             }
         }
         let ctx = Ctx { transport: Transport::Tcp, peer, now };
-        let outcome = engine.handle(&ctx, &buf[start..start + total], &mut out);
+        let request = &buf[start..start + total];
+        let outcome = if is_hot(request) {
+            engine.handle(&ctx, request, &mut out)
+        } else {
+            // Authenticated writes wait for a durable flush: keep them off
+            // the async workers' hot loop.
+            blocking(|| engine.handle(&ctx, request, &mut out))
+        };
         start += total;
         metrics.observe(outcome.opcode, outcome.rc, started.elapsed());
         // Pipelined requests already in the buffer are answered with one
@@ -180,6 +187,19 @@ async fn serve_conn(
             start = 0;
             end = 0;
         }
+    }
+}
+
+/// Resolution and site-info requests never block; everything else may write.
+fn is_hot(request: &[u8]) -> bool {
+    request.len() >= ENVELOPE_LEN + 4 && matches!(&request[ENVELOPE_LEN..ENVELOPE_LEN + 4], [0, 0, 0, 1] | [0, 0, 0, 2])
+}
+
+/// Runs `f`, telling a multi-thread runtime that it may block.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

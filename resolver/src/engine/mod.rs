@@ -11,6 +11,7 @@
 //! The resolution path copies stored value bytes into the answer (the store
 //! keeps values in wire encoding) and does not decode them.
 
+mod admin;
 mod challenge;
 
 use std::net::SocketAddr;
@@ -164,28 +165,14 @@ impl Engine {
                 Err(e) => self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out),
             },
             OpCode::GET_SITE_INFO => self.site_info(&frame, ctx.now, out),
-            OpCode::CREATE_HANDLE
-            | OpCode::DELETE_HANDLE
-            | OpCode::ADD_VALUE
-            | OpCode::REMOVE_VALUE
-            | OpCode::MODIFY_VALUE
-            | OpCode::LIST_HANDLES
-            | OpCode::HOME_NA
-            | OpCode::UNHOME_NA
-            | OpCode::LIST_HOMED_NAS => {
+            op if admin::needs_authentication(op) => {
                 // Check the body decodes before starting authentication.
                 if let Err(e) = frame.to_message() {
                     return self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out);
                 }
                 self.challenge(&frame, request, ctx.now, out)
             }
-            OpCode::RESPONSE_TO_CHALLENGE => self.error(
-                &frame,
-                ResponseCode::AUTHEN_TIMEOUT,
-                b"No outstanding challenge for this session",
-                ctx.now,
-                out,
-            ),
+            OpCode::RESPONSE_TO_CHALLENGE => self.challenge_answer(&frame, ctx.now, out),
             _ => self.error(&frame, ResponseCode::OPERATION_NOT_SUPPORTED, b"Operation not supported", ctx.now, out),
         }
     }
