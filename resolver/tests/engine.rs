@@ -97,10 +97,18 @@ mod admin_over_the_wire {
 
     /// Create `88.118.8/NEW` as 300:0.NA/88.118.8 with `secret`; returns the final answer.
     fn create_with(engine: &Engine, secret: &[u8]) -> Message {
+        create_named(engine, secret, b"88.118.8/NEW")
+    }
+
+    fn create_other(engine: &Engine, secret: &[u8]) -> Message {
+        create_named(engine, secret, b"88.118.8/OTHER")
+    }
+
+    fn create_named(engine: &Engine, secret: &[u8], handle: &[u8]) -> Message {
         let create = request(
             OpCode::CREATE_HANDLE,
             Body::CreateHandle(HandleValues {
-                handle: b"88.118.8/NEW".to_vec(),
+                handle: handle.to_vec(),
                 values: vec![Value::new(1, "URL", "https://example.org/new")],
             }),
             10,
@@ -160,6 +168,16 @@ mod admin_over_the_wire {
 
         // The same create again: already exists (no OVRW).
         assert_eq!(create_with(&engine, b"s3cret").header.response_code.0, 101);
+
+        // A registration quota of 1 record under 88.118.8, which already
+        // holds 88.118.8/NEW: the next create is refused with IDIS RC 604.
+        let mut p = store.get_prefix("88.118.8").unwrap().unwrap();
+        p.quota.max_registrations = Some(1);
+        store.put_prefix(&p, &ctx).unwrap();
+        let engine = Engine::new(store.clone(), EngineConfig::default());
+        let over = create_other(&engine, b"s3cret");
+        assert_eq!(over.header.response_code.0, 604, "{over:?}");
+        assert!(store.get_record(b"88.118.8/OTHER").unwrap().is_none());
 
         // A challenge answer without a challenge.
         let stray = request(

@@ -132,7 +132,12 @@ pub async fn run_until(
 
     let engine = Arc::new(Engine::new(
         store.clone(),
-        EngineConfig { site_record, site_serial: cfg.handle.site.serial, ..EngineConfig::default() },
+        EngineConfig {
+            site_record,
+            site_serial: cfg.handle.site.serial,
+            limits: crate::api::snms::limits_of(&cfg),
+            ..EngineConfig::default()
+        },
     ));
     listeners.bound(door::HANDLE_UDP, udp_addr);
     let udp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_UDP));

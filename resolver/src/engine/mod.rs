@@ -78,6 +78,9 @@ pub struct EngineConfig {
     pub challenge_lifetime: u64,
     /// Most challenges outstanding at once (oldest dropped first).
     pub max_challenges: usize,
+    /// Registration quotas, shared with the HTTP APIs' rules (writes over
+    /// the binary protocol answer IDIS codes 603 / 604 when refused).
+    pub limits: idnode_registry::service::Limits,
 }
 
 impl Default for EngineConfig {
@@ -89,6 +92,7 @@ impl Default for EngineConfig {
             response_lifetime: 12 * 3600,
             challenge_lifetime: 60,
             max_challenges: 10_000,
+            limits: idnode_registry::service::Limits::default(),
         }
     }
 }
@@ -105,6 +109,8 @@ pub struct Engine {
     store: Arc<dyn Store>,
     cfg: EngineConfig,
     challenges: ChallengeTable,
+    /// Quota accounting for writes over the binary protocol.
+    registrar: idnode_registry::service::Registrar,
 }
 
 thread_local! {
@@ -114,7 +120,8 @@ thread_local! {
 impl Engine {
     pub fn new(store: Arc<dyn Store>, cfg: EngineConfig) -> Self {
         let challenges = ChallengeTable::new(cfg.max_challenges, cfg.challenge_lifetime);
-        Engine { store, cfg, challenges }
+        let registrar = idnode_registry::service::Registrar::new(store.clone(), cfg.limits.clone());
+        Engine { store, cfg, challenges, registrar }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
