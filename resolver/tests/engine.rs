@@ -74,6 +74,9 @@ fn non_hosted_enterprise_prefix_is_referred_to_its_node() {
     assert_eq!(ask(&engine, "88.118.8/LOCAL", OpFlags::PO).header.response_code.0, 1);
     assert_eq!(ask(&engine, "88.118.8.1003/SN-1", OpFlags::PO).header.response_code.0, 100);
     assert_eq!(ask(&engine, "99.1/x", OpFlags::PO).header.response_code.0, 301);
+    // Prefix handles: under our node prefix but absent -> 100; foreign -> 301.
+    assert_eq!(ask(&engine, "0.NA/88.118.8.1003", OpFlags::PO).header.response_code.0, 100);
+    assert_eq!(ask(&engine, "0.NA/99.1", OpFlags::PO).header.response_code.0, 301);
 }
 
 mod admin_over_the_wire {

@@ -458,7 +458,19 @@ impl Engine {
                 .encode_into(out);
             return Outcome::new(op, ResponseCode::PREFIX_REFERRAL);
         }
-        not_found(out)
+        // Authoritative for the global namespace or for this derived prefix
+        // (it or one of its ancestors is homed here): it does not exist.
+        // Otherwise it is simply not kept here.
+        if self.store.is_homed(NA) || self.store.longest_homed(derived).is_some() {
+            return not_found(out);
+        }
+        let _ = encode_error_response(
+            out,
+            &req.response_head(ResponseCode::SERVER_NOT_RESP, responder),
+            digest.as_ref(),
+            NOT_HOMED_MESSAGE,
+        );
+        Outcome::new(op, ResponseCode::SERVER_NOT_RESP)
     }
 }
 
