@@ -30,7 +30,9 @@ pub const MAX_DATA_BYTES: usize = 256 * 1024;
 
 // ---------------------------------------------------------------- output
 
-/// One value as JSON.
+/// One value as a JSON tree: the reference form that [`ValueOut`] must
+/// reproduce (the test below compares them).
+#[cfg(test)]
 pub fn value_to_json(v: &Value) -> Json {
     let mut o = Map::new();
     o.insert("index".into(), json!(v.index));
@@ -627,5 +629,100 @@ mod tests {
         }
         assert_eq!(site_to_json(&site)["servers"][0]["interfaces"][0]["protocol"], "TCP");
         assert_eq!(site_to_json(&site)["servers"][0]["publicKey"]["value"]["e"], "AQAB");
+    }
+}
+
+/// A value serialised straight from its fields, the same JSON as
+/// [`value_to_json`] (keys in the same, alphabetical, order) without building
+/// a `serde_json::Value` tree first: the resolution answer is the REST door's
+/// hot path (docs/performance.md).
+#[derive(Debug, Clone, Copy)]
+pub struct ValueOut<'a>(pub &'a Value);
+
+/// `{"format": ..., "value": ...}` for the plain formats.
+struct Typed<'a> {
+    format: &'static str,
+    value: &'a str,
+}
+
+impl serde::Serialize for Typed<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("format", self.format)?;
+        m.serialize_entry("value", self.value)?;
+        m.end()
+    }
+}
+
+/// Types whose `data` has a structured JSON form.
+fn structured(ty: &[u8]) -> bool {
+    ["HS_ADMIN", "HS_VLIST", "HS_SITE", "HS_SITE.PREFIX", "HS_NA_DELEGATE", "HS_PUBKEY"].iter().any(|n| is_type(ty, n))
+}
+
+impl serde::Serialize for ValueOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let v = self.0;
+        let mut m = s.serialize_map(None)?;
+        // data
+        if structured(&v.value_type) {
+            m.serialize_entry("data", &data_to_json(&v.value_type, &v.data))?;
+        } else {
+            match std::str::from_utf8(&v.data) {
+                Ok(text) if !text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) => {
+                    m.serialize_entry("data", &Typed { format: "string", value: text })?;
+                }
+                _ => {
+                    let b64 = STANDARD.encode(&v.data);
+                    m.serialize_entry("data", &Typed { format: "base64", value: &b64 })?;
+                }
+            }
+        }
+        m.serialize_entry("index", &v.index)?;
+        if v.permissions & 0x0F != perm::DEFAULT {
+            m.serialize_entry("permissions", &permissions_string(v.permissions))?;
+        }
+        if !v.references.is_empty() {
+            let refs: Vec<Json> = v.references.iter().map(reference_to_json).collect();
+            m.serialize_entry("references", &refs)?;
+        }
+        if v.timestamp != 0 {
+            m.serialize_entry("timestamp", &iso8601(i64::from(v.timestamp)))?;
+        }
+        match v.ttl_type {
+            TtlType::Relative => m.serialize_entry("ttl", &v.ttl)?,
+            TtlType::Absolute => m.serialize_entry("ttl", &iso8601(i64::from(v.ttl as u32)))?,
+        }
+        m.serialize_entry("type", &String::from_utf8_lossy(&v.value_type))?;
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod value_out_tests {
+    use super::*;
+    use idnode_registry::model::{AdminRecord, Reference, TtlType, Value};
+
+    #[test]
+    fn direct_serialisation_equals_the_value_tree() {
+        let admin = AdminRecord::new(0x0FFF, "0.NA/88.118.8", 300).to_bytes();
+        let mut abs = Value::new(7, "DESC", "x").with_timestamp(1_700_000_000);
+        abs.ttl_type = TtlType::Absolute;
+        abs.ttl = 1_800_000_000;
+        abs.references.push(Reference { handle: b"88.1/r".to_vec(), index: 3 });
+        let cases = vec![
+            Value::new(1, "URL", "https://example.org/a?b=\"c\""),
+            Value::new(2, "BLOB", vec![0u8, 1, 2, 255]),
+            Value::new(100, "HS_ADMIN", admin),
+            Value::new(300, "HS_SECKEY", "s").with_permissions(perm::SECRET).with_timestamp(5),
+            abs,
+            Value::new(3, "中文", "数据\t行"),
+        ];
+        for v in &cases {
+            let tree = serde_json::to_string(&value_to_json(v)).unwrap();
+            let direct = serde_json::to_string(&ValueOut(v)).unwrap();
+            assert_eq!(direct, tree, "value {}", v.index);
+        }
     }
 }

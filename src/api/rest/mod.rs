@@ -228,7 +228,7 @@ impl Params {
 }
 
 /// A JSON answer.
-fn reply(fmt: &Fmt, status: StatusCode, body: &Json) -> Response {
+fn reply<T: serde::Serialize + ?Sized>(fmt: &Fmt, status: StatusCode, body: &T) -> Response {
     let text = if fmt.pretty {
         serde_json::to_string_pretty(body).unwrap_or_default()
     } else {
@@ -618,8 +618,18 @@ fn get_handle(st: &Rest, ctx: &Ctx, handle: &str) -> Result<Response, ApiError> 
             &json!({"responseCode": rc::VALUES_NOT_FOUND, "handle": handle, "values": []}),
         ));
     }
-    let values: Vec<Json> = selected.into_iter().map(json::value_to_json).collect();
-    Ok(reply(&ctx.fmt, StatusCode::OK, &json!({"responseCode": rc::SUCCESS, "handle": handle, "values": values})))
+    // Serialised straight from the values (same JSON as the value tree;
+    // keys in the same order: handle, responseCode, values).
+    #[derive(serde::Serialize)]
+    struct Answer<'a> {
+        handle: &'a str,
+        #[serde(rename = "responseCode")]
+        response_code: u32,
+        values: Vec<json::ValueOut<'a>>,
+    }
+    let answer =
+        Answer { handle, response_code: rc::SUCCESS, values: selected.into_iter().map(json::ValueOut).collect() };
+    Ok(reply(&ctx.fmt, StatusCode::OK, &answer))
 }
 
 /// Parses a PUT body: an array of values, `{"values": [...]}` (its
