@@ -492,17 +492,7 @@ pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
     pub(crate) fn parse(q: Option<&str>) -> Query {
-        let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-        Query(
-            q.unwrap_or("")
-                .split('&')
-                .filter(|kv| !kv.is_empty())
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, v)) => (dec(k), dec(v)),
-                    None => (dec(kv), String::new()),
-                })
-                .collect(),
-        )
+        Query(super::parse_query(q))
     }
 
     /// A non-empty parameter.

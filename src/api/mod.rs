@@ -39,3 +39,18 @@ impl ApiDeps {
 pub fn router(deps: ApiDeps) -> Router {
     Router::new().merge(rest::router(deps.clone())).merge(snms::router(deps.clone())).merge(admin::router(deps))
 }
+
+/// The pairs of a URL query string, percent-decoded (`+` is a space, as in
+/// forms); a key without `=` has an empty value. Shared by the REST and
+/// admin APIs.
+pub(crate) fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
+    let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    q.unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (dec(k), dec(v)),
+            None => (dec(kv), String::new()),
+        })
+        .collect()
+}

@@ -138,17 +138,7 @@ struct Params(Vec<(String, String)>);
 impl Params {
     /// Parses a query string (`+` is a space in query values, as in forms).
     fn from_query(q: Option<&str>) -> Params {
-        let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-        Params(
-            q.unwrap_or("")
-                .split('&')
-                .filter(|kv| !kv.is_empty())
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, v)) => (dec(k), dec(v)),
-                    None => (dec(kv), String::new()),
-                })
-                .collect(),
-        )
+        Params(crate::api::parse_query(q))
     }
 
     /// Adds the members of a JSON object body (POST = GET with parameters).
