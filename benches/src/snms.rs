@@ -14,14 +14,14 @@
 //! minimal hand-written HTTP/1.1 client (keep-alive, Content-Length and
 //! chunked answers).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
+use idnode_conformance::http1::Http;
 use serde::Serialize;
 
 /// Arguments of the `snms` mode.
@@ -99,92 +99,6 @@ fn loopback(s: &str) -> anyhow::Result<SocketAddr> {
     Ok(addr)
 }
 
-/// A minimal keep-alive HTTP/1.1 client.
-struct Http {
-    addr: SocketAddr,
-    conn: Option<BufReader<TcpStream>>,
-}
-
-impl Http {
-    fn new(addr: SocketAddr) -> Self {
-        Http { addr, conn: None }
-    }
-
-    fn post(&mut self, path: &str, token: Option<&str>, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
-        if self.conn.is_none() {
-            let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))?;
-            s.set_read_timeout(Some(Duration::from_secs(120)))?;
-            s.set_nodelay(true)?;
-            self.conn = Some(BufReader::with_capacity(256 * 1024, s));
-        }
-        let r = self.exchange(path, token, body);
-        if r.is_err() {
-            self.conn = None;
-        }
-        r
-    }
-
-    fn exchange(&mut self, path: &str, token: Option<&str>, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
-        let conn = self.conn.as_mut().context("no connection")?;
-        let mut head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        if let Some(t) = token {
-            head.push_str("Authorization: Bearer ");
-            head.push_str(t);
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        let s = conn.get_mut();
-        s.write_all(head.as_bytes())?;
-        s.write_all(body)?;
-        let mut line = String::new();
-        conn.read_line(&mut line)?;
-        let status: u16 = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).context("bad status line")?;
-        let (mut len, mut chunked, mut close) = (0usize, false, false);
-        loop {
-            line.clear();
-            if conn.read_line(&mut line)? == 0 {
-                bail!("connection closed in the headers");
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            let (k, v) = l.split_once(':').unwrap_or((l, ""));
-            match k.trim().to_ascii_lowercase().as_str() {
-                "content-length" => len = v.trim().parse()?,
-                "transfer-encoding" => chunked = v.to_ascii_lowercase().contains("chunked"),
-                "connection" => close = v.trim().eq_ignore_ascii_case("close"),
-                _ => {}
-            }
-        }
-        let mut out = Vec::new();
-        if chunked {
-            loop {
-                line.clear();
-                conn.read_line(&mut line)?;
-                let n = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)?;
-                let mut chunk = vec![0u8; n + 2];
-                conn.read_exact(&mut chunk)?;
-                if n == 0 {
-                    break;
-                }
-                out.extend_from_slice(&chunk[..n]);
-            }
-        } else {
-            out.resize(len, 0);
-            conn.read_exact(&mut out)?;
-        }
-        if close {
-            self.conn = None;
-        }
-        Ok((status, out))
-    }
-}
-
 /// The JSON array of one batch (built as text: the generator must not be
 /// the bottleneck).
 fn batch_body(prefix: &str, tag: &str, first: u64, n: u64, version: &str, values_json: &str) -> Vec<u8> {
@@ -225,7 +139,7 @@ fn values_json(spec: &str) -> anyhow::Result<String> {
 
 fn login(addr: SocketAddr, base: &str, user: &str, password: &str) -> anyhow::Result<String> {
     let body = serde_json::to_vec(&serde_json::json!({"username": user, "password": password}))?;
-    let (status, bytes) = Http::new(addr).post(&format!("{base}/identity/token"), None, &body)?;
+    let (status, bytes) = Http::new(addr).request("POST", &format!("{base}/identity/token"), None, &body)?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| format!("login: HTTP {status}"))?;
     match v["data"]["token"].as_str() {
         Some(t) if v["status"] == 1 => Ok(t.to_owned()),
@@ -267,7 +181,7 @@ pub fn run(args: &SnmsArgs) -> anyhow::Result<SnmsReport> {
                     let body = batch_body(&prefix, &tag, next, n, &version, &values);
                     next += n;
                     let t = Instant::now();
-                    match http.post(&path, Some(&token), &body) {
+                    match http.request("POST", &path, Some(&token), &body) {
                         Ok((200, bytes)) => {
                             hist.saturating_record(t.elapsed().as_micros() as u64);
                             batches += 1;

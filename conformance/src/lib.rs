@@ -7,6 +7,8 @@
 //! The binary is `target/<profile>/idnode` (built by the test command before
 //! the tests run) or `$IDNODE_BIN`.
 
+pub mod http1;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
