@@ -1,17 +1,16 @@
-//! `idnode resolve <identifier>`: a real Handle client built on the same
-//! codec as the server. UDP first with CNRI's retry schedule (0.5 s, 1 s,
-//! 1.5 s), then TCP; `--tcp` goes straight to TCP.
+//! `idnode resolve <identifier>`: a real Handle client, the library one
+//! (`idnode_resolver::upstream`) that recursion and federation use. UDP
+//! first with CNRI's retry schedule (0.5 s, 1 s, 1.5 s), then TCP; `--tcp`
+//! goes straight to TCP. `--recursive` sets the REC flag so that a node
+//! with recursion on resolves a foreign identifier for us.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use idnode_registry::model::Value;
-use idnode_resolver::wire::{
-    Body, ENVELOPE_LEN, Envelope, Header, MAX_MESSAGE, Message, OpCode, OpFlags, ProtocolVersion, Reassembled,
-    Reassembler, ReassemblyLimits, ResolutionRequest, ResponseCode,
-};
+use idnode_resolver::upstream::{ServerChoice, Target, Upstream, UpstreamConfig};
+use idnode_resolver::wire::{Body, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, ResolutionRequest, ResponseCode};
 
 /// Arguments of `idnode resolve`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +33,10 @@ pub struct ResolveArgs {
     /// answer 402 if authentication is needed).
     #[arg(long)]
     pub all_values: bool,
+    /// Set the REC flag: ask the server to resolve a foreign identifier on
+    /// our behalf (when its recursion is on).
+    #[arg(long)]
+    pub recursive: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -47,6 +50,9 @@ pub fn request(args: &ResolveArgs, request_id: i32) -> Message {
     let mut flags = OpFlags::CA;
     if !args.all_values {
         flags |= OpFlags::PO;
+    }
+    if args.recursive {
+        flags |= OpFlags::REC;
     }
     let expiration = (crate::unix_now() as u32).wrapping_add(12 * 3600);
     Message {
@@ -64,17 +70,23 @@ pub fn request(args: &ResolveArgs, request_id: i32) -> Message {
 
 /// Runs the command: exit status 0 when the identifier resolved.
 pub fn run(args: ResolveArgs) -> Result<()> {
-    let request_id = rand::random::<i32>() & 0x7fff_ffff;
-    let bytes = request(&args, request_id).encode();
-    let answer = if args.tcp {
-        via_tcp(args.server, &bytes, Duration::from_millis(args.timeout_ms))?
+    let request_id = (rand::random::<i32>() & 0x7fff_ffff).max(1);
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let upstream = Upstream::new(UpstreamConfig {
+        connect_timeout: timeout,
+        exchange_timeout: timeout,
+        ..UpstreamConfig::default()
+    });
+    let targets = if args.tcp {
+        vec![Target::tcp(args.server)]
     } else {
-        match via_udp(args.server, &bytes, request_id)? {
-            Some(a) => a,
-            None => via_tcp(args.server, &bytes, Duration::from_millis(args.timeout_ms))?,
-        }
+        vec![Target::udp(args.server), Target::tcp(args.server)]
     };
-    let msg = Message::decode(&answer).context("decoding the answer")?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting a runtime")?;
+    let answer = runtime
+        .block_on(upstream.exchange_server(&ServerChoice { targets }, &request(&args, request_id)))
+        .with_context(|| format!("asking {}", args.server))?;
+    let msg = answer.message;
     print_answer(&args, &msg)?;
     if msg.header.response_code != ResponseCode::SUCCESS {
         bail!("server answered {}", rc_text(msg.header.response_code));
@@ -87,58 +99,6 @@ fn rc_text(rc: ResponseCode) -> String {
         Some(n) => format!("{} ({n})", rc.0),
         None => rc.0.to_string(),
     }
-}
-
-fn via_udp(server: SocketAddr, request: &[u8], request_id: i32) -> Result<Option<Vec<u8>>> {
-    let local: SocketAddr =
-        if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
-    let sock = UdpSocket::bind(local)?;
-    sock.connect(server)?;
-    let mut buf = vec![0u8; 2048];
-    for wait_ms in [500u64, 1000, 1500] {
-        for fragment in idnode_resolver::wire::udp_fragments(request, true) {
-            sock.send(&fragment.to_vec())?;
-        }
-        let deadline = Instant::now() + Duration::from_millis(wait_ms);
-        let mut reassembler: Reassembler<()> = Reassembler::new(ReassemblyLimits::default());
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
-            let n = match sock.recv(&mut buf) {
-                Ok(n) => n,
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                    break;
-                }
-                // e.g. ICMP port unreachable: try TCP.
-                Err(_) => return Ok(None),
-            };
-            let d = &buf[..n];
-            if n < ENVELOPE_LEN || i32::from_be_bytes([d[8], d[9], d[10], d[11]]) != request_id {
-                continue; // not ours
-            }
-            match reassembler.push((), d, Instant::now()) {
-                Ok(Reassembled::Complete(m)) => return Ok(Some(m.to_vec())),
-                Ok(Reassembled::Assembled(m)) => return Ok(Some(m)),
-                Ok(Reassembled::Pending) | Err(_) => continue,
-            }
-        }
-    }
-    Ok(None)
-}
-
-fn via_tcp(server: SocketAddr, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
-    let mut s = TcpStream::connect_timeout(&server, timeout).with_context(|| format!("connecting to {server}"))?;
-    s.set_read_timeout(Some(timeout))?;
-    s.write_all(request)?;
-    let mut env = [0u8; ENVELOPE_LEN];
-    s.read_exact(&mut env).context("reading the answer envelope")?;
-    let len = u32::from_be_bytes([env[16], env[17], env[18], env[19]]) as usize;
-    if len > MAX_MESSAGE {
-        bail!("answer of {len} bytes exceeds the protocol limit");
-    }
-    let mut out = vec![0u8; ENVELOPE_LEN + len];
-    out[..ENVELOPE_LEN].copy_from_slice(&env);
-    s.read_exact(&mut out[ENVELOPE_LEN..]).context("reading the answer")?;
-    Ok(out)
 }
 
 fn data_text(v: &Value) -> String {
