@@ -781,6 +781,21 @@ pub fn stats(args: StatsArgs, cfg: &Config) -> Result<()> {
         }
     }
     table(&rows);
+    let ob = &v["federation"]["outbox"];
+    if ob.is_object() {
+        let reachable = match ob["topReachable"].as_bool() {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "unknown",
+        };
+        println!(
+            "outbox to top node {}: depth {}, delivered {}, top reachable {reachable}, last error {}",
+            text(&ob["top"]),
+            text(&ob["depth"]),
+            text(&ob["delivered"]),
+            ob["lastError"].as_str().unwrap_or("none")
+        );
+    }
     Ok(())
 }
 

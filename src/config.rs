@@ -12,6 +12,9 @@
 //! them and redacts itself in `Debug`, so a secret cannot reach a log line by
 //! accident. Nothing here binds a socket or opens the store.
 
+mod federation;
+
+pub use federation::FederationConfig;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -48,6 +51,7 @@ pub struct Config {
     pub snms: SnmsConfig,
     pub telemetry: TelemetryConfig,
     pub admin: AdminConfig,
+    pub federation: FederationConfig,
 }
 
 /// What this node is in the hierarchy (design.md §2).
@@ -130,11 +134,32 @@ pub struct StoreConfig {
     /// sled (the resolution hot path; roughly 250 bytes each for typical
     /// records). 0 turns it off.
     pub read_cache_entries: u64,
+    /// Change-log entries older than this many days are removed (unless a
+    /// registered consumer such as the outbox still needs them); 0 = keep.
+    pub changelog_max_age_days: u64,
+    /// The change log is kept below this many MiB, oldest entries first
+    /// (same exception); 0 = no size limit.
+    pub changelog_max_mib: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { cache_mib: 256, read_cache_entries: 1_000_000 }
+        StoreConfig {
+            cache_mib: 256,
+            read_cache_entries: 1_000_000,
+            changelog_max_age_days: 30,
+            changelog_max_mib: 4096,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The change-log retention these settings ask for.
+    pub fn retention(&self) -> idnode_registry::store::Retention {
+        idnode_registry::store::Retention {
+            max_age_secs: (self.changelog_max_age_days > 0).then(|| self.changelog_max_age_days * 86_400),
+            max_bytes: (self.changelog_max_mib > 0).then(|| self.changelog_max_mib * 1024 * 1024),
+        }
     }
 }
 
@@ -582,10 +607,10 @@ impl Config {
         if self.node.data_dir.as_os_str().is_empty() {
             p.add("node.data_dir", "must not be empty");
         }
-        if self.node.role != Role::Secondary {
+        if self.node.role == Role::Mirror {
             // Refuse rather than run as a secondary while the operator
-            // believes this is a top node or a mirror.
-            p.add("node.role", "only \"secondary\" is implemented in this version (top and mirror are planned)");
+            // believes this is a mirror.
+            p.add("node.role", "\"mirror\" is not implemented in this version (use \"secondary\" or \"top\")");
         }
         if !(100..=600_000).contains(&self.node.shutdown_timeout_ms) {
             p.add("node.shutdown_timeout_ms", "must be between 100 and 600000");
@@ -595,6 +620,15 @@ impl Config {
         if !(1..=1_048_576).contains(&self.store.cache_mib) {
             p.add("store.cache_mib", "must be between 1 and 1048576");
         }
+        if self.store.changelog_max_age_days > 36_500 {
+            p.add("store.changelog_max_age_days", "must be at most 36500 (0 = keep)");
+        }
+        if self.store.changelog_max_mib > 1 << 30 {
+            p.add("store.changelog_max_mib", "must be at most 1073741824 (0 = no limit)");
+        }
+
+        // [federation]
+        self.federation.validate(self.node.role, &mut p);
 
         // [handle]
         let h = &self.handle;
@@ -757,7 +791,7 @@ impl Config {
 }
 
 #[derive(Default)]
-struct Problems(Vec<Problem>);
+pub(crate) struct Problems(Vec<Problem>);
 
 impl Problems {
     fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {

@@ -21,6 +21,7 @@ mod api;
 mod cli;
 mod cli_admin;
 mod config;
+mod federation;
 mod keys;
 mod offline;
 mod resolve_cmd;

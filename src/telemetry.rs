@@ -35,6 +35,22 @@ pub mod names {
     pub const TCP_CONNECTIONS: &str = "idnode_tcp_connections";
     /// Gauge: identifier records in the store.
     pub const STORE_RECORDS: &str = "idnode_store_records";
+    /// Gauge: prefix handles waiting in the outbox for the top node.
+    pub const OUTBOX_DEPTH: &str = "idnode_outbox_depth";
+    /// Counter: prefix handles delivered to the top node.
+    pub const OUTBOX_DELIVERED: &str = "idnode_outbox_delivered_total";
+    /// Counter `{reason}` (`unreachable`, `error`): failed deliveries (each is retried).
+    pub const OUTBOX_FAILURES: &str = "idnode_outbox_failures_total";
+    /// Gauge: 1 when the top node answered the last exchange, 0 when not.
+    pub const OUTBOX_TOP_REACHABLE: &str = "idnode_outbox_top_reachable";
+    /// Gauge: change-log position the outbox has delivered up to.
+    pub const OUTBOX_POSITION: &str = "idnode_outbox_position";
+}
+
+/// Values of the `reason` label of [`names::OUTBOX_FAILURES`].
+pub mod outbox_reason {
+    pub const UNREACHABLE: &str = "unreachable";
+    pub const ERROR: &str = "error";
 }
 
 /// Values of the `door` label (also the listener names in the "listening" line).
@@ -63,6 +79,11 @@ pub fn describe() {
     describe_counter!(names::TCP_REFUSED, Unit::Count, "TCP connections refused at the connection limit.");
     describe_gauge!(names::TCP_CONNECTIONS, Unit::Count, "Open TCP connections, by front door.");
     describe_gauge!(names::STORE_RECORDS, Unit::Count, "Identifier records in the store.");
+    describe_gauge!(names::OUTBOX_DEPTH, Unit::Count, "Prefix handles waiting in the outbox for the top node.");
+    describe_counter!(names::OUTBOX_DELIVERED, Unit::Count, "Prefix handles delivered to the top node.");
+    describe_counter!(names::OUTBOX_FAILURES, Unit::Count, "Failed deliveries to the top node (retried), by reason.");
+    describe_gauge!(names::OUTBOX_TOP_REACHABLE, Unit::Count, "1 when the top node answered the last exchange.");
+    describe_gauge!(names::OUTBOX_POSITION, Unit::Count, "Change-log position the outbox has delivered up to.");
 }
 
 /// Builds the Prometheus recorder (no HTTP listener of its own: `/metrics`

@@ -71,6 +71,31 @@ fn child_entry() {
                 let _ = t.join();
             }
         }
+        "follower" => {
+            // Writers that acknowledge nothing, and a follower of the change
+            // log that reports every sequence number it was shown.
+            let store = std::sync::Arc::new(store);
+            for t in 0..3 {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let ctx = WriteCtx::new(1_767_225_600, "writer");
+                    for i in 0..1_000_000u32 {
+                        let key = format!("88.1/f{t}-{i}");
+                        store.create_record(key.as_bytes(), vec![value_for(&key)], false, &ctx).unwrap();
+                    }
+                });
+            }
+            let mut after = 0u64;
+            loop {
+                let batch = store.changes_since(after, 10_000).unwrap();
+                if let Some(last) = batch.last() {
+                    after = last.seq;
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "SEEN {after}").unwrap();
+                    out.flush().unwrap();
+                }
+            }
+        }
         other => panic!("unknown child mode {other}"),
     }
 }
@@ -138,5 +163,47 @@ fn kill_9_keeps_acknowledged_writes() {
         assert!(changes.windows(2).all(|w| w[1].seq == w[0].seq + 1));
         // And the store still takes writes.
         store.create_record(b"88.1/after", vec![], false, &WriteCtx::new(0, "t")).unwrap();
+    }
+}
+
+/// A follower of the change log is only ever shown durable changes: after a
+/// `kill -9`, every sequence number it saw is still in the log.
+#[test]
+fn kill_9_follower_saw_only_durable_changes() {
+    for iteration in 0..3u32 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = spawn_child("follower", dir.path());
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let seen_lines = 20 + 20 * iteration as usize;
+        let mut seen = 0u64;
+        let mut lines = 0usize;
+        let mut line = String::new();
+        while lines < seen_lines {
+            line.clear();
+            assert!(out.read_line(&mut line).unwrap() > 0, "child exited early");
+            if let Some(i) = line.find("SEEN ") {
+                seen = seen.max(line[i + 5..].trim().parse().unwrap());
+                lines += 1;
+            }
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        for l in out.lines() {
+            let l = l.unwrap();
+            if let Some(i) = l.find("SEEN ") {
+                seen = seen.max(l[i + 5..].trim().parse().unwrap());
+            }
+        }
+        assert!(seen > 0);
+        let store = SledStore::open(SledOptions::new(dir.path()).cache_capacity(16 << 20)).unwrap();
+        assert!(
+            store.last_seq() >= seen,
+            "iteration {iteration}: the follower saw seq {seen}, the reopened log ends at {}",
+            store.last_seq()
+        );
+        assert_eq!(store.durable_seq(), store.last_seq(), "what is recovered is durable");
+        let changes = store.changes_since(seen - 1, 1).unwrap();
+        assert_eq!(changes[0].seq, seen);
+        assert!(store.get_record(&changes[0].key).unwrap().is_some());
     }
 }

@@ -107,6 +107,11 @@ impl Admin {
         self.deps.store.clone()
     }
 
+    /// The outbox's status as JSON (`null` when this node has no outbox).
+    fn outbox_json(&self) -> serde_json::Value {
+        self.deps.outbox.as_ref().map_or(serde_json::Value::Null, |o| o.to_json())
+    }
+
     fn cfg(&self) -> &Config {
         &self.deps.cfg
     }

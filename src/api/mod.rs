@@ -26,12 +26,14 @@ pub struct ApiDeps {
     /// This node's HS_SITE record (handle-protocol.md §4.3 bytes), as the
     /// Handle doors publish it; empty when not known (in-process tests).
     pub site_record: Arc<[u8]>,
+    /// The federation outbox's status (`idnode stats`), when it runs.
+    pub outbox: Option<Arc<crate::federation::OutboxStatus>>,
 }
 
 impl ApiDeps {
     /// Deps with an empty site record.
     pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>) -> Self {
-        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()) }
+        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()), outbox: None }
     }
 }
 

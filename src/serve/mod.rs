@@ -41,6 +41,8 @@ use idnode_resolver::engine::{Engine, EngineConfig};
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 /// How often in-memory resolution counters are persisted.
 const COUNTERS_PERSIST: Duration = Duration::from_secs(10);
+/// How often change-log retention runs.
+const CHANGELOG_PRUNE: Duration = Duration::from_secs(60);
 
 /// Runs the node until SIGINT or SIGTERM: installs the Prometheus recorder,
 /// wires signals to the root cancellation token and calls [`run_until`].
@@ -119,10 +121,15 @@ pub async fn run_until(
             .to_bytes()
         }
     };
+    // --- Federation: top-node records, prefix handles published, outbox.
+    let site_arc: Arc<[u8]> = Arc::from(site_record.as_slice());
+    let fed = crate::federation::start(&cfg, store.clone(), site_arc.clone(), shutdown.child_token()).await?;
+
     // The HTTP door starts once the site record it publishes (/api/site) is known.
     let ops = http::OpsState { metrics: metrics.clone(), ready: ready.clone(), store: store.clone() };
     let mut api_deps = crate::api::ApiDeps::new(store.clone(), cfg.clone());
-    api_deps.site_record = Arc::from(site_record.as_slice());
+    api_deps.site_record = site_arc;
+    api_deps.outbox = fed.outbox.clone();
     let api = crate::api::router(api_deps);
     let app = http::router(ops, cfg.limits.http_max_body_bytes as usize).merge(api);
     let token = listeners.child_token();
@@ -157,7 +164,7 @@ pub async fn run_until(
     });
 
     // --- Maintenance: metrics upkeep, counter persistence.
-    let maint = spawn_maintenance(metrics, store.clone(), shutdown.child_token());
+    let maint = spawn_maintenance(metrics, store.clone(), cfg.store.retention(), shutdown.child_token());
 
     // The CLI finds the daemon's admin API here when http.listen has port 0.
     crate::api::admin::publish_address(&cfg, http_addr);
@@ -169,6 +176,7 @@ pub async fn run_until(
     let timeout = Duration::from_millis(cfg.node.shutdown_timeout_ms);
     let drained = listeners.drain(timeout).await;
     let _ = maint.await;
+    fed.join(timeout).await;
     if !drained {
         tracing::warn!(timeout_ms = cfg.node.shutdown_timeout_ms, "listeners did not drain in time");
     }
@@ -213,15 +221,26 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
 fn spawn_maintenance(
     metrics: PrometheusHandle,
     store: Arc<dyn Store>,
+    retention: idnode_registry::store::Retention,
     token: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut upkeep = tokio::time::interval(METRICS_UPKEEP);
         let mut persist = tokio::time::interval(COUNTERS_PERSIST);
+        let mut prune = tokio::time::interval(CHANGELOG_PRUNE);
         persist.tick().await;
         loop {
             tokio::select! {
                 _ = token.cancelled() => break,
+                _ = prune.tick() => {
+                    let store = store.clone();
+                    match tokio::task::spawn_blocking(move || store.prune_changelog(&retention, crate::unix_now())).await {
+                        Ok(Ok(r)) if r.removed > 0 => tracing::info!(removed = r.removed, kept = r.kept, "change log pruned"),
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::warn!(error = %e, "change-log retention failed"),
+                        Err(e) => tracing::warn!(error = %e, "change-log retention panicked"),
+                    }
+                }
                 _ = upkeep.tick() => metrics.run_upkeep(),
                 _ = persist.tick() => {
                     let store = store.clone();

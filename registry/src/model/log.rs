@@ -20,12 +20,56 @@ pub enum ChangeOp {
     PrefixPut,
     /// A prefix was removed (key = canonical prefix).
     PrefixDelete,
+    // Entity changes (appended after the record and prefix operations: the
+    // postcard variant numbers of existing entries must not move).
+    /// An enterprise was created or replaced (key = 8-byte big-endian id).
+    EnterprisePut,
+    /// An enterprise was removed (key = 8-byte big-endian id).
+    EnterpriseDelete,
+    /// An identity (account) was created or replaced (key = username).
+    IdentityPut,
+    /// An identity (account) was removed (key = username).
+    IdentityDelete,
+    /// A template was created or replaced (key = upper-cased prefix, NUL, version).
+    TemplatePut,
+    /// A template was removed (key = upper-cased prefix, NUL, version).
+    TemplateDelete,
+    /// An alias was created or replaced (key = scheme, NUL, code).
+    AliasPut,
+    /// An alias was removed (key = scheme, NUL, code).
+    AliasDelete,
 }
 
 impl ChangeOp {
     /// True for the record operations (key = canonical identifier).
     pub fn is_record(self) -> bool {
-        !matches!(self, ChangeOp::PrefixPut | ChangeOp::PrefixDelete)
+        matches!(
+            self,
+            ChangeOp::Create
+                | ChangeOp::Delete
+                | ChangeOp::AddValues
+                | ChangeOp::ModifyValues
+                | ChangeOp::RemoveValues
+                | ChangeOp::Replace
+        )
+    }
+
+    /// True for the prefix operations (key = canonical prefix).
+    pub fn is_prefix(self) -> bool {
+        matches!(self, ChangeOp::PrefixPut | ChangeOp::PrefixDelete)
+    }
+
+    /// True when the entry removes what its key names.
+    pub fn is_delete(self) -> bool {
+        matches!(
+            self,
+            ChangeOp::Delete
+                | ChangeOp::PrefixDelete
+                | ChangeOp::EnterpriseDelete
+                | ChangeOp::IdentityDelete
+                | ChangeOp::TemplateDelete
+                | ChangeOp::AliasDelete
+        )
     }
 }
 
@@ -34,7 +78,9 @@ impl ChangeOp {
 pub struct Change {
     /// Strictly increasing, gap-free in commit order (starts at 1).
     pub seq: u64,
-    /// Unix seconds (from the caller).
+    /// Unix seconds (from the caller's `WriteCtx`; entity writes, which
+    /// take no context, use the entity's own `updated`/`created` time, never
+    /// earlier than the previous entry's time).
     pub time: u64,
     pub op: ChangeOp,
     /// Canonical key (identifier or prefix).

@@ -29,6 +29,7 @@ pub mod access;
 pub mod accounts;
 pub mod dates;
 pub mod enterprises;
+pub mod federation;
 mod error;
 pub mod identifiers;
 pub mod prefixes;
@@ -117,6 +118,11 @@ impl Registrar {
 
     pub fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    /// The store, shared (for tasks that outlive a borrow).
+    pub fn store_arc(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     pub fn limits(&self) -> &Limits {

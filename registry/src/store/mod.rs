@@ -182,6 +182,40 @@ pub struct WriteReceipt {
     pub seq: u64,
 }
 
+/// Change-log retention (see [`Store::prune_changelog`]); `None` = no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// Remove entries older than this many seconds.
+    pub max_age_secs: Option<u64>,
+    /// Keep the stored log below this many bytes (oldest entries go first).
+    pub max_bytes: Option<u64>,
+}
+
+/// What one retention pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PruneReport {
+    /// Change-log entries removed.
+    pub removed: u64,
+    /// Entries still in the log.
+    pub kept: u64,
+    /// Stored bytes of the entries still in the log.
+    pub kept_bytes: u64,
+    /// Entries retention would have removed but a consumer still needs.
+    pub held_for_consumers: u64,
+}
+
+/// A registered change-log consumer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConsumerPosition {
+    pub name: String,
+    /// Every change with `seq <= position` is handled.
+    pub position: u64,
+    /// Unix seconds of the last move.
+    pub updated: u64,
+}
+
+impl crate::model::Stored for ConsumerPosition {}
+
 /// Stored metadata of the store itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoreMeta {
@@ -316,10 +350,37 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn list_aliases(&self, scheme: &str, after: Option<&str>, limit: usize) -> Result<Vec<Alias>, StoreError>;
 
     // -------------------------------------------------------------- changelog
-    /// Change-log entries with seq > `after`, ascending, at most `limit`.
+    /// Change-log entries with `after < seq <= durable_seq()`, ascending, at
+    /// most `limit`: a follower never sees a change that a crash could
+    /// still take back.
     fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<Change>, StoreError>;
-    /// Sequence number of the last committed change (0 when none).
+    /// Sequence number of the last committed change (0 when none). It may
+    /// be ahead of [`durable_seq`](Self::durable_seq) while a flush runs.
     fn last_seq(&self) -> u64;
+    /// Sequence number of the last change known to be on disk: advances
+    /// only after the flush that made it durable. Followers (outbox,
+    /// mirrors, cache invalidation across processes) read up to here.
+    fn durable_seq(&self) -> u64;
+    /// Sequence number of the oldest change still in the log (0 when the
+    /// log is empty).
+    fn first_seq(&self) -> Result<u64, StoreError>;
+
+    /// The stored position of a registered change-log consumer (`outbox`,
+    /// `mirror:<name>`, ...): every change with `seq <= position` has been
+    /// handled by it.
+    fn consumer_position(&self, name: &str) -> Result<Option<u64>, StoreError>;
+    /// Registers a consumer or moves its position; durable on return.
+    /// Retention never removes changes after the lowest registered position.
+    fn set_consumer_position(&self, name: &str, position: u64, now: u64) -> Result<(), StoreError>;
+    /// Unregisters a consumer ([`StoreError::EntityNotFound`] if unknown).
+    fn remove_consumer(&self, name: &str) -> Result<(), StoreError>;
+    /// Every registered consumer and its position, by name.
+    fn consumers(&self) -> Result<Vec<ConsumerPosition>, StoreError>;
+    /// Applies change-log retention: removes the oldest entries while they
+    /// are older than `r.max_age_secs` (relative to `now`) or the log is
+    /// larger than `r.max_bytes`, but never an entry after the lowest
+    /// consumer position or after [`durable_seq`](Self::durable_seq).
+    fn prune_changelog(&self, r: &Retention, now: u64) -> Result<PruneReport, StoreError>;
 
     // --------------------------------------------------------------- counters
     /// Counts `n` resolutions for a **known** prefix on `day` (days since

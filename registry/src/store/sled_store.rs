@@ -29,7 +29,9 @@ use super::counters::CounterAcc;
 use super::group_commit::GroupCommit;
 use super::prefix_index::{PrefixIndex, PrefixMatch};
 use super::read_cache::ReadCache;
-use super::{RecordOp, Store, StoreError, StoreMeta, WriteCtx, WriteReceipt};
+use super::{
+    ConsumerPosition, PruneReport, RecordOp, Retention, Store, StoreError, StoreMeta, WriteCtx, WriteReceipt,
+};
 use crate::ident::{MAX_HANDLE_BYTES, check_prefix_chars, prefix_of};
 use crate::model::record::MAX_RECORD_BYTES;
 use crate::model::wire::{MAX_HANDLE_LEN, MAX_VALUES};
@@ -69,11 +71,11 @@ fn decode_group(b: &[u8]) -> Result<Vec<Change>, StoreError> {
     postcard::from_bytes(rest).map_err(|e| StoreError::corrupt("changelog", e))
 }
 
-/// Seq of the last change in the log (0 when empty).
-fn last_change_seq(tree: &sled::Tree) -> Result<u64, StoreError> {
+/// Seq and time of the last change in the log (0, 0 when empty).
+fn last_change(tree: &sled::Tree) -> Result<(u64, u64), StoreError> {
     match tree.last().map_err(backend)? {
-        None => Ok(0),
-        Some((_, v)) => Ok(decode_group(&v)?.last().map(|c| c.seq).unwrap_or(0)),
+        None => Ok((0, 0)),
+        Some((_, v)) => Ok(decode_group(&v)?.last().map(|c| (c.seq, c.time)).unwrap_or((0, 0))),
     }
 }
 
@@ -134,12 +136,16 @@ struct Trees {
     changelog: sled::Tree,
     counters: sled::Tree,
     audit: sled::Tree,
+    consumers: sled::Tree,
 }
 
 #[derive(Debug)]
 struct WriterState {
     seq: u64,
     audit_seq: u64,
+    /// Time of the last change-log entry: entity writes (which take no
+    /// `WriteCtx`) never log an earlier time.
+    last_time: u64,
 }
 
 /// The sled-backed store. Open once per directory per process; a second
@@ -151,6 +157,8 @@ pub struct SledStore {
     t: Trees,
     writer: Mutex<WriterState>,
     last_seq: AtomicU64,
+    /// Advances only after the flush that made a change durable.
+    durable_seq: AtomicU64,
     index: RwLock<Arc<PrefixIndex>>,
     counters: CounterAcc,
     gc: GroupCommit,
@@ -310,6 +318,7 @@ impl SledStore {
             changelog: open("changelog")?,
             counters: open("counters")?,
             audit: open("audit")?,
+            consumers: open("consumers")?,
         };
         let meta_tree = open("meta")?;
         let meta = match meta_tree.get(META_KEY).map_err(backend)? {
@@ -332,7 +341,7 @@ impl SledStore {
                 m
             }
         };
-        let seq = last_change_seq(&t.changelog)?;
+        let (seq, last_time) = last_change(&t.changelog)?;
         let audit_seq = last_u64_key(&t.audit, "audit")?;
         let mut prefixes = Vec::new();
         for kv in t.prefixes.iter() {
@@ -346,8 +355,10 @@ impl SledStore {
             path,
             db,
             t,
-            writer: Mutex::new(WriterState { seq, audit_seq }),
+            writer: Mutex::new(WriterState { seq, audit_seq, last_time }),
             last_seq: AtomicU64::new(seq),
+            // What sled recovered on open is what is on disk.
+            durable_seq: AtomicU64::new(seq),
             index: RwLock::new(Arc::new(PrefixIndex::build(prefixes))),
             counters: CounterAcc::default(),
             gc,
@@ -563,12 +574,13 @@ impl SledStore {
             }
         }
         w.seq = seq;
+        w.last_time = w.last_time.max(ctx.now);
         self.last_seq.store(seq, Ordering::Release);
         drop(w);
         for p in created {
             self.counters.add(&p, day, DayCounters { registrations: 1, resolutions: 0 });
         }
-        self.gc.wait_durable()?;
+        self.wait_durable(seq)?;
         Ok(results)
     }
 
@@ -589,26 +601,61 @@ impl SledStore {
             })
             .map_err(txn_err)?;
         w.seq = seq;
+        w.last_time = w.last_time.max(ctx.now);
         self.last_seq.store(seq, Ordering::Release);
         // Rebuild the snapshot while still serialised with other prefix writes.
         let r = self.reload_index();
         drop(w);
         r?;
-        self.gc.wait_durable()?;
+        self.wait_durable(seq)?;
         Ok(WriteReceipt { seq })
     }
 
-    fn put_plain(&self, tree: &sled::Tree, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
-        tree.insert(key, value).map_err(backend)?;
-        self.gc.wait_durable()
+    /// Waits for the group-commit flush covering change `seq`, then
+    /// publishes it (and everything before it, committed earlier under the
+    /// writer lock) as durable.
+    fn wait_durable(&self, seq: u64) -> Result<(), StoreError> {
+        self.gc.wait_durable()?;
+        self.durable_seq.fetch_max(seq, Ordering::AcqRel);
+        Ok(())
     }
 
-    fn delete_plain(&self, tree: &sled::Tree, key: &[u8], what: &'static str, shown: String) -> Result<(), StoreError> {
-        match tree.remove(key).map_err(backend)? {
-            Some(_) => self.gc.wait_durable(),
-            None => Err(StoreError::EntityNotFound { what, key: shown }),
+    /// Writes (`Some`) or removes (`None`) one entity with its change-log
+    /// entry in one transaction; durable on return. `time_hint` is the
+    /// entity's own time (0 for deletes).
+    fn write_entity(
+        &self,
+        tree: &sled::Tree,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+        op: ChangeOp,
+        time_hint: u64,
+        missing: impl FnOnce() -> StoreError,
+    ) -> Result<(), StoreError> {
+        let mut w = lock(&self.writer);
+        if value.is_none() && !tree.contains_key(key).map_err(backend)? {
+            return Err(missing());
         }
+        let seq = w.seq + 1;
+        let time = w.last_time.max(time_hint);
+        let change = group_bytes(&[Change { seq, time, op, key: key.to_vec(), actor: String::new() }]);
+        (tree, &self.t.changelog)
+            .transaction(|(t, c)| {
+                match &value {
+                    Some(v) => t.insert(key, v.as_slice())?,
+                    None => t.remove(key)?,
+                };
+                c.insert(&seq.to_be_bytes(), change.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(txn_err)?;
+        w.seq = seq;
+        w.last_time = time;
+        self.last_seq.store(seq, Ordering::Release);
+        drop(w);
+        self.wait_durable(seq)
     }
+
 
     fn get_plain<T: Stored>(&self, tree: &sled::Tree, name: &'static str, key: &[u8]) -> Result<Option<T>, StoreError> {
         match tree.get(key).map_err(backend)? {
@@ -646,6 +693,11 @@ impl Drop for SledStore {
         self.gc.stop();
         let _ = self.db.flush();
     }
+}
+
+/// The "missing" error of a put (never raised: a put does not need the entity to exist).
+fn unreachable_missing(what: &'static str) -> StoreError {
+    StoreError::EntityNotFound { what, key: String::new() }
 }
 
 fn record_range(prefix: Option<&str>, after: Option<&[u8]>) -> (Vec<u8>, Bound<Vec<u8>>) {
@@ -846,7 +898,14 @@ impl Store for SledStore {
     }
 
     fn put_enterprise(&self, e: &Enterprise) -> Result<(), StoreError> {
-        self.put_plain(&self.t.enterprises, &e.id.to_be_bytes(), e.to_stored())
+        self.write_entity(
+            &self.t.enterprises,
+            &e.id.to_be_bytes(),
+            Some(e.to_stored()),
+            ChangeOp::EnterprisePut,
+            e.updated.max(e.created),
+            || unreachable_missing("enterprise"),
+        )
     }
 
     fn get_enterprise(&self, id: u64) -> Result<Option<Enterprise>, StoreError> {
@@ -854,7 +913,9 @@ impl Store for SledStore {
     }
 
     fn delete_enterprise(&self, id: u64) -> Result<(), StoreError> {
-        self.delete_plain(&self.t.enterprises, &id.to_be_bytes(), "enterprise", id.to_string())
+        self.write_entity(&self.t.enterprises, &id.to_be_bytes(), None, ChangeOp::EnterpriseDelete, 0, || {
+            StoreError::EntityNotFound { what: "enterprise", key: id.to_string() }
+        })
     }
 
     fn list_enterprises(&self, after: u64, limit: usize) -> Result<Vec<Enterprise>, StoreError> {
@@ -876,7 +937,14 @@ impl Store for SledStore {
         if i.username.is_empty() {
             return Err(StoreError::Invalid("empty username".into()));
         }
-        self.put_plain(&self.t.identities, i.username.as_bytes(), i.to_stored())
+        self.write_entity(
+            &self.t.identities,
+            i.username.as_bytes(),
+            Some(i.to_stored()),
+            ChangeOp::IdentityPut,
+            i.created,
+            || unreachable_missing("identity"),
+        )
     }
 
     fn get_identity(&self, username: &str) -> Result<Option<Identity>, StoreError> {
@@ -884,7 +952,9 @@ impl Store for SledStore {
     }
 
     fn delete_identity(&self, username: &str) -> Result<(), StoreError> {
-        self.delete_plain(&self.t.identities, username.as_bytes(), "identity", username.to_owned())
+        self.write_entity(&self.t.identities, username.as_bytes(), None, ChangeOp::IdentityDelete, 0, || {
+            StoreError::EntityNotFound { what: "identity", key: username.to_owned() }
+        })
     }
 
     fn list_identities(&self, after: Option<&str>, limit: usize) -> Result<Vec<Identity>, StoreError> {
@@ -910,7 +980,14 @@ impl Store for SledStore {
         if t.prefix.is_empty() || t.version.is_empty() {
             return Err(StoreError::Invalid("template needs a prefix and a version".into()));
         }
-        self.put_plain(&self.t.templates, &two_part_key(&upper(&t.prefix), t.version.as_bytes()), t.to_stored())
+        self.write_entity(
+            &self.t.templates,
+            &two_part_key(&upper(&t.prefix), t.version.as_bytes()),
+            Some(t.to_stored()),
+            ChangeOp::TemplatePut,
+            t.updated.max(t.created),
+            || unreachable_missing("template"),
+        )
     }
 
     fn get_template(&self, prefix: &str, version: &str) -> Result<Option<Template>, StoreError> {
@@ -918,11 +995,13 @@ impl Store for SledStore {
     }
 
     fn delete_template(&self, prefix: &str, version: &str) -> Result<(), StoreError> {
-        self.delete_plain(
+        self.write_entity(
             &self.t.templates,
             &two_part_key(&upper(prefix), version.as_bytes()),
-            "template",
-            format!("{prefix} {version}"),
+            None,
+            ChangeOp::TemplateDelete,
+            0,
+            || StoreError::EntityNotFound { what: "template", key: format!("{prefix} {version}") },
         )
     }
 
@@ -947,7 +1026,14 @@ impl Store for SledStore {
         if a.scheme.is_empty() || a.code.is_empty() || a.scheme.contains('\0') {
             return Err(StoreError::Invalid("alias needs a scheme (without NUL) and a code".into()));
         }
-        self.put_plain(&self.t.aliases, &two_part_key(a.scheme.as_bytes(), a.code.as_bytes()), a.to_stored())
+        self.write_entity(
+            &self.t.aliases,
+            &two_part_key(a.scheme.as_bytes(), a.code.as_bytes()),
+            Some(a.to_stored()),
+            ChangeOp::AliasPut,
+            a.created,
+            || unreachable_missing("alias"),
+        )
     }
 
     fn get_alias(&self, scheme: &str, code: &str) -> Result<Option<Alias>, StoreError> {
@@ -955,11 +1041,13 @@ impl Store for SledStore {
     }
 
     fn delete_alias(&self, scheme: &str, code: &str) -> Result<(), StoreError> {
-        self.delete_plain(
+        self.write_entity(
             &self.t.aliases,
             &two_part_key(scheme.as_bytes(), code.as_bytes()),
-            "alias",
-            format!("{scheme}:{code}"),
+            None,
+            ChangeOp::AliasDelete,
+            0,
+            || StoreError::EntityNotFound { what: "alias", key: format!("{scheme}:{code}") },
         )
     }
 
@@ -988,7 +1076,8 @@ impl Store for SledStore {
 
     fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<Change>, StoreError> {
         let mut out = Vec::new();
-        if limit == 0 || after == u64::MAX {
+        let durable = self.durable_seq();
+        if limit == 0 || after >= durable {
             return Ok(out);
         }
         let start = (after + 1).to_be_bytes();
@@ -1000,6 +1089,9 @@ impl Store for SledStore {
         for kv in self.t.changelog.range(first..) {
             let (_, v) = kv.map_err(backend)?;
             for c in decode_group(&v)? {
+                if c.seq > durable {
+                    return Ok(out);
+                }
                 if c.seq > after {
                     out.push(c);
                     if out.len() >= limit {
@@ -1013,6 +1105,102 @@ impl Store for SledStore {
 
     fn last_seq(&self) -> u64 {
         self.last_seq.load(Ordering::Acquire)
+    }
+
+    fn durable_seq(&self) -> u64 {
+        self.durable_seq.load(Ordering::Acquire)
+    }
+
+    fn first_seq(&self) -> Result<u64, StoreError> {
+        match self.t.changelog.first().map_err(backend)? {
+            None => Ok(0),
+            Some((_, v)) => Ok(decode_group(&v)?.first().map_or(0, |c| c.seq)),
+        }
+    }
+
+    fn consumer_position(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.get_plain::<ConsumerPosition>(&self.t.consumers, "consumers", name.as_bytes())?.map(|c| c.position))
+    }
+
+    fn set_consumer_position(&self, name: &str, position: u64, now: u64) -> Result<(), StoreError> {
+        if name.is_empty() {
+            return Err(StoreError::Invalid("empty consumer name".into()));
+        }
+        let c = ConsumerPosition { name: name.to_owned(), position, updated: now };
+        self.t.consumers.insert(name.as_bytes(), c.to_stored()).map_err(backend)?;
+        self.gc.wait_durable()
+    }
+
+    fn remove_consumer(&self, name: &str) -> Result<(), StoreError> {
+        match self.t.consumers.remove(name.as_bytes()).map_err(backend)? {
+            Some(_) => self.gc.wait_durable(),
+            None => Err(StoreError::EntityNotFound { what: "consumer", key: name.to_owned() }),
+        }
+    }
+
+    fn consumers(&self) -> Result<Vec<ConsumerPosition>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.t.consumers.iter() {
+            let (_, v) = kv.map_err(backend)?;
+            out.push(decode("consumers", &v)?);
+        }
+        Ok(out)
+    }
+
+    fn prune_changelog(&self, r: &Retention, now: u64) -> Result<PruneReport, StoreError> {
+        // Held under the writer lock: no group is appended meanwhile, so the
+        // sizes add up and the removal is one batch.
+        let w = lock(&self.writer);
+        let floor = self
+            .consumers()?
+            .iter()
+            .map(|c| c.position)
+            .min()
+            .unwrap_or(u64::MAX)
+            .min(self.durable_seq());
+        let mut groups: Vec<(sled::IVec, u64, u64, u64, u64)> = Vec::new(); // key, first, last, time, bytes
+        let mut total_bytes = 0u64;
+        for kv in self.t.changelog.iter() {
+            let (k, v) = kv.map_err(backend)?;
+            let g = decode_group(&v)?;
+            let (Some(first), Some(last)) = (g.first(), g.last()) else { continue };
+            let bytes = (k.len() + v.len()) as u64;
+            total_bytes += bytes;
+            groups.push((k, first.seq, last.seq, last.time, bytes));
+        }
+        let cutoff = r.max_age_secs.map(|a| now.saturating_sub(a));
+        let mut report = PruneReport::default();
+        let mut batch = sled::Batch::default();
+        let mut kept_bytes = total_bytes;
+        let mut stop = false;
+        for (k, first, last, time, bytes) in &groups {
+            let n = last - first + 1;
+            let too_old = cutoff.is_some_and(|c| *time < c);
+            let too_big = r.max_bytes.is_some_and(|m| kept_bytes > m);
+            if stop || !(too_old || too_big) {
+                stop = true;
+                report.kept += n;
+                continue;
+            }
+            if *last > floor {
+                report.held_for_consumers += n;
+                report.kept += n;
+                stop = true;
+                continue;
+            }
+            batch.remove(k.clone());
+            report.removed += n;
+            kept_bytes -= bytes;
+        }
+        report.kept_bytes = kept_bytes;
+        if report.removed > 0 {
+            self.t.changelog.apply_batch(batch).map_err(backend)?;
+        }
+        drop(w);
+        if report.removed > 0 {
+            self.gc.wait_durable()?;
+        }
+        Ok(report)
     }
 
     fn count_resolution(&self, prefix: &[u8], day: u32, n: u64) {
@@ -1114,6 +1302,7 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.gc.wait_durable()
+        let seq = self.last_seq();
+        self.wait_durable(seq)
     }
 }

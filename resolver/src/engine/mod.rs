@@ -461,7 +461,7 @@ impl Engine {
         // Authoritative for the global namespace or for this derived prefix
         // (it or one of its ancestors is homed here): it does not exist.
         // Otherwise it is simply not kept here.
-        if self.store.is_homed(NA) || self.store.longest_homed(derived).is_some() {
+        if self.store.is_homed(NA) || self.store.longest_homed(derived).is_some() || self.homes_marker(derived) {
             return not_found(out);
         }
         let _ = encode_error_response(
@@ -471,6 +471,21 @@ impl Engine {
             NOT_HOMED_MESSAGE,
         );
         Outcome::new(op, ResponseCode::SERVER_NOT_RESP)
+    }
+}
+
+impl Engine {
+    /// Whether a derived-prefix marker `0.NA/0.NA/<ancestor>` of `derived`
+    /// (or of itself) is stored: a top node that homes `0.NA/0.NA/88` is
+    /// authoritative for every `0.NA/88.*` prefix handle (§7).
+    fn homes_marker(&self, derived: &[u8]) -> bool {
+        let mut key = Vec::with_capacity(derived.len() + 10);
+        prefix_chain_bytes(derived).any(|ancestor| {
+            key.clear();
+            key.extend_from_slice(b"0.NA/0.NA/");
+            key.extend(ancestor.iter().map(u8::to_ascii_uppercase));
+            matches!(self.store.get_record(&key), Ok(Some(_)))
+        })
     }
 }
 

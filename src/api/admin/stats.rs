@@ -60,6 +60,7 @@ pub async fn stats(State(st): State<St>, who: Who, RawQuery(q): RawQuery) -> Res
     let persist = q.flag("persist")?;
     let prefix = q.get("prefix").map(str::to_owned);
     let store = st.store_arc();
+    let outbox = st.outbox_json();
     blocking(move || {
         if persist {
             store.persist_counters()?;
@@ -78,6 +79,7 @@ pub async fn stats(State(st): State<St>, who: Who, RawQuery(q): RawQuery) -> Res
             "fromDay": from,
             "toDay": to,
             "prefixes": rows,
+            "federation": {"outbox": outbox, "changelog": {"lastSeq": store.last_seq(), "durableSeq": store.durable_seq()}},
         })))
     })
     .await
