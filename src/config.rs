@@ -176,6 +176,12 @@ pub struct HandleConfig {
     pub tcp_idle_timeout_ms: u64,
     /// Give up on a request whose bytes do not all arrive within this time.
     pub tcp_read_timeout_ms: u64,
+    /// Close a connection whose answer is not taken by the client within
+    /// this time (a client that never reads cannot hold a permit).
+    pub tcp_write_timeout_ms: u64,
+    /// Open connections one client address may hold (addresses in
+    /// `limits.exempt_networks` are not counted).
+    pub tcp_max_connections_per_address: u32,
     /// Server key pair (PKCS#8 PEM); relative paths are under `node.data_dir`.
     pub server_key_file: PathBuf,
     pub site: SiteConfig,
@@ -190,6 +196,8 @@ impl Default for HandleConfig {
             tcp_max_connections: 4_096,
             tcp_idle_timeout_ms: 30_000,
             tcp_read_timeout_ms: 10_000,
+            tcp_write_timeout_ms: 10_000,
+            tcp_max_connections_per_address: 256,
             server_key_file: PathBuf::from("server.key"),
             site: SiteConfig::default(),
         }
@@ -319,10 +327,37 @@ pub struct LimitsConfig {
     pub max_message_bytes: u32,
     /// Largest HTTP request body.
     pub http_max_body_bytes: u32,
-    /// Requests per second per client network; 0 = no rate limit.
+    /// Handle requests per second per client network (UDP and TCP doors,
+    /// each its own buckets); 0 = no rate limit.
     pub per_client_rps: u32,
-    /// Burst allowed above `per_client_rps`.
+    /// Requests a quiet client network may send at once above `per_client_rps`.
     pub per_client_burst: u32,
+    /// Every Nth rate-limited UDP request gets a short "retry over TCP"
+    /// answer (RC 2) instead of silence, as DNS response-rate limiting's
+    /// slip; 0 = drop them all.
+    pub per_client_slip: u32,
+    /// Client network size for IPv4 rate limits (prefix length).
+    pub client_ipv4_prefix: u8,
+    /// Client network size for IPv6 rate limits (prefix length).
+    pub client_ipv6_prefix: u8,
+    /// Sources limited per address instead of per network: loopback and
+    /// private networks, where each address is a device of the operator's
+    /// own site (a factory floor of scanners shares one /24).
+    pub per_address_networks: Vec<String>,
+    /// Sources exempt from every Handle-door limit (rate, amplification cap,
+    /// per-address connection cap): federation peers, monitoring, the host
+    /// itself. CIDR blocks or single addresses.
+    pub exempt_networks: Vec<String>,
+    /// Most client networks tracked at once by each limiter (memory bound,
+    /// about 40 bytes each).
+    pub max_tracked_clients: u32,
+    /// A UDP answer to a source that has not proven its address (no TCP
+    /// exchange within `proven_source_ttl_secs`) may be at most this many
+    /// times the request's size; larger answers become a short "retry over
+    /// TCP" answer (RC 2). 0 = no cap.
+    pub udp_max_amplification: u32,
+    /// How long a TCP exchange proves a source address for UDP answers.
+    pub proven_source_ttl_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -330,8 +365,26 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_message_bytes: MAX_MESSAGE,
             http_max_body_bytes: 8 * 1024 * 1024,
-            per_client_rps: 0,
-            per_client_burst: 200,
+            per_client_rps: 1_000,
+            per_client_burst: 2_000,
+            per_client_slip: 2,
+            client_ipv4_prefix: 24,
+            client_ipv6_prefix: 56,
+            per_address_networks: [
+                "127.0.0.0/8",
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "::1/128",
+                "fc00::/7",
+                "fe80::/10",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            exempt_networks: vec!["127.0.0.1/32".to_owned(), "::1/128".to_owned()],
+            max_tracked_clients: 100_000,
+            udp_max_amplification: 10,
+            proven_source_ttl_secs: 600,
         }
     }
 }
@@ -644,6 +697,12 @@ impl Config {
         if !(100..=600_000).contains(&h.tcp_read_timeout_ms) {
             p.add("handle.tcp_read_timeout_ms", "must be between 100 and 600000");
         }
+        if !(100..=600_000).contains(&h.tcp_write_timeout_ms) {
+            p.add("handle.tcp_write_timeout_ms", "must be between 100 and 600000");
+        }
+        if h.tcp_max_connections_per_address == 0 {
+            p.add("handle.tcp_max_connections_per_address", "must be at least 1");
+        }
         if h.server_key_file.as_os_str().is_empty() {
             p.add("handle.server_key_file", "must not be empty");
         }
@@ -704,6 +763,31 @@ impl Config {
         }
         if l.per_client_rps > 0 && l.per_client_burst == 0 {
             p.add("limits.per_client_burst", "must be at least 1 when per_client_rps is set");
+        }
+        if l.per_client_slip > 100 {
+            p.add("limits.per_client_slip", "must be between 0 and 100");
+        }
+        if !(8..=32).contains(&l.client_ipv4_prefix) {
+            p.add("limits.client_ipv4_prefix", "must be between 8 and 32");
+        }
+        if !(16..=128).contains(&l.client_ipv6_prefix) {
+            p.add("limits.client_ipv6_prefix", "must be between 16 and 128");
+        }
+        for (name, list) in [("per_address_networks", &l.per_address_networks), ("exempt_networks", &l.exempt_networks)] {
+            for (i, n) in list.iter().enumerate() {
+                if let Err(why) = crate::serve::limits::Cidr::parse(n) {
+                    p.add(format!("limits.{name}[{i}]"), why);
+                }
+            }
+        }
+        if !(1_000..=100_000_000).contains(&l.max_tracked_clients) {
+            p.add("limits.max_tracked_clients", "must be between 1000 and 100000000");
+        }
+        if l.udp_max_amplification == 1 || l.udp_max_amplification > 1_000 {
+            p.add("limits.udp_max_amplification", "must be 0 (no cap) or between 2 and 1000");
+        }
+        if !(1..=86_400).contains(&l.proven_source_ttl_secs) {
+            p.add("limits.proven_source_ttl_secs", "must be between 1 and 86400");
         }
 
         // [snms]

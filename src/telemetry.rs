@@ -33,6 +33,21 @@ pub mod names {
     pub const TCP_REFUSED: &str = "idnode_tcp_refused_total";
     /// Gauge `{door}`: open TCP connections.
     pub const TCP_CONNECTIONS: &str = "idnode_tcp_connections";
+    /// Counter `{door, action}`: Handle requests over their client
+    /// network's rate (`limits.per_client_rps`); action `drop` (no answer),
+    /// `slip` (UDP: short "retry over TCP" answer) or `busy` (TCP: RC 3).
+    pub const RATE_LIMITED: &str = "idnode_rate_limited_total";
+    /// Counter: UDP answers larger than `limits.udp_max_amplification`
+    /// times their request, to a source not proven by TCP, replaced by a
+    /// short "retry over TCP" answer.
+    pub const UDP_AMPLIFICATION_CAPPED: &str = "idnode_udp_amplification_capped_total";
+    /// Counter `{door}`: TCP connections closed at once because their
+    /// address already held `tcp_max_connections_per_address`.
+    pub const TCP_REFUSED_PER_ADDRESS: &str = "idnode_tcp_refused_per_address_total";
+    /// Counter `{door, phase}`: TCP connections closed because a request's
+    /// bytes (`read`) or the client's taking of an answer (`write`) took
+    /// longer than its timeout.
+    pub const TCP_TIMEOUTS: &str = "idnode_tcp_timeouts_total";
     /// Gauge: identifier records in the store.
     pub const STORE_RECORDS: &str = "idnode_store_records";
     /// Gauge: prefix handles waiting in the outbox for the top node.
@@ -78,6 +93,14 @@ pub fn describe() {
     describe_counter!(names::UDP_DROPPED, Unit::Count, "UDP datagrams dropped without an answer, by reason.");
     describe_counter!(names::TCP_REFUSED, Unit::Count, "TCP connections refused at the connection limit.");
     describe_gauge!(names::TCP_CONNECTIONS, Unit::Count, "Open TCP connections, by front door.");
+    describe_counter!(names::RATE_LIMITED, Unit::Count, "Requests over their client network's rate, by door and action.");
+    describe_counter!(
+        names::UDP_AMPLIFICATION_CAPPED,
+        Unit::Count,
+        "UDP answers to unproven sources replaced by a retry-over-TCP answer."
+    );
+    describe_counter!(names::TCP_REFUSED_PER_ADDRESS, Unit::Count, "TCP connections refused at the per-address limit.");
+    describe_counter!(names::TCP_TIMEOUTS, Unit::Count, "TCP connections closed on a read or write timeout.");
     describe_gauge!(names::STORE_RECORDS, Unit::Count, "Identifier records in the store.");
     describe_gauge!(names::OUTBOX_DEPTH, Unit::Count, "Prefix handles waiting in the outbox for the top node.");
     describe_counter!(names::OUTBOX_DELIVERED, Unit::Count, "Prefix handles delivered to the top node.");

@@ -119,6 +119,11 @@ impl Node {
         Ok(Node { handle_udp, handle_tcp, http, dir, config, child, stderr })
     }
 
+    /// The daemon's process id (for /proc figures such as VmRSS).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILLs the node (no drain, no flush: a crash) and waits for it.
     pub fn kill(&mut self) -> Result<()> {
         let _ = self.child.kill();

@@ -103,3 +103,27 @@ fn seed_corpus_and_mutations() {
     // The mutations reach past the framing checks often enough to matter.
     assert!(decoded > rounds / 20, "only {decoded} of {rounds} mutants decoded");
 }
+
+/// The seed corpus of `fuzz/fuzz_targets/tcp_udp_framing.rs` plus mutations,
+/// through the TCP-framing and UDP-reassembly invariants on stable.
+#[test]
+fn framing_seed_corpus_and_mutations() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/tcp_udp_framing");
+    let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    corpus.sort();
+    assert!(corpus.len() >= 10, "seed corpus has {} files", corpus.len());
+    // Whole messages of the codec corpus are streams too.
+    corpus.extend(common::seed_corpus());
+    for seed in &corpus {
+        fuzzing::tcp_framing_and_udp_reassembly(seed);
+    }
+    let mut rng = Rng(0x7c9_f4a3_11d0_0b5e);
+    for _ in 0..5000 {
+        let seed = &corpus[rng.below(corpus.len())];
+        let other = &corpus[rng.below(corpus.len())];
+        fuzzing::tcp_framing_and_udp_reassembly(&mutate(&mut rng, seed, other));
+    }
+}

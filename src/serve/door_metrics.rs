@@ -21,6 +21,17 @@ pub struct DoorMetrics {
     hot: Vec<Counter>,
     latency: Histogram,
     open: AtomicI64,
+    /// `RATE_LIMITED` by action: drop, slip, busy.
+    limited: [Counter; 3],
+    capped: Counter,
+}
+
+/// What a door did with a rate-limited request.
+#[derive(Debug, Clone, Copy)]
+pub enum LimitAction {
+    Drop = 0,
+    Slip = 1,
+    Busy = 2,
 }
 
 impl std::fmt::Debug for DoorMetrics {
@@ -37,7 +48,15 @@ impl DoorMetrics {
                 hot.push(counter!(names::REQUESTS, "door" => door, "opcode" => op.to_string(), "rc" => rc.to_string()));
             }
         }
-        DoorMetrics { door, hot, latency: histogram!(names::REQUEST_DURATION, "door" => door), open: AtomicI64::new(0) }
+        let limited = ["drop", "slip", "busy"].map(|action| counter!(names::RATE_LIMITED, "door" => door, "action" => action));
+        DoorMetrics {
+            door,
+            hot,
+            latency: histogram!(names::REQUEST_DURATION, "door" => door),
+            open: AtomicI64::new(0),
+            limited,
+            capped: counter!(names::UDP_AMPLIFICATION_CAPPED),
+        }
     }
 
     /// Counts one answered request and its latency.
@@ -56,6 +75,27 @@ impl DoorMetrics {
     /// A UDP datagram we could not use.
     pub fn udp_dropped(&self, reason: &'static str) {
         counter!(names::UDP_DROPPED, "reason" => reason).increment(1);
+    }
+
+    /// A request over its client network's rate.
+    #[inline]
+    pub fn rate_limited(&self, action: LimitAction) {
+        self.limited[action as usize].increment(1);
+    }
+
+    /// A UDP answer replaced by "retry over TCP" (amplification cap).
+    pub fn amplification_capped(&self) {
+        self.capped.increment(1);
+    }
+
+    /// A TCP connection refused because its address holds too many.
+    pub fn tcp_refused_per_address(&self) {
+        counter!(names::TCP_REFUSED_PER_ADDRESS, "door" => self.door).increment(1);
+    }
+
+    /// A TCP connection closed on a timeout (`phase`: read or write).
+    pub fn tcp_timeout(&self, phase: &'static str) {
+        counter!(names::TCP_TIMEOUTS, "door" => self.door, "phase" => phase).increment(1);
     }
 
     /// A TCP connection refused because the listener is at its limit.

@@ -6,6 +6,13 @@
 //! thread only moves bytes (batched with `recvmmsg`/`sendmmsg` through the
 //! safe wrappers of the `nix` crate): reassembly and fragmentation come from the codec,
 //! every decision from the engine.
+//!
+//! Per-source limits ([`super::limits`]) apply before any decoding: a
+//! datagram over its client network's rate is dropped, or every
+//! `per_client_slip`-th one answered with a short RC 2 "retry over TCP";
+//! an answer more than `udp_max_amplification` times its request, to a
+//! source that has not proven its address over TCP, is replaced by the same
+//! short answer, so the door cannot amplify toward a spoofed address.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket};
@@ -15,12 +22,16 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use idnode_resolver::engine::{Ctx, Engine, Transport};
-use idnode_resolver::wire::{Reassembled, Reassembler, ReassemblyLimits, UDP_MAX_DATAGRAM, udp_fragments};
+use idnode_resolver::wire::{
+    ENVELOPE_LEN, Reassembled, Reassembler, ReassemblyLimits, ResponseCode, UDP_MAX_DATAGRAM, udp_fragments,
+};
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
+use super::door_metrics::LimitAction;
+use super::limits::{self, HandleLimits, Verdict};
 use crate::telemetry::DoorMetrics;
 
 /// Largest datagram we read; anything larger than a Handle datagram (512)
@@ -57,6 +68,7 @@ pub fn spawn(
     sockets: Vec<UdpSocket>,
     engine: Arc<Engine>,
     metrics: Arc<DoorMetrics>,
+    limits: Arc<HandleLimits>,
     cancel: CancellationToken,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let mut handles = Vec::with_capacity(sockets.len());
@@ -64,10 +76,11 @@ pub fn spawn(
         sock.set_read_timeout(Some(POLL))?;
         let engine = engine.clone();
         let metrics = metrics.clone();
+        let limits = limits.clone();
         let cancel = cancel.clone();
         let h = std::thread::Builder::new()
             .name(format!("handle-udp-{i}"))
-            .spawn(move || serve(sock, &engine, &metrics, &cancel))?;
+            .spawn(move || serve(sock, &engine, &metrics, &limits, &cancel))?;
         handles.push(h);
     }
     Ok(handles)
@@ -94,7 +107,7 @@ fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
 /// first only), answer each, then `sendmmsg` every answer datagram. Under
 /// load this turns two system calls and two wake-ups per request into two
 /// per batch; at low load a batch is one datagram and nothing waits.
-fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, cancel: &CancellationToken) {
+fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, limits: &HandleLimits, cancel: &CancellationToken) {
     let fd = sock.as_raw_fd();
     let mut bufs = vec![[0u8; RECV_BUF]; BATCH];
     let mut rx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
@@ -123,16 +136,44 @@ fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, cancel: &Cance
             }
         }
         let now = crate::unix_now();
+        let batch_started = Instant::now();
         arena.clear();
         pending.clear();
         for (i, &(n, peer)) in received.iter().enumerate() {
             let Some(peer) = peer else { continue };
+            let datagram = &bufs[i][..n.min(RECV_BUF)];
+            let exempt = limits.exempt.contains(peer.ip());
+            if let Some(limiter) = limits.udp.as_ref().filter(|_| !exempt) {
+                match limiter.check(peer.ip(), batch_started) {
+                    Verdict::Allow => {}
+                    Verdict::Drop => {
+                        metrics.rate_limited(LimitAction::Drop);
+                        continue;
+                    }
+                    Verdict::Slip => {
+                        metrics.rate_limited(LimitAction::Slip);
+                        let at = arena.len();
+                        if engine.refuse(datagram, ResponseCode::ERROR, limits::USE_TCP_RATE, now, &mut arena).is_some()
+                            && arena.len() - at <= UDP_MAX_DATAGRAM
+                        {
+                            pending.push(Pending { range: at..arena.len(), to: SockaddrStorage::from(peer) });
+                        } else {
+                            arena.truncate(at);
+                        }
+                        continue;
+                    }
+                }
+            }
             let started = Instant::now();
             let ctx = Ctx { transport: Transport::Udp, peer, now };
             let at = arena.len();
-            let outcome = match reassembler.push(peer, &bufs[i][..n.min(RECV_BUF)], started) {
-                Ok(Reassembled::Complete(message)) => engine.handle(&ctx, message, &mut arena),
-                Ok(Reassembled::Assembled(message)) => engine.handle(&ctx, &message, &mut arena),
+            let assembled;
+            let request: &[u8] = match reassembler.push(peer, datagram, started) {
+                Ok(Reassembled::Complete(message)) => message,
+                Ok(Reassembled::Assembled(message)) => {
+                    assembled = message;
+                    &assembled
+                }
                 Ok(Reassembled::Pending) => continue,
                 Err(_) => {
                     // Not a Handle datagram (short, oversize, bad fragment):
@@ -141,8 +182,21 @@ fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, cancel: &Cance
                     continue;
                 }
             };
+            let mut outcome = engine.handle(&ctx, request, &mut arena);
             let to = SockaddrStorage::from(peer);
-            let len = arena.len() - at;
+            let mut len = arena.len() - at;
+            if limits.max_amplification > 0
+                && !exempt
+                && wire_len(len) > limits.max_amplification * request_wire_len(request.len())
+                && !limits.proven.is_proven(peer.ip(), started)
+            {
+                arena.truncate(at);
+                metrics.amplification_capped();
+                if let Some(o) = engine.refuse(request, ResponseCode::ERROR, limits::USE_TCP_TOO_LARGE, now, &mut arena) {
+                    outcome = o;
+                }
+                len = arena.len() - at;
+            }
             if len > UDP_MAX_DATAGRAM {
                 // Split into 492-byte payloads, each with its own envelope.
                 scratch.clear();
@@ -160,6 +214,22 @@ fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, cancel: &Cance
         }
         send_all(fd, &mut tx_headers, &arena, &pending, metrics);
     }
+}
+
+/// Bytes on the wire of an answer of `len` bytes (one envelope + message):
+/// one more envelope per extra datagram when it is fragmented.
+fn wire_len(len: usize) -> usize {
+    if len <= UDP_MAX_DATAGRAM {
+        return len;
+    }
+    let payload = len - ENVELOPE_LEN;
+    let per = UDP_MAX_DATAGRAM - ENVELOPE_LEN;
+    payload + payload.div_ceil(per) * ENVELOPE_LEN
+}
+
+/// Bytes the client sent for a request of `len` bytes (envelope + message).
+fn request_wire_len(len: usize) -> usize {
+    wire_len(len)
 }
 
 /// Sends every pending datagram with as few `sendmmsg` calls as it takes.

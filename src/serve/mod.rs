@@ -17,6 +17,7 @@ pub mod door_metrics;
 pub mod handle_tcp;
 pub mod handle_udp;
 pub mod http;
+pub mod limits;
 pub mod site;
 pub mod tls;
 
@@ -147,8 +148,10 @@ pub async fn run_until(
         },
     ));
     listeners.bound(door::HANDLE_UDP, udp_addr);
+    let sources = Arc::new(limits::HandleLimits::from_config(&cfg).map_err(|e| anyhow!("[limits]: {e}"))?);
     let udp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_UDP));
-    let threads = handle_udp::spawn(udp_sockets, engine.clone(), udp_metrics, listeners.child_token())?;
+    let threads =
+        handle_udp::spawn(udp_sockets, engine.clone(), udp_metrics, sources.clone(), listeners.child_token())?;
     listeners.threads(door::HANDLE_UDP, threads);
     listeners.bound(door::HANDLE_TCP, tcp_addr);
     let tcp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_TCP));
@@ -156,10 +159,11 @@ pub async fn run_until(
         max_connections: cfg.handle.tcp_max_connections as usize,
         idle_timeout: Duration::from_millis(cfg.handle.tcp_idle_timeout_ms),
         read_timeout: Duration::from_millis(cfg.handle.tcp_read_timeout_ms),
+        write_timeout: Duration::from_millis(cfg.handle.tcp_write_timeout_ms),
     };
     let (token, tracker) = (listeners.child_token(), listeners.tracker());
     listeners.spawn(door::HANDLE_TCP, async move {
-        handle_tcp::run(tcp_listener, engine, tcp_metrics, limits, token, tracker).await;
+        handle_tcp::run(tcp_listener, engine, tcp_metrics, limits, sources, token, tracker).await;
         Ok(())
     });
 

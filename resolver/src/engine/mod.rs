@@ -198,6 +198,15 @@ impl Engine {
         Outcome { opcode: 0, rc: ResponseCode::PROTOCOL_ERROR.0, close: true }
     }
 
+    /// A short error answer (`rc`, `message`) to `request` without serving
+    /// it: what a listener sends when a per-source limit refuses a request
+    /// (RC 2 "retry over TCP" on UDP, RC 3 on TCP). `None`, and nothing
+    /// appended, when `request` does not frame as a request.
+    pub fn refuse(&self, request: &[u8], rc: ResponseCode, message: &[u8], now: u64, out: &mut Vec<u8>) -> Option<Outcome> {
+        let frame = Frame::parse(request).ok().filter(|f| !f.header.is_response())?;
+        Some(self.error(&frame, rc, message, now, out))
+    }
+
     fn digest_for(frame: &Frame<'_>) -> Option<RequestDigest> {
         frame.header.op_flags.contains(OpFlags::RD).then(|| frame.response_digest())
     }

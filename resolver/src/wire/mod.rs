@@ -27,6 +27,7 @@ mod digest;
 mod envelope;
 mod error;
 mod fast;
+pub mod framing;
 pub mod fuzzing;
 mod header;
 mod message;
