@@ -1,14 +1,14 @@
 //! A small blocking HTTP/1.1 client for the daemon's admin API, used by the
 //! CLI while the daemon holds the store. One request per connection
 //! (`Connection: close`) over `std::net::TcpStream`: plain HTTP when the
-//! node's HTTP door is on a loopback address (the admin API takes plain
+//! node's admin door is on a loopback address (the admin API takes plain
 //! HTTP only from loopback clients), otherwise HTTPS on the same port
 //! (rustls with ring) trusting exactly the certificate in `http.tls.cert_file`
 //! — the CLI runs on the node's host and reads the same files the daemon
 //! does.
 //!
-//! Where: the address the daemon published in `<data_dir>/http.addr` (it
-//! binds `http.listen`, port 0 included), else `http.listen`; an unspecified
+//! Where: the address the daemon published in `<data_dir>/admin.addr` (it
+//! binds `admin.listen`, port 0 included), else `admin.listen`; an unspecified
 //! address means loopback. Who: `Authorization: Bearer <admin secret>` from
 //! `admin.secret_file`. The secret is never printed; `Debug` redacts it.
 //!
@@ -86,9 +86,9 @@ impl fmt::Debug for AdminClient {
 pub fn daemon_address(cfg: &Config) -> Result<SocketAddr> {
     let addr = match crate::api::admin::published_address(cfg.data_dir()) {
         Some(a) => a,
-        None if cfg.http.listen.port() != 0 => cfg.http.listen,
+        None if cfg.admin.listen.port() != 0 => cfg.admin.listen,
         None => bail!(
-            "http.listen has port 0 and {} does not name the daemon's address",
+            "admin.listen has port 0 and {} does not name the daemon's address",
             crate::api::admin::address_file(cfg).display()
         ),
     };

@@ -318,13 +318,15 @@ fn create_store(cfg: &Config, secret: &crate::config::Secret, demo: bool) -> Res
     let ctx = WriteCtx::new(now, "idnode init");
     store.create_record(&store.canonical_key(prefix_handle.as_bytes()), values, false, &ctx)?;
     // The SNMS platform administrator: username `admin`, password = the
-    // admin secret, stored as an Argon2id hash (plus the hashed-login
+    // admin secret, stored as an Argon2id hash (plus the sealed hashed-login
     // verifier when `snms.hashed_login` is on).
-    let (phc, h1) = crate::api::snms::admin_account_hashes(secret.expose())
-        .map_err(|e| anyhow::anyhow!("hashing the SNMS admin password: {e}"))?;
+    let sealer = crate::api::auth::sealed::Sealer::in_data_dir(cfg.data_dir());
+    let (phc, v1) =
+        crate::api::snms::account_hashes(&sealer, SNMS_ADMIN_USER, secret.expose(), cfg.snms.hashed_login)
+            .map_err(|e| anyhow::anyhow!("hashing the SNMS admin password: {e}"))?;
     let mut account =
         idnode_registry::model::Identity::new(SNMS_ADMIN_USER, idnode_registry::model::Role::PlatformAdmin, phc, now);
-    account.snms_v1_verifier = cfg.snms.hashed_login.then_some(h1);
+    account.snms_v1_verifier = v1;
     store.put_identity(&account)?;
     if demo {
         let report = seed::seed_demo(&store, node_prefix, now)?;

@@ -4,8 +4,8 @@
 //! Every command is one or more calls of the admin API (`crate::api::admin`).
 //! While a daemon holds the store (opening it fails with
 //! `StoreError::Locked`), the calls go to the daemon over HTTP
-//! ([`crate::admin_client`]: address from `<data_dir>/http.addr` or
-//! `http.listen`, the admin secret from `admin.secret_file` — the same
+//! ([`crate::admin_client`]: address from `<data_dir>/admin.addr` or
+//! `admin.listen`, the admin secret from `admin.secret_file` — the same
 //! configuration the daemon uses). When no daemon runs, the command opens
 //! the store itself and runs the same admin router in-process, so both
 //! paths give the same answers.

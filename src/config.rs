@@ -20,6 +20,9 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+mod http;
+pub use http::HttpLimits;
+
 /// Prefix of environment overrides: `IDNODE_HTTP__LISTEN=127.0.0.1:9000`
 /// sets `[http] listen`. `__` separates nesting levels; a single `_` is part
 /// of a key name (`IDNODE_NODE__DATA_DIR` sets `[node] data_dir`).
@@ -256,6 +259,7 @@ pub struct HttpConfig {
     /// credentials need HTTPS.
     pub allow_plain_http_auth: bool,
     pub tls: TlsConfig,
+    pub limits: HttpLimits,
 }
 
 impl Default for HttpConfig {
@@ -264,6 +268,7 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             allow_plain_http_auth: false,
             tls: TlsConfig::default(),
+            limits: HttpLimits::default(),
         }
     }
 }
@@ -405,10 +410,6 @@ pub struct SnmsConfig {
     pub max_tokens_per_user: u32,
     /// Most items per batch request (the contract's limit is 2000).
     pub batch_limit: u32,
-    /// Failed logins per client address within `login_window_secs` before
-    /// further logins from it are refused for the rest of the window.
-    pub login_max_failures: u32,
-    pub login_window_secs: u64,
     /// Offer the hashed login `/identity/token/v1`. It needs the node to keep
     /// SHA-256 of each password (a password-equivalent for that login only).
     pub hashed_login: bool,
@@ -436,8 +437,6 @@ impl Default for SnmsConfig {
             token_ttl_secs: 86_400,
             max_tokens_per_user: 64,
             batch_limit: 2_000,
-            login_max_failures: 10,
-            login_window_secs: 300,
             hashed_login: true,
             utc_offset_minutes: 480,
             ghr_name: "工业互联网标识解析国家顶级节点".to_owned(),
@@ -482,10 +481,13 @@ impl Default for TelemetryConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     /// Serve the admin API (`/admin/v1/...`, used by the CLI while the
-    /// daemon runs) on the HTTP door. It takes the admin secret (Bearer) or
-    /// HTTP Basic as an admin identity; plain HTTP only from loopback
-    /// clients, HTTPS from anywhere.
+    /// daemon runs) and `/metrics` on their own listener, `listen`. It
+    /// takes the admin secret (Bearer) or HTTP Basic as an admin identity;
+    /// plain HTTP only from loopback clients, HTTPS from anywhere.
     pub api_enabled: bool,
+    /// The admin door: admin API, `/metrics`, `/healthz`, `/readyz`.
+    /// Loopback by default; never on the public HTTP door.
+    pub listen: SocketAddr,
     /// File holding the admin secret (HS_SECKEY of the node's admin
     /// identity); relative paths are under `node.data_dir`. Written by
     /// `idnode init` with mode 0600.
@@ -500,7 +502,12 @@ pub struct AdminConfig {
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        AdminConfig { api_enabled: true, secret_file: PathBuf::from("admin.secret"), server_admins: Vec::new() }
+        AdminConfig {
+            api_enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8001)),
+            secret_file: PathBuf::from("admin.secret"),
+            server_admins: Vec::new(),
+        }
     }
 }
 
@@ -725,6 +732,9 @@ impl Config {
 
         // Two TCP listeners (or two UDP listeners) on one address cannot both bind.
         let mut tcp = vec![("handle.tcp_listen", h.tcp_listen), ("http.listen", self.http.listen)];
+        if self.admin.api_enabled {
+            tcp.push(("admin.listen", self.admin.listen));
+        }
         let mut udp = vec![("handle.udp_listen", h.udp_listen)];
         if self.dns.enabled {
             tcp.push(("dns.listen", self.dns.listen));
@@ -761,6 +771,7 @@ impl Config {
         if !(1024..=1 << 30).contains(&l.http_max_body_bytes) {
             p.add("limits.http_max_body_bytes", "must be between 1024 and 1073741824");
         }
+        self.http.limits.validate(l.http_max_body_bytes, &mut p);
         if l.per_client_rps > 0 && l.per_client_burst == 0 {
             p.add("limits.per_client_burst", "must be at least 1 when per_client_rps is set");
         }
@@ -806,12 +817,6 @@ impl Config {
         if !(1..=2_000).contains(&sn.batch_limit) {
             p.add("snms.batch_limit", "must be between 1 and 2000 (the SNMS contract's limit)");
         }
-        if sn.login_max_failures == 0 {
-            p.add("snms.login_max_failures", "must be at least 1");
-        }
-        if !(1..=86_400).contains(&sn.login_window_secs) {
-            p.add("snms.login_window_secs", "must be between 1 and 86400");
-        }
         if !(-720..=840).contains(&sn.utc_offset_minutes) {
             p.add("snms.utc_offset_minutes", "must be between -720 and 840");
         }
@@ -856,13 +861,13 @@ impl Config {
         if self.admin.secret_file.as_os_str().is_empty() {
             p.add("admin.secret_file", "must not be empty");
         }
-        let admin_ip = self.http.listen.ip();
+        let admin_ip = self.admin.listen.ip();
         if self.admin.api_enabled && !self.http.tls.enabled && !admin_ip.is_loopback() && !admin_ip.is_unspecified() {
             p.add(
-                "admin.api_enabled",
+                "admin.listen",
                 format!(
-                    "the admin API takes plain HTTP only from loopback clients and HTTPS is off, so it is unreachable on http.listen = {}: enable http.tls, listen on a loopback or unspecified address, or set admin.api_enabled = false",
-                    self.http.listen
+                    "the admin API takes plain HTTP only from loopback clients and HTTPS is off, so it is unreachable on admin.listen = {}: enable http.tls, listen on a loopback address, or set admin.api_enabled = false",
+                    self.admin.listen
                 ),
             );
         }
@@ -1174,16 +1179,20 @@ mod tests {
     #[test]
     fn admin_api_must_be_reachable() {
         let mut cfg = Config::default();
-        cfg.http.listen = "192.0.2.1:8000".parse().unwrap();
+        assert!(cfg.admin.listen.ip().is_loopback(), "the admin door is loopback by default");
+        cfg.admin.listen = "192.0.2.1:8001".parse().unwrap();
         assert_eq!(cfg.validate(), vec![], "HTTPS reaches it");
         cfg.http.tls.enabled = false;
         let fields: Vec<String> = cfg.validate().into_iter().map(|p| p.field).collect();
-        assert_eq!(fields, ["admin.api_enabled"]);
+        assert_eq!(fields, ["admin.listen"]);
         cfg.admin.api_enabled = false;
         assert_eq!(cfg.validate(), vec![]);
         cfg.admin.api_enabled = true;
-        cfg.http.listen = "0.0.0.0:8000".parse().unwrap();
+        cfg.admin.listen = "0.0.0.0:8001".parse().unwrap();
         assert_eq!(cfg.validate(), vec![], "loopback clients reach 0.0.0.0");
+        cfg.admin.listen = "127.0.0.1:8000".parse().unwrap();
+        let fields: Vec<String> = cfg.validate().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["admin.listen"], "collides with http.listen");
     }
 
     #[test]

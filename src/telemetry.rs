@@ -74,6 +74,8 @@ pub mod door {
     pub const HANDLE_UDP: &str = "handle-udp";
     pub const HANDLE_TCP: &str = "handle-tcp";
     pub const HTTP: &str = "http";
+    /// The admin door (admin API, `/metrics`).
+    pub const ADMIN: &str = "admin";
     pub const DNS: &str = "dns";
 }
 

@@ -26,8 +26,21 @@ fn serve_first_run_endpoints_lock_and_sigterm() {
     assert!(http.ip().is_loopback() && http.port() != 0);
     assert_eq!(http_get(http, "/healthz").0, 200);
     assert_eq!(http_get(http, "/readyz").0, 200);
-    let (status, body) = http_get(http, "/metrics");
-    assert_eq!(status, 200);
+    // /metrics is on the admin door only (loopback); the record count is
+    // computed in the background at start, never per scrape.
+    assert_eq!(http_get(http, "/metrics").0, 404);
+    let admin = daemon.doors["admin"];
+    assert!(admin.ip().is_loopback() && admin.port() != 0);
+    let mut body = String::new();
+    for _ in 0..50 {
+        let (status, b) = http_get(admin, "/metrics");
+        assert_eq!(status, 200);
+        body = b;
+        if body.contains("idnode_store_records") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert!(body.contains("idnode_store_records"), "{body}");
 
     // A store command while the daemon holds the store goes through its

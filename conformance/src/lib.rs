@@ -69,6 +69,8 @@ pub struct Node {
     pub handle_udp: SocketAddr,
     pub handle_tcp: SocketAddr,
     pub http: SocketAddr,
+    /// The admin door (admin API, `/metrics`), loopback.
+    pub admin: SocketAddr,
     stderr: mpsc::Receiver<String>,
 }
 
@@ -115,8 +117,17 @@ impl Node {
             let f = f.to_str().context("utf-8 path")?;
             idnode(&config, &["id", "import", f])?;
         }
-        let (child, handle_udp, handle_tcp, http, stderr) = spawn_serve(&config)?;
-        Ok(Node { handle_udp, handle_tcp, http, dir, config, child, stderr })
+        let s = spawn_serve(&config)?;
+        Ok(Node {
+            handle_udp: s.handle_udp,
+            handle_tcp: s.handle_tcp,
+            http: s.http,
+            admin: s.admin,
+            dir,
+            config,
+            child: s.child,
+            stderr: s.stderr,
+        })
     }
 
     /// The daemon's process id (for /proc figures such as VmRSS).
@@ -137,12 +148,13 @@ impl Node {
     pub fn restart(&mut self) -> Result<()> {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, handle_udp, handle_tcp, http, stderr) = spawn_serve(&self.config)?;
-        self.child = child;
-        self.handle_udp = handle_udp;
-        self.handle_tcp = handle_tcp;
-        self.http = http;
-        self.stderr = stderr;
+        let s = spawn_serve(&self.config)?;
+        self.child = s.child;
+        self.handle_udp = s.handle_udp;
+        self.handle_tcp = s.handle_tcp;
+        self.http = s.http;
+        self.admin = s.admin;
+        self.stderr = s.stderr;
         Ok(())
     }
 
@@ -175,15 +187,24 @@ impl Node {
 }
 
 /// What [`spawn_serve`] returns: the child and its announced addresses.
-type Spawned = (Child, SocketAddr, SocketAddr, SocketAddr, mpsc::Receiver<String>);
+struct Spawned {
+    child: Child,
+    handle_udp: SocketAddr,
+    handle_tcp: SocketAddr,
+    http: SocketAddr,
+    admin: SocketAddr,
+    stderr: mpsc::Receiver<String>,
+}
 
-/// Starts `idnode --config <config> serve` and waits for its "listening" line.
+/// Starts `idnode --config <config> serve` (admin door on a free loopback
+/// port) and waits for its "listening" line.
 fn spawn_serve(config: &Path) -> Result<Spawned> {
     let mut child = Command::new(idnode_bin())
         .arg("--config")
         .arg(config)
         .arg("serve")
         .env("RUST_LOG", "warn")
+        .env("IDNODE_ADMIN__LISTEN", "127.0.0.1:0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -220,7 +241,14 @@ fn spawn_serve(config: &Path) -> Result<Spawned> {
             .with_context(|| format!("no {name}= in {line:?}"))?;
         Ok(tok.parse()?)
     };
-    Ok((child, addr("handle-udp")?, addr("handle-tcp")?, addr("http")?, err_rx))
+    Ok(Spawned {
+        handle_udp: addr("handle-udp")?,
+        handle_tcp: addr("handle-tcp")?,
+        http: addr("http")?,
+        admin: addr("admin")?,
+        child,
+        stderr: err_rx,
+    })
 }
 
 impl Drop for Node {

@@ -141,7 +141,7 @@ fn id_commands_go_through_the_running_daemon() {
     assert_eq!(cli(&cfg, &["id", "rm", h]).status.code(), Some(1));
 
     // Every write is in the audit log with the client address.
-    let a = n.http().send("GET", "/admin/v1/audit?limit=1000", &[("Authorization", &bearer(&n))], None);
+    let a = n.admin_http().send("GET", "/admin/v1/audit?limit=1000", &[("Authorization", &bearer(&n))], None);
     assert_eq!(a.status, 200, "{}", a.body);
     let entries = a.json()["entries"].as_array().unwrap().clone();
     let has = |action: &str, outcome: &str| {
@@ -179,7 +179,7 @@ fn stats_and_prefix_list_show_handle_udp_resolutions() {
     assert_eq!((one["today"]["resolutions"].as_u64(), one["records"].as_u64()), (Some(got), Some(3)));
 
     // Persisted on demand, they survive a crash (SIGKILL: no shutdown flush).
-    let r = n.http().send("POST", "/admin/v1/stats/persist", &[("Authorization", &bearer(&n))], Some(""));
+    let r = n.admin_http().send("POST", "/admin/v1/stats/persist", &[("Authorization", &bearer(&n))], Some(""));
     assert_eq!(r.status, 200, "{}", r.body);
     n.node.restart().unwrap();
     assert_eq!(stats_resolutions(&n), got, "persisted counters after kill -9 and restart");
@@ -188,7 +188,7 @@ fn stats_and_prefix_list_show_handle_udp_resolutions() {
     assert_eq!(stats_resolutions(&n), got + 1);
 
     // With the daemon gone, the same commands open the store themselves.
-    let r = n.http().send("POST", "/admin/v1/stats/persist", &[("Authorization", &bearer(&n))], Some(""));
+    let r = n.admin_http().send("POST", "/admin/v1/stats/persist", &[("Authorization", &bearer(&n))], Some(""));
     assert_eq!(r.status, 200, "{}", r.body);
     n.node.kill().unwrap();
     let list = json(&cfg, &["prefix", "list", "--json"]);
@@ -284,7 +284,7 @@ fn admin_api_requires_credentials_and_openapi_is_served() {
     for auth in [None, Some("Bearer wrong-secret".to_owned()), Some(rest_util::basic("300%3A0.NA%2F88.118.8", "nope"))]
     {
         let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| ("Authorization", a)).into_iter().collect();
-        let r = n.http().send("GET", "/admin/v1/prefixes", &headers, None);
+        let r = n.admin_http().send("GET", "/admin/v1/prefixes", &headers, None);
         assert_eq!(r.status, 401, "{auth:?}: {}", r.body);
         assert_eq!(r.header("content-type"), Some("application/json"));
         let e = &r.json()["error"];
@@ -293,13 +293,19 @@ fn admin_api_requires_credentials_and_openapi_is_served() {
         assert!(r.all("www-authenticate").iter().any(|v| v.starts_with("Bearer")));
     }
     // The node administrator: Bearer secret or Basic, over HTTP (loopback) and HTTPS.
-    let ok_bearer = n.http().send("GET", "/admin/v1/prefixes", &[("Authorization", &bearer(&n))], None);
+    let ok_bearer = n.admin_http().send("GET", "/admin/v1/prefixes", &[("Authorization", &bearer(&n))], None);
     assert_eq!(ok_bearer.status, 200, "{}", ok_bearer.body);
     let basic = n.basic();
-    let r = n.https().send("GET", "/admin/v1/status", &[("Authorization", &basic)], None);
+    let r = n.admin_https().send("GET", "/admin/v1/status", &[("Authorization", &basic)], None);
     assert_eq!(r.status, 200, "{}", r.body);
+    // Not on the public door, even with the right secret: a JSON 404.
+    for path in ["/admin/v1/status", "/admin/v1/prefixes", "/metrics"] {
+        let r = n.http().send("GET", path, &[("Authorization", &bearer(&n))], None);
+        assert_eq!(r.status, 404, "{path} on the public door: {}", r.body);
+        assert_eq!(r.json()["error"]["code"], "not_found", "{}", r.body);
+    }
     assert_eq!(r.json()["nodePrefix"], "88.118.8");
-    let r = n.http().send("DELETE", "/admin/v1/prefixes", &[("Authorization", &bearer(&n))], None);
+    let r = n.admin_http().send("DELETE", "/admin/v1/prefixes", &[("Authorization", &bearer(&n))], None);
     assert_eq!(r.status, 405);
     assert_eq!(r.json()["error"]["code"], "method_not_allowed");
 

@@ -144,7 +144,7 @@ fn resolve_command_metrics_health_and_clean_shutdown() {
     assert_eq!(status, 200);
     let (status, _) = http_get(node.http, "/readyz").unwrap();
     assert_eq!(status, 200);
-    let (status, body) = http_get(node.http, "/metrics").unwrap();
+    let (status, body) = http_get(node.admin, "/metrics").unwrap();
     assert_eq!(status, 200);
     assert!(
         body.lines().any(|l| l.starts_with("idnode_requests_total{")

@@ -68,9 +68,9 @@ use crate::serve::http::PeerInfo;
 /// Path prefix of every admin endpoint.
 pub const BASE: &str = "/admin/v1";
 
-/// File in the data directory where the daemon writes the address its HTTP
-/// door is bound to (the CLI reads it when `http.listen` has port 0).
-pub const ADDRESS_FILE: &str = "http.addr";
+/// File in the data directory where the daemon writes the address its
+/// admin door is bound to (the CLI reads it when `admin.listen` has port 0).
+pub const ADDRESS_FILE: &str = "admin.addr";
 
 /// Index of the node administrator's key (`300:0.NA/<node_prefix>`).
 const ADMIN_KEY_INDEX: u32 = 300;
@@ -237,7 +237,8 @@ pub fn local_router(deps: ApiDeps) -> Router {
 
 fn build(deps: ApiDeps, auth: AuthMode) -> Router {
     let reg = Registrar::new(deps.store.clone(), super::snms::limits_of(&deps.cfg));
-    let st = Arc::new(Admin { deps, reg, auth, limiter: AuthState::new(false, Vec::new()) });
+    let limiter = AuthState::new(false, Vec::new(), deps.throttle.clone());
+    let st = Arc::new(Admin { deps, reg, auth, limiter });
     routes()
         .router
         .route("/admin", any(unknown_endpoint))
@@ -250,7 +251,7 @@ async fn unknown_endpoint() -> AdminError {
     AdminError::new(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint (see /openapi.json)")
 }
 
-/// Writes the HTTP door's bound address to [`ADDRESS_FILE`] in the data
+/// Writes the admin door's bound address to [`ADDRESS_FILE`] in the data
 /// directory, for the CLI (failures are logged: the CLI can still be told
 /// the address through the configuration).
 pub fn publish_address(cfg: &Config, http: SocketAddr) {
@@ -258,7 +259,7 @@ pub fn publish_address(cfg: &Config, http: SocketAddr) {
     let tmp = path.with_extension("addr.tmp");
     let r = std::fs::write(&tmp, format!("{http}\n")).and_then(|()| std::fs::rename(&tmp, &path));
     if let Err(e) = r {
-        tracing::warn!(path = %path.display(), error = %e, "cannot record the HTTP address for the CLI");
+        tracing::warn!(path = %path.display(), error = %e, "cannot record the admin address for the CLI");
     }
 }
 
@@ -396,7 +397,6 @@ impl FromRequestParts<St> for Who {
             ));
         };
         let origin = peer.addr.ip().to_string();
-        let now = crate::unix_now();
         let unauthorized = |msg: &str| {
             AdminError::new(StatusCode::UNAUTHORIZED, "unauthenticated", msg)
                 .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"idnode-admin\"")
@@ -407,7 +407,7 @@ impl FromRequestParts<St> for Who {
                 "authentication required: Authorization: Bearer <admin secret> or Basic 300:0.NA/<node prefix>",
             ));
         };
-        if let Some(wait) = st.limiter.blocked_for(peer.addr.ip(), now) {
+        if let Some(wait) = st.limiter.blocked_for(Some(peer.addr.ip()), None) {
             return Err(AdminError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -452,7 +452,7 @@ impl FromRequestParts<St> for Who {
         match proven {
             Some(username) => Ok(Who { actor: Actor::admin(username, origin) }),
             None => {
-                st.limiter.record_failure(peer.addr.ip(), now);
+                st.limiter.record_failure(Some(peer.addr.ip()), None);
                 tracing::info!(peer = %origin, scheme = %scheme.chars().take(16).collect::<String>(), "admin API authentication failed");
                 Err(unauthorized("authentication failed"))
             }
@@ -491,13 +491,23 @@ pub(crate) async fn read_json<T: DeserializeOwned>(body: Body, max: usize) -> Re
     })
 }
 
-/// Query parameters (`+` is a space, percent-decoded), in order.
+/// Query parameters (`+` is a space, percent-decoded), in order; an
+/// extractor over axum's `Query`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Query(Vec<(String, String)>);
 
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, _st: &S) -> Result<Self, Self::Rejection> {
+        Ok(Query::of(&parts.uri))
+    }
+}
+
 impl Query {
-    pub(crate) fn parse(q: Option<&str>) -> Query {
-        Query(super::parse_query(q))
+    /// The query string of `uri`, through axum's `Query` extractor.
+    pub(crate) fn of(uri: &axum::http::Uri) -> Query {
+        Query(super::query_pairs(uri))
     }
 
     /// A non-empty parameter.

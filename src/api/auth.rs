@@ -16,14 +16,19 @@
 //! Credentials count only on HTTPS, or on plain HTTP from a loopback client
 //! when `http.allow_plain_http_auth` is set; elsewhere they are ignored and
 //! an operation needing them answers 403 saying so (CNRI does the same).
+//! [`plain_http_credentials_ok`] is the rule the SNMS and admin APIs apply.
 //!
-//! Secrets are never logged or put in an error message; the failure limiter
-//! keys by client network (IPv4 address, IPv6 /64) and is bounded.
+//! Secrets are never logged or put in an error message; failed attempts of
+//! every API count in one [`throttle::LoginThrottle`] (per client network
+//! and per account, `governor`), which answers 429 with `Retry-After`.
+
+pub mod sealed;
+pub mod throttle;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine as _;
@@ -40,12 +45,13 @@ const CHALLENGE_TTL: u64 = 300;
 const SESSION_IDLE: u64 = 30 * 60;
 /// ... and at the latest after this long (CNRI `max_session_time`).
 const SESSION_MAX: u64 = 24 * 3600;
-/// Failed attempts allowed per client network per window.
-const MAX_FAILURES: u32 = 10;
-/// The failure window (s).
-const FAILURE_WINDOW: u64 = 60;
-/// Client networks tracked by the failure limiter.
-const MAX_TRACKED_CLIENTS: usize = 10_000;
+
+/// Whether credentials may travel on this connection for the SNMS and
+/// admin APIs: TLS, or a loopback client (a proxy on the same host, local
+/// tools). An unknown peer (no connection information) is refused.
+pub fn plain_http_credentials_ok(peer: Option<&PeerInfo>) -> bool {
+    peer.is_some_and(|p| p.tls || p.is_loopback())
+}
 
 /// What a request presented in `Authorization`.
 pub enum Credentials {
@@ -255,17 +261,11 @@ struct Sessions {
     order: VecDeque<String>,
 }
 
-#[derive(Debug, Default)]
-struct Failures {
-    /// Client network -> (window start, failures in the window).
-    map: HashMap<IpAddr, (u64, u32)>,
-}
-
 /// Shared authentication state of the HTTP APIs.
 #[derive(Debug)]
 pub struct AuthState {
     sessions: Mutex<Sessions>,
-    failures: Mutex<Failures>,
+    throttle: Arc<throttle::LoginThrottle>,
     allow_plain_http_auth: bool,
     /// Server administrators (config `admin.server_admins`).
     pub server_admins: Vec<Identity>,
@@ -280,10 +280,14 @@ pub struct SessionView {
 }
 
 impl AuthState {
-    pub fn new(allow_plain_http_auth: bool, server_admins: Vec<Identity>) -> Self {
+    pub fn new(
+        allow_plain_http_auth: bool,
+        server_admins: Vec<Identity>,
+        throttle: Arc<throttle::LoginThrottle>,
+    ) -> Self {
         AuthState {
             sessions: Mutex::new(Sessions::default()),
-            failures: Mutex::new(Failures::default()),
+            throttle,
             allow_plain_http_auth,
             server_admins,
         }
@@ -368,43 +372,14 @@ impl AuthState {
         s.map.remove(id).is_some()
     }
 
-    fn network(ip: IpAddr) -> IpAddr {
-        match ip {
-            IpAddr::V4(_) => ip,
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => {
-                    let mut o = v6.octets();
-                    o[8..].fill(0);
-                    IpAddr::V6(o.into())
-                }
-            },
-        }
+    /// Seconds until `ip` (or `account`) may try again, when over budget.
+    pub fn blocked_for(&self, ip: Option<IpAddr>, account: Option<&str>) -> Option<u64> {
+        self.throttle.check(ip, account).err()
     }
 
-    /// Seconds until `ip` may try again, when it is over the limit.
-    pub fn blocked_for(&self, ip: IpAddr, now: u64) -> Option<u64> {
-        let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (start, count) = *f.map.get(&Self::network(ip))?;
-        (count >= MAX_FAILURES && now < start + FAILURE_WINDOW).then(|| start + FAILURE_WINDOW - now)
-    }
-
-    /// Counts a failed attempt of `ip`.
-    pub fn record_failure(&self, ip: IpAddr, now: u64) {
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if f.map.len() >= MAX_TRACKED_CLIENTS {
-            f.map.retain(|_, (start, _)| now < *start + FAILURE_WINDOW);
-            if f.map.len() >= MAX_TRACKED_CLIENTS
-                && let Some(oldest) = f.map.iter().min_by_key(|(_, (s, _))| *s).map(|(k, _)| *k)
-            {
-                f.map.remove(&oldest);
-            }
-        }
-        let e = f.map.entry(Self::network(ip)).or_insert((now, 0));
-        if now >= e.0 + FAILURE_WINDOW {
-            *e = (now, 0);
-        }
-        e.1 = e.1.saturating_add(1);
+    /// Counts a failed attempt of `account` from `ip`.
+    pub fn record_failure(&self, ip: Option<IpAddr>, account: Option<&str>) {
+        self.throttle.failed(ip, account);
     }
 
     /// The `WWW-Authenticate` values of a 401: a fresh (or the given)
@@ -468,13 +443,12 @@ impl AuthState {
         };
         match creds {
             Credentials::Basic { identity, secret } => {
-                self.check_rate(ip, now)?;
+                let account = identity.to_string();
+                self.check_rate(ip, Some(&account))?;
                 match core::authenticate_password(src, &identity, &secret) {
                     Ok(true) => Ok(Caller { identity: Some(identity), ignored_insecure: false }),
                     Ok(false) => {
-                        if let Some(ip) = ip {
-                            self.record_failure(ip, now);
-                        }
+                        self.record_failure(ip, Some(&account));
                         tracing::info!(identity = %identity, peer = ?ip, "HTTP Basic authentication failed");
                         Err(self.fail(
                             StatusCode::UNAUTHORIZED,
@@ -505,14 +479,14 @@ impl AuthState {
         }
     }
 
-    fn check_rate(&self, ip: Option<IpAddr>, now: u64) -> Result<(), AuthFailure> {
-        if let Some(ip) = ip
-            && let Some(wait) = self.blocked_for(ip, now)
-        {
+    fn check_rate(&self, ip: Option<IpAddr>, account: Option<&str>) -> Result<(), AuthFailure> {
+        if let Some(wait) = self.blocked_for(ip, account) {
             return Err(AuthFailure {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 rc: RC_AUTHENTICATION_FAILED,
-                message: format!("too many failed authentication attempts from this address; retry in {wait} s"),
+                message: format!(
+                    "too many failed authentication attempts from this address or for this identity; retry in {wait} s"
+                ),
                 headers: vec![(header::RETRY_AFTER, wait.to_string())],
             });
         }
@@ -572,7 +546,8 @@ impl AuthState {
                 now,
             ));
         };
-        self.check_rate(ip, now)?;
+        let account = p.id.clone();
+        self.check_rate(ip, account.as_deref())?;
         let fail =
             |msg: String| self.fail(StatusCode::UNAUTHORIZED, RC_AUTHENTICATION_FAILED, msg, Some(&session), now);
         let (Some(id), Some(cnonce), Some(ty), Some(alg), Some(sig)) =
@@ -616,16 +591,12 @@ impl AuthState {
                 Ok(Caller { identity: Some(proven), ignored_insecure: false })
             }
             Ok(None) => {
-                if let Some(ip) = ip {
-                    self.record_failure(ip, now);
-                }
+                self.record_failure(ip, account.as_deref());
                 tracing::info!(identity = %identity, peer = ?ip, "Authorization: Handle proof failed");
                 Err(fail(format!("identity {identity} not verified")))
             }
             Err(e) if e.is_client_error() => {
-                if let Some(ip) = ip {
-                    self.record_failure(ip, now);
-                }
+                self.record_failure(ip, account.as_deref());
                 Err(fail(e.to_string()))
             }
             Err(e) => Err(self.store_failure(e, now)),
@@ -682,9 +653,14 @@ mod tests {
         assert!(parse_authorization("Handle =x").is_err());
     }
 
+    fn state(allow_plain: bool) -> AuthState {
+        let t = Arc::new(throttle::LoginThrottle::new(&crate::config::HttpLimits::default()));
+        AuthState::new(allow_plain, vec![], t)
+    }
+
     #[test]
     fn sessions_expire_and_are_bounded() {
-        let st = AuthState::new(false, vec![]);
+        let st = state(false);
         let s = st.open_session(1000);
         assert!(st.session(&s.id, 1000 + CHALLENGE_TTL).is_some());
         assert!(st.session(&s.id, 1001 + CHALLENGE_TTL).is_none());
@@ -700,27 +676,24 @@ mod tests {
     }
 
     #[test]
-    fn failure_limiter() {
-        let st = AuthState::new(false, vec![]);
-        let ip: IpAddr = "2001:db8::1".parse().unwrap();
-        let same_net: IpAddr = "2001:db8::2".parse().unwrap();
-        for _ in 0..MAX_FAILURES {
-            assert!(st.blocked_for(ip, 100).is_none());
-            st.record_failure(ip, 100);
-        }
-        assert_eq!(st.blocked_for(same_net, 110), Some(FAILURE_WINDOW - 10));
-        assert!(st.blocked_for(ip, 100 + FAILURE_WINDOW).is_none());
-        assert!(st.blocked_for("192.0.2.1".parse().unwrap(), 100).is_none());
-    }
-
-    #[test]
     fn channel_rules() {
         let tls = PeerInfo { addr: "192.0.2.1:5".parse().unwrap(), tls: true };
         let local = PeerInfo { addr: "127.0.0.1:5".parse().unwrap(), tls: false };
         let remote = PeerInfo { addr: "192.0.2.1:5".parse().unwrap(), tls: false };
-        let strict = AuthState::new(false, vec![]);
-        let lax = AuthState::new(true, vec![]);
+        let strict = state(false);
+        let lax = state(true);
         assert!(strict.channel_ok(Some(&tls)) && !strict.channel_ok(Some(&local)) && !strict.channel_ok(None));
         assert!(lax.channel_ok(Some(&local)) && !lax.channel_ok(Some(&remote)));
+        // SNMS and admin: TLS from anywhere, plain HTTP from loopback only.
+        let v6_local = PeerInfo { addr: "[::1]:5".parse().unwrap(), tls: false };
+        let mapped = PeerInfo { addr: "[::ffff:127.0.0.2]:5".parse().unwrap(), tls: false };
+        let remote6 = PeerInfo { addr: "[2001:db8::1]:5".parse().unwrap(), tls: false };
+        for ok in [&tls, &local, &v6_local, &mapped] {
+            assert!(plain_http_credentials_ok(Some(ok)), "{ok:?}");
+        }
+        for refused in [&remote, &remote6] {
+            assert!(!plain_http_credentials_ok(Some(refused)), "{refused:?}");
+        }
+        assert!(!plain_http_credentials_ok(None), "unknown peers are refused");
     }
 }

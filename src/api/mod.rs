@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod errors;
 pub mod rest;
 pub mod snms;
 
@@ -17,6 +18,8 @@ use axum::Router;
 use idnode_registry::store::Store;
 
 use crate::config::Config;
+use auth::sealed::Sealer;
+use auth::throttle::LoginThrottle;
 
 /// What every API handler may use.
 #[derive(Clone, Debug)]
@@ -28,31 +31,45 @@ pub struct ApiDeps {
     pub site_record: Arc<[u8]>,
     /// The federation outbox's status (`idnode stats`), when it runs.
     pub outbox: Option<Arc<crate::federation::OutboxStatus>>,
+    /// Failed-login budgets shared by every API.
+    pub throttle: Arc<LoginThrottle>,
+    /// Seals the SNMS hashed-login verifiers at rest (key in the data dir,
+    /// loaded on first use).
+    pub sealer: Arc<Sealer>,
 }
 
 impl ApiDeps {
     /// Deps with an empty site record.
     pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>) -> Self {
-        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()), outbox: None }
+        let throttle = Arc::new(LoginThrottle::new(&cfg.http.limits));
+        let sealer = Arc::new(Sealer::in_data_dir(cfg.data_dir()));
+        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()), outbox: None, throttle, sealer }
     }
 }
 
-/// Every API route, merged.
+/// The public HTTP door's API routes (REST and SNMS); the admin API is
+/// served on its own listener ([`admin::router`]).
 pub fn router(deps: ApiDeps) -> Router {
-    Router::new().merge(rest::router(deps.clone())).merge(snms::router(deps.clone())).merge(admin::router(deps))
+    Router::new().merge(rest::router(deps.clone())).merge(snms::router(deps.clone())).merge(admin::openapi::router())
 }
 
-/// The pairs of a URL query string, percent-decoded (`+` is a space, as in
-/// forms); a key without `=` has an empty value. Shared by the REST and
-/// admin APIs.
-pub(crate) fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
-    let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-    q.unwrap_or("")
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (dec(k), dec(v)),
-            None => (dec(kv), String::new()),
-        })
-        .collect()
+/// The pairs of a URL's query string through axum's `Query` extractor
+/// (percent-decoded, `+` is a space as in forms; a key without `=` has an
+/// empty value), in order. Shared by the REST, SNMS and admin APIs.
+pub(crate) fn query_pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri).map(|q| q.0).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_pairs_decode_like_forms() {
+        let uri: axum::http::Uri = "/x?a=1&b=x%2Fy+z&flag&a=2&&c=%E4%B8%AD".parse().unwrap();
+        let got = query_pairs(&uri);
+        let want = [("a", "1"), ("b", "x/y z"), ("flag", ""), ("a", "2"), ("c", "中")];
+        assert_eq!(got, want.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec());
+        assert!(query_pairs(&"/x".parse().unwrap()).is_empty());
+    }
 }

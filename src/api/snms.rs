@@ -5,8 +5,14 @@
 //! Every answer is the envelope `{message, status, data}` with HTTP 200
 //! (§1.3): `1`/`success`, `-1` not logged in, `-2` business failure with a
 //! message naming the field, `-3` no permission, `-4` internal error,
-//! `21000` type mismatch. Transport problems keep their HTTP status: unknown
-//! path 404, wrong method 405, body over `limits.http_max_body_bytes` 413.
+//! `21000` type mismatch. Transport problems keep their HTTP status (with
+//! an envelope body, [`crate::api::errors`]): unknown path 404, wrong
+//! method 405, body over the route's limit 413 (`http.limits.max_body_bytes`;
+//! batch routes `limits.http_max_body_bytes`), body too slow 408, too many
+//! failed logins 429 with `Retry-After`.
+//!
+//! Passwords and tokens are taken over HTTPS, or over plain HTTP from a
+//! loopback client only ([`crate::api::auth::plain_http_credentials_ok`]).
 //!
 //! Handlers are thin: they read the call ([`Call`]: headers, query, client
 //! address, body), then run everything else — authentication, JSON
@@ -20,7 +26,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -33,6 +39,7 @@ use idnode_registry::service::accounts::actor_of;
 use idnode_registry::service::{Actor, Limits, Registrar, ServiceError};
 use serde::Serialize;
 use serde_json::Value;
+use tower_http::limit::RequestBodyLimitLayer;
 
 use super::ApiDeps;
 use crate::config::Config;
@@ -47,7 +54,7 @@ mod templates;
 #[cfg(test)]
 mod tests;
 
-pub use login::{admin_account_hashes, hash_h1};
+pub use login::{account_hashes, hash_h1};
 
 /// Seconds since the Unix epoch; injectable so tests can move time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -64,16 +71,22 @@ pub fn router_with_clock(deps: ApiDeps, clock: Clock) -> Router {
         return Router::new();
     }
     let base = deps.cfg.snms.base_path.clone();
+    let (small, large) =
+        (deps.cfg.http.limits.max_body_bytes as usize, deps.cfg.limits.http_max_body_bytes as usize);
     let st = SnmsState::new(deps, clock);
+    // Batch routes carry up to `snms.batch_limit` items: the large body limit.
+    let batch = Router::new()
+        .route("/identityv2/data/batchCreate", post(data::batch_create))
+        .route("/identityv2/data/batchUpdate", put(data::batch_update))
+        .route("/identityv2/data/batchDelete", delete(data::batch_delete))
+        .layer(RequestBodyLimitLayer::new(large))
+        .with_state(st.clone());
     let routes = Router::new()
         .route("/identity/token", post(login::plain))
         .route("/identity/token/v1", post(login::hashed))
         .route("/identity/registry", post(login::registry))
         .route("/identityv2/data", post(data::create).put(data::update).delete(data::delete_one))
         .route("/identityv2/data/detail", get(data::detail))
-        .route("/identityv2/data/batchCreate", post(data::batch_create))
-        .route("/identityv2/data/batchUpdate", put(data::batch_update))
-        .route("/identityv2/data/batchDelete", delete(data::batch_delete))
         .route(
             "/snms/api/v5/template",
             get(templates::get_v5).post(templates::create_v5).put(templates::edit_v5).delete(templates::remove),
@@ -88,7 +101,9 @@ pub fn router_with_clock(deps: ApiDeps, clock: Clock) -> Router {
         .route("/snms/api/v3/ent/page", get(ent::page))
         .route("/snms/api/v3/ent/detail", get(ent::detail))
         .route("/snms/api/file/upload", post(ent::upload))
-        .with_state(st);
+        .layer(RequestBodyLimitLayer::new(small))
+        .with_state(st)
+        .merge(batch);
     if base.is_empty() { routes } else { Router::new().nest(&base, routes) }
 }
 
@@ -102,7 +117,10 @@ struct Inner {
     reg: Registrar,
     cfg: Arc<Config>,
     clock: Clock,
-    logins: LoginGuard,
+    /// Failed-login budgets (shared with the other APIs).
+    throttle: Arc<crate::api::auth::throttle::LoginThrottle>,
+    /// Seals and opens hashed-login verifiers.
+    sealer: Arc<crate::api::auth::sealed::Sealer>,
     /// Argon2id PHC of a random value: verified against when the username
     /// is unknown, so a failed login costs the same either way.
     dummy_phc: String,
@@ -135,7 +153,8 @@ impl SnmsState {
         let mut noise = [0u8; 32];
         rand::fill(&mut noise);
         let dummy_phc = hash_h1(&hex::encode(noise)).unwrap_or_default();
-        SnmsState { inner: Arc::new(Inner { reg, cfg: deps.cfg, clock, logins: LoginGuard::default(), dummy_phc }) }
+        let (throttle, sealer) = (deps.throttle, deps.sealer);
+        SnmsState { inner: Arc::new(Inner { reg, cfg: deps.cfg, clock, throttle, sealer, dummy_phc }) }
     }
 
     fn now(&self) -> u64 {
@@ -155,9 +174,17 @@ impl SnmsState {
     where
         F: FnOnce(&SnmsState) -> Envelope + Send + 'static,
     {
+        self.blocking_response(move |st| f(st).into_response()).await
+    }
+
+    /// [`Self::blocking`] for handlers that set the HTTP status themselves.
+    async fn blocking_response<F>(&self, f: F) -> Response
+    where
+        F: FnOnce(&SnmsState) -> Response + Send + 'static,
+    {
         let st = self.clone();
         match tokio::task::spawn_blocking(move || f(&st)).await {
-            Ok(env) => env.into_response(),
+            Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "SNMS handler panicked");
                 Envelope::internal().into_response()
@@ -183,6 +210,9 @@ impl SnmsState {
     }
 
     fn authenticate(&self, call: &Call, now: u64) -> Result<Actor, ServiceError> {
+        if !call.secure {
+            return Err(ServiceError::Unauthenticated(INSECURE.into()));
+        }
         let token = bearer_token(&call.headers).ok_or_else(|| {
             ServiceError::Unauthenticated("没有登录，需要验证 (Authorization: Bearer <token> required)".into())
         })?;
@@ -190,6 +220,9 @@ impl SnmsState {
         Ok(actor_of(&identity, call.origin()))
     }
 }
+
+/// Why credentials on this connection are not accepted.
+const INSECURE: &str = "凭据只能通过HTTPS发送 (credentials are accepted over HTTPS, or over plain HTTP from a loopback client only)";
 
 /// The token of `Authorization: Bearer <token>` (scheme in any case), or a
 /// bare token; `None` for a missing header or another scheme (§1.4).
@@ -279,6 +312,8 @@ pub struct Call {
     headers: HeaderMap,
     query: HashMap<String, String>,
     peer: Option<IpAddr>,
+    /// Credentials may be used on this connection (TLS, or loopback).
+    secure: bool,
     body: Bytes,
 }
 
@@ -340,105 +375,27 @@ impl FromRequest<SnmsState> for Call {
 
     async fn from_request(req: Request, st: &SnmsState) -> Result<Self, Response> {
         let (parts, body) = req.into_parts();
-        let peer = parts.extensions.get::<ConnectInfo<PeerInfo>>().map(|c| c.0.addr.ip());
-        let query = parts.uri.query().map(parse_query).unwrap_or_default();
+        let peer_info = parts.extensions.get::<ConnectInfo<PeerInfo>>().map(|c| c.0);
+        let secure = crate::api::auth::plain_http_credentials_ok(peer_info.as_ref());
+        // The first occurrence of a name wins (§1.2).
+        let mut query = HashMap::new();
+        for (k, v) in crate::api::query_pairs(&parts.uri) {
+            query.entry(k).or_insert(v);
+        }
+        // The route's RequestBodyLimitLayer holds the body to its limit.
         let limit = st.cfg().limits.http_max_body_bytes as usize;
         let body = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
-            Err(_) => {
-                let env = Envelope::fail(status::FAILURE, format!("请求体超过{limit}字节 (body too large)"));
-                return Err((StatusCode::PAYLOAD_TOO_LARGE, env).into_response());
+            Err(e) => {
+                let (code, why) = crate::api::errors::body_failure(&e, limit);
+                let msg = if code == StatusCode::PAYLOAD_TOO_LARGE {
+                    "请求体过大 (request body too large for this endpoint)".to_owned()
+                } else {
+                    why
+                };
+                return Err((code, Envelope::fail(status::FAILURE, msg)).into_response());
             }
         };
-        Ok(Call { headers: parts.headers, query, peer, body })
-    }
-}
-
-/// Decodes `a=1&b=x%2Fy+z` (percent-decoding, `+` as space, §1.2); the
-/// first occurrence of a name wins.
-fn parse_query(q: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for pair in q.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.entry(decode_component(k)).or_insert_with(|| decode_component(v));
-    }
-    out
-}
-
-fn decode_component(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
-}
-
-// -------------------------------------------------------------- login guard
-
-/// Failed logins per client network (IPv4 address, IPv6 /64) in a window.
-#[derive(Debug, Default)]
-struct LoginGuard {
-    map: Mutex<HashMap<[u8; 8], (u32, u64)>>,
-}
-
-/// Most client networks tracked; beyond this, expired entries are dropped
-/// and, if still full, the table is cleared (bounded memory under attack).
-const LOGIN_GUARD_ENTRIES: usize = 65_536;
-
-fn net_key(ip: Option<IpAddr>) -> [u8; 8] {
-    match ip {
-        Some(IpAddr::V4(v4)) => {
-            let o = v4.octets();
-            [4, 0, 0, 0, o[0], o[1], o[2], o[3]]
-        }
-        Some(IpAddr::V6(v6)) => v6.octets()[..8].try_into().unwrap_or([6; 8]),
-        None => [0; 8],
-    }
-}
-
-impl LoginGuard {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 8], (u32, u64)>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// True when this network has used up its failures in the window.
-    fn blocked(&self, ip: Option<IpAddr>, now: u64, max: u32, window: u64) -> bool {
-        self.lock().get(&net_key(ip)).is_some_and(|&(n, start)| n >= max && now < start.saturating_add(window))
-    }
-
-    fn failed(&self, ip: Option<IpAddr>, now: u64, window: u64) {
-        let mut m = self.lock();
-        if m.len() >= LOGIN_GUARD_ENTRIES {
-            m.retain(|_, (_, start)| now < start.saturating_add(window));
-            if m.len() >= LOGIN_GUARD_ENTRIES {
-                m.clear();
-            }
-        }
-        let e = m.entry(net_key(ip)).or_insert((0, now));
-        if now >= e.1.saturating_add(window) {
-            *e = (0, now);
-        }
-        e.0 += 1;
-    }
-
-    fn succeeded(&self, ip: Option<IpAddr>) {
-        self.lock().remove(&net_key(ip));
+        Ok(Call { headers: parts.headers, query, peer: peer_info.map(|p| p.addr.ip()), secure, body })
     }
 }

@@ -1,35 +1,41 @@
-//! The HTTP door's base router and server loop: `/metrics` (Prometheus
-//! text), `/healthz` (200 while the process runs), `/readyz` (200 once the
-//! store is open and every listener is bound, 503 before and while
-//! draining).
-//!
-//! Other HTTP APIs (Handle REST, SNMS, admin) are separate routers merged
-//! into [`router`]'s result by the caller; this module owns only the
-//! operational endpoints and the request-body limit. Handlers here never
-//! touch an identifier or a secret.
+//! The HTTP doors: the public door (Handle REST, SNMS, `/healthz`,
+//! `/readyz`) and the admin door (admin API, `/metrics`, the probes), each
+//! a listener served by [`run`] under the same limits.
 //!
 //! [`run`] serves HTTP and HTTPS on the same port (CNRI "port
-//! unification"): an acceptor task peeks at each new connection's first
-//! byte — 0x16, a TLS handshake record, means TLS — runs the TLS handshake
-//! off the accept loop (bounded in time and in number), and hands finished
-//! connections to axum. Every request carries [`PeerInfo`] (client address,
-//! TLS or not) as `ConnectInfo`, which the APIs use to refuse credentials on
-//! plain HTTP.
+//! unification"): each new connection first passes the connection caps
+//! (`http.limits.max_connections` in total, `max_connections_per_address`
+//! per client address; over either it is closed at once), then its first
+//! byte is peeked — 0x16, a TLS handshake record, means TLS — and the TLS
+//! handshake runs within `tls_handshake_timeout_ms`. The connection is then
+//! served by hyper's HTTP/1.1 server with a timer, so a request header that
+//! does not arrive within `header_read_timeout_ms` (slowloris, or an idle
+//! keep-alive connection) closes it. Request-level limits (body size and
+//! time, request timeout, concurrency, request ids, JSON errors) are tower
+//! layers applied by [`super::http_limits::harden`].
+//!
+//! Every request carries [`PeerInfo`] (client address, TLS or not) as
+//! `ConnectInfo`, which the APIs use to refuse credentials on plain HTTP.
+//! Handlers here never touch an identifier or a secret.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::extract::State;
+use axum::extract::connect_info::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use idnode_registry::store::Store;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::HttpLimits;
 use crate::telemetry::names;
 
 /// Whether the node accepts traffic (`/readyz`). Cheap to clone.
@@ -50,7 +56,6 @@ impl Readiness {
 pub struct OpsState {
     pub metrics: PrometheusHandle,
     pub ready: Readiness,
-    pub store: Arc<dyn Store>,
 }
 
 impl std::fmt::Debug for OpsState {
@@ -59,36 +64,157 @@ impl std::fmt::Debug for OpsState {
     }
 }
 
-/// The operational routes with a body limit of `max_body` bytes.
-pub fn router(state: OpsState, max_body: usize) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(max_body))
+/// `/healthz` and `/readyz` (both doors).
+pub fn probes(ready: Readiness) -> Router {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(ready)
 }
+
+/// `/metrics` and the probes: the admin door's operational routes.
+pub fn router(state: OpsState) -> Router {
+    let ready = state.ready.clone();
+    Router::new().route("/metrics", get(metrics)).with_state(state).merge(probes(ready))
+}
+
+/// The connection-level limits of one door.
+#[derive(Debug, Clone)]
+pub struct DoorLimits {
+    pub header_read_timeout: Duration,
+    pub tls_handshake_timeout: Duration,
+    pub keep_alive: bool,
+    pub max_connections: usize,
+    pub max_per_address: usize,
+}
+
+impl DoorLimits {
+    pub fn from_config(l: &HttpLimits) -> Self {
+        DoorLimits {
+            header_read_timeout: Duration::from_millis(l.header_read_timeout_ms),
+            tls_handshake_timeout: Duration::from_millis(l.tls_handshake_timeout_ms),
+            keep_alive: l.keep_alive,
+            max_connections: l.max_connections as usize,
+            max_per_address: l.max_connections_per_address as usize,
+        }
+    }
+}
+
+/// Largest request head hyper buffers (request line + headers).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Most header fields in one request.
+const MAX_HEADERS: usize = 100;
+/// First byte of a TLS record carrying a handshake (ClientHello).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Open connections per client address (bounded by the total cap).
+#[derive(Debug, Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+/// One admitted connection's place in [`PerAddress`]; released on drop.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    fn admit(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<AddressSlot> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot { table: self.clone(), ip })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut m = self.table.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Connections currently open on the HTTP doors (for tests and metrics).
+static OPEN_CONNECTIONS: AtomicU64 = AtomicU64::new(0);
 
 /// Serves `app` on `listener` until `shutdown` fires, then lets in-flight
 /// requests finish (the caller bounds the wait). With `tls`, connections
 /// that start with a TLS handshake are served over TLS, the others as plain
-/// HTTP, on the same port.
+/// HTTP, on the same port. `door` names the door in metrics.
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
+    limits: DoorLimits,
+    door: &'static str,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let local = listener.local_addr()?;
-    let (tx, rx) = tokio::sync::mpsc::channel(READY_QUEUE);
-    let acceptor =
-        tokio::spawn(accept_loop(listener, tls.map(tokio_rustls::TlsAcceptor::from), tx, shutdown.child_token()));
-    let unified = Unified { rx, local };
-    let served = axum::serve(unified, app.into_make_service_with_connect_info::<PeerInfo>())
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await;
-    acceptor.abort();
-    served
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+    let total = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let per_address = Arc::new(PerAddress::default());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(limits.keep_alive)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS);
+    let http1 = Arc::new(http1);
+    let limits = Arc::new(limits);
+    loop {
+        let (tcp, addr) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "http accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = total.clone().try_acquire_owned() else {
+            metrics::counter!(names::TCP_REFUSED, "door" => door).increment(1);
+            continue;
+        };
+        let Some(slot) = per_address.admit(addr.ip(), limits.max_per_address) else {
+            metrics::counter!(names::TCP_REFUSED, "door" => door).increment(1);
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let (tls, limits, http1, app) = (tls.clone(), limits.clone(), http1.clone(), app.clone());
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let _held = (permit, slot);
+            OPEN_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+            if let Some((io, peer)) = classify(tcp, addr, tls, &limits).await {
+                let svc = tower::ServiceExt::map_request(app, move |mut req: Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    req
+                });
+                let conn = http1.serve_connection(TokioIo::new(io), TowerToHyperService::new(svc));
+                if let Err(e) = watcher.watch(conn).await {
+                    tracing::debug!(peer = %addr, error = %e, "http connection ended with an error");
+                }
+            }
+            OPEN_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Connections open on the HTTP doors of this process right now.
+#[allow(dead_code, reason = "read by tests")]
+pub fn open_connections() -> u64 {
+    OPEN_CONNECTIONS.load(Ordering::Relaxed)
 }
 
 /// How a request reached us: the client's address and whether the
@@ -112,98 +238,22 @@ impl PeerInfo {
     }
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Unified>> for PeerInfo {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, Unified>) -> Self {
-        *stream.remote_addr()
-    }
-}
-
-/// Connections whose protocol is known, waiting for axum to take them.
-const READY_QUEUE: usize = 256;
-/// Most connections in the peek / TLS handshake phase at once; more are
-/// closed at once (a slow-handshake flood cannot hold unbounded sockets).
-const MAX_PENDING_HANDSHAKES: usize = 1024;
-/// A client must send its first byte within this time.
-const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
-/// And finish the TLS handshake within this time.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// First byte of a TLS record carrying a handshake (ClientHello).
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
-
-/// The axum side of the unified door: connections ready to serve.
-#[derive(Debug)]
-pub struct Unified {
-    rx: tokio::sync::mpsc::Receiver<(MaybeTls, PeerInfo)>,
-    local: SocketAddr,
-}
-
-impl axum::serve::Listener for Unified {
-    type Io = MaybeTls;
-    type Addr = PeerInfo;
-
-    async fn accept(&mut self) -> (MaybeTls, PeerInfo) {
-        match self.rx.recv().await {
-            Some(conn) => conn,
-            // The acceptor stopped (shutdown): nothing more will come.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<PeerInfo> {
-        Ok(PeerInfo { addr: self.local, tls: false })
-    }
-}
-
-async fn accept_loop(
-    listener: tokio::net::TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    ready: tokio::sync::mpsc::Sender<(MaybeTls, PeerInfo)>,
-    shutdown: CancellationToken,
-) {
-    let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
-    loop {
-        let (tcp, addr) = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "http accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(permit) = pending.clone().try_acquire_owned() else {
-            metrics::counter!(names::TCP_REFUSED, "door" => crate::telemetry::door::HTTP).increment(1);
-            continue;
-        };
-        let _ = tcp.set_nodelay(true);
-        let (tls, ready) = (tls.clone(), ready.clone());
-        tokio::spawn(async move {
-            let conn = classify(tcp, addr, tls).await;
-            drop(permit);
-            if let Some(conn) = conn {
-                let _ = ready.send(conn).await;
-            }
-        });
-    }
-}
-
-/// Peeks at the first byte; runs the TLS handshake when it starts one.
+/// Peeks at the first byte (within the header timeout); runs the TLS
+/// handshake when it starts one (within the handshake timeout).
 async fn classify(
     tcp: tokio::net::TcpStream,
     addr: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: &DoorLimits,
 ) -> Option<(MaybeTls, PeerInfo)> {
     let mut first = [0u8; 1];
-    let n = tokio::time::timeout(FIRST_BYTE_TIMEOUT, tcp.peek(&mut first)).await.ok()?.ok()?;
+    let n = tokio::time::timeout(limits.header_read_timeout, tcp.peek(&mut first)).await.ok()?.ok()?;
     if n == 0 {
         return None;
     }
     match tls {
         Some(acceptor) if first[0] == TLS_HANDSHAKE_RECORD => {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => Some((MaybeTls::Tls(Box::new(stream)), PeerInfo { addr, tls: true })),
                 Ok(Err(e)) => {
                     tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");
@@ -291,14 +341,8 @@ impl tokio::io::AsyncWrite for MaybeTls {
 const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 async fn metrics(State(s): State<OpsState>) -> Response {
-    // The record count is O(n) in sled; computing it per scrape (every
-    // 15-60 s) keeps the request path free of it.
-    let store = s.store.clone();
-    match tokio::task::spawn_blocking(move || store.count_records(None)).await {
-        Ok(Ok(n)) => metrics::gauge!(names::STORE_RECORDS).set(n as f64),
-        Ok(Err(e)) => tracing::warn!(error = %e, "counting store records for /metrics failed"),
-        Err(e) => tracing::warn!(error = %e, "counting store records for /metrics panicked"),
-    }
+    // The record count gauge is kept by the maintenance task (recounted in
+    // the background when the change log moved); a scrape only renders.
     ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], s.metrics.render()).into_response()
 }
 
@@ -306,8 +350,8 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(s): State<OpsState>) -> (StatusCode, &'static str) {
-    if s.ready.is_ready() { (StatusCode::OK, "ready\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready\n") }
+async fn readyz(State(ready): State<Readiness>) -> (StatusCode, &'static str) {
+    if ready.is_ready() { (StatusCode::OK, "ready\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready\n") }
 }
 
 #[cfg(test)]
@@ -315,13 +359,11 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::Request;
-    use idnode_registry::store::SledStore;
     use metrics_exporter_prometheus::PrometheusBuilder;
     use tower::ServiceExt;
 
-    fn state(dir: &std::path::Path) -> OpsState {
-        let store: Arc<dyn Store> = Arc::new(SledStore::open_path(dir.join("store")).unwrap());
-        OpsState { metrics: PrometheusBuilder::new().build_recorder().handle(), ready: Readiness::default(), store }
+    fn state() -> OpsState {
+        OpsState { metrics: PrometheusBuilder::new().build_recorder().handle(), ready: Readiness::default() }
     }
 
     async fn get_path(app: &Router, path: &str) -> (StatusCode, String) {
@@ -333,10 +375,9 @@ mod tests {
 
     #[tokio::test]
     async fn health_ready_and_metrics() {
-        let dir = tempfile::tempdir().unwrap();
-        let st = state(dir.path());
+        let st = state();
         let ready = st.ready.clone();
-        let app = router(st, 1024);
+        let app = router(st);
 
         assert_eq!(get_path(&app, "/healthz").await.0, StatusCode::OK);
         assert_eq!(get_path(&app, "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);

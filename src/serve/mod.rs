@@ -17,6 +17,7 @@ pub mod door_metrics;
 pub mod handle_tcp;
 pub mod handle_udp;
 pub mod http;
+pub mod http_limits;
 pub mod limits;
 pub mod site;
 pub mod tls;
@@ -83,13 +84,19 @@ pub async fn run_until(
         "starting"
     );
 
-    // --- HTTP: operational endpoints (REST/SNMS/admin routers merge here).
+    // --- HTTP: the public door (REST, SNMS, probes) and the admin door.
     let http_listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("binding http.listen {}", cfg.http.listen))?;
     let http_addr = http_listener.local_addr()?;
     listeners.bound(door::HTTP, http_addr);
-    let tls_config = tls::server_config(&cfg).context("setting up TLS for the HTTP door (http.tls)")?;
+    let admin_listener = tokio::net::TcpListener::bind(cfg.admin.listen)
+        .await
+        .with_context(|| format!("binding admin.listen {}", cfg.admin.listen))?;
+    let admin_addr = admin_listener.local_addr()?;
+    listeners.bound(door::ADMIN, admin_addr);
+    let tls_state = tls::TlsState::load(&cfg).context("setting up TLS for the HTTP doors (http.tls)")?;
+    let tls_config = tls_state.as_ref().map(|t| t.server_config());
 
     // --- Handle/IDIS doors: UDP threads and the TCP accept loop share one engine.
     let udp_sockets = handle_udp::bind(cfg.handle.udp_listen, cfg.handle.udp_socket_count())
@@ -126,16 +133,26 @@ pub async fn run_until(
     let site_arc: Arc<[u8]> = Arc::from(site_record.as_slice());
     let fed = crate::federation::start(&cfg, store.clone(), site_arc.clone(), shutdown.child_token()).await?;
 
-    // The HTTP door starts once the site record it publishes (/api/site) is known.
-    let ops = http::OpsState { metrics: metrics.clone(), ready: ready.clone(), store: store.clone() };
+    // The HTTP doors start once the site record they publish (/api/site) is known.
+    let ops = http::OpsState { metrics: metrics.clone(), ready: ready.clone() };
     let mut api_deps = crate::api::ApiDeps::new(store.clone(), cfg.clone());
     api_deps.site_record = site_arc;
     api_deps.outbox = fed.outbox.clone();
-    let api = crate::api::router(api_deps);
-    let app = http::router(ops, cfg.limits.http_max_body_bytes as usize).merge(api);
-    let token = listeners.child_token();
+    let throttle = api_deps.throttle.clone();
+    migrate_v1_verifiers(&api_deps).await?;
+    let shapes = crate::api::errors::Shapes::new(&cfg);
+    let limits = &cfg.http.limits;
+    let public = http::probes(ready.clone()).merge(crate::api::router(api_deps.clone()));
+    let public = http_limits::harden(public, limits, shapes.clone());
+    let admin = http::router(ops).merge(crate::api::admin::router(api_deps));
+    let admin = http_limits::harden(admin, limits, shapes);
+    let (token, door_limits, tls) = (listeners.child_token(), http::DoorLimits::from_config(limits), tls_config.clone());
     listeners.spawn(door::HTTP, async move {
-        http::run(http_listener, app, tls_config, token).await.map_err(anyhow::Error::from)
+        http::run(http_listener, public, tls, door_limits, door::HTTP, token).await.map_err(anyhow::Error::from)
+    });
+    let (token, door_limits) = (listeners.child_token(), http::DoorLimits::from_config(limits));
+    listeners.spawn(door::ADMIN, async move {
+        http::run(admin_listener, admin, tls_config, door_limits, door::ADMIN, token).await.map_err(anyhow::Error::from)
     });
 
     let engine = Arc::new(Engine::new(
@@ -167,11 +184,13 @@ pub async fn run_until(
         Ok(())
     });
 
-    // --- Maintenance: metrics upkeep, counter persistence.
+    // --- Maintenance: metrics upkeep, counter persistence, record count,
+    // change-log retention, login-throttle sweep, certificate renewal.
     let maint = spawn_maintenance(metrics, store.clone(), cfg.store.retention(), shutdown.child_token());
+    let upkeep = spawn_http_upkeep(throttle, tls_state, shutdown.child_token());
 
-    // The CLI finds the daemon's admin API here when http.listen has port 0.
-    crate::api::admin::publish_address(&cfg, http_addr);
+    // The CLI finds the daemon's admin API here when admin.listen has port 0.
+    crate::api::admin::publish_address(&cfg, admin_addr);
     ready.set(true);
     announce(&cfg, &listeners);
 
@@ -180,6 +199,7 @@ pub async fn run_until(
     let timeout = Duration::from_millis(cfg.node.shutdown_timeout_ms);
     let drained = listeners.drain(timeout).await;
     let _ = maint.await;
+    let _ = upkeep.await;
     fed.join(timeout).await;
     if !drained {
         tracing::warn!(timeout_ms = cfg.node.shutdown_timeout_ms, "listeners did not drain in time");
@@ -222,6 +242,57 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
+/// Seals hashed-login verifiers that older versions stored in clear (or
+/// drops them when `snms.hashed_login` is off): no password-equivalent
+/// stays in the store.
+async fn migrate_v1_verifiers(deps: &crate::api::ApiDeps) -> Result<()> {
+    let reg = idnode_registry::service::Registrar::new(deps.store.clone(), crate::api::snms::limits_of(&deps.cfg));
+    let (sealer, hashed_login) = (deps.sealer.clone(), deps.cfg.snms.hashed_login);
+    let changed = tokio::task::spawn_blocking(move || {
+        reg.migrate_v1_verifiers(|user, stored| sealer.migrate(user, stored, hashed_login))
+    })
+    .await
+    .context("verifier migration task")?
+    .context("sealing stored hashed-login verifiers")?;
+    if changed > 0 {
+        tracing::info!(accounts = changed, "sealed the hashed-login verifiers of older accounts");
+    }
+    Ok(())
+}
+
+/// How often the store's record count is refreshed for `/metrics` (only
+/// when the change log moved): counting is O(records), so never per scrape.
+const RECORD_COUNT_INTERVAL: Duration = Duration::from_secs(300);
+/// How often the login throttle forgets refilled budgets and the TLS
+/// certificate is checked for renewal.
+const HTTP_UPKEEP: Duration = Duration::from_secs(3600);
+
+fn spawn_http_upkeep(
+    throttle: Arc<crate::api::auth::throttle::LoginThrottle>,
+    tls: Option<tls::TlsState>,
+    token: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(HTTP_UPKEEP);
+        every.tick().await;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = every.tick() => {
+                    throttle.sweep();
+                    if let Some(tls) = tls.clone() {
+                        match tokio::task::spawn_blocking(move || tls.renew_if_due()).await {
+                            Ok(Ok(_)) => {}
+                            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "renewing the TLS certificate failed"),
+                            Err(e) => tracing::error!(error = %e, "renewing the TLS certificate panicked"),
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
 fn spawn_maintenance(
     metrics: PrometheusHandle,
     store: Arc<dyn Store>,
@@ -232,6 +303,8 @@ fn spawn_maintenance(
         let mut upkeep = tokio::time::interval(METRICS_UPKEEP);
         let mut persist = tokio::time::interval(COUNTERS_PERSIST);
         let mut prune = tokio::time::interval(CHANGELOG_PRUNE);
+        let mut count = tokio::time::interval(RECORD_COUNT_INTERVAL);
+        let mut counted_at_seq: Option<u64> = None;
         persist.tick().await;
         loop {
             tokio::select! {
@@ -246,6 +319,20 @@ fn spawn_maintenance(
                     }
                 }
                 _ = upkeep.tick() => metrics.run_upkeep(),
+                _ = count.tick() => {
+                    let seq = store.last_seq();
+                    if counted_at_seq != Some(seq) {
+                        let store = store.clone();
+                        match tokio::task::spawn_blocking(move || store.count_records(None)).await {
+                            Ok(Ok(n)) => {
+                                metrics::gauge!(telemetry::names::STORE_RECORDS).set(n as f64);
+                                counted_at_seq = Some(seq);
+                            }
+                            Ok(Err(e)) => tracing::warn!(error = %e, "counting store records failed"),
+                            Err(e) => tracing::warn!(error = %e, "counting store records panicked"),
+                        }
+                    }
+                }
                 _ = persist.tick() => {
                     let store = store.clone();
                     match tokio::task::spawn_blocking(move || store.persist_counters()).await {
@@ -407,6 +494,7 @@ mod tests {
         let mut cfg = Config::default();
         cfg.node.data_dir = dir.path().to_owned();
         cfg.http.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
         cfg.handle.udp_listen = "127.0.0.1:0".parse().unwrap();
         cfg.handle.tcp_listen = "127.0.0.1:0".parse().unwrap();
         cfg.handle.udp_sockets = 1;

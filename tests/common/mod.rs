@@ -55,6 +55,7 @@ pub fn port_zero_env(cmd: &mut Command) -> &mut Command {
         .env("IDNODE_HANDLE__TCP_LISTEN", "127.0.0.1:0")
         .env("IDNODE_HANDLE__UDP_SOCKETS", "1")
         .env("IDNODE_DNS__LISTEN", "127.0.0.1:0")
+        .env("IDNODE_ADMIN__LISTEN", "127.0.0.1:0")
 }
 
 /// A running `idnode serve`.

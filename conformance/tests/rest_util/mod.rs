@@ -47,6 +47,16 @@ impl TestNode {
         Client { addr: self.node.http, tls: None }
     }
 
+    /// The admin door (loopback, plain HTTP).
+    pub fn admin_http(&self) -> Client {
+        Client { addr: self.node.admin, tls: None }
+    }
+
+    /// The admin door over TLS.
+    pub fn admin_https(&self) -> Client {
+        Client::https(self.node.admin, &self.ca)
+    }
+
     /// `Authorization: Basic` for the node administrator.
     pub fn basic(&self) -> String {
         basic(&ADMIN.replace(':', "%3A"), &self.secret)

@@ -221,6 +221,35 @@ impl Registrar {
         Ok(())
     }
 
+    /// Rewrites stored hashed-login verifiers: `f(username, stored)` returns
+    /// `Some(new)` to replace one (`Some(None)` removes it), `None` to keep
+    /// it. Used at start to seal verifiers older versions kept in clear.
+    /// Returns how many accounts changed.
+    pub fn migrate_v1_verifiers<F>(&self, f: F) -> Result<usize, ServiceError>
+    where
+        F: Fn(&str, &str) -> Option<Option<String>>,
+    {
+        let _g = self.account_guard();
+        let mut changed = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.store().list_identities(after.as_deref(), 512)?;
+            for i in &page {
+                let Some(stored) = i.snms_v1_verifier.as_deref() else { continue };
+                if let Some(new) = f(&i.username, stored) {
+                    let mut i = i.clone();
+                    i.snms_v1_verifier = new;
+                    self.store().put_identity(&i)?;
+                    changed += 1;
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == 512 => after = Some(last.username.clone()),
+                _ => return Ok(changed),
+            }
+        }
+    }
+
     /// The identity a session token belongs to, if the token is live.
     pub fn authenticate(&self, token: &str, now: u64) -> Result<Identity, ServiceError> {
         let not_logged_in = || ServiceError::Unauthenticated("没有登录，需要验证 (missing or invalid token)".into());

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use idnode_registry::ident::{Identifier, check_prefix_chars};
@@ -106,10 +106,9 @@ pub async fn put(
     State(st): State<St>,
     who: Who,
     Path(handle): Path<String>,
-    RawQuery(q): RawQuery,
+    q: Query,
     body: Body,
 ) -> Result<Json<JsonAny>, AdminError> {
-    let q = Query::parse(q.as_deref());
     let overwrite = q.flag("overwrite")?;
     let id = parse_handle(&handle)?;
     let b: PutBody = read_json(body, st.max_body()).await?;
@@ -168,8 +167,7 @@ pub async fn delete(State(st): State<St>, who: Who, Path(handle): Path<String>) 
 // ------------------------------------------------------------------ export
 
 /// `GET /admin/v1/export[?prefix=P]`: JSON lines, streamed.
-pub async fn export(State(st): State<St>, _who: Who, RawQuery(q): RawQuery) -> Result<Response, AdminError> {
-    let q = Query::parse(q.as_deref());
+pub async fn export(State(st): State<St>, _who: Who, q: Query) -> Result<Response, AdminError> {
     let prefix = q.get("prefix").map(str::to_owned);
     if let Some(p) = &prefix {
         check_prefix_chars(p).map_err(|e| AdminError::invalid("prefix", format!("{p:?}: {e}")))?;
@@ -242,8 +240,7 @@ struct Import {
 }
 
 /// `POST /admin/v1/import[?overwrite=true&batch=N&errors_only=true]`.
-pub async fn import(State(st): State<St>, who: Who, RawQuery(q): RawQuery, body: Body) -> Result<Response, AdminError> {
-    let q = Query::parse(q.as_deref());
+pub async fn import(State(st): State<St>, who: Who, q: Query, body: Body) -> Result<Response, AdminError> {
     let overwrite = q.flag("overwrite")?;
     let errors_only = q.flag("errors_only")?;
     let batch = q.u64_in("batch", 1..=MAX_BATCH, DEFAULT_BATCH)? as usize;

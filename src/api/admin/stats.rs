@@ -9,7 +9,7 @@
 //! before a backup or a test that restarts the node.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use idnode_registry::model::day_of;
 use idnode_registry::service::{dates, stats as svc};
 use serde_json::{Value, json};
@@ -38,8 +38,7 @@ pub fn parse_day(s: &str, today: u32) -> Option<u32> {
 }
 
 /// `GET /admin/v1/stats[?prefix=P&from=DAY&to=DAY&persist=true]`.
-pub async fn stats(State(st): State<St>, who: Who, RawQuery(q): RawQuery) -> Result<Json<Value>, AdminError> {
-    let q = Query::parse(q.as_deref());
+pub async fn stats(State(st): State<St>, who: Who, q: Query) -> Result<Json<Value>, AdminError> {
     let today = day_of(crate::unix_now());
     let day = |name: &str| -> Result<Option<u32>, AdminError> {
         match q.get(name) {
@@ -113,8 +112,7 @@ pub async fn status(State(st): State<St>, _who: Who) -> Result<Json<Value>, Admi
 }
 
 /// `GET /admin/v1/audit[?after=SEQ&limit=N]`: audit entries, oldest first.
-pub async fn audit(State(st): State<St>, _who: Who, RawQuery(q): RawQuery) -> Result<Json<Value>, AdminError> {
-    let q = Query::parse(q.as_deref());
+pub async fn audit(State(st): State<St>, _who: Who, q: Query) -> Result<Json<Value>, AdminError> {
     let after = q.u64_in("after", 0..=u64::MAX, 0)?;
     let limit = q.u64_in("limit", 1..=MAX_AUDIT, 100)? as usize;
     let store = st.store_arc();

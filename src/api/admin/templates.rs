@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use idnode_registry::model::Template;
 use idnode_registry::service::templates::{ItemInput, TemplateInput};
@@ -50,8 +50,7 @@ pub(crate) fn view(t: &Template) -> Value {
 }
 
 /// `GET /admin/v1/templates[?prefix=P]`.
-pub async fn list(State(st): State<St>, _who: Who, RawQuery(q): RawQuery) -> Result<Json<Value>, AdminError> {
-    let q = Query::parse(q.as_deref());
+pub async fn list(State(st): State<St>, _who: Who, q: Query) -> Result<Json<Value>, AdminError> {
     let prefix = q.get("prefix").map(str::to_owned);
     let store = st.store_arc();
     blocking(move || {

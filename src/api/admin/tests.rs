@@ -447,6 +447,19 @@ async fn users() {
     let stored = t.store.get_identity("ent1").unwrap().unwrap();
     assert!(stored.password_hash.starts_with("$argon2id$"));
     assert!(stored.snms_v1_verifier.is_some(), "hashed login is on by default");
+    // No unsalted password-equivalent at rest: h1 = SHA-256(password)
+    // appears neither in the account record nor anywhere in the store's files.
+    let h1 = idnode_registry::service::accounts::sha256_hex(b"correct horse");
+    assert!(!format!("{stored:?}").to_ascii_lowercase().contains(&h1), "{stored:?}");
+    assert!(stored.snms_v1_verifier.as_deref().unwrap().starts_with(crate::api::auth::sealed::SEALED_TAG));
+    t.store.flush().unwrap();
+    for entry in walk(&t._dir.path().join("store")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        let hay = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
+        assert!(!hay.contains(&h1), "h1 found in {}", entry.display());
+        let raw = hex::decode(&h1).unwrap();
+        assert!(!bytes.windows(32).any(|w| w == raw.as_slice()), "raw h1 in {}", entry.display());
+    }
     assert_eq!(t.call("POST", "/admin/v1/users", &body).await.status, StatusCode::CONFLICT);
 
     let r = t.call("POST", "/admin/v1/users", r#"{"username":"aud","role":"auditor"}"#).await;
@@ -637,4 +650,14 @@ async fn openapi_document_is_served_and_covers_every_admin_route() {
         let ptr = r.strip_prefix('#').unwrap();
         assert!(doc.pointer(ptr).is_some(), "dangling {r}");
     }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
 }

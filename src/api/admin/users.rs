@@ -80,13 +80,13 @@ fn check_password(p: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// (Argon2id PHC, hashed-login verifier) of a password.
-fn hashes(st: &St, password: &str) -> Result<(String, Option<String>), AdminError> {
-    let (phc, h1) = crate::api::snms::admin_account_hashes(password.as_bytes()).map_err(|e| {
+/// (Argon2id PHC, sealed hashed-login verifier) of `account`'s password.
+fn hashes(st: &St, account: &str, password: &str) -> Result<(String, Option<String>), AdminError> {
+    let hashed_login = st.cfg().snms.hashed_login;
+    crate::api::snms::account_hashes(&st.deps.sealer, account, password.as_bytes(), hashed_login).map_err(|e| {
         tracing::error!(error = %e, "admin API: password hashing failed");
         AdminError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "password hashing failed")
-    })?;
-    Ok((phc, st.cfg().snms.hashed_login.then_some(h1)))
+    })
 }
 
 /// `GET /admin/v1/users`.
@@ -163,7 +163,7 @@ pub async fn create(State(st): State<St>, who: Who, body: Body) -> Result<(Statu
                 e.field = Some("enterpriseId".into());
                 return Err(e);
             }
-            let (phc, v1) = hashes(&st2, &password)?;
+            let (phc, v1) = hashes(&st2, &b.username, &password)?;
             let account = NewAccount {
                 username: b.username.clone(),
                 role,
@@ -210,7 +210,7 @@ pub async fn passwd(
     blocking(move || {
         let r = (|| {
             let mut i = load(st2.store(), &username)?;
-            let (phc, v1) = hashes(&st2, &password)?;
+            let (phc, v1) = hashes(&st2, &username, &password)?;
             i.password_hash = phc;
             i.snms_v1_verifier = v1;
             i.api_tokens.retain(|t| t.label != SESSION_LABEL);

@@ -92,9 +92,10 @@ pub fn router(deps: ApiDeps) -> Router {
             }
         })
         .collect();
-    let auth = AuthState::new(deps.cfg.http.allow_plain_http_auth, server_admins);
-    let max_body = deps.cfg.limits.http_max_body_bytes as usize;
+    let auth = AuthState::new(deps.cfg.http.allow_plain_http_auth, server_admins, deps.throttle.clone());
+    let max_body = deps.cfg.http.limits.max_body_bytes as usize;
     let st = Arc::new(Rest { deps, auth, max_body });
+    // One record per request: the ordinary body limit (`http.limits.max_body_bytes`).
     Router::new()
         .route("/api/handles", any(handles_root))
         .route("/api/handles/", any(handles_root))
@@ -108,6 +109,7 @@ pub fn router(deps: ApiDeps) -> Router {
         .route("/api/", any(unknown_endpoint))
         .route("/api/{*rest}", any(unknown_endpoint))
         .with_state(st)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
         .layer(axum::middleware::map_response(cors))
 }
 
@@ -136,9 +138,10 @@ struct Fmt {
 struct Params(Vec<(String, String)>);
 
 impl Params {
-    /// Parses a query string (`+` is a space in query values, as in forms).
-    fn from_query(q: Option<&str>) -> Params {
-        Params(crate::api::parse_query(q))
+    /// The query string's parameters (`+` is a space in query values, as
+    /// in forms), through axum's `Query` extractor.
+    fn from_uri(uri: &axum::http::Uri) -> Params {
+        Params(crate::api::query_pairs(uri))
     }
 
     /// Adds the members of a JSON object body (POST = GET with parameters).
@@ -318,7 +321,7 @@ struct Ctx {
 
 impl Ctx {
     fn of(req: &Request) -> Ctx {
-        let params = Params::from_query(req.uri().query());
+        let params = Params::from_uri(req.uri());
         let fmt = params.fmt();
         Ctx {
             method: req.method().clone(),
@@ -388,12 +391,9 @@ fn method_gate(ctx: &Ctx, path: &str, allowed: &[Method]) -> Option<Response> {
 
 /// Reads the body up to the configured limit.
 async fn read_body(st: &Rest, body: Body) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(body, st.max_body).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            rc::PROTOCOL_ERROR,
-            format!("request body larger than {} bytes", st.max_body),
-        )
+    axum::body::to_bytes(body, st.max_body).await.map_err(|e| {
+        let (status, message) = crate::api::errors::body_failure(&e, st.max_body);
+        ApiError::new(status, rc::PROTOCOL_ERROR, message)
     })
 }
 

@@ -1,7 +1,6 @@
 //! In-process tests of the SNMS API: every endpoint through
 //! `tower::ServiceExt::oneshot`, with an injected clock.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,6 +18,7 @@ use tower::ServiceExt;
 
 use super::{Clock, hash_h1, router_with_clock};
 use crate::api::ApiDeps;
+use crate::api::auth::sealed::Sealer;
 use crate::config::Config;
 use crate::serve::http::PeerInfo;
 
@@ -34,16 +34,17 @@ struct Env {
     clock: Arc<AtomicU64>,
 }
 
-fn account(store: &dyn Store, name: &str, role: Role, ent: Option<u64>, password: &str) {
+fn account(store: &dyn Store, data: &std::path::Path, name: &str, role: Role, ent: Option<u64>, password: &str) {
     let h1 = sha256_hex(password.as_bytes());
     let mut i = Identity::new(name, role, hash_h1(&h1).unwrap(), T0);
     i.enterprise_id = ent;
-    i.snms_v1_verifier = Some(h1);
+    i.snms_v1_verifier = Some(Sealer::in_data_dir(data).seal(name, &h1).unwrap());
     store.put_identity(&i).unwrap();
 }
 
-fn env_with(cfg: Config) -> Env {
+fn env_with(mut cfg: Config) -> Env {
     let dir = tempfile::tempdir().unwrap();
+    cfg.node.data_dir = dir.path().to_owned();
     let store: Arc<dyn Store> = Arc::new(SledStore::open_path(dir.path().join("store")).unwrap());
     let report = seed::seed_demo(&*store, "88.118.8", T0).unwrap();
     // A second enterprise with its own prefix and template.
@@ -59,10 +60,11 @@ fn env_with(cfg: Config) -> Env {
     let mut t2 = store.get_template(PREFIX, "1.0.0").unwrap().unwrap();
     t2.prefix = OTHER.into();
     store.put_template(&t2).unwrap();
-    account(&*store, "admin", Role::PlatformAdmin, None, "admin-pass");
-    account(&*store, "ent1", Role::EnterpriseUser, Some(report.enterprise_id), "ent1-pass");
-    account(&*store, "ent2", Role::EnterpriseUser, Some(id2), "ent2-pass");
-    account(&*store, "aud", Role::Auditor, None, "aud-pass");
+    let data = dir.path();
+    account(&*store, data, "admin", Role::PlatformAdmin, None, "admin-pass");
+    account(&*store, data, "ent1", Role::EnterpriseUser, Some(report.enterprise_id), "ent1-pass");
+    account(&*store, data, "ent2", Role::EnterpriseUser, Some(id2), "ent2-pass");
+    account(&*store, data, "aud", Role::Auditor, None, "aud-pass");
     let clock = Arc::new(AtomicU64::new(T0));
     let c2 = clock.clone();
     let clk: Clock = Arc::new(move || c2.load(Ordering::SeqCst));
@@ -72,7 +74,7 @@ fn env_with(cfg: Config) -> Env {
 
 fn env() -> Env {
     let mut cfg = Config::default();
-    cfg.snms.login_max_failures = 3;
+    cfg.http.limits.login_failures_per_address = 3;
     cfg.limits.http_max_body_bytes = 4 * 1024 * 1024;
     env_with(cfg)
 }
@@ -86,6 +88,20 @@ impl Env {
         ctype: Option<&str>,
         body: Vec<u8>,
     ) -> (StatusCode, Value) {
+        let peer = PeerInfo { addr: "192.0.2.7:40000".parse().unwrap(), tls: true };
+        self.raw_from(peer, method, path, token, ctype, body).await.0
+    }
+
+    /// One request from `peer`; also returns the `Retry-After` header.
+    async fn raw_from(
+        &self,
+        peer: PeerInfo,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        ctype: Option<&str>,
+        body: Vec<u8>,
+    ) -> ((StatusCode, Value), Option<String>) {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("Authorization", format!("Bearer {t}"));
@@ -94,13 +110,13 @@ impl Env {
             req = req.header("Content-Type", c);
         }
         let mut req = req.body(Body::from(body)).unwrap();
-        let peer: SocketAddr = "192.0.2.7:40000".parse().unwrap();
-        req.extensions_mut().insert(ConnectInfo(PeerInfo { addr: peer, tls: false }));
+        req.extensions_mut().insert(ConnectInfo(peer));
         let resp = self.app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
+        let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
         let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20).await.unwrap();
         let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, v)
+        ((status, v), retry)
     }
 
     async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
@@ -159,16 +175,41 @@ async fn login_plain_hashed_rate_limit_and_expiry() {
     let v = e.call("POST", "/identity/token/v1", None, Some(json!({"username": "ent1", "password": stale}))).await;
     assert_eq!(v["message"], "用户名/密码错误！");
 
-    // Wrong password, unknown user: the contract message; the 3rd failure blocks.
+    // Wrong password, unknown user: the contract message; the 3rd failure
+    // from this address (the stale hashed login was the 1st) locks it out:
+    // even the right password gets a 429 with Retry-After.
     let v = e.call("POST", "/identity/token", None, Some(json!({"username": "nobody", "password": "x"}))).await;
     assert_eq!((v["status"].as_i64(), v["message"].as_str()), (Some(-2), Some("用户名/密码错误！")));
     let v = e.call("POST", "/identity/token", None, Some(json!({"username": "ent1", "password": "bad"}))).await;
     assert_eq!(v["message"], "用户名/密码错误！");
-    let v = e.call("POST", "/identity/token", None, Some(json!({"username": "ent1", "password": "ent1-pass"}))).await;
+    let good = serde_json::to_vec(&json!({"username": "ent1", "password": "ent1-pass"})).unwrap();
+    let here = PeerInfo { addr: "192.0.2.7:40001".parse().unwrap(), tls: true };
+    let ((st, v), retry) =
+        e.raw_from(here, "POST", "/identity/token", None, Some("application/json"), good.clone()).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{v}");
     assert_status(&v, -2);
     assert!(v["message"].as_str().unwrap().contains("too many"), "{v}");
-    e.clock.fetch_add(301, Ordering::SeqCst);
-    let fresh = e.login("ent1", "ent1-pass").await;
+    assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+    // Another address is not locked out.
+    let elsewhere = PeerInfo { addr: "198.51.100.9:40000".parse().unwrap(), tls: true };
+    let ((st, v), _) = e.raw_from(elsewhere, "POST", "/identity/token", None, Some("application/json"), good).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let fresh = v["data"]["token"].as_str().unwrap().to_owned();
+
+    // Plain HTTP from a non-loopback client: no login, no token use.
+    let plain = PeerInfo { addr: "198.51.100.10:40000".parse().unwrap(), tls: false };
+    let body = serde_json::to_vec(&json!({"username": "ent1", "password": "ent1-pass"})).unwrap();
+    let ((st, v), _) = e.raw_from(plain, "POST", "/identity/token", None, Some("application/json"), body).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_status(&v, -2);
+    assert!(v["message"].as_str().unwrap().contains("HTTPS"), "{v}");
+    let q = "/identityv2/data/detail?handle=88.118.8.1001/LOT2026-000451";
+    let ((_, v), _) = e.raw_from(plain, "GET", q, Some(&fresh), None, Vec::new()).await;
+    assert_status(&v, -1);
+    // ... while plain HTTP from loopback works (a local proxy or tool).
+    let local = PeerInfo { addr: "127.0.0.1:40000".parse().unwrap(), tls: false };
+    let ((_, v), _) = e.raw_from(local, "GET", q, Some(&fresh), None, Vec::new()).await;
+    assert_status(&v, 1);
 
     // Token use: header forms (§1.4).
     let q = "/identityv2/data/detail?handle=88.118.8.1001/LOT2026-000451";
@@ -179,7 +220,9 @@ async fn login_plain_hashed_rate_limit_and_expiry() {
         (format!("Basic {fresh}"), -1),
         ("Bearer nonsense".into(), -1),
     ] {
-        let req = Request::get(q).header("Authorization", h).body(Body::empty()).unwrap();
+        let mut req = Request::get(q).header("Authorization", h).body(Body::empty()).unwrap();
+        let peer = PeerInfo { addr: "192.0.2.7:40000".parse().unwrap(), tls: true };
+        req.extensions_mut().insert(ConnectInfo(peer));
         let resp = e.app.clone().oneshot(req).await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         let v: Value = serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap()).unwrap();
