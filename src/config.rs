@@ -17,6 +17,9 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+mod federation;
+pub use federation::{FederationConfig, QuicConfig, QuicPeer, RootEntry, parse_root};
+
 /// Prefix of environment overrides: `IDNODE_HTTP__LISTEN=127.0.0.1:9000`
 /// sets `[http] listen`. `__` separates nesting levels; a single `_` is part
 /// of a key name (`IDNODE_NODE__DATA_DIR` sets `[node] data_dir`).
@@ -48,6 +51,7 @@ pub struct Config {
     pub snms: SnmsConfig,
     pub telemetry: TelemetryConfig,
     pub admin: AdminConfig,
+    pub federation: FederationConfig,
 }
 
 /// What this node is in the hierarchy (design.md §2).
@@ -589,6 +593,10 @@ impl Config {
         }
         if !(100..=600_000).contains(&self.node.shutdown_timeout_ms) {
             p.add("node.shutdown_timeout_ms", "must be between 100 and 600000");
+        }
+
+        for (key, why) in self.federation.problems() {
+            p.add(key, why);
         }
 
         // [store]

@@ -35,6 +35,9 @@ pub mod names {
     pub const TCP_CONNECTIONS: &str = "idnode_tcp_connections";
     /// Gauge: identifier records in the store.
     pub const STORE_RECORDS: &str = "idnode_store_records";
+    /// Counter `{source, rc}`: recursive resolutions answered, by where the
+    /// answer came from (hit, miss, shared, refused) and response code.
+    pub const RECURSION: &str = "idnode_recursion_total";
 }
 
 /// Values of the `door` label (also the listener names in the "listening" line).
@@ -63,6 +66,7 @@ pub fn describe() {
     describe_counter!(names::TCP_REFUSED, Unit::Count, "TCP connections refused at the connection limit.");
     describe_gauge!(names::TCP_CONNECTIONS, Unit::Count, "Open TCP connections, by front door.");
     describe_gauge!(names::STORE_RECORDS, Unit::Count, "Identifier records in the store.");
+    describe_counter!(names::RECURSION, Unit::Count, "Recursive resolutions answered, by source and response code.");
 }
 
 /// Builds the Prometheus recorder (no HTTP listener of its own: `/metrics`

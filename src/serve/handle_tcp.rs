@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::recursion::RecursionDoor;
 use crate::telemetry::DoorMetrics;
 
 /// Per-listener limits.
@@ -40,6 +41,7 @@ pub async fn run(
     limits: TcpLimits,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    recursion: Option<Arc<RecursionDoor>>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     loop {
@@ -64,9 +66,10 @@ pub async fn run(
         let engine = engine.clone();
         let metrics = metrics.clone();
         let cancel = cancel.clone();
+        let recursion = recursion.clone();
         tracker.spawn(async move {
             metrics.tcp_open(1);
-            if let Err(e) = serve_conn(stream, peer, &engine, &metrics, limits, &cancel).await {
+            if let Err(e) = serve_conn(stream, peer, &engine, &metrics, limits, &cancel, recursion.as_deref()).await {
                 tracing::debug!(error = %e, %peer, "tcp connection ended with error");
             }
             metrics.tcp_open(-1);
@@ -85,6 +88,7 @@ async fn serve_conn(
     metrics: &DoorMetrics,
     limits: TcpLimits,
     cancel: &CancellationToken,
+    recursion: Option<&RecursionDoor>,
 ) -> io::Result<()> {
     let mut buf: Vec<u8> = vec![0u8; 16 * 1024];
     let (mut start, mut end) = (0usize, 0usize);
@@ -169,6 +173,13 @@ async fn serve_conn(
             // Authenticated writes wait for a durable flush: keep them off
             // the async workers' hot loop.
             blocking(|| engine.handle(&ctx, request, &mut out))
+        };
+        let outcome = match recursion {
+            Some(r) if outcome.recurse => {
+                let done = r.answer(request, &mut out).await;
+                idnode_resolver::engine::Outcome { rc: done.rc.0, recurse: false, ..outcome }
+            }
+            _ => outcome,
         };
         start += total;
         metrics.observe(outcome.opcode, outcome.rc, started.elapsed());

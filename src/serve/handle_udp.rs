@@ -21,6 +21,7 @@ use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmm
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
+use super::recursion::RecursionDoor;
 use crate::telemetry::DoorMetrics;
 
 /// Largest datagram we read; anything larger than a Handle datagram (512)
@@ -58,6 +59,7 @@ pub fn spawn(
     engine: Arc<Engine>,
     metrics: Arc<DoorMetrics>,
     cancel: CancellationToken,
+    recursion: Option<Arc<RecursionDoor>>,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let mut handles = Vec::with_capacity(sockets.len());
     for (i, sock) in sockets.into_iter().enumerate() {
@@ -65,9 +67,10 @@ pub fn spawn(
         let engine = engine.clone();
         let metrics = metrics.clone();
         let cancel = cancel.clone();
+        let recursion = recursion.clone();
         let h = std::thread::Builder::new()
             .name(format!("handle-udp-{i}"))
-            .spawn(move || serve(sock, &engine, &metrics, &cancel))?;
+            .spawn(move || serve(Arc::new(sock), &engine, &metrics, &cancel, recursion.as_deref()))?;
         handles.push(h);
     }
     Ok(handles)
@@ -94,7 +97,13 @@ fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
 /// first only), answer each, then `sendmmsg` every answer datagram. Under
 /// load this turns two system calls and two wake-ups per request into two
 /// per batch; at low load a batch is one datagram and nothing waits.
-fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, cancel: &CancellationToken) {
+fn serve(
+    sock: Arc<UdpSocket>,
+    engine: &Engine,
+    metrics: &DoorMetrics,
+    cancel: &CancellationToken,
+    recursion: Option<&RecursionDoor>,
+) {
     let fd = sock.as_raw_fd();
     let mut bufs = vec![[0u8; RECV_BUF]; BATCH];
     let mut rx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
@@ -130,9 +139,13 @@ fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, cancel: &Cance
             let started = Instant::now();
             let ctx = Ctx { transport: Transport::Udp, peer, now };
             let at = arena.len();
-            let outcome = match reassembler.push(peer, &bufs[i][..n.min(RECV_BUF)], started) {
-                Ok(Reassembled::Complete(message)) => engine.handle(&ctx, message, &mut arena),
-                Ok(Reassembled::Assembled(message)) => engine.handle(&ctx, &message, &mut arena),
+            let assembled;
+            let message: &[u8] = match reassembler.push(peer, &bufs[i][..n.min(RECV_BUF)], started) {
+                Ok(Reassembled::Complete(message)) => message,
+                Ok(Reassembled::Assembled(message)) => {
+                    assembled = message;
+                    &assembled
+                }
                 Ok(Reassembled::Pending) => continue,
                 Err(_) => {
                     // Not a Handle datagram (short, oversize, bad fragment):
@@ -141,6 +154,15 @@ fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, cancel: &Cance
                     continue;
                 }
             };
+            let outcome = engine.handle(&ctx, message, &mut arena);
+            if outcome.recurse {
+                // Answered later by the recursion task, from this socket.
+                let queued = recursion.is_some_and(|r| r.submit_udp(&sock, peer, message, started));
+                if !queued {
+                    metrics.udp_dropped("recursion_busy");
+                }
+                continue;
+            }
             let to = SockaddrStorage::from(peer);
             let len = arena.len() - at;
             if len > UDP_MAX_DATAGRAM {
