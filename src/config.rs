@@ -18,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 mod federation;
-pub use federation::{FederationConfig, QuicConfig, QuicPeer, RootEntry, parse_root};
+pub use federation::{FederationConfig, RootEntry, parse_root};
 
 /// Prefix of environment overrides: `IDNODE_HTTP__LISTEN=127.0.0.1:9000`
 /// sets `[http] listen`. `__` separates nesting levels; a single `_` is part

@@ -48,7 +48,7 @@ fn site_of(node: &Node) -> Vec<u8> {
     let req = Message {
         envelope: Envelope::request(V, 3),
         header: Header::request(OpCode::GET_SITE_INFO, OpFlags::NONE, 0x6b00_0000),
-        body: Body::Handle(idnode_resolver::wire::HandleBody { handle: b"/".to_vec() }),
+        body: Body::GetSiteInfo(idnode_resolver::wire::HandleBody { handle: b"/".to_vec() }),
         credential: None,
     }
     .encode();
