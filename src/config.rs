@@ -14,7 +14,7 @@
 
 mod federation;
 
-pub use federation::FederationConfig;
+pub use federation::{FederationConfig, QuicConfig, QuicPeer, RootEntry, parse_root};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -674,6 +674,10 @@ impl Config {
         }
         if !(100..=600_000).contains(&self.node.shutdown_timeout_ms) {
             p.add("node.shutdown_timeout_ms", "must be between 100 and 600000");
+        }
+
+        for (key, why) in self.federation.problems() {
+            p.add(key, why);
         }
 
         // [store]

@@ -50,6 +50,9 @@ pub mod names {
     pub const TCP_TIMEOUTS: &str = "idnode_tcp_timeouts_total";
     /// Gauge: identifier records in the store.
     pub const STORE_RECORDS: &str = "idnode_store_records";
+    /// Counter `{source, rc}`: recursive resolutions answered, by where the
+    /// answer came from (hit, miss, shared, refused) and response code.
+    pub const RECURSION: &str = "idnode_recursion_total";
     /// Gauge: prefix handles waiting in the outbox for the top node.
     pub const OUTBOX_DEPTH: &str = "idnode_outbox_depth";
     /// Counter: prefix handles delivered to the top node.
@@ -109,6 +112,7 @@ pub fn describe() {
     describe_counter!(names::OUTBOX_FAILURES, Unit::Count, "Failed deliveries to the top node (retried), by reason.");
     describe_gauge!(names::OUTBOX_TOP_REACHABLE, Unit::Count, "1 when the top node answered the last exchange.");
     describe_gauge!(names::OUTBOX_POSITION, Unit::Count, "Change-log position the outbox has delivered up to.");
+    describe_counter!(names::RECURSION, Unit::Count, "Recursive resolutions answered, by source and response code.");
 }
 
 /// Builds the Prometheus recorder (no HTTP listener of its own: `/metrics`

@@ -19,6 +19,8 @@ fn deploy_example_config_is_valid() {
     assert!(out.contains("node_prefix = \"88.118.8\""), "{out}");
     assert!(out.contains("udp_listen = \"0.0.0.0:2641\""), "{out}");
     assert!(out.contains("log_format = \"json\""), "{out}");
+    assert!(out.contains("recursion = true"), "{out}");
+    assert!(out.contains("root = [\"203.0.113.1:2641\"]"), "{out}");
 }
 
 #[test]

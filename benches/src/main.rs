@@ -143,6 +143,9 @@ struct Load {
     /// Set the PO (public only) flag, as CNRI resolvers do.
     #[arg(long, default_value_t = true)]
     public_only: bool,
+    /// Set the REC flag (ask the node to recurse for identifiers it does not hold).
+    #[arg(long)]
+    recursive: bool,
     /// Requests in flight per TCP connection (pipelined on the kept-open connection).
     #[arg(long, default_value_t = 1)]
     tcp_window: usize,
@@ -270,7 +273,7 @@ impl Picker {
             let handle =
                 if hit { format!("{}/{}", l.prefix, suffix) } else { format!("{}/{}-absent", l.prefix, suffix) };
             let mut pkt = Vec::with_capacity(64 + handle.len());
-            request::resolution(&mut pkt, 0, handle.as_bytes(), l.public_only);
+            request::resolution(&mut pkt, 0, handle.as_bytes(), l.public_only, l.recursive);
             pool.push(pkt);
         }
         Picker { pool, rng }

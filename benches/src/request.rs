@@ -3,9 +3,12 @@
 use idnode_resolver::wire::{Body, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, ResolutionRequest};
 
 /// Encodes a resolution request for `handle` into `out` (cleared first).
-pub fn resolution(out: &mut Vec<u8>, request_id: u32, handle: &[u8], public_only: bool) {
+pub fn resolution(out: &mut Vec<u8>, request_id: u32, handle: &[u8], public_only: bool, recursive: bool) {
     out.clear();
     let mut flags = OpFlags::CA;
+    if recursive {
+        flags |= OpFlags::REC;
+    }
     if public_only {
         flags |= OpFlags::PO;
     }

@@ -4,6 +4,7 @@
 //! client toward other servers ([`upstream`]). No listeners.
 
 pub mod auth;
+pub mod cache;
 pub mod engine;
 pub mod upstream;
 pub mod wire;

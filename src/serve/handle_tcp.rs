@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 
 use super::door_metrics::LimitAction;
 use super::limits::{self, HandleLimits, Verdict};
+use super::recursion::RecursionDoor;
 use crate::telemetry::DoorMetrics;
 
 /// Per-listener limits.
@@ -53,6 +54,7 @@ pub async fn run(
     sources: Arc<HandleLimits>,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    recursion: Option<Arc<RecursionDoor>>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     loop {
@@ -91,9 +93,18 @@ pub async fn run(
         let metrics = metrics.clone();
         let sources = sources.clone();
         let cancel = cancel.clone();
+        let recursion = recursion.clone();
         tracker.spawn(async move {
             metrics.tcp_open(1);
-            let conn = Conn { peer, exempt, engine: &engine, metrics: &metrics, limits, sources: &sources };
+            let conn = Conn {
+                peer,
+                exempt,
+                engine: &engine,
+                metrics: &metrics,
+                limits,
+                sources: &sources,
+                recursion: recursion.as_deref(),
+            };
             if let Err(e) = conn.serve(stream, &cancel).await {
                 tracing::debug!(error = %e, %peer, "tcp connection ended with error");
             }
@@ -112,6 +123,7 @@ struct Conn<'a> {
     metrics: &'a DoorMetrics,
     limits: TcpLimits,
     sources: &'a HandleLimits,
+    recursion: Option<&'a RecursionDoor>,
 }
 
 impl Conn<'_> {
@@ -234,6 +246,13 @@ impl Conn<'_> {
                 // Authenticated writes wait for a durable flush: keep them off
                 // the async workers' hot loop.
                 None => blocking(|| engine.handle(&ctx, request, &mut out)),
+            };
+            let outcome = match self.recursion {
+                Some(r) if outcome.recurse => {
+                    let done = r.answer(request, &mut out).await;
+                    idnode_resolver::engine::Outcome { rc: done.rc.0, recurse: false, ..outcome }
+                }
+                _ => outcome,
             };
             if !proven && verdict == Verdict::Allow {
                 // A full request arrived over an established connection: the

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::door_metrics::LimitAction;
 use super::limits::{self, HandleLimits, Verdict};
+use super::recursion::RecursionDoor;
 use crate::telemetry::DoorMetrics;
 
 /// Largest datagram we read; anything larger than a Handle datagram (512)
@@ -70,6 +71,7 @@ pub fn spawn(
     metrics: Arc<DoorMetrics>,
     limits: Arc<HandleLimits>,
     cancel: CancellationToken,
+    recursion: Option<Arc<RecursionDoor>>,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let mut handles = Vec::with_capacity(sockets.len());
     for (i, sock) in sockets.into_iter().enumerate() {
@@ -78,9 +80,10 @@ pub fn spawn(
         let metrics = metrics.clone();
         let limits = limits.clone();
         let cancel = cancel.clone();
+        let recursion = recursion.clone();
         let h = std::thread::Builder::new()
             .name(format!("handle-udp-{i}"))
-            .spawn(move || serve(sock, &engine, &metrics, &limits, &cancel))?;
+            .spawn(move || serve(Arc::new(sock), &engine, &metrics, &limits, &cancel, recursion.as_deref()))?;
         handles.push(h);
     }
     Ok(handles)
@@ -107,7 +110,14 @@ fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
 /// first only), answer each, then `sendmmsg` every answer datagram. Under
 /// load this turns two system calls and two wake-ups per request into two
 /// per batch; at low load a batch is one datagram and nothing waits.
-fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, limits: &HandleLimits, cancel: &CancellationToken) {
+fn serve(
+    sock: Arc<UdpSocket>,
+    engine: &Engine,
+    metrics: &DoorMetrics,
+    limits: &HandleLimits,
+    cancel: &CancellationToken,
+    recursion: Option<&RecursionDoor>,
+) {
     let fd = sock.as_raw_fd();
     let mut bufs = vec![[0u8; RECV_BUF]; BATCH];
     let mut rx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
@@ -183,6 +193,14 @@ fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, limits: &Handl
                 }
             };
             let mut outcome = engine.handle(&ctx, request, &mut arena);
+            if outcome.recurse {
+                // Answered later by the recursion task, from this socket.
+                let queued = recursion.is_some_and(|r| r.submit_udp(&sock, peer, request, started));
+                if !queued {
+                    metrics.udp_dropped("recursion_busy");
+                }
+                continue;
+            }
             let to = SockaddrStorage::from(peer);
             let mut len = arena.len() - at;
             if limits.max_amplification > 0

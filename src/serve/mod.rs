@@ -19,6 +19,7 @@ pub mod handle_udp;
 pub mod http;
 pub mod http_limits;
 pub mod limits;
+pub mod recursion;
 pub mod site;
 pub mod tls;
 
@@ -161,14 +162,22 @@ pub async fn run_until(
             site_record,
             site_serial: cfg.handle.site.serial,
             limits: crate::api::snms::limits_of(&cfg),
+            recursion: cfg.federation.recursion,
             ..EngineConfig::default()
         },
     ));
     listeners.bound(door::HANDLE_UDP, udp_addr);
     let sources = Arc::new(limits::HandleLimits::from_config(&cfg).map_err(|e| anyhow!("[limits]: {e}"))?);
     let udp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_UDP));
-    let threads =
-        handle_udp::spawn(udp_sockets, engine.clone(), udp_metrics, sources.clone(), listeners.child_token())?;
+    let recursion = recursion::build(&cfg, engine.config(), udp_metrics.clone(), listeners.child_token())?;
+    let threads = handle_udp::spawn(
+        udp_sockets,
+        engine.clone(),
+        udp_metrics,
+        sources.clone(),
+        listeners.child_token(),
+        recursion.clone(),
+    )?;
     listeners.threads(door::HANDLE_UDP, threads);
     listeners.bound(door::HANDLE_TCP, tcp_addr);
     let tcp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_TCP));
@@ -180,7 +189,7 @@ pub async fn run_until(
     };
     let (token, tracker) = (listeners.child_token(), listeners.tracker());
     listeners.spawn(door::HANDLE_TCP, async move {
-        handle_tcp::run(tcp_listener, engine, tcp_metrics, limits, sources, token, tracker).await;
+        handle_tcp::run(tcp_listener, engine, tcp_metrics, limits, sources, token, tracker, recursion).await;
         Ok(())
     });
 

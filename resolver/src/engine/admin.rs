@@ -69,7 +69,7 @@ impl Engine {
             let mut m = Message::response_to(&frame.envelope, &original.header, rc, &self.responder(now), body);
             m.envelope.session_id = frame.envelope.session_id;
             m.encode_into(out);
-            Outcome { opcode: original.header.op_code.0, rc: rc.0, close: false }
+            Outcome { opcode: original.header.op_code.0, rc: rc.0, close: false, recurse: false }
         };
         let digest = original.header.op_flags.contains(OpFlags::RD).then_some(pending.digest);
         let fail = |out: &mut Vec<u8>, rc: ResponseCode, msg: &str| {

@@ -55,11 +55,19 @@ pub struct Outcome {
     pub rc: u32,
     /// The connection should be closed after this answer (undecodable input).
     pub close: bool,
+    /// Nothing was written: the request asks for recursion (REC) on an
+    /// identifier this node does not hold and recursion is on. The
+    /// listener hands it to the async `upstream::Recursor`.
+    pub recurse: bool,
 }
 
 impl Outcome {
+    fn recursion() -> Self {
+        Outcome { opcode: OpCode::RESOLUTION.0, rc: 0, close: false, recurse: true }
+    }
+
     fn new(op: OpCode, rc: ResponseCode) -> Self {
-        Outcome { opcode: op.0, rc: rc.0, close: false }
+        Outcome { opcode: op.0, rc: rc.0, close: false, recurse: false }
     }
 }
 
@@ -81,6 +89,9 @@ pub struct EngineConfig {
     /// Registration quotas, shared with the HTTP APIs' rules (writes over
     /// the binary protocol answer IDIS codes 603 / 604 when refused).
     pub limits: idnode_registry::service::Limits,
+    /// Hand requests with REC for identifiers not held here to the
+    /// recursor ([`Outcome::recurse`]) instead of answering 301 / 302.
+    pub recursion: bool,
 }
 
 impl Default for EngineConfig {
@@ -93,6 +104,7 @@ impl Default for EngineConfig {
             challenge_lifetime: 60,
             max_challenges: 10_000,
             limits: idnode_registry::service::Limits::default(),
+            recursion: false,
         }
     }
 }
@@ -155,7 +167,7 @@ impl Engine {
         };
         if frame.header.is_response() {
             // Answers are not requests: nothing sensible to reply.
-            return Outcome { opcode: frame.header.op_code.0, rc: 0, close: true };
+            return Outcome { opcode: frame.header.op_code.0, rc: 0, close: true, recurse: false };
         }
         if frame.envelope.is_encrypted() || frame.envelope.is_compressed() {
             return self.error(
@@ -195,7 +207,7 @@ impl Engine {
     pub fn protocol_error_unframed(&self, message: &str, now: u64, out: &mut Vec<u8>) -> Outcome {
         let expiration = (now as u32).wrapping_add(self.cfg.response_lifetime);
         Message::undecodable_request_error(message.as_bytes().to_vec(), expiration).encode_into(out);
-        Outcome { opcode: 0, rc: ResponseCode::PROTOCOL_ERROR.0, close: true }
+        Outcome { opcode: 0, rc: ResponseCode::PROTOCOL_ERROR.0, close: true, recurse: false }
     }
 
     /// A short error answer (`rc`, `message`) to `request` without serving
@@ -278,6 +290,9 @@ impl Engine {
             match known {
                 Some(m) if m.prefix.homed => (true, m.prefix.case_policy),
                 Some(m) if m.prefix.site.is_some() => {
+                    if self.recurses(req) {
+                        return Outcome::recursion();
+                    }
                     return self.service_referral(
                         req,
                         &m.prefix.prefix,
@@ -293,6 +308,9 @@ impl Engine {
             }
         };
         if !responsible {
+            if self.recurses(req) {
+                return Outcome::recursion();
+            }
             return fail(out, ResponseCode::SERVER_NOT_RESP, NOT_HOMED_MESSAGE);
         }
 
@@ -406,6 +424,13 @@ impl Engine {
         Outcome::new(op, ResponseCode::SERVICE_REFERRAL)
     }
 
+    /// Recursion is on and the client allows it (REC, handle-protocol.md
+    /// §2 opFlags, §5).
+    #[inline]
+    fn recurses(&self, req: &ResolutionRequestRef<'_>) -> bool {
+        self.cfg.recursion && req.header.op_flags.contains(OpFlags::REC)
+    }
+
     fn challenge_from_ref(&self, frame: &Frame<'_>, now: u64, out: &mut Vec<u8>) -> Outcome {
         let mut request = Vec::with_capacity(crate::wire::ENVELOPE_LEN + frame.header_and_body.len() + 4);
         request.extend_from_slice(&frame.envelope.to_bytes());
@@ -472,6 +497,9 @@ impl Engine {
         // Otherwise it is simply not kept here.
         if self.store.is_homed(NA) || self.store.longest_homed(derived).is_some() || self.homes_marker(derived) {
             return not_found(out);
+        }
+        if self.recurses(req) {
+            return Outcome::recursion();
         }
         let _ = encode_error_response(
             out,

@@ -18,6 +18,7 @@
 //! caller gives addresses ([`Target`]) and an [`UpstreamConfig`]. Callers
 //! that need a clock pass `now` (unix seconds) in.
 
+mod recursor;
 pub mod site;
 mod transport;
 mod walk;
@@ -29,7 +30,8 @@ use std::time::Duration;
 use crate::wire::{Body, Message, ResponseCode};
 
 pub use site::{Protocol, Purpose, ServerChoice, Target};
-pub use walk::{Budget, Located, Query, Service};
+pub use recursor::{Recursed, Recursor, RecursorConfig, Source};
+pub use walk::{Budget, Located, Query, Service, is_prefix_handle, prefix_handle_of, value_ttl};
 
 use transport::{TcpPool, UdpOutcome};
 
