@@ -138,3 +138,50 @@ impl FederationConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::*;
+
+    fn fields(cfg: &Config) -> Vec<String> {
+        cfg.validate().into_iter().map(|p| p.field).collect()
+    }
+
+    #[test]
+    fn roles_and_keys() {
+        let mut cfg = Config::default();
+        cfg.federation.top = "127.0.0.1:2641".into();
+        assert_eq!(cfg.validate(), vec![]);
+        assert_eq!(cfg.federation.identity_or_default("88.118.8"), "300:0.NA/88.118.8");
+        cfg.federation.top = "nowhere".into();
+        cfg.federation.identity = "300:".into();
+        cfg.federation.retry_max_ms = 1;
+        cfg.federation.derived_prefixes = vec!["88".into()];
+        cfg.federation.admitted =
+            vec![AdmittedSecondary { identity: "300:0.NA/X".into(), prefixes: vec![], secret_file: "s".into() }];
+        let f = fields(&cfg);
+        for want in [
+            "federation.top",
+            "federation.identity",
+            "federation.retry_max_ms",
+            "federation.derived_prefixes",
+            "federation.admitted",
+            "federation.admitted[0].prefixes",
+        ] {
+            assert!(f.iter().any(|x| x == want), "{want} missing from {f:?}");
+        }
+
+        let mut top = Config::default();
+        top.node.role = Role::Top;
+        top.federation.derived_prefixes = vec!["88".into()];
+        top.federation.admitted = vec![AdmittedSecondary {
+            identity: "300:0.NA/88.118.8".into(),
+            prefixes: vec!["88.118.8".into()],
+            secret_file: "a.secret".into(),
+        }];
+        assert_eq!(top.validate(), vec![]);
+        top.federation.top = "127.0.0.1:2641".into();
+        assert_eq!(fields(&top), ["federation.top"], "a top node has no top node");
+    }
+}
