@@ -21,6 +21,19 @@ fn deploy_example_config_is_valid() {
     assert!(out.contains("log_format = \"json\""), "{out}");
     assert!(out.contains("recursion = true"), "{out}");
     assert!(out.contains("root = [\"203.0.113.1:2641\"]"), "{out}");
+    assert!(out.contains("top = \"203.0.113.1:2641\""), "{out}");
+    assert!(out.contains("changelog_max_age_days = 30"), "{out}");
+}
+
+#[test]
+fn deploy_top_example_config_is_valid() {
+    let path = repo_root().join("deploy/idnode-top.toml");
+    let o = run(idnode().arg("check-config").arg("--config").arg(&path).arg("--print"));
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("role = \"top\""), "{out}");
+    assert!(out.contains("derived_prefixes = [\"88\"]"), "{out}");
+    assert!(out.contains("identity = \"300:0.NA/88.118.8\""), "{out}");
 }
 
 #[test]

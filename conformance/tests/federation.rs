@@ -44,7 +44,12 @@ fn resolve(server: SocketAddr, handle: &str, types: &[&str]) -> Message {
     let answer = udp_exchange(server, &datagrams, Duration::from_secs(3))
         .expect("udp exchange")
         .unwrap_or_else(|| panic!("no answer from {server} for {handle}"));
-    Message::decode(&answer.concat()).expect("decodable answer")
+    // A multi-datagram answer: the first envelope, then every fragment's bytes in order.
+    let mut whole = answer[0].clone();
+    for d in &answer[1..] {
+        whole.extend_from_slice(&d[20..]);
+    }
+    Message::decode(&whole).expect("decodable answer")
 }
 
 fn rand_id() -> i32 {
