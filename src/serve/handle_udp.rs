@@ -60,7 +60,34 @@ pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
         }
         out.push(sock);
     }
+    if out.len() > 1
+        && let Err(e) = steer_by_source(&out[0], target.is_ipv4(), out.len())
+    {
+        tracing::warn!(error = %e, "could not steer UDP datagrams by source address; the kernel spreads them by flow");
+    }
     Ok(out)
+}
+
+/// Makes the kernel pick a datagram's socket by its source address
+/// (`address mod count`) instead of by flow, so that a flood from one source,
+/// whatever its ports, fills one socket's queue only and clients whose
+/// addresses steer elsewhere keep their share of the door (the per-source
+/// limiter can only drop what a thread receives; a queue overflowing in the
+/// kernel drops every source's datagrams alike). A classic BPF program on
+/// the `SO_REUSEPORT` group.
+fn steer_by_source(sock: &UdpSocket, ipv4: bool, count: usize) -> io::Result<()> {
+    use nix::libc::{sock_filter, sock_fprog};
+    /// `SKF_NET_OFF`: offsets relative to the IP header.
+    const NET: u32 = 0xfff0_0000;
+    // IPv4 source at 12..16; IPv6 source at 8..24, its low 32 bits at 20.
+    let src = NET + if ipv4 { 12 } else { 20 };
+    let program = [
+        sock_filter { code: 0x20, jt: 0, jf: 0, k: src },          // ld [src]
+        sock_filter { code: 0x94, jt: 0, jf: 0, k: count as u32 }, // mod #count
+        sock_filter { code: 0x16, jt: 0, jf: 0, k: 0 },            // ret a
+    ];
+    let prog = sock_fprog { len: program.len() as u16, filter: program.as_ptr().cast_mut() };
+    nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::AttachReusePortCbpf, &prog).map_err(io::Error::from)
 }
 
 /// Starts one serving thread per socket. The threads stop when `cancel`
