@@ -45,6 +45,7 @@ pub mod names {
 pub mod door {
     pub const HANDLE_UDP: &str = "handle-udp";
     pub const HANDLE_TCP: &str = "handle-tcp";
+    pub const HANDLE_QUIC: &str = "handle-quic";
     pub const HTTP: &str = "http";
     pub const DNS: &str = "dns";
 }

@@ -69,6 +69,8 @@ pub struct Node {
     pub handle_udp: SocketAddr,
     pub handle_tcp: SocketAddr,
     pub http: SocketAddr,
+    /// The whole "idnode: listening ..." line (every door's address).
+    pub listening: String,
     stderr: mpsc::Receiver<String>,
 }
 
@@ -115,8 +117,8 @@ impl Node {
             let f = f.to_str().context("utf-8 path")?;
             idnode(&config, &["id", "import", f])?;
         }
-        let (child, handle_udp, handle_tcp, http, stderr) = spawn_serve(&config)?;
-        Ok(Node { handle_udp, handle_tcp, http, dir, config, child, stderr })
+        let (child, handle_udp, handle_tcp, http, stderr, listening) = spawn_serve(&config)?;
+        Ok(Node { handle_udp, handle_tcp, http, dir, config, child, stderr, listening })
     }
 
     /// SIGKILLs the node (no drain, no flush: a crash) and waits for it.
@@ -132,13 +134,19 @@ impl Node {
     pub fn restart(&mut self) -> Result<()> {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, handle_udp, handle_tcp, http, stderr) = spawn_serve(&self.config)?;
+        let (child, handle_udp, handle_tcp, http, stderr, listening) = spawn_serve(&self.config)?;
+        self.listening = listening;
         self.child = child;
         self.handle_udp = handle_udp;
         self.handle_tcp = handle_tcp;
         self.http = http;
         self.stderr = stderr;
         Ok(())
+    }
+
+    /// The address a door announced (e.g. "handle-quic"), if it runs.
+    pub fn door(&self, name: &str) -> Option<SocketAddr> {
+        self.listening.split_whitespace().find_map(|t| t.strip_prefix(&format!("{name}=")))?.parse().ok()
     }
 
     /// Whether the process is still running.
@@ -170,7 +178,7 @@ impl Node {
 }
 
 /// What [`spawn_serve`] returns: the child and its announced addresses.
-type Spawned = (Child, SocketAddr, SocketAddr, SocketAddr, mpsc::Receiver<String>);
+type Spawned = (Child, SocketAddr, SocketAddr, SocketAddr, mpsc::Receiver<String>, String);
 
 /// Starts `idnode --config <config> serve` and waits for its "listening" line.
 fn spawn_serve(config: &Path) -> Result<Spawned> {
@@ -215,7 +223,7 @@ fn spawn_serve(config: &Path) -> Result<Spawned> {
             .with_context(|| format!("no {name}= in {line:?}"))?;
         Ok(tok.parse()?)
     };
-    Ok((child, addr("handle-udp")?, addr("handle-tcp")?, addr("http")?, err_rx))
+    Ok((child, addr("handle-udp")?, addr("handle-tcp")?, addr("http")?, err_rx, line.clone()))
 }
 
 impl Drop for Node {
