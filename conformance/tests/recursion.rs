@@ -22,9 +22,7 @@ use base64::Engine as _;
 use idnode_conformance::{Node, Setup, http_get, resolution_request, tcp_exchange, udp_exchange};
 use idnode_registry::model::HsSite;
 use idnode_registry::model::site::{Interface, SiteServer, interface_protocol, interface_type};
-use idnode_resolver::wire::{
-    Body, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, udp_fragments,
-};
+use idnode_resolver::wire::{Body, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, udp_fragments};
 
 const V: ProtocolVersion = ProtocolVersion::OURS;
 
@@ -75,8 +73,16 @@ fn site_for(udp: u16, tcp: u16) -> Vec<u8> {
             address: SiteServer::address_bytes("127.0.0.1".parse().unwrap()),
             public_key: vec![],
             interfaces: vec![
-                Interface { kind: interface_type::ADMIN_AND_QUERY, protocol: interface_protocol::UDP, port: udp.into() },
-                Interface { kind: interface_type::ADMIN_AND_QUERY, protocol: interface_protocol::TCP, port: tcp.into() },
+                Interface {
+                    kind: interface_type::ADMIN_AND_QUERY,
+                    protocol: interface_protocol::UDP,
+                    port: udp.into(),
+                },
+                Interface {
+                    kind: interface_type::ADMIN_AND_QUERY,
+                    protocol: interface_protocol::TCP,
+                    port: tcp.into(),
+                },
             ],
         }],
     }
@@ -179,8 +185,9 @@ fn a_secondary_recurses_through_the_top_node_with_a_cache_and_limits() {
             ("88.201.5/SN-9".into(), vec![value_json(1, "URL", b"https://a.example/SN-9", 3600)]),
         ],
     );
-    let mut a = Node::start(&Setup { node_prefix: "88.201".into(), init: true, imports: vec![a_data], ..Setup::default() })
-        .expect("A starts");
+    let mut a =
+        Node::start(&Setup { node_prefix: "88.201".into(), init: true, imports: vec![a_data], ..Setup::default() })
+            .expect("A starts");
     let a_site = site_of(&a);
 
     // The top: prefix records for A, a service-handle loop, a chain longer
@@ -200,8 +207,9 @@ fn a_secondary_recurses_through_the_top_node_with_a_cache_and_limits() {
     top_records.push(("0.NA/88.730".into(), vec![value_json(1, "HS_SITE", &a_site, 86_400)]));
     let top_data = work.path().join("top.jsonl");
     write_jsonl(&top_data, &top_records);
-    let top = Node::start(&Setup { node_prefix: "88.100".into(), init: true, imports: vec![top_data], ..Setup::default() })
-        .expect("top starts");
+    let top =
+        Node::start(&Setup { node_prefix: "88.100".into(), init: true, imports: vec![top_data], ..Setup::default() })
+            .expect("top starts");
 
     // Secondary B recurses, starting at the top.
     let b = Node::start(&Setup {
@@ -325,8 +333,9 @@ fn recursion_uses_quic_links_and_falls_back_to_tcp() {
             ("0.NA/88.213".into(), vec![value_json(1, "HS_SITE", &site_of(&c), 86_400)]),
         ],
     );
-    let top = Node::start(&Setup { node_prefix: "88.100".into(), init: true, imports: vec![top_data], ..Setup::default() })
-        .expect("top starts");
+    let top =
+        Node::start(&Setup { node_prefix: "88.100".into(), init: true, imports: vec![top_data], ..Setup::default() })
+            .expect("top starts");
 
     // B: QUIC client toward A (and toward C, whose QUIC port is closed).
     let closed = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();

@@ -119,7 +119,8 @@ pub fn parse_root(s: &str) -> Result<RootEntry, String> {
         Some((a, b)) => (Some(a), b),
         None => (None, s),
     };
-    let addr: SocketAddr = rest.parse().map_err(|_| format!("{s:?} is not ip:port (optionally udp://, tcp:// or quic://)"))?;
+    let addr: SocketAddr =
+        rest.parse().map_err(|_| format!("{s:?} is not ip:port (optionally udp://, tcp:// or quic://)"))?;
     match scheme {
         None => Ok(RootEntry::Both(addr)),
         Some("udp") => Ok(RootEntry::Udp(addr)),
@@ -158,7 +159,10 @@ impl FederationConfig {
         }
         let quic_on = self.quic.listen.is_some() || !self.quic.peers.is_empty();
         if quic_on && self.quic.trusted_peers.is_empty() {
-            p.push(("federation.quic.trusted_peers", "lists no certificate: no peer could be authenticated".to_owned()));
+            p.push((
+                "federation.quic.trusted_peers",
+                "lists no certificate: no peer could be authenticated".to_owned(),
+            ));
         }
         let has_quic_root = self.root.iter().any(|r| matches!(parse_root(r), Ok(RootEntry::Quic(_))));
         if has_quic_root && !quic_on {

@@ -130,10 +130,9 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 fn generate(cert_path: &Path, key_path: &Path) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let ck = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_owned()]).context("generating the QUIC certificate")?;
-    for (p, bytes, mode) in
-        [(key_path, ck.signing_key.serialize_pem(), 0o600), (cert_path, ck.cert.pem(), 0o644)]
-    {
+    let ck =
+        rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_owned()]).context("generating the QUIC certificate")?;
+    for (p, bytes, mode) in [(key_path, ck.signing_key.serialize_pem(), 0o600), (cert_path, ck.cert.pem(), 0o644)] {
         if let Some(dir) = p.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -212,7 +211,11 @@ async fn serve_stream(
     let now = crate::unix_now();
     let mut out = Vec::new();
     if len > MAX_MESSAGE {
-        let o = engine.protocol_error_unframed(&format!("Message length {len} exceeds the limit {MAX_MESSAGE}"), now, &mut out);
+        let o = engine.protocol_error_unframed(
+            &format!("Message length {len} exceeds the limit {MAX_MESSAGE}"),
+            now,
+            &mut out,
+        );
         send.write_all(&out).await?;
         send.finish()?;
         metrics.observe(o.opcode, o.rc, started.elapsed());

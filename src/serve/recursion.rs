@@ -57,7 +57,11 @@ impl RecursionDoor {
         cancel: CancellationToken,
     ) -> Arc<Self> {
         let (tx, mut rx) = mpsc::unbounded_channel::<UdpJob>();
-        let door = Arc::new(RecursionDoor { recursor: recursor.clone(), permits: Arc::new(Semaphore::new(max_pending)), udp_jobs: tx });
+        let door = Arc::new(RecursionDoor {
+            recursor: recursor.clone(),
+            permits: Arc::new(Semaphore::new(max_pending)),
+            udp_jobs: tx,
+        });
         tokio::spawn(async move {
             loop {
                 let job = tokio::select! {

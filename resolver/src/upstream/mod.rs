@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use crate::wire::{Body, Message, ResponseCode};
 
-pub use site::{Protocol, Purpose, ServerChoice, Target};
 pub use recursor::{Recursed, Recursor, RecursorConfig, Source};
+pub use site::{Protocol, Purpose, ServerChoice, Target};
 pub use walk::{Budget, Located, Query, Service, is_prefix_handle, prefix_handle_of, value_ttl};
 
 use transport::{TcpPool, UdpOutcome};
@@ -294,7 +294,9 @@ impl Upstream {
         let answers = match target.protocol {
             Protocol::Quic => match &self.quic {
                 Some(link) => link.exchange(target.addr, bytes, self.cfg.exchange_timeout).await?,
-                None => return Err(UpstreamError::Quic { peer: target.addr, reason: "no QUIC link configured".into() }),
+                None => {
+                    return Err(UpstreamError::Quic { peer: target.addr, reason: "no QUIC link configured".into() });
+                }
             },
             _ => {
                 self.pool

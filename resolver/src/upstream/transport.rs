@@ -43,11 +43,8 @@ pub(crate) async fn udp_exchange(
     schedule: &[Duration],
     max_answer: usize,
 ) -> Result<(UdpOutcome, Vec<u8>), UpstreamError> {
-    let local: SocketAddr = if peer.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
+    let local: SocketAddr =
+        if peer.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
     let sock = UdpSocket::bind(local).await.map_err(|e| UpstreamError::io(peer, e))?;
     if sock.connect(peer).await.is_err() {
         return Ok((UdpOutcome::Refused, Vec::new()));
@@ -229,7 +226,11 @@ pub(crate) async fn read_message<R: tokio::io::AsyncRead + Unpin>(
 /// The CN (continuous) flag of an encoded message's header.
 pub(crate) fn continues(msg: &[u8]) -> bool {
     msg.len() >= ENVELOPE_LEN + 12
-        && u32::from_be_bytes([msg[ENVELOPE_LEN + 8], msg[ENVELOPE_LEN + 9], msg[ENVELOPE_LEN + 10], msg[ENVELOPE_LEN + 11]])
-            & OpFlags::CN.0
+        && u32::from_be_bytes([
+            msg[ENVELOPE_LEN + 8],
+            msg[ENVELOPE_LEN + 9],
+            msg[ENVELOPE_LEN + 10],
+            msg[ENVELOPE_LEN + 11],
+        ]) & OpFlags::CN.0
             != 0
 }
