@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use idnode_resolver::engine::{Ctx, Engine, Transport};
-use idnode_resolver::upstream::{QuicLink, UpstreamError};
+use idnode_resolver::upstream::{QuicExchange, QuicLink, UpstreamError};
 use idnode_resolver::wire::{ENVELOPE_LEN, MAX_MESSAGE};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -300,12 +300,7 @@ impl QuicLink for QuicClientLink {
         self.peers.get(&tcp).copied()
     }
 
-    fn exchange<'a>(
-        &'a self,
-        peer: SocketAddr,
-        request: &'a [u8],
-        timeout: Duration,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Vec<u8>>, UpstreamError>> + Send + 'a>> {
+    fn exchange<'a>(&'a self, peer: SocketAddr, request: &'a [u8], timeout: Duration) -> QuicExchange<'a> {
         Box::pin(async move {
             match tokio::time::timeout(timeout, self.exchange_once(peer, request)).await {
                 Ok(r) => r,

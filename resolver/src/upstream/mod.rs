@@ -152,6 +152,10 @@ pub struct Answer {
     pub from: Target,
 }
 
+/// The future of one [`QuicLink::exchange`]: every answer message.
+pub type QuicExchange<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Vec<u8>>, UpstreamError>> + Send + 'a>>;
+
 /// A QUIC transport the caller set up (the `quinn` endpoint lives in the
 /// daemon, which owns certificates and sockets): sends one request on a
 /// new bidirectional stream and returns every answer message.
@@ -160,12 +164,7 @@ pub trait QuicLink: Send + Sync + std::fmt::Debug {
     /// interface), when that server is one of the configured QUIC peers.
     fn peer_for(&self, tcp: SocketAddr) -> Option<SocketAddr>;
     /// One exchange on a new stream of the connection to `peer`.
-    fn exchange<'a>(
-        &'a self,
-        peer: SocketAddr,
-        request: &'a [u8],
-        timeout: Duration,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Vec<u8>>, UpstreamError>> + Send + 'a>>;
+    fn exchange<'a>(&'a self, peer: SocketAddr, request: &'a [u8], timeout: Duration) -> QuicExchange<'a>;
 }
 
 /// The client. Cheap to share (`Arc<Upstream>`); holds the pool of

@@ -71,7 +71,7 @@ pub(crate) async fn udp_exchange(
                 Ok(Err(_)) => return Ok((UdpOutcome::Refused, Vec::new())),
             };
             let d = &buf[..n];
-            if n < ENVELOPE_LEN || n > UDP_MAX_DATAGRAM {
+            if !(ENVELOPE_LEN..=UDP_MAX_DATAGRAM).contains(&n) {
                 continue;
             }
             let Ok(env) = Envelope::decode(d) else { continue };
@@ -128,15 +128,13 @@ impl TcpPool {
         timeout: Duration,
     ) -> Result<Vec<Vec<u8>>, UpstreamError> {
         if let Some(mut s) = self.take(peer) {
-            match exchange_on(&mut s, peer, request, request_id, timeout).await {
-                Ok((answers, keep)) => {
-                    if keep {
-                        self.put(peer, s);
-                    }
-                    return Ok(answers);
+            // On error the server closed the kept connection meanwhile:
+            // retry on a new one.
+            if let Ok((answers, keep)) = exchange_on(&mut s, peer, request, request_id, timeout).await {
+                if keep {
+                    self.put(peer, s);
                 }
-                // The server closed the kept connection meanwhile: retry on a new one.
-                Err(Stale) => {}
+                return Ok(answers);
             }
         }
         let mut s = match tokio::time::timeout(connect_timeout, TcpStream::connect(peer)).await {

@@ -289,11 +289,11 @@ impl Upstream {
             let mut ttl = None;
             let mut root = false;
             for v in values {
-                if site_types.iter().any(|t| v.value_type.eq_ignore_ascii_case(t)) {
-                    if let Ok(s) = HsSite::from_bytes(&v.data) {
-                        sites.push(s);
-                        ttl = min_ttl(ttl, Some(value_ttl(v, budget.now)));
-                    }
+                if site_types.iter().any(|t| v.value_type.eq_ignore_ascii_case(t))
+                    && let Ok(s) = HsSite::from_bytes(&v.data)
+                {
+                    sites.push(s);
+                    ttl = min_ttl(ttl, Some(value_ttl(v, budget.now)));
                 }
             }
             for v in values {
