@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use idnode_registry::model::Value;
 use idnode_resolver::upstream::{ServerChoice, Target, Upstream, UpstreamConfig};
-use idnode_resolver::wire::{Body, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, ResolutionRequest, ResponseCode};
+use idnode_resolver::wire::{
+    Body, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, ResolutionRequest, ResponseCode,
+};
 
 /// Arguments of `idnode resolve`.
 #[derive(Debug, clap::Args)]

@@ -76,6 +76,7 @@ pub mod outbox_reason {
 pub mod door {
     pub const HANDLE_UDP: &str = "handle-udp";
     pub const HANDLE_TCP: &str = "handle-tcp";
+    pub const HANDLE_QUIC: &str = "handle-quic";
     pub const HTTP: &str = "http";
     /// The admin door (admin API, `/metrics`).
     pub const ADMIN: &str = "admin";

@@ -71,6 +71,8 @@ pub struct Node {
     pub http: SocketAddr,
     /// The admin door (admin API, `/metrics`), loopback.
     pub admin: SocketAddr,
+    /// The whole "idnode: listening ..." line (every door's address).
+    pub listening: String,
     stderr: mpsc::Receiver<String>,
 }
 
@@ -123,6 +125,7 @@ impl Node {
             handle_tcp: s.handle_tcp,
             http: s.http,
             admin: s.admin,
+            listening: s.listening,
             dir,
             config,
             child: s.child,
@@ -154,8 +157,14 @@ impl Node {
         self.handle_tcp = s.handle_tcp;
         self.http = s.http;
         self.admin = s.admin;
+        self.listening = s.listening;
         self.stderr = s.stderr;
         Ok(())
+    }
+
+    /// The address a door announced (e.g. "handle-quic"), if it runs.
+    pub fn door(&self, name: &str) -> Option<SocketAddr> {
+        self.listening.split_whitespace().find_map(|t| t.strip_prefix(&format!("{name}=")))?.parse().ok()
     }
 
     /// Whether the process is still running.
@@ -194,6 +203,7 @@ struct Spawned {
     http: SocketAddr,
     admin: SocketAddr,
     stderr: mpsc::Receiver<String>,
+    listening: String,
 }
 
 /// Starts `idnode --config <config> serve` (admin door on a free loopback
@@ -248,6 +258,7 @@ fn spawn_serve(config: &Path) -> Result<Spawned> {
         admin: addr("admin")?,
         child,
         stderr: err_rx,
+        listening: line.clone(),
     })
 }
 

@@ -22,9 +22,7 @@ use base64::Engine as _;
 use idnode_conformance::{Node, Setup, http_get, resolution_request, tcp_exchange, udp_exchange};
 use idnode_registry::model::HsSite;
 use idnode_registry::model::site::{Interface, SiteServer, interface_protocol, interface_type};
-use idnode_resolver::wire::{
-    Body, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, udp_fragments,
-};
+use idnode_resolver::wire::{Body, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, udp_fragments};
 
 const V: ProtocolVersion = ProtocolVersion::OURS;
 
@@ -75,8 +73,16 @@ fn site_for(udp: u16, tcp: u16) -> Vec<u8> {
             address: SiteServer::address_bytes("127.0.0.1".parse().unwrap()),
             public_key: vec![],
             interfaces: vec![
-                Interface { kind: interface_type::ADMIN_AND_QUERY, protocol: interface_protocol::UDP, port: udp.into() },
-                Interface { kind: interface_type::ADMIN_AND_QUERY, protocol: interface_protocol::TCP, port: tcp.into() },
+                Interface {
+                    kind: interface_type::ADMIN_AND_QUERY,
+                    protocol: interface_protocol::UDP,
+                    port: udp.into(),
+                },
+                Interface {
+                    kind: interface_type::ADMIN_AND_QUERY,
+                    protocol: interface_protocol::TCP,
+                    port: tcp.into(),
+                },
             ],
         }],
     }
@@ -179,8 +185,9 @@ fn a_secondary_recurses_through_the_top_node_with_a_cache_and_limits() {
             ("88.201.5/SN-9".into(), vec![value_json(1, "URL", b"https://a.example/SN-9", 3600)]),
         ],
     );
-    let mut a = Node::start(&Setup { node_prefix: "88.201".into(), init: true, imports: vec![a_data], ..Setup::default() })
-        .expect("A starts");
+    let mut a =
+        Node::start(&Setup { node_prefix: "88.201".into(), init: true, imports: vec![a_data], ..Setup::default() })
+            .expect("A starts");
     let a_site = site_of(&a);
 
     // The top: prefix records for A, a service-handle loop, a chain longer
@@ -200,8 +207,9 @@ fn a_secondary_recurses_through_the_top_node_with_a_cache_and_limits() {
     top_records.push(("0.NA/88.730".into(), vec![value_json(1, "HS_SITE", &a_site, 86_400)]));
     let top_data = work.path().join("top.jsonl");
     write_jsonl(&top_data, &top_records);
-    let top = Node::start(&Setup { node_prefix: "88.100".into(), init: true, imports: vec![top_data], ..Setup::default() })
-        .expect("top starts");
+    let top =
+        Node::start(&Setup { node_prefix: "88.100".into(), init: true, imports: vec![top_data], ..Setup::default() })
+            .expect("top starts");
 
     // Secondary B recurses, starting at the top.
     let b = Node::start(&Setup {
@@ -273,4 +281,126 @@ fn a_secondary_recurses_through_the_top_node_with_a_cache_and_limits() {
     // A request that is not a resolution still gets the engine's answer.
     let bogus = resolution_request(13, "", &[], &[], rec, V, V);
     assert_eq!(rc(&Message::decode(&tcp_exchange(b.handle_tcp, &bogus, false).unwrap()).unwrap()), 102);
+}
+
+/// A self-signed node certificate for the name "idnode" (what idnode
+/// generates itself), written as PEM files.
+fn node_cert(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let ck = rcgen::generate_simple_self_signed(vec!["idnode".to_owned()]).unwrap();
+    let (crt, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    std::fs::write(&crt, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (crt, key)
+}
+
+/// Recursion where the peer is reached over QUIC (mutual TLS, ALPN hdl),
+/// and over TCP when the configured QUIC peer has no QUIC door.
+#[test]
+fn recursion_uses_quic_links_and_falls_back_to_tcp() {
+    let work = tempfile::tempdir().unwrap();
+    let (a_crt, a_key) = node_cert(work.path(), "a");
+    let (b_crt, b_key) = node_cert(work.path(), "b");
+
+    let a_data = work.path().join("a.jsonl");
+    write_jsonl(&a_data, &[("88.211/Q-1".into(), vec![value_json(1, "URL", b"https://a.example/Q-1", 3600)])]);
+    let a = Node::start(&Setup {
+        node_prefix: "88.211".into(),
+        init: true,
+        imports: vec![a_data],
+        extra_toml: format!(
+            "\n[federation.quic]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{}\"\nkey_file = \"{}\"\ntrusted_peers = [\"{}\"]\n",
+            a_crt.display(),
+            a_key.display(),
+            b_crt.display()
+        ),
+        ..Setup::default()
+    })
+    .expect("A starts");
+    let a_quic = a.door("handle-quic").expect("A announces its QUIC door");
+
+    // C has no QUIC door.
+    let c_data = work.path().join("c.jsonl");
+    write_jsonl(&c_data, &[("88.213/T-1".into(), vec![value_json(1, "URL", b"https://c.example/T-1", 3600)])]);
+    let c = Node::start(&Setup { node_prefix: "88.213".into(), init: true, imports: vec![c_data], ..Setup::default() })
+        .expect("C starts");
+    assert!(c.door("handle-quic").is_none());
+
+    let top_data = work.path().join("top.jsonl");
+    write_jsonl(
+        &top_data,
+        &[
+            ("0.NA/88.211".into(), vec![value_json(1, "HS_SITE", &site_of(&a), 86_400)]),
+            ("0.NA/88.213".into(), vec![value_json(1, "HS_SITE", &site_of(&c), 86_400)]),
+        ],
+    );
+    let top =
+        Node::start(&Setup { node_prefix: "88.100".into(), init: true, imports: vec![top_data], ..Setup::default() })
+            .expect("top starts");
+
+    // B: QUIC client toward A (and toward C, whose QUIC port is closed).
+    let closed = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let b = Node::start(&Setup {
+        node_prefix: "88.212".into(),
+        init: true,
+        extra_toml: format!(
+            "\n[federation]\nrecursion = true\nroot = [\"udp://{}\", \"tcp://{}\"]\ntimeout_ms = 3000\n\n\
+             [federation.quic]\ncert_file = \"{}\"\nkey_file = \"{}\"\ntrusted_peers = [\"{}\"]\n\n\
+             [[federation.quic.peers]]\ntcp = \"{}\"\nquic = \"{}\"\n\n\
+             [[federation.quic.peers]]\ntcp = \"{}\"\nquic = \"{}\"\n",
+            top.handle_udp,
+            top.handle_tcp,
+            b_crt.display(),
+            b_key.display(),
+            a_crt.display(),
+            a.handle_tcp,
+            a_quic,
+            c.handle_tcp,
+            closed
+        ),
+        ..Setup::default()
+    })
+    .expect("B starts");
+
+    let rec = OpFlags::PO | OpFlags::REC;
+    let quic_answers = |n: &Node| metric(n, "idnode_requests_total", &["door=\"handle-quic\"", "rc=\"1\""]);
+    assert_eq!(quic_answers(&a), 0.0);
+    let m = ask(b.handle_tcp, false, "88.211/Q-1", rec);
+    assert_eq!(values(&m), vec![(1, "URL".into(), "https://a.example/Q-1".into())]);
+    assert_eq!(quic_answers(&a), 1.0, "A answered B over QUIC");
+    // Another identifier: the same QUIC connection, a new stream.
+    assert_eq!(rc(&ask(b.handle_udp, true, "88.211/absent", rec)), 100);
+
+    // C: QUIC configured but nothing listens there -> TCP.
+    let tcp_answers = |n: &Node| metric(n, "idnode_requests_total", &["door=\"handle-tcp\"", "rc=\"1\""]);
+    let before = tcp_answers(&c);
+    let m = ask(b.handle_tcp, false, "88.213/T-1", rec);
+    assert_eq!(values(&m), vec![(1, "URL".into(), "https://c.example/T-1".into())]);
+    assert_eq!(tcp_answers(&c), before + 1.0, "C answered B over TCP");
+
+    // A client that is not a trusted peer cannot use A's QUIC door: B's
+    // certificate is trusted, a fresh one is not (checked through idnode
+    // itself: a node with an untrusted certificate gets no answer over QUIC
+    // and falls back to TCP).
+    let (x_crt, x_key) = node_cert(work.path(), "x");
+    let x = Node::start(&Setup {
+        node_prefix: "88.214".into(),
+        init: true,
+        extra_toml: format!(
+            "\n[federation]\nrecursion = true\nroot = [\"tcp://{}\"]\ntimeout_ms = 3000\n\n\
+             [federation.quic]\ncert_file = \"{}\"\nkey_file = \"{}\"\ntrusted_peers = [\"{}\"]\n\n\
+             [[federation.quic.peers]]\ntcp = \"{}\"\nquic = \"{}\"\n",
+            top.handle_tcp,
+            x_crt.display(),
+            x_key.display(),
+            a_crt.display(),
+            a.handle_tcp,
+            a_quic
+        ),
+        ..Setup::default()
+    })
+    .expect("X starts");
+    let quic_before = quic_answers(&a);
+    let m = ask(x.handle_tcp, false, "88.211/Q-1", rec);
+    assert_eq!(values(&m).len(), 1, "answered through the TCP fallback");
+    assert_eq!(quic_answers(&a), quic_before, "A refused the untrusted QUIC client");
 }

@@ -207,9 +207,6 @@ async fn the_walk_follows_prefix_and_service_referrals() {
 
     // A closed port: UDP refused, TCP refused -> a retryable error.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let e = up
-        .resolve(&[Target::udp(closed), Target::tcp(closed)], &Query::new("0.NA/88"), NOW)
-        .await
-        .unwrap_err();
+    let e = up.resolve(&[Target::udp(closed), Target::tcp(closed)], &Query::new("0.NA/88"), NOW).await.unwrap_err();
     assert!(e.is_retryable(), "{e}");
 }

@@ -182,7 +182,7 @@ impl FederationConfig {
 pub const MAX_TTL_SECS: u32 = 2 * 86_400;
 
 /// `[federation.quic]`: Handle over QUIC (ALPN `hdl`) with mutual TLS
-/// between idnode nodes. Planned: this version refuses any setting here.
+/// between idnode nodes (`src/serve/quic.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QuicConfig {
@@ -239,7 +239,8 @@ pub fn parse_root(s: &str) -> Result<RootEntry, String> {
         Some((a, b)) => (Some(a), b),
         None => (None, s),
     };
-    let addr: SocketAddr = rest.parse().map_err(|_| format!("{s:?} is not ip:port (optionally udp://, tcp:// or quic://)"))?;
+    let addr: SocketAddr =
+        rest.parse().map_err(|_| format!("{s:?} is not ip:port (optionally udp://, tcp:// or quic://)"))?;
     match scheme {
         None => Ok(RootEntry::Both(addr)),
         Some("udp") => Ok(RootEntry::Udp(addr)),
@@ -254,12 +255,8 @@ impl FederationConfig {
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut p = Vec::new();
         for r in &self.root {
-            match parse_root(r) {
-                Err(e) => p.push(("federation.root", e)),
-                Ok(RootEntry::Quic(_)) => {
-                    p.push(("federation.root", format!("{r:?}: QUIC links are not built in this version")))
-                }
-                Ok(_) => {}
+            if let Err(e) = parse_root(r) {
+                p.push(("federation.root", e));
             }
         }
         if self.recursion && self.root.is_empty() {
@@ -277,10 +274,16 @@ impl FederationConfig {
         if self.max_recursion_count == 0 {
             p.push(("federation.max_recursion_count", "must be at least 1".to_owned()));
         }
-        if self.quic.listen.is_some() || !self.quic.peers.is_empty() || !self.quic.trusted_peers.is_empty() {
-            // Refuse rather than silently run without the links the
-            // operator configured.
-            p.push(("federation.quic", "QUIC links are not built in this version (planned); remove the section".to_owned()));
+        let quic_on = self.quic.listen.is_some() || !self.quic.peers.is_empty();
+        if quic_on && self.quic.trusted_peers.is_empty() {
+            p.push((
+                "federation.quic.trusted_peers",
+                "lists no certificate: no peer could be authenticated".to_owned(),
+            ));
+        }
+        let has_quic_root = self.root.iter().any(|r| matches!(parse_root(r), Ok(RootEntry::Quic(_))));
+        if has_quic_root && !quic_on {
+            p.push(("federation.root", "a quic:// root needs [federation.quic] (listen or peers)".to_owned()));
         }
         if self.max_pending == 0 {
             p.push(("federation.max_pending", "must be at least 1".to_owned()));

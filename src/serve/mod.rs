@@ -19,6 +19,7 @@ pub mod handle_udp;
 pub mod http;
 pub mod http_limits;
 pub mod limits;
+pub mod quic;
 pub mod recursion;
 pub mod site;
 pub mod tls;
@@ -169,7 +170,25 @@ pub async fn run_until(
     listeners.bound(door::HANDLE_UDP, udp_addr);
     let sources = Arc::new(limits::HandleLimits::from_config(&cfg).map_err(|e| anyhow!("[limits]: {e}"))?);
     let udp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_UDP));
-    let recursion = recursion::build(&cfg, engine.config(), udp_metrics.clone(), listeners.child_token())?;
+    let quic = quic::endpoint(&cfg).context("setting up QUIC (federation.quic)")?;
+    let recursion = recursion::build(
+        &cfg,
+        engine.config(),
+        udp_metrics.clone(),
+        listeners.child_token(),
+        quic.as_ref().map(|q| q.link.clone() as Arc<dyn idnode_resolver::upstream::QuicLink>),
+    )?;
+    if let Some(q) = quic.filter(|q| q.serving) {
+        let addr = q.endpoint.local_addr()?;
+        listeners.bound(door::HANDLE_QUIC, addr);
+        let quic_metrics = Arc::new(DoorMetrics::new(door::HANDLE_QUIC));
+        let (engine, recursion) = (engine.clone(), recursion.clone());
+        let (token, tracker) = (listeners.child_token(), listeners.tracker());
+        listeners.spawn(door::HANDLE_QUIC, async move {
+            quic::run(q.endpoint, engine, quic_metrics, recursion, token, tracker).await;
+            Ok(())
+        });
+    }
     let threads = handle_udp::spawn(
         udp_sockets,
         engine.clone(),

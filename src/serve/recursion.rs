@@ -57,7 +57,11 @@ impl RecursionDoor {
         cancel: CancellationToken,
     ) -> Arc<Self> {
         let (tx, mut rx) = mpsc::unbounded_channel::<UdpJob>();
-        let door = Arc::new(RecursionDoor { recursor: recursor.clone(), permits: Arc::new(Semaphore::new(max_pending)), udp_jobs: tx });
+        let door = Arc::new(RecursionDoor {
+            recursor: recursor.clone(),
+            permits: Arc::new(Semaphore::new(max_pending)),
+            udp_jobs: tx,
+        });
         tokio::spawn(async move {
             loop {
                 let job = tokio::select! {
@@ -145,6 +149,7 @@ pub fn build(
     engine: &idnode_resolver::engine::EngineConfig,
     udp_metrics: Arc<DoorMetrics>,
     cancel: CancellationToken,
+    quic: Option<Arc<dyn idnode_resolver::upstream::QuicLink>>,
 ) -> anyhow::Result<Option<Arc<RecursionDoor>>> {
     use idnode_resolver::upstream::{RecursorConfig, Target, Upstream, UpstreamConfig};
     let f = &cfg.federation;
@@ -159,6 +164,10 @@ pub fn build(
         max_steps: f.max_steps,
         ..UpstreamConfig::default()
     });
+    let upstream = match quic {
+        Some(link) => upstream.with_quic(link),
+        None => upstream,
+    };
     let recursor = Recursor::new(
         Arc::new(upstream),
         RecursorConfig {

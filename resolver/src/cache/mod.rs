@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use tokio::sync::oneshot;
@@ -110,9 +110,7 @@ impl<V: Clone + Send + 'static> Cache<V> {
     }
 
     fn shard_of(&self, key: &[u8]) -> usize {
-        let mut h = self.inner.hasher.build_hasher();
-        key.hash(&mut h);
-        (h.finish() as usize) % SHARDS
+        (self.inner.hasher.hash_one(key) as usize) % SHARDS
     }
 
     fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Shard<V>> {

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use crate::wire::{Body, Message, ResponseCode};
 
-pub use site::{Protocol, Purpose, ServerChoice, Target};
 pub use recursor::{Recursed, Recursor, RecursorConfig, Source};
+pub use site::{Protocol, Purpose, ServerChoice, Target};
 pub use walk::{Budget, Located, Query, Service, is_prefix_handle, prefix_handle_of, value_ttl};
 
 use transport::{TcpPool, UdpOutcome};
@@ -152,6 +152,10 @@ pub struct Answer {
     pub from: Target,
 }
 
+/// The future of one [`QuicLink::exchange`]: every answer message.
+pub type QuicExchange<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Vec<u8>>, UpstreamError>> + Send + 'a>>;
+
 /// A QUIC transport the caller set up (the `quinn` endpoint lives in the
 /// daemon, which owns certificates and sockets): sends one request on a
 /// new bidirectional stream and returns every answer message.
@@ -160,12 +164,7 @@ pub trait QuicLink: Send + Sync + std::fmt::Debug {
     /// interface), when that server is one of the configured QUIC peers.
     fn peer_for(&self, tcp: SocketAddr) -> Option<SocketAddr>;
     /// One exchange on a new stream of the connection to `peer`.
-    fn exchange<'a>(
-        &'a self,
-        peer: SocketAddr,
-        request: &'a [u8],
-        timeout: Duration,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Vec<u8>>, UpstreamError>> + Send + 'a>>;
+    fn exchange<'a>(&'a self, peer: SocketAddr, request: &'a [u8], timeout: Duration) -> QuicExchange<'a>;
 }
 
 /// The client. Cheap to share (`Arc<Upstream>`); holds the pool of
@@ -294,7 +293,9 @@ impl Upstream {
         let answers = match target.protocol {
             Protocol::Quic => match &self.quic {
                 Some(link) => link.exchange(target.addr, bytes, self.cfg.exchange_timeout).await?,
-                None => return Err(UpstreamError::Quic { peer: target.addr, reason: "no QUIC link configured".into() }),
+                None => {
+                    return Err(UpstreamError::Quic { peer: target.addr, reason: "no QUIC link configured".into() });
+                }
             },
             _ => {
                 self.pool

@@ -127,7 +127,10 @@ impl Recursor {
             Lookup::Hit(r) => (r, Source::Hit),
             Lookup::Wait(rx) => match rx.await {
                 Ok(r) => (r, Source::Shared),
-                Err(_) => (Resolved::Error(ResponseCode::ERROR, Arc::new(b"Upstream resolution failed".to_vec())), Source::Shared),
+                Err(_) => (
+                    Resolved::Error(ResponseCode::ERROR, Arc::new(b"Upstream resolution failed".to_vec())),
+                    Source::Shared,
+                ),
             },
             Lookup::Lead(flight) => {
                 let (r, ttl) = self.resolve(&req, now).await;
@@ -138,7 +141,8 @@ impl Recursor {
         let rc = match &resolved {
             Resolved::Values(values) => {
                 let head = req.response_head(ResponseCode::SUCCESS, &responder);
-                match encode_resolution_response(out, &head, req.response_digest().as_ref(), req.handle, values.iter()) {
+                match encode_resolution_response(out, &head, req.response_digest().as_ref(), req.handle, values.iter())
+                {
                     Ok(_) => ResponseCode::SUCCESS,
                     Err(_) => {
                         write_error(out, &req, &responder, ResponseCode::ERROR, b"Answer too large");

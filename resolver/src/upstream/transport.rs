@@ -43,11 +43,8 @@ pub(crate) async fn udp_exchange(
     schedule: &[Duration],
     max_answer: usize,
 ) -> Result<(UdpOutcome, Vec<u8>), UpstreamError> {
-    let local: SocketAddr = if peer.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
+    let local: SocketAddr =
+        if peer.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
     let sock = UdpSocket::bind(local).await.map_err(|e| UpstreamError::io(peer, e))?;
     if sock.connect(peer).await.is_err() {
         return Ok((UdpOutcome::Refused, Vec::new()));
@@ -74,7 +71,7 @@ pub(crate) async fn udp_exchange(
                 Ok(Err(_)) => return Ok((UdpOutcome::Refused, Vec::new())),
             };
             let d = &buf[..n];
-            if n < ENVELOPE_LEN || n > UDP_MAX_DATAGRAM {
+            if !(ENVELOPE_LEN..=UDP_MAX_DATAGRAM).contains(&n) {
                 continue;
             }
             let Ok(env) = Envelope::decode(d) else { continue };
@@ -131,15 +128,13 @@ impl TcpPool {
         timeout: Duration,
     ) -> Result<Vec<Vec<u8>>, UpstreamError> {
         if let Some(mut s) = self.take(peer) {
-            match exchange_on(&mut s, peer, request, request_id, timeout).await {
-                Ok((answers, keep)) => {
-                    if keep {
-                        self.put(peer, s);
-                    }
-                    return Ok(answers);
+            // On error the server closed the kept connection meanwhile:
+            // retry on a new one.
+            if let Ok((answers, keep)) = exchange_on(&mut s, peer, request, request_id, timeout).await {
+                if keep {
+                    self.put(peer, s);
                 }
-                // The server closed the kept connection meanwhile: retry on a new one.
-                Err(Stale) => {}
+                return Ok(answers);
             }
         }
         let mut s = match tokio::time::timeout(connect_timeout, TcpStream::connect(peer)).await {
@@ -229,7 +224,11 @@ pub(crate) async fn read_message<R: tokio::io::AsyncRead + Unpin>(
 /// The CN (continuous) flag of an encoded message's header.
 pub(crate) fn continues(msg: &[u8]) -> bool {
     msg.len() >= ENVELOPE_LEN + 12
-        && u32::from_be_bytes([msg[ENVELOPE_LEN + 8], msg[ENVELOPE_LEN + 9], msg[ENVELOPE_LEN + 10], msg[ENVELOPE_LEN + 11]])
-            & OpFlags::CN.0
+        && u32::from_be_bytes([
+            msg[ENVELOPE_LEN + 8],
+            msg[ENVELOPE_LEN + 9],
+            msg[ENVELOPE_LEN + 10],
+            msg[ENVELOPE_LEN + 11],
+        ]) & OpFlags::CN.0
             != 0
 }

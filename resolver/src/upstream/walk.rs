@@ -228,16 +228,15 @@ impl Upstream {
             let answer = self.resolve_at(roots, where_, &query, budget).await?;
             let rc = answer.message.header.response_code;
             match answer.message.body {
-                Body::ResolutionResponse(r) => {
-                    self.sites_from_values(roots, &r.values, &[b"HS_SITE", b"HS_SITE.6"], b"HS_SERV", budget)
-                        .await
-                        .and_then(|l| match &l.service {
-                            Service::Sites(s) if s.is_empty() => Err(UpstreamError::NoService {
-                                handle: String::from_utf8_lossy(&service_handle).into(),
-                            }),
-                            _ => Ok(l),
-                        })
-                }
+                Body::ResolutionResponse(r) => self
+                    .sites_from_values(roots, &r.values, &[b"HS_SITE", b"HS_SITE.6"], b"HS_SERV", budget)
+                    .await
+                    .and_then(|l| match &l.service {
+                        Service::Sites(s) if s.is_empty() => {
+                            Err(UpstreamError::NoService { handle: String::from_utf8_lossy(&service_handle).into() })
+                        }
+                        _ => Ok(l),
+                    }),
                 _ if rc == ResponseCode::HANDLE_NOT_FOUND || rc == ResponseCode::VALUES_NOT_FOUND => {
                     Err(UpstreamError::NoService { handle: String::from_utf8_lossy(&service_handle).into() })
                 }
@@ -290,11 +289,11 @@ impl Upstream {
             let mut ttl = None;
             let mut root = false;
             for v in values {
-                if site_types.iter().any(|t| v.value_type.eq_ignore_ascii_case(t)) {
-                    if let Ok(s) = HsSite::from_bytes(&v.data) {
-                        sites.push(s);
-                        ttl = min_ttl(ttl, Some(value_ttl(v, budget.now)));
-                    }
+                if site_types.iter().any(|t| v.value_type.eq_ignore_ascii_case(t))
+                    && let Ok(s) = HsSite::from_bytes(&v.data)
+                {
+                    sites.push(s);
+                    ttl = min_ttl(ttl, Some(value_ttl(v, budget.now)));
                 }
             }
             for v in values {
