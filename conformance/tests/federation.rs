@@ -166,6 +166,10 @@ fn prefixes_reach_the_top_node_and_clients_follow_them_to_a() {
         .expect("a UDP interface");
     assert_eq!(udp_port, u32::from(a.handle_udp.port()), "A's site names A's UDP door");
 
+    // The demo enterprise prefix (hosted here since the first start) has its record too.
+    let demo = site_of(&resolve(a.handle_udp, "0.NA/88.118.8.1001", &["HS_SITE"])).expect("0.NA/88.118.8.1001 at A");
+    assert_eq!(demo, local, "hosted prefixes carry this node's HS_SITE");
+
     // 2. The outbox delivers it: the top node answers the prefix handle with A's HS_SITE.
     let at_top = wait_for(30, "the prefix handle at the top node", || {
         site_of(&resolve(top.handle_udp, &format!("0.NA/{p1}"), &["HS_SITE", "HS_SITE.PREFIX", "HS_SERV"]))
@@ -176,7 +180,8 @@ fn prefixes_reach_the_top_node_and_clients_follow_them_to_a() {
     //    identifier at the site it names (handle-protocol.md §7 steps 2 and 4).
     let id = format!("{p1}/WIDGET-7");
     ok(&a.config, &["id", "put", &id, "1:URL:https://factory.example/widget-7"]);
-    let walk = resolve(top.handle_udp, &format!("0.NA/{p1}"), &["HS_SITE", "HS_SITE.PREFIX", "HS_SERV", "HS_NAMESPACE"]);
+    let walk =
+        resolve(top.handle_udp, &format!("0.NA/{p1}"), &["HS_SITE", "HS_SITE.PREFIX", "HS_SERV", "HS_NAMESPACE"]);
     let site = HsSite::from_bytes(&site_of(&walk).expect("HS_SITE from the top node")).unwrap();
     let s = &site.servers[0];
     let port = s.interfaces.iter().find(|i| i.protocol == interface_protocol::UDP).unwrap().port;
@@ -257,8 +262,11 @@ fn outbox_drain_rate() {
     })
     .unwrap();
     let cfg = std::fs::read_to_string(&top.config).unwrap();
-    std::fs::write(&top.config, cfg.replacen("tcp_listen = \"127.0.0.1:0\"", &format!("tcp_listen = \"{}\"", top.handle_tcp), 1))
-        .unwrap();
+    std::fs::write(
+        &top.config,
+        cfg.replacen("tcp_listen = \"127.0.0.1:0\"", &format!("tcp_listen = \"{}\"", top.handle_tcp), 1),
+    )
+    .unwrap();
     let a = Node::start(&Setup {
         node_prefix: A_PREFIX.into(),
         extra_toml: format!(
@@ -269,15 +277,22 @@ fn outbox_drain_rate() {
         ..Setup::default()
     })
     .unwrap();
-    wait_for(60, "the demo prefix at the top node", || {
-        site_of(&resolve(top.handle_udp, "0.NA/88.118.8.1001", &[]))
-    });
+    wait_for(60, "the demo prefix at the top node", || site_of(&resolve(top.handle_udp, "0.NA/88.118.8.1001", &[])));
     top.kill().unwrap();
     for i in 0..n {
         let p = format!("88.118.8.{}", 5000 + i);
         ok(
             &a.config,
-            &["enterprise", "create", "--name", &format!("D{i}"), "--credit-code", &format!("91D{i:08}"), "--prefix", &p],
+            &[
+                "enterprise",
+                "create",
+                "--name",
+                &format!("D{i}"),
+                "--credit-code",
+                &format!("91D{i:08}"),
+                "--prefix",
+                &p,
+            ],
         );
     }
     wait_for(120, "the whole backlog in the outbox", || {

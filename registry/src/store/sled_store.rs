@@ -29,9 +29,7 @@ use super::counters::CounterAcc;
 use super::group_commit::GroupCommit;
 use super::prefix_index::{PrefixIndex, PrefixMatch};
 use super::read_cache::ReadCache;
-use super::{
-    ConsumerPosition, PruneReport, RecordOp, Retention, Store, StoreError, StoreMeta, WriteCtx, WriteReceipt,
-};
+use super::{ConsumerPosition, PruneReport, RecordOp, Retention, Store, StoreError, StoreMeta, WriteCtx, WriteReceipt};
 use crate::ident::{MAX_HANDLE_BYTES, check_prefix_chars, prefix_of};
 use crate::model::record::MAX_RECORD_BYTES;
 use crate::model::wire::{MAX_HANDLE_LEN, MAX_VALUES};
@@ -656,7 +654,6 @@ impl SledStore {
         self.wait_durable(seq)
     }
 
-
     fn get_plain<T: Stored>(&self, tree: &sled::Tree, name: &'static str, key: &[u8]) -> Result<Option<T>, StoreError> {
         match tree.get(key).map_err(backend)? {
             Some(b) => Ok(Some(decode(name, &b)?)),
@@ -1151,13 +1148,7 @@ impl Store for SledStore {
         // Held under the writer lock: no group is appended meanwhile, so the
         // sizes add up and the removal is one batch.
         let w = lock(&self.writer);
-        let floor = self
-            .consumers()?
-            .iter()
-            .map(|c| c.position)
-            .min()
-            .unwrap_or(u64::MAX)
-            .min(self.durable_seq());
+        let floor = self.consumers()?.iter().map(|c| c.position).min().unwrap_or(u64::MAX).min(self.durable_seq());
         let mut groups: Vec<(sled::IVec, u64, u64, u64, u64)> = Vec::new(); // key, first, last, time, bytes
         let mut total_bytes = 0u64;
         for kv in self.t.changelog.iter() {
