@@ -166,6 +166,10 @@ fn prefixes_reach_the_top_node_and_clients_follow_them_to_a() {
         .expect("a UDP interface");
     assert_eq!(udp_port, u32::from(a.handle_udp.port()), "A's site names A's UDP door");
 
+    // The demo enterprise prefix (hosted here since the first start) has its record too.
+    let demo = site_of(&resolve(a.handle_udp, "0.NA/88.118.8.1001", &["HS_SITE"])).expect("0.NA/88.118.8.1001 at A");
+    assert_eq!(demo, local, "hosted prefixes carry this node's HS_SITE");
+
     // 2. The outbox delivers it: the top node answers the prefix handle with A's HS_SITE.
     let at_top = wait_for(30, "the prefix handle at the top node", || {
         site_of(&resolve(top.handle_udp, &format!("0.NA/{p1}"), &["HS_SITE", "HS_SITE.PREFIX", "HS_SERV"]))
@@ -176,7 +180,8 @@ fn prefixes_reach_the_top_node_and_clients_follow_them_to_a() {
     //    identifier at the site it names (handle-protocol.md §7 steps 2 and 4).
     let id = format!("{p1}/WIDGET-7");
     ok(&a.config, &["id", "put", &id, "1:URL:https://factory.example/widget-7"]);
-    let walk = resolve(top.handle_udp, &format!("0.NA/{p1}"), &["HS_SITE", "HS_SITE.PREFIX", "HS_SERV", "HS_NAMESPACE"]);
+    let walk =
+        resolve(top.handle_udp, &format!("0.NA/{p1}"), &["HS_SITE", "HS_SITE.PREFIX", "HS_SERV", "HS_NAMESPACE"]);
     let site = HsSite::from_bytes(&site_of(&walk).expect("HS_SITE from the top node")).unwrap();
     let s = &site.servers[0];
     let port = s.interfaces.iter().find(|i| i.protocol == interface_protocol::UDP).unwrap().port;
@@ -231,4 +236,77 @@ fn prefixes_reach_the_top_node_and_clients_follow_them_to_a() {
     assert_eq!(top_requests(&top, 104, 1), 0, "no modify");
     // The first prefix survived the restart at the top node.
     assert_eq!(site_of(&resolve(top.handle_udp, &format!("0.NA/{p1}"), &[])).as_deref(), Some(local.as_slice()));
+}
+
+/// Outbox drain rate after an outage (docs/performance.md): with the top
+/// node down, `IDNODE_DRAIN_N` (default 200) prefixes are approved on A;
+/// the top node restarts and the time until A's outbox is empty is printed.
+/// Loopback only, bounded by N and a 300 s deadline. Run with
+/// `cargo test -p idnode-conformance --test federation -- --ignored --nocapture outbox_drain_rate`.
+#[test]
+#[ignore = "measurement for docs/performance.md"]
+fn outbox_drain_rate() {
+    let n: u32 = std::env::var("IDNODE_DRAIN_N").ok().and_then(|v| v.parse().ok()).unwrap_or(200).clamp(1, 5000);
+    let shared = tempfile::tempdir().unwrap();
+    let secret_file = shared.path().join("a-at-top.secret");
+    std::fs::write(&secret_file, "fed-test-secret-0123456789abcdef\n").unwrap();
+    let mut top = Node::start(&Setup {
+        node_prefix: "88".into(),
+        node_toml: "role = \"top\"".into(),
+        init: true,
+        extra_toml: format!(
+            "\n[federation]\nderived_prefixes = [\"88\"]\n\n[[federation.admitted]]\nidentity = \"300:0.NA/{A_PREFIX}\"\nprefixes = [\"{A_PREFIX}\"]\nsecret_file = \"{}\"\n",
+            secret_file.display()
+        ),
+        ..Setup::default()
+    })
+    .unwrap();
+    let cfg = std::fs::read_to_string(&top.config).unwrap();
+    std::fs::write(
+        &top.config,
+        cfg.replacen("tcp_listen = \"127.0.0.1:0\"", &format!("tcp_listen = \"{}\"", top.handle_tcp), 1),
+    )
+    .unwrap();
+    let a = Node::start(&Setup {
+        node_prefix: A_PREFIX.into(),
+        extra_toml: format!(
+            "\n[federation]\ntop = \"{}\"\nsecret_file = \"{}\"\nretry_min_ms = 100\nretry_max_ms = 200\n",
+            top.handle_tcp,
+            secret_file.display()
+        ),
+        ..Setup::default()
+    })
+    .unwrap();
+    wait_for(60, "the demo prefix at the top node", || site_of(&resolve(top.handle_udp, "0.NA/88.118.8.1001", &[])));
+    top.kill().unwrap();
+    for i in 0..n {
+        let p = format!("88.118.8.{}", 5000 + i);
+        ok(
+            &a.config,
+            &[
+                "enterprise",
+                "create",
+                "--name",
+                &format!("D{i}"),
+                "--credit-code",
+                &format!("91D{i:08}"),
+                "--prefix",
+                &p,
+            ],
+        );
+    }
+    wait_for(120, "the whole backlog in the outbox", || {
+        (stats(&a)["federation"]["outbox"]["depth"].as_u64() == Some(u64::from(n))).then_some(())
+    });
+    let delivered_before = stats(&a)["federation"]["outbox"]["delivered"].as_u64().unwrap();
+    top.restart().unwrap();
+    let t0 = Instant::now();
+    wait_for(300, "the outbox to drain", || {
+        (stats(&a)["federation"]["outbox"]["depth"].as_u64() == Some(0)).then_some(())
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    let delivered = stats(&a)["federation"]["outbox"]["delivered"].as_u64().unwrap() - delivered_before;
+    assert_eq!(delivered, u64::from(n));
+    assert_eq!(top_requests(&top, 100, 1), u64::from(n));
+    println!("outbox drain: {n} prefixes in {secs:.2} s = {:.0} prefixes/s", f64::from(n) / secs);
 }

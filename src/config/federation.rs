@@ -125,7 +125,10 @@ impl FederationConfig {
             if role != Role::Secondary {
                 p.add("federation.top", "only a secondary node reports prefixes to a top node");
             }
-            if !self.top.rsplit_once(':').is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|n| n > 0))
+            if !self
+                .top
+                .rsplit_once(':')
+                .is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|n| n > 0))
             {
                 p.add("federation.top", format!("{:?} is not host:port", self.top));
             }

@@ -139,8 +139,8 @@ pub async fn start(
         let identity = idnode_resolver::auth::Identity::parse(&f.identity_or_default(&cfg.node.node_prefix))
             .context("federation.identity")?;
         let path = cfg.resolve_path(&f.secret_file);
-        let secret = Secret::from_file(&path)
-            .with_context(|| format!("reading federation.secret_file {}", path.display()))?;
+        let secret =
+            Secret::from_file(&path).with_context(|| format!("reading federation.secret_file {}", path.display()))?;
         let link = link::TcpTopLink {
             addr: f.top.clone(),
             identity_index: identity.index,

@@ -76,11 +76,7 @@ pub fn published_values(p: &Prefix, own_site: &[u8]) -> Option<Vec<Value>> {
     if p.state != PrefixState::Enabled {
         return None;
     }
-    let site: &[u8] = if p.homed || p.hosting == HostingState::Hosted {
-        own_site
-    } else {
-        p.site.as_deref()?
-    };
+    let site: &[u8] = if p.homed || p.hosting == HostingState::Hosted { own_site } else { p.site.as_deref()? };
     if site.is_empty() {
         return None;
     }

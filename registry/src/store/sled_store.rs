@@ -29,9 +29,7 @@ use super::counters::CounterAcc;
 use super::group_commit::GroupCommit;
 use super::prefix_index::{PrefixIndex, PrefixMatch};
 use super::read_cache::ReadCache;
-use super::{
-    ConsumerPosition, PruneReport, RecordOp, Retention, Store, StoreError, StoreMeta, WriteCtx, WriteReceipt,
-};
+use super::{ConsumerPosition, PruneReport, RecordOp, Retention, Store, StoreError, StoreMeta, WriteCtx, WriteReceipt};
 use crate::ident::{MAX_HANDLE_BYTES, check_prefix_chars, prefix_of};
 use crate::model::record::MAX_RECORD_BYTES;
 use crate::model::wire::{MAX_HANDLE_LEN, MAX_VALUES};
@@ -656,7 +654,6 @@ impl SledStore {
         self.wait_durable(seq)
     }
 
-
     fn get_plain<T: Stored>(&self, tree: &sled::Tree, name: &'static str, key: &[u8]) -> Result<Option<T>, StoreError> {
         match tree.get(key).map_err(backend)? {
             Some(b) => Ok(Some(decode(name, &b)?)),
@@ -1148,9 +1145,9 @@ impl Store for SledStore {
     }
 
     fn prune_changelog(&self, r: &Retention, now: u64) -> Result<PruneReport, StoreError> {
-        // Held under the writer lock: no group is appended meanwhile, so the
-        // sizes add up and the removal is one batch.
-        let w = lock(&self.writer);
+        // No writer lock: writers only append after the last group, and only
+        // groups at the front are removed here. Only the groups that go (and
+        // the first that stays) are decoded; the size is summed from lengths.
         let floor = self
             .consumers()?
             .iter()
@@ -1158,48 +1155,39 @@ impl Store for SledStore {
             .min()
             .unwrap_or(u64::MAX)
             .min(self.durable_seq());
-        let mut groups: Vec<(sled::IVec, u64, u64, u64, u64)> = Vec::new(); // key, first, last, time, bytes
-        let mut total_bytes = 0u64;
+        let mut kept_bytes = 0u64;
         for kv in self.t.changelog.iter() {
             let (k, v) = kv.map_err(backend)?;
-            let g = decode_group(&v)?;
-            let (Some(first), Some(last)) = (g.first(), g.last()) else { continue };
-            let bytes = (k.len() + v.len()) as u64;
-            total_bytes += bytes;
-            groups.push((k, first.seq, last.seq, last.time, bytes));
+            kept_bytes += (k.len() + v.len()) as u64;
         }
         let cutoff = r.max_age_secs.map(|a| now.saturating_sub(a));
         let mut report = PruneReport::default();
         let mut batch = sled::Batch::default();
-        let mut kept_bytes = total_bytes;
-        let mut stop = false;
-        for (k, first, last, time, bytes) in &groups {
-            let n = last - first + 1;
-            let too_old = cutoff.is_some_and(|c| *time < c);
+        for kv in self.t.changelog.iter() {
+            let (k, v) = kv.map_err(backend)?;
+            let g = decode_group(&v)?;
+            let (Some(first), Some(last)) = (g.first(), g.last()) else { continue };
+            let n = last.seq - first.seq + 1;
+            let too_old = cutoff.is_some_and(|c| last.time < c);
             let too_big = r.max_bytes.is_some_and(|m| kept_bytes > m);
-            if stop || !(too_old || too_big) {
-                stop = true;
-                report.kept += n;
-                continue;
+            if !(too_old || too_big) {
+                break;
             }
-            if *last > floor {
+            if last.seq > floor {
                 report.held_for_consumers += n;
-                report.kept += n;
-                stop = true;
-                continue;
+                break;
             }
             batch.remove(k.clone());
             report.removed += n;
-            kept_bytes -= bytes;
+            kept_bytes -= (k.len() + v.len()) as u64;
         }
-        report.kept_bytes = kept_bytes;
         if report.removed > 0 {
             self.t.changelog.apply_batch(batch).map_err(backend)?;
-        }
-        drop(w);
-        if report.removed > 0 {
             self.gc.wait_durable()?;
         }
+        let first = self.first_seq()?;
+        report.kept = if first == 0 { 0 } else { self.last_seq().saturating_sub(first) + 1 };
+        report.kept_bytes = kept_bytes;
         Ok(report)
     }
 
