@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use idnode_conformance::{Node, Setup, http_get, read_message, resolution_request};
 use idnode_resolver::wire::{
-    Body, Envelope, Header, HandleBody, Message, OpCode, OpFlags, ProtocolVersion, ResponseCode, udp_fragments,
+    Body, Envelope, HandleBody, Header, Message, OpCode, OpFlags, ProtocolVersion, ResponseCode, udp_fragments,
 };
 
 const V211: ProtocolVersion = ProtocolVersion::OURS;
@@ -267,12 +267,9 @@ fn reassemble(mut datagrams: Vec<Vec<u8>>) -> Vec<u8> {
 fn large_answer_to_an_unproven_udp_source_is_capped_and_served_over_tcp() {
     let dir = tempfile::tempdir().unwrap();
     let handle = "88.118.8/ATTACK-BIG-RECORD";
-    let node = Node::start(&Setup {
-        init: true,
-        imports: vec![big_record_file(dir.path(), handle)],
-        ..Setup::default()
-    })
-    .expect("node starts");
+    let node =
+        Node::start(&Setup { init: true, imports: vec![big_record_file(dir.path(), handle)], ..Setup::default() })
+            .expect("node starts");
     let src = lo(5);
     let sock = UdpSocket::bind(SocketAddr::new(src, 0)).unwrap();
     let request = resolve_request(41, handle);

@@ -82,14 +82,14 @@ fn steer_by_source(sock: &UdpSocket, count: usize) -> io::Result<()> {
     // The IP version decides where the source address is: IPv4 at 12..16,
     // IPv6 at 8..24 (its low 32 bits at 20); a dual-stack socket sees both.
     let program = [
-        op(0x30, 0, 0, NET),           // ldb [0]        first byte of the IP header
-        op(0x74, 0, 0, 4),             // rsh #4         version
-        op(0x15, 0, 2, 4),             // jeq #4, next, +2
-        op(0x20, 0, 0, NET + 12),      // ld [12]        IPv4 source
-        op(0x05, 0, 0, 1),             // ja +1
-        op(0x20, 0, 0, NET + 20),      // ld [20]        IPv6 source, low 32 bits
-        op(0x94, 0, 0, count as u32),  // mod #count
-        op(0x16, 0, 0, 0),             // ret a          socket index
+        op(0x30, 0, 0, NET),          // ldb [0]        first byte of the IP header
+        op(0x74, 0, 0, 4),            // rsh #4         version
+        op(0x15, 0, 2, 4),            // jeq #4, next, +2
+        op(0x20, 0, 0, NET + 12),     // ld [12]        IPv4 source
+        op(0x05, 0, 0, 1),            // ja +1
+        op(0x20, 0, 0, NET + 20),     // ld [20]        IPv6 source, low 32 bits
+        op(0x94, 0, 0, count as u32), // mod #count
+        op(0x16, 0, 0, 0),            // ret a          socket index
     ];
     let prog = sock_fprog { len: program.len() as u16, filter: program.as_ptr().cast_mut() };
     nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::AttachReusePortCbpf, &prog).map_err(io::Error::from)
@@ -225,7 +225,8 @@ fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, limits: &Handl
             {
                 arena.truncate(at);
                 metrics.amplification_capped();
-                if let Some(o) = engine.refuse(request, ResponseCode::ERROR, limits::USE_TCP_TOO_LARGE, now, &mut arena) {
+                if let Some(o) = engine.refuse(request, ResponseCode::ERROR, limits::USE_TCP_TOO_LARGE, now, &mut arena)
+                {
                     outcome = o;
                 }
                 len = arena.len() - at;
