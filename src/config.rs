@@ -788,7 +788,8 @@ impl Config {
         if !(16..=128).contains(&l.client_ipv6_prefix) {
             p.add("limits.client_ipv6_prefix", "must be between 16 and 128");
         }
-        for (name, list) in [("per_address_networks", &l.per_address_networks), ("exempt_networks", &l.exempt_networks)] {
+        for (name, list) in [("per_address_networks", &l.per_address_networks), ("exempt_networks", &l.exempt_networks)]
+        {
             for (i, n) in list.iter().enumerate() {
                 if let Err(why) = crate::serve::limits::Cidr::parse(n) {
                     p.add(format!("limits.{name}[{i}]"), why);

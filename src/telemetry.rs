@@ -99,7 +99,11 @@ pub fn describe() {
     describe_counter!(names::UDP_DROPPED, Unit::Count, "UDP datagrams dropped without an answer, by reason.");
     describe_counter!(names::TCP_REFUSED, Unit::Count, "TCP connections refused at the connection limit.");
     describe_gauge!(names::TCP_CONNECTIONS, Unit::Count, "Open TCP connections, by front door.");
-    describe_counter!(names::RATE_LIMITED, Unit::Count, "Requests over their client network's rate, by door and action.");
+    describe_counter!(
+        names::RATE_LIMITED,
+        Unit::Count,
+        "Requests over their client network's rate, by door and action."
+    );
     describe_counter!(
         names::UDP_AMPLIFICATION_CAPPED,
         Unit::Count,

@@ -48,7 +48,8 @@ impl DoorMetrics {
                 hot.push(counter!(names::REQUESTS, "door" => door, "opcode" => op.to_string(), "rc" => rc.to_string()));
             }
         }
-        let limited = ["drop", "slip", "busy"].map(|action| counter!(names::RATE_LIMITED, "door" => door, "action" => action));
+        let limited =
+            ["drop", "slip", "busy"].map(|action| counter!(names::RATE_LIMITED, "door" => door, "action" => action));
         DoorMetrics {
             door,
             hot,

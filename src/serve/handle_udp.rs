@@ -61,7 +61,7 @@ pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
         out.push(sock);
     }
     if out.len() > 1
-        && let Err(e) = steer_by_source(&out[0], target.is_ipv4(), out.len())
+        && let Err(e) = steer_by_source(&out[0], out.len())
     {
         tracing::warn!(error = %e, "could not steer UDP datagrams by source address; the kernel spreads them by flow");
     }
@@ -75,16 +75,22 @@ pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
 /// limiter can only drop what a thread receives; a queue overflowing in the
 /// kernel drops every source's datagrams alike). A classic BPF program on
 /// the `SO_REUSEPORT` group.
-fn steer_by_source(sock: &UdpSocket, ipv4: bool, count: usize) -> io::Result<()> {
+fn steer_by_source(sock: &UdpSocket, count: usize) -> io::Result<()> {
     use nix::libc::{sock_filter, sock_fprog};
     /// `SKF_NET_OFF`: offsets relative to the IP header.
     const NET: u32 = 0xfff0_0000;
-    // IPv4 source at 12..16; IPv6 source at 8..24, its low 32 bits at 20.
-    let src = NET + if ipv4 { 12 } else { 20 };
+    let op = |code: u16, jt: u8, jf: u8, k: u32| sock_filter { code, jt, jf, k };
+    // The IP version decides where the source address is: IPv4 at 12..16,
+    // IPv6 at 8..24 (its low 32 bits at 20); a dual-stack socket sees both.
     let program = [
-        sock_filter { code: 0x20, jt: 0, jf: 0, k: src },          // ld [src]
-        sock_filter { code: 0x94, jt: 0, jf: 0, k: count as u32 }, // mod #count
-        sock_filter { code: 0x16, jt: 0, jf: 0, k: 0 },            // ret a
+        op(0x30, 0, 0, NET),          // ldb [0]        first byte of the IP header
+        op(0x74, 0, 0, 4),            // rsh #4         version
+        op(0x15, 0, 2, 4),            // jeq #4, next, +2
+        op(0x20, 0, 0, NET + 12),     // ld [12]        IPv4 source
+        op(0x05, 0, 0, 1),            // ja +1
+        op(0x20, 0, 0, NET + 20),     // ld [20]        IPv6 source, low 32 bits
+        op(0x94, 0, 0, count as u32), // mod #count
+        op(0x16, 0, 0, 0),            // ret a          socket index
     ];
     let prog = sock_fprog { len: program.len() as u16, filter: program.as_ptr().cast_mut() };
     nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::AttachReusePortCbpf, &prog).map_err(io::Error::from)
@@ -237,7 +243,8 @@ fn serve(
             {
                 arena.truncate(at);
                 metrics.amplification_capped();
-                if let Some(o) = engine.refuse(request, ResponseCode::ERROR, limits::USE_TCP_TOO_LARGE, now, &mut arena) {
+                if let Some(o) = engine.refuse(request, ResponseCode::ERROR, limits::USE_TCP_TOO_LARGE, now, &mut arena)
+                {
                     outcome = o;
                 }
                 len = arena.len() - at;
@@ -307,5 +314,47 @@ fn send_all(
                 done += 1;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which of `socks` each of `senders`' datagrams reached.
+    fn landing(socks: &[UdpSocket], senders: &[UdpSocket]) -> Vec<usize> {
+        let to = socks[0].local_addr().unwrap();
+        for s in socks {
+            s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        }
+        senders
+            .iter()
+            .map(|s| {
+                s.send_to(b"x", to).unwrap();
+                let mut buf = [0u8; 8];
+                (0..socks.len())
+                    .cycle()
+                    .take(socks.len() * 10)
+                    .find(|&i| socks[i].recv(&mut buf).is_ok())
+                    .expect("the datagram reached a socket")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn datagrams_are_steered_by_source_address_not_port() {
+        let socks = bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        let from = |ip: &str| -> Vec<UdpSocket> { (0..6).map(|_| UdpSocket::bind((ip, 0)).unwrap()).collect() };
+        let two = landing(&socks, &from("127.0.0.2"));
+        let three = landing(&socks, &from("127.0.0.3"));
+        // Every port of one source lands on one socket; .2 and .3 differ (mod 2).
+        assert!(two.iter().all(|&i| i == two[0]), "{two:?}");
+        assert!(three.iter().all(|&i| i == three[0]), "{three:?}");
+        assert_ne!(two[0], three[0]);
+
+        let socks = bind("[::1]:0".parse().unwrap(), 2).unwrap();
+        let six: Vec<UdpSocket> = (0..6).map(|_| UdpSocket::bind("[::1]:0").unwrap()).collect();
+        let l = landing(&socks, &six);
+        assert!(l.iter().all(|&i| i == l[0]), "{l:?}");
     }
 }

@@ -44,9 +44,12 @@ impl Cidr {
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let len = match l {
             None => max,
-            Some(l) => l.trim().parse::<u8>().ok().filter(|&n| n <= max).ok_or_else(|| {
-                format!("{s:?}: prefix length must be 0..={max}")
-            })?,
+            Some(l) => l
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|&n| n <= max)
+                .ok_or_else(|| format!("{s:?}: prefix length must be 0..={max}"))?,
         };
         Ok(Cidr { addr: mask(addr, len), len })
     }
@@ -398,10 +401,7 @@ impl HandleLimits {
         Ok(HandleLimits {
             udp: limiter()?,
             tcp: limiter()?,
-            proven: ProvenSources::new(
-                Duration::from_secs(l.proven_source_ttl_secs),
-                l.max_tracked_clients as usize,
-            ),
+            proven: ProvenSources::new(Duration::from_secs(l.proven_source_ttl_secs), l.max_tracked_clients as usize),
             max_amplification: l.udp_max_amplification as usize,
             conns: std::sync::Arc::new(ConnCounter::new(cfg.handle.tcp_max_connections_per_address)),
             exempt,

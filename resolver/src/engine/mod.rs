@@ -214,7 +214,14 @@ impl Engine {
     /// it: what a listener sends when a per-source limit refuses a request
     /// (RC 2 "retry over TCP" on UDP, RC 3 on TCP). `None`, and nothing
     /// appended, when `request` does not frame as a request.
-    pub fn refuse(&self, request: &[u8], rc: ResponseCode, message: &[u8], now: u64, out: &mut Vec<u8>) -> Option<Outcome> {
+    pub fn refuse(
+        &self,
+        request: &[u8],
+        rc: ResponseCode,
+        message: &[u8],
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Option<Outcome> {
         let frame = Frame::parse(request).ok().filter(|f| !f.header.is_response())?;
         Some(self.error(&frame, rc, message, now, out))
     }

@@ -131,7 +131,8 @@ pub fn tcp_framing_and_udp_reassembly(data: &[u8]) {
     }
 
     // --- UDP: datagrams cut from the input, from four peers.
-    let limits = ReassemblyLimits { max_pending: 4, max_buffered_bytes: 4096, timeout: std::time::Duration::from_secs(5) };
+    let limits =
+        ReassemblyLimits { max_pending: 4, max_buffered_bytes: 4096, timeout: std::time::Duration::from_secs(5) };
     let mut r = Reassembler::new(limits);
     let now = Instant::now();
     let mut rest = data;
