@@ -230,7 +230,9 @@ fn raw(n: &rest_util::TestNode, head: &str, body: &[u8]) -> (u16, Value, String)
                 if let Some((h, b)) = text.split_once("\r\n\r\n") {
                     let len = h
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
                         .and_then(|v| v.parse::<usize>().ok());
                     if len.is_some_and(|len| b.len() >= len) {
                         break;
@@ -284,7 +286,11 @@ fn bad_bodies_and_unknown_paths_get_json_errors_and_change_nothing() {
 
     // Unknown paths, on each API's ground and outside them.
     for path in ["/no/such/thing", "/api/nope", "/snms/api/nope", "/identityv2/nope", "/admin/v1/status", "/metrics"] {
-        check(&format!("GET {path}"), raw(&n, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), b""), 404);
+        check(
+            &format!("GET {path}"),
+            raw(&n, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), b""),
+            404,
+        );
     }
     // Wrong method.
     check(
@@ -293,7 +299,8 @@ fn bad_bodies_and_unknown_paths_get_json_errors_and_change_nothing() {
         405,
     );
     // Wrong content type on a write.
-    let rec = json!({"handle": format!("{}/attack-ct", "88.118.8.1001"), "templateVersion": "1.0.0", "value": []}).to_string();
+    let rec = json!({"handle": format!("{}/attack-ct", "88.118.8.1001"), "templateVersion": "1.0.0", "value": []})
+        .to_string();
     let head = |method: &str, path: &str, ct: &str, len: usize| {
         format!(
             "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {bearer}\r\nContent-Type: {ct}\r\nContent-Length: {len}\r\n\r\n"

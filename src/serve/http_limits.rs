@@ -88,7 +88,10 @@ mod tests {
         Shapes::new(&crate::config::Config::default())
     }
 
-    async fn send(app: &Router, req: axum::http::Request<Body>) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+    async fn send(
+        app: &Router,
+        req: axum::http::Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
         let resp = app.clone().oneshot(req).await.unwrap();
         let (status, headers) = (resp.status(), resp.headers().clone());
         let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
@@ -136,7 +139,8 @@ mod tests {
         let (st, _, v) = send(&app, req.unwrap()).await;
         assert_eq!(st, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert!(v["error"]["message"].as_str().unwrap().contains("Content-Type"), "{v}");
-        let req = axum::http::Request::post("/json").header(header::CONTENT_TYPE, "application/json").body(Body::from("{"));
+        let req =
+            axum::http::Request::post("/json").header(header::CONTENT_TYPE, "application/json").body(Body::from("{"));
         let (st, _, v) = send(&app, req.unwrap()).await;
         assert!(st.is_client_error(), "{st}");
         assert!(v["error"]["message"].is_string(), "{v}");
