@@ -321,9 +321,8 @@ fn create_store(cfg: &Config, secret: &crate::config::Secret, demo: bool) -> Res
     // admin secret, stored as an Argon2id hash (plus the sealed hashed-login
     // verifier when `snms.hashed_login` is on).
     let sealer = crate::api::auth::sealed::Sealer::in_data_dir(cfg.data_dir());
-    let (phc, v1) =
-        crate::api::snms::account_hashes(&sealer, SNMS_ADMIN_USER, secret.expose(), cfg.snms.hashed_login)
-            .map_err(|e| anyhow::anyhow!("hashing the SNMS admin password: {e}"))?;
+    let (phc, v1) = crate::api::snms::account_hashes(&sealer, SNMS_ADMIN_USER, secret.expose(), cfg.snms.hashed_login)
+        .map_err(|e| anyhow::anyhow!("hashing the SNMS admin password: {e}"))?;
     let mut account =
         idnode_registry::model::Identity::new(SNMS_ADMIN_USER, idnode_registry::model::Role::PlatformAdmin, phc, now);
     account.snms_v1_verifier = v1;

@@ -20,6 +20,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+#[path = "config/http.rs"]
 mod http;
 pub use http::HttpLimits;
 

@@ -285,12 +285,7 @@ impl AuthState {
         server_admins: Vec<Identity>,
         throttle: Arc<throttle::LoginThrottle>,
     ) -> Self {
-        AuthState {
-            sessions: Mutex::new(Sessions::default()),
-            throttle,
-            allow_plain_http_auth,
-            server_admins,
-        }
+        AuthState { sessions: Mutex::new(Sessions::default()), throttle, allow_plain_http_auth, server_admins }
     }
 
     /// Whether credentials may be used on this connection.

@@ -5,8 +5,9 @@
 //! are left alone; anything else with a 4xx/5xx status and a non-JSON body
 //! gets the JSON of the API its path belongs to, naming the problem:
 //!
-//! * `/api/...` (Handle REST): `{"responseCode": 2, "message": ...}` —
-//!   b2handle and pyhandle decode every 404 as JSON;
+//! * `/api/...` (Handle REST): `{"responseCode": 4, "message": ...}`
+//!   (RC_PROTOCOL_ERROR; 2, RC_ERROR, for 5xx) — b2handle and pyhandle
+//!   decode every 404 as JSON;
 //! * SNMS paths (`/identity...`, `/identityv2/...`, `/snms/...`, under
 //!   `snms.base_path`): the envelope `{"message", "status": -2, "data": null}`;
 //! * everything else (admin API, operational endpoints, unknown paths):
@@ -95,7 +96,10 @@ fn default_message(status: StatusCode) -> String {
 /// The JSON error body of `family`.
 pub fn body(family: Family, status: StatusCode, message: &str) -> serde_json::Value {
     match family {
-        Family::Rest => json!({"responseCode": 2, "message": message}),
+        Family::Rest => {
+            let rc = if status.is_server_error() { 2 } else { 4 };
+            json!({"responseCode": rc, "message": message})
+        }
         Family::Snms => json!({"message": message, "status": -2, "data": null}),
         Family::Other => json!({"error": {"code": code_of(status), "message": message, "field": null}}),
     }

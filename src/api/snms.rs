@@ -71,8 +71,7 @@ pub fn router_with_clock(deps: ApiDeps, clock: Clock) -> Router {
         return Router::new();
     }
     let base = deps.cfg.snms.base_path.clone();
-    let (small, large) =
-        (deps.cfg.http.limits.max_body_bytes as usize, deps.cfg.limits.http_max_body_bytes as usize);
+    let (small, large) = (deps.cfg.http.limits.max_body_bytes as usize, deps.cfg.limits.http_max_body_bytes as usize);
     let st = SnmsState::new(deps, clock);
     // Batch routes carry up to `snms.batch_limit` items: the large body limit.
     let batch = Router::new()
@@ -222,7 +221,8 @@ impl SnmsState {
 }
 
 /// Why credentials on this connection are not accepted.
-const INSECURE: &str = "凭据只能通过HTTPS发送 (credentials are accepted over HTTPS, or over plain HTTP from a loopback client only)";
+const INSECURE: &str =
+    "凭据只能通过HTTPS发送 (credentials are accepted over HTTPS, or over plain HTTP from a loopback client only)";
 
 /// The token of `Authorization: Bearer <token>` (scheme in any case), or a
 /// bare token; `None` for a missing header or another scheme (§1.4).

@@ -74,3 +74,125 @@ fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!(panic = %what, "HTTP handler panicked");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error (see the node's log)").into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderValue, header};
+    use axum::routing::{get, post};
+    use idnode_registry::store::{SledStore, Store};
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    fn shapes() -> Shapes {
+        Shapes::new(&crate::config::Config::default())
+    }
+
+    async fn send(
+        app: &Router,
+        req: axum::http::Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let resp = app.clone().oneshot(req).await.unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let v = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {body:?}"));
+        (status, headers, v)
+    }
+
+    fn get_req(path: &str) -> axum::http::Request<Body> {
+        axum::http::Request::get(path).body(Body::empty()).unwrap()
+    }
+
+    async fn boom() -> &'static str {
+        panic!("handler bug")
+    }
+
+    #[tokio::test]
+    async fn every_error_is_json_with_a_request_id() {
+        let limits = HttpLimits { request_timeout_ms: 200, ..HttpLimits::default() };
+        let app = Router::new()
+            .route("/ok", get(|| async { "fine" }))
+            .route("/slow", get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }))
+            .route("/json", post(|axum::Json(v): axum::Json<serde_json::Value>| async move { axum::Json(v) }))
+            .route("/boom", get(boom));
+        let app = harden(app, &limits, shapes());
+
+        let resp = app.clone().oneshot(get_req("/ok")).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers().get("x-request-id").is_some(), "a request id is generated");
+        let mut req = get_req("/ok");
+        req.headers_mut().insert("x-request-id", HeaderValue::from_static("client-42"));
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.headers()["x-request-id"], "client-42", "a client's id is echoed");
+
+        let (st, h, v) = send(&app, get_req("/nowhere")).await;
+        assert_eq!((st, v["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+        assert!(h.get("x-request-id").is_some());
+        let (st, _, v) = send(&app, axum::http::Request::delete("/ok").body(Body::empty()).unwrap()).await;
+        assert_eq!((st, v["error"]["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+        let (st, _, v) = send(&app, get_req("/slow")).await;
+        assert_eq!((st, v["error"]["code"].as_str()), (StatusCode::REQUEST_TIMEOUT, Some("timeout")));
+        let (st, _, v) = send(&app, get_req("/boom")).await;
+        assert_eq!((st, v["error"]["code"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("internal")));
+        // axum's JSON extractor rejections: wrong content type, malformed JSON.
+        let req = axum::http::Request::post("/json").header(header::CONTENT_TYPE, "text/plain").body(Body::from("{}"));
+        let (st, _, v) = send(&app, req.unwrap()).await;
+        assert_eq!(st, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert!(v["error"]["message"].as_str().unwrap().contains("Content-Type"), "{v}");
+        let req =
+            axum::http::Request::post("/json").header(header::CONTENT_TYPE, "application/json").body(Body::from("{"));
+        let (st, _, v) = send(&app, req.unwrap()).await;
+        assert!(st.is_client_error(), "{st}");
+        assert!(v["error"]["message"].is_string(), "{v}");
+    }
+
+    #[tokio::test]
+    async fn overload_is_a_json_503() {
+        let limits = HttpLimits { max_concurrent_requests: 1, ..HttpLimits::default() };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let rx = Arc::new(tokio::sync::Mutex::new(Some(rx)));
+        let app = Router::new().route(
+            "/hold",
+            get(move || {
+                let rx = rx.clone();
+                async move {
+                    if let Some(rx) = rx.lock().await.take() {
+                        let _ = rx.await;
+                    }
+                    "released"
+                }
+            }),
+        );
+        let app = harden(app, &limits, shapes());
+        let first = tokio::spawn(app.clone().oneshot(get_req("/hold")));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (st, _, v) = send(&app, get_req("/hold")).await;
+        assert_eq!((st, v["error"]["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("overloaded")));
+        tx.send(()).unwrap();
+        assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn the_public_door_has_no_admin_api_and_no_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = crate::config::Config::default();
+        cfg.node.data_dir = dir.path().to_owned();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open_path(dir.path().join("store")).unwrap());
+        let deps = crate::api::ApiDeps::new(store, Arc::new(cfg.clone()));
+        let public = harden(
+            super::super::http::probes(Default::default()).merge(crate::api::router(deps.clone())),
+            &cfg.http.limits,
+            shapes(),
+        );
+        for path in ["/admin/v1/status", "/admin/v1/records/88.118.8/x", "/metrics"] {
+            let mut req = get_req(path);
+            req.headers_mut().insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer anything"));
+            let (st, _, v) = send(&public, req).await;
+            assert_eq!((st, v["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{path}");
+        }
+        // The admin door has them (refused without a known channel: the route exists).
+        let admin = harden(crate::api::admin::router(deps), &cfg.http.limits, shapes());
+        let (st, _, v) = send(&admin, get_req("/admin/v1/status")).await;
+        assert_eq!((st, v["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("insecure_channel")));
+    }
+}

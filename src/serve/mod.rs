@@ -148,7 +148,8 @@ pub async fn run_until(
     let public = http_limits::harden(public, limits, shapes.clone());
     let admin = http::router(ops).merge(crate::api::admin::router(api_deps));
     let admin = http_limits::harden(admin, limits, shapes);
-    let (token, door_limits, tls) = (listeners.child_token(), http::DoorLimits::from_config(limits), tls_config.clone());
+    let (token, door_limits, tls) =
+        (listeners.child_token(), http::DoorLimits::from_config(limits), tls_config.clone());
     listeners.spawn(door::HTTP, async move {
         http::run(http_listener, public, tls, door_limits, door::HTTP, token).await.map_err(anyhow::Error::from)
     });

@@ -5,7 +5,7 @@
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,12 +44,12 @@ impl TestNode {
     }
 
     pub fn http(&self) -> Client {
-        Client { addr: self.node.http, tls: None }
+        Client { addr: self.node.http, tls: None, source: None }
     }
 
     /// The admin door (loopback, plain HTTP).
     pub fn admin_http(&self) -> Client {
-        Client { addr: self.node.admin, tls: None }
+        Client { addr: self.node.admin, tls: None, source: None }
     }
 
     /// The admin door over TLS.
@@ -99,6 +99,8 @@ impl Resp {
 pub struct Client {
     pub addr: SocketAddr,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// Loopback address to connect from (e.g. 127.0.0.2); `None` = any.
+    source: Option<IpAddr>,
 }
 
 impl Client {
@@ -112,7 +114,19 @@ impl Client {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(Pinned { cert: pinned.into_owned(), provider }))
             .with_no_client_auth();
-        Client { addr, tls: Some(Arc::new(cfg)) }
+        Client { addr, tls: Some(Arc::new(cfg)), source: None }
+    }
+
+    /// Plain HTTP to `addr`.
+    pub fn plain(addr: SocketAddr) -> Client {
+        Client { addr, tls: None, source: None }
+    }
+
+    /// The same client connecting from the loopback address `ip`.
+    pub fn from(mut self, ip: IpAddr) -> Client {
+        assert!(ip.is_loopback(), "tests connect from loopback only");
+        self.source = Some(ip);
+        self
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -146,27 +160,52 @@ impl Client {
     }
 
     fn exchange(&self, req: &str) -> Result<Vec<u8>, String> {
-        let tcp =
-            TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).map_err(|e| format!("connect: {e}"))?;
+        let tcp = match self.source {
+            None => TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)),
+            Some(ip) => connect_from(ip, self.addr),
+        }
+        .map_err(|e| format!("connect: {e}"))?;
         tcp.set_read_timeout(Some(Duration::from_secs(20))).map_err(|e| e.to_string())?;
         match &self.tls {
             None => {
                 let mut s = tcp;
-                s.write_all(req.as_bytes()).map_err(|e| format!("write: {e}"))?;
-                Ok(read_all(&mut s))
+                // A server may answer (413) and close before reading a
+                // large body: read its answer even when the write failed.
+                let wrote = s.write_all(req.as_bytes()).map_err(|e| format!("write: {e}"));
+                answer_after(wrote, read_all(&mut s))
             }
             Some(cfg) => {
                 let name = ServerName::IpAddress(self.addr.ip().into());
                 let conn = rustls::ClientConnection::new(cfg.clone(), name).map_err(|e| e.to_string())?;
                 let mut s = rustls::StreamOwned::new(conn, tcp);
-                s.write_all(req.as_bytes()).map_err(|e| format!("TLS handshake or write: {e}"))?;
-                Ok(read_all(&mut s))
+                let wrote = s.write_all(req.as_bytes()).map_err(|e| format!("TLS handshake or write: {e}"));
+                answer_after(wrote, read_all(&mut s))
             }
         }
     }
 }
 
-fn read_all(s: &mut impl Read) -> Vec<u8> {
+/// A TCP connection to `to` from the local address `from` (port chosen by
+/// the kernel).
+pub fn connect_from(from: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = socket2::Socket::new(socket2::Domain::for_address(to), socket2::Type::STREAM, None)?;
+    sock.bind(&SocketAddr::new(from, 0).into())?;
+    sock.connect_timeout(&to.into(), Duration::from_secs(5))?;
+    Ok(sock.into())
+}
+
+/// The answer read after a write: a failed write with no answer is the
+/// transport error; an answer counts even if the write was cut short.
+fn answer_after(wrote: Result<(), String>, read: Result<Vec<u8>, String>) -> Result<Vec<u8>, String> {
+    match (wrote, read) {
+        (_, Ok(raw)) if raw.starts_with(b"HTTP/") => Ok(raw),
+        (Err(w), _) => Err(w),
+        (Ok(()), Ok(raw)) => Ok(raw),
+        (Ok(()), Err(r)) => panic!("reading the answer: {r}"),
+    }
+}
+
+fn read_all(s: &mut impl Read) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
@@ -174,10 +213,13 @@ fn read_all(s: &mut impl Read) -> Vec<u8> {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !out.is_empty() => break,
-            Err(e) => panic!("reading the answer: {e}"),
+            // A reset after a complete answer (the server closed with our
+            // body unread) still leaves the answer.
+            Err(_) if out.starts_with(b"HTTP/") && out.windows(4).any(|w| w == b"\r\n\r\n") => break,
+            Err(e) => return Err(e.to_string()),
         }
     }
-    out
+    Ok(out)
 }
 
 fn parse(raw: &[u8]) -> Resp {
