@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use idnode_resolver::engine::{Ctx, Engine, Transport};
+use idnode_resolver::engine::{ConnState, Ctx, Engine, Transport, logged_handle};
 use idnode_resolver::wire::{ENVELOPE_LEN, MAX_MESSAGE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -89,6 +89,8 @@ async fn serve_conn(
     let mut buf: Vec<u8> = vec![0u8; 16 * 1024];
     let (mut start, mut end) = (0usize, 0usize);
     let mut out = Vec::with_capacity(4096);
+    // Connection-scoped state (the engine's per-connection context).
+    let mut conn = ConnState::default();
     loop {
         // Wait for the next envelope: idle timeout, or shutdown between requests.
         if end - start < ENVELOPE_LEN {
@@ -164,12 +166,23 @@ async fn serve_conn(
         let ctx = Ctx { transport: Transport::Tcp, peer, now };
         let request = &buf[start..start + total];
         let outcome = if is_hot(request) {
-            engine.handle(&ctx, request, &mut out)
+            engine.handle_conn(&ctx, &mut conn, request, &mut out)
         } else {
             // Authenticated writes wait for a durable flush: keep them off
             // the async workers' hot loop.
-            blocking(|| engine.handle(&ctx, request, &mut out))
+            blocking(|| engine.handle_conn(&ctx, &mut conn, request, &mut out))
         };
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(
+                door = "handle-tcp",
+                client = %peer,
+                opcode = outcome.opcode,
+                handle = %String::from_utf8_lossy(logged_handle(request).unwrap_or_default()),
+                rc = outcome.rc,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "request"
+            );
+        }
         start += total;
         metrics.observe(outcome.opcode, outcome.rc, started.elapsed());
         // Pipelined requests already in the buffer are answered with one

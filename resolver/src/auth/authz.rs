@@ -209,6 +209,44 @@ pub fn authorize(
     Ok(false)
 }
 
+/// Whether *anyone* could be allowed `action` on `target`: a server
+/// administrator is configured, or some HS_ADMIN value on the target (not for
+/// create) or on its prefix handles carries the permission bit. `false`
+/// means the request must fail whoever authenticates, so a door can refuse
+/// it before issuing a challenge.
+pub fn anyone_may(
+    src: &dyn RecordSource,
+    target: &str,
+    target_values: Option<&[Value]>,
+    action: Action,
+    policy: &Policy<'_>,
+) -> Result<bool, AuthError> {
+    if !policy.server_admins.is_empty() {
+        return Ok(true);
+    }
+    let is_na = match target.split_once('/') {
+        Some((p, _)) => p.eq_ignore_ascii_case(GLOBAL_NA),
+        None => true,
+    };
+    let perm = action.permission(is_na);
+    let has = |values: &[Value]| {
+        values.iter().filter(|v| v.value_type.eq_ignore_ascii_case(HS_ADMIN)).any(|v| {
+            AdminRecord::from_bytes(&v.data).is_ok_and(|a| a.has(perm))
+        })
+    };
+    if action != Action::CreateHandle && target_values.is_some_and(has) {
+        return Ok(true);
+    }
+    for handle in prefix_admin_chain(target) {
+        if let Some(values) = src.values(&handle)?
+            && has(&values)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 struct Walk<'a> {
     src: &'a dyn RecordSource,
     identity: &'a Identity,
