@@ -192,6 +192,31 @@ pub fn authorize(
         None => true,
     };
     let perm = action.permission(is_na);
+    grants_perm(src, identity, target, target_values, action, perm, policy)
+}
+
+/// Whether `identity` is listed at all (any permission) in an HS_ADMIN of
+/// `target` or of its prefix handles — to tell "not an administrator" (RC
+/// 400) from "an administrator without that permission" (RC 401).
+pub fn is_listed_admin(
+    src: &dyn RecordSource,
+    identity: &Identity,
+    target: &str,
+    target_values: Option<&[Value]>,
+    policy: &Policy<'_>,
+) -> Result<bool, AuthError> {
+    grants_perm(src, identity, target, target_values, Action::ReadValue, 0, policy)
+}
+
+fn grants_perm(
+    src: &dyn RecordSource,
+    identity: &Identity,
+    target: &str,
+    target_values: Option<&[Value]>,
+    action: Action,
+    perm: u16,
+    policy: &Policy<'_>,
+) -> Result<bool, AuthError> {
     let mut walk = Walk { src, identity, policy, visited: HashSet::new(), lookups: 0 };
     if action != Action::CreateHandle
         && let Some(values) = target_values
@@ -230,9 +255,10 @@ pub fn anyone_may(
     };
     let perm = action.permission(is_na);
     let has = |values: &[Value]| {
-        values.iter().filter(|v| v.value_type.eq_ignore_ascii_case(HS_ADMIN)).any(|v| {
-            AdminRecord::from_bytes(&v.data).is_ok_and(|a| a.has(perm))
-        })
+        values
+            .iter()
+            .filter(|v| v.value_type.eq_ignore_ascii_case(HS_ADMIN))
+            .any(|v| AdminRecord::from_bytes(&v.data).is_ok_and(|a| a.has(perm)))
     };
     if action != Action::CreateHandle && target_values.is_some_and(has) {
         return Ok(true);

@@ -63,8 +63,8 @@ impl ServerSigner {
     /// An RSA key from PKCS#8 DER.
     pub fn rsa_pkcs8(der: &[u8]) -> Result<ServerSigner, AuthError> {
         use rsa::pkcs8::DecodePrivateKey;
-        let key =
-            RsaPrivateKey::from_pkcs8_der(der).map_err(|e| AuthError::UnsupportedKey(format!("RSA server key: {e}")))?;
+        let key = RsaPrivateKey::from_pkcs8_der(der)
+            .map_err(|e| AuthError::UnsupportedKey(format!("RSA server key: {e}")))?;
         Ok(Self::rsa(key))
     }
 
@@ -87,8 +87,8 @@ impl ServerSigner {
     /// A DSA key from PKCS#8 DER.
     pub fn dsa_pkcs8(der: &[u8]) -> Result<ServerSigner, AuthError> {
         use dsa::pkcs8::DecodePrivateKey;
-        let key =
-            dsa::SigningKey::from_pkcs8_der(der).map_err(|e| AuthError::UnsupportedKey(format!("DSA server key: {e}")))?;
+        let key = dsa::SigningKey::from_pkcs8_der(der)
+            .map_err(|e| AuthError::UnsupportedKey(format!("DSA server key: {e}")))?;
         Ok(Self::dsa(key))
     }
 

@@ -18,7 +18,7 @@ use idnode_registry::store::{RecordOp, StoreError, WriteCtx};
 
 use super::challenge::TakeError;
 use super::{Engine, Outcome};
-use crate::auth::authz::{Action, RecordSource, StoreRecords, authorize};
+use crate::auth::authz::{Action, RecordSource, StoreRecords, authorize, is_listed_admin};
 use crate::auth::{AuthType, Identity, authenticate_answer};
 use crate::wire::{
     Body, CreateResponse, Envelope, Frame, HandleBody, HandleValues, Message, OpCode, OpFlags, RemoveValues,
@@ -90,7 +90,14 @@ impl Engine {
         let (Some(auth_type), Ok(handle)) =
             (AuthType::parse(&answer.auth_type), std::str::from_utf8(&answer.identity_handle))
         else {
-            return self.reply_error(&reply, &original, ResponseCode::AUTHENTICATION_FAILED, "Unknown authentication type or identity", now, out);
+            return self.reply_error(
+                &reply,
+                &original,
+                ResponseCode::AUTHENTICATION_FAILED,
+                "Unknown authentication type or identity",
+                now,
+                out,
+            );
         };
         let identity = Identity::new(answer.identity_index, handle);
         let src = StoreRecords(self.store.as_ref());
@@ -103,25 +110,69 @@ impl Engine {
             &answer.signed_response,
         ) {
             Ok(Some(_)) => {}
-            Ok(None) => return self.reply_error(&reply, &original, ResponseCode::AUTHENTICATION_FAILED, "Authentication failed", now, out),
+            Ok(None) => {
+                return self.reply_error(
+                    &reply,
+                    &original,
+                    ResponseCode::AUTHENTICATION_FAILED,
+                    "Authentication failed",
+                    now,
+                    out,
+                );
+            }
             Err(e) => {
-                return self.reply_error(&reply, &original, ResponseCode::AUTHENTICATION_FAILED, &format!("Authentication failed: {e}"), now, out);
+                return self.reply_error(
+                    &reply,
+                    &original,
+                    ResponseCode::AUTHENTICATION_FAILED,
+                    &format!("Authentication failed: {e}"),
+                    now,
+                    out,
+                );
             }
         }
         // Inside a session, the session is now authenticated as this identity.
         if let Some(sid) = pending.session {
             self.sessions.authenticate(sid, identity.clone());
+            // The original request's counter is spent (its MAC was checked
+            // when it arrived).
+            if let Some(p) = original.credential.as_ref().and_then(|c| c.parts()) {
+                let _ = self.sessions.admit_counter(sid, p.session_counter);
+            }
         }
         self.execute(&reply, original, &identity, now, out)
     }
 
     /// An error answer shaped as the answer to `original`.
-    pub(super) fn reply_error(&self, reply: &Reply<'_>, original: &Message, rc: ResponseCode, msg: &str, now: u64, out: &mut Vec<u8>) -> Outcome {
-        self.reply(reply, original, rc, Body::Error(crate::wire::ErrorResponse { digest: reply.digest, message: msg.as_bytes().to_vec() }), now, out)
+    pub(super) fn reply_error(
+        &self,
+        reply: &Reply<'_>,
+        original: &Message,
+        rc: ResponseCode,
+        msg: &str,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        self.reply(
+            reply,
+            original,
+            rc,
+            Body::Error(crate::wire::ErrorResponse { digest: reply.digest, message: msg.as_bytes().to_vec() }),
+            now,
+            out,
+        )
     }
 
     /// One answer message to `original`.
-    pub(super) fn reply(&self, reply: &Reply<'_>, original: &Message, rc: ResponseCode, body: Body, now: u64, out: &mut Vec<u8>) -> Outcome {
+    pub(super) fn reply(
+        &self,
+        reply: &Reply<'_>,
+        original: &Message,
+        rc: ResponseCode,
+        body: Body,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
         let mut m = Message::response_to(reply.env, &original.header, rc, &self.responder(now), body);
         m.envelope.session_id = reply.session_id;
         m.encode_into(out);
@@ -130,9 +181,17 @@ impl Engine {
 
     /// Runs an authenticated request (`identity` proved its key) and
     /// appends its answer.
-    pub(super) fn execute(&self, reply: &Reply<'_>, original: Message, identity: &Identity, now: u64, out: &mut Vec<u8>) -> Outcome {
+    pub(super) fn execute(
+        &self,
+        reply: &Reply<'_>,
+        original: Message,
+        identity: &Identity,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
         let digest = reply.digest;
-        let fail = |out: &mut Vec<u8>, rc: ResponseCode, msg: &str| self.reply_error(reply, &original, rc, msg, now, out);
+        let fail =
+            |out: &mut Vec<u8>, rc: ResponseCode, msg: &str| self.reply_error(reply, &original, rc, msg, now, out);
         let ok = |out: &mut Vec<u8>, body: Body| self.reply(reply, &original, ResponseCode::SUCCESS, body, now, out);
         let src = StoreRecords(self.store.as_ref());
         let policy = self.policy();
@@ -230,11 +289,14 @@ impl Engine {
                 match authorize(&src, identity, t, current.as_deref(), action, &policy) {
                     Ok(true) => {}
                     Ok(false) => {
-                        return fail(
-                            out,
-                            ResponseCode::INVALID_ADMIN,
-                            "Identity is not an administrator with that permission",
-                        );
+                        return match is_listed_admin(&src, identity, t, current.as_deref(), &policy) {
+                            Ok(true) => fail(
+                                out,
+                                ResponseCode::INSUFFICIENT_PERMISSIONS,
+                                "Administrator lacks the permission for this operation",
+                            ),
+                            _ => fail(out, ResponseCode::INVALID_ADMIN, "Identity is not an administrator here"),
+                        };
                     }
                     Err(e) => return fail(out, ResponseCode::ERROR, &e.to_string()),
                 }

@@ -136,7 +136,8 @@ impl Engine {
         now: u64,
         out: &mut Vec<u8>,
     ) -> Outcome {
-        let fail = |out: &mut Vec<u8>, rc: ResponseCode, msg: &str| self.reply_error(reply, original, rc, msg, now, out);
+        let fail =
+            |out: &mut Vec<u8>, rc: ResponseCode, msg: &str| self.reply_error(reply, original, rc, msg, now, out);
         let src = StoreRecords(self.store.as_ref());
         let not_admin = "Identity is not an administrator with that permission";
         match &original.body {
@@ -172,7 +173,8 @@ impl Engine {
                 if !self.is_server_admin(identity) {
                     return fail(out, ResponseCode::INVALID_ADMIN, not_admin);
                 }
-                let handles = self.store.homed_prefixes().iter().map(|p| prefix_handle(&p.prefix).into_bytes()).collect();
+                let handles =
+                    self.store.homed_prefixes().iter().map(|p| prefix_handle(&p.prefix).into_bytes()).collect();
                 self.stream_list(reply, original, handles, now, out)
             }
             Body::HomeNa(b) | Body::UnhomeNa(b) => {
@@ -225,7 +227,8 @@ impl Engine {
         let last = chunks.len() - 1;
         for (i, chunk) in chunks.into_iter().enumerate() {
             let body = Body::HandleList(HandleListResponse { digest: reply.digest, handles: chunk.to_vec() });
-            let mut m = Message::response_to(reply.env, &original.header, ResponseCode::SUCCESS, &self.responder(now), body);
+            let mut m =
+                Message::response_to(reply.env, &original.header, ResponseCode::SUCCESS, &self.responder(now), body);
             m.envelope.session_id = reply.session_id;
             if i < last {
                 m.header.op_flags |= OpFlags::CN;

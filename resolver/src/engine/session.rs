@@ -282,7 +282,12 @@ mod tests {
     use super::*;
 
     fn table(max: usize) -> SessionTable {
-        SessionTable::new(SessionLimits { max_sessions: max, max_bytes: 1 << 20, default_timeout: 100, max_timeout: 1000 })
+        SessionTable::new(SessionLimits {
+            max_sessions: max,
+            max_bytes: 1 << 20,
+            default_timeout: 100,
+            max_timeout: 1000,
+        })
     }
 
     #[test]

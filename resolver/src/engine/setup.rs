@@ -59,7 +59,11 @@ pub(super) fn check_mac(frame: &Frame<'_>, session: &Session) -> Result<u32, Ses
     if !signed_input(&frame.envelope, parts.session_counter, frame.header_and_body, &mut input) {
         return Err(SessionRefusal::BadMac);
     }
-    if verify_session_mac(hash, &session.key, &input, mac) { Ok(parts.session_counter) } else { Err(SessionRefusal::BadMac) }
+    if verify_session_mac(hash, &session.key, &input, mac) {
+        Ok(parts.session_counter)
+    } else {
+        Err(SessionRefusal::BadMac)
+    }
 }
 
 impl Engine {
@@ -115,12 +119,19 @@ impl Engine {
             Ok("") => None,
             Ok(h) => Some(Identity::new(req.identity_index, h)),
             Err(_) => {
-                return self.error(frame, ResponseCode::INVALID_SESSIONSETUP_REQUEST, b"Identity is not UTF-8", now, out);
+                return self.error(
+                    frame,
+                    ResponseCode::INVALID_SESSIONSETUP_REQUEST,
+                    b"Identity is not UTF-8",
+                    now,
+                    out,
+                );
             }
         };
-        let Some(id) = self.sessions.open(exchange.session_key.to_vec(), requested, req.timeout, now, |id| {
-            self.challenges.contains(id)
-        }) else {
+        let Some(id) = self
+            .sessions
+            .open(exchange.session_key.to_vec(), requested, req.timeout, now, |id| self.challenges.contains(id))
+        else {
             return self.error(frame, ResponseCode::SERVER_TOO_BUSY, b"Session table full", now, out);
         };
         // data = u32 cipher code + the server's DH key; the reference server
@@ -136,7 +147,8 @@ impl Engine {
             key_exchange_mode: SessionSetupRequest::KEY_EXCHANGE_DH,
             exchange_data,
         });
-        let mut msg = Message::response_to(&frame.envelope, &frame.header, ResponseCode::SUCCESS, &self.responder(now), body);
+        let mut msg =
+            Message::response_to(&frame.envelope, &frame.header, ResponseCode::SUCCESS, &self.responder(now), body);
         msg.envelope.session_id = id;
         msg.encode_into(out);
         Outcome::new(OpCode::SESSION_SETUP, ResponseCode::SUCCESS)
