@@ -14,6 +14,7 @@
 mod admin;
 mod certify;
 mod challenge;
+pub mod fuzzing;
 mod listing;
 pub mod session;
 mod setup;
