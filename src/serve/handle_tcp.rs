@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use idnode_resolver::engine::{Ctx, Engine, Transport};
+use idnode_resolver::engine::{ConnState, Ctx, Engine, Transport, logged_handle};
 use idnode_resolver::wire::{ENVELOPE_LEN, MAX_MESSAGE, ResponseCode, framing};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -148,6 +148,8 @@ impl Conn<'_> {
         let (mut start, mut end) = (0usize, 0usize);
         let mut out = Vec::with_capacity(4096);
         let mut proven = false;
+        // Connection-scoped state (the engine's per-connection context: IDIS login).
+        let mut conn = ConnState::default();
         loop {
             // Wait for the next envelope: idle timeout, or shutdown between requests.
             if end - start < ENVELOPE_LEN {
@@ -242,10 +244,10 @@ impl Conn<'_> {
                     // Over the rate and not even a request: nothing to say.
                     return Ok(());
                 }
-                None if is_hot(request) => engine.handle(&ctx, request, &mut out),
+                None if is_hot(request) => engine.handle_conn(&ctx, &mut conn, request, &mut out),
                 // Authenticated writes wait for a durable flush: keep them off
                 // the async workers' hot loop.
-                None => blocking(|| engine.handle(&ctx, request, &mut out)),
+                None => blocking(|| engine.handle_conn(&ctx, &mut conn, request, &mut out)),
             };
             let outcome = match self.recursion {
                 Some(r) if outcome.recurse => {
@@ -254,6 +256,17 @@ impl Conn<'_> {
                 }
                 _ => outcome,
             };
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                tracing::debug!(
+                    door = "handle-tcp",
+                    client = %peer,
+                    opcode = outcome.opcode,
+                    handle = %String::from_utf8_lossy(logged_handle(request).unwrap_or_default()),
+                    rc = outcome.rc,
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "request"
+                );
+            }
             if !proven && verdict == Verdict::Allow {
                 // A full request arrived over an established connection: the
                 // address is real. Its UDP answers are no longer capped.

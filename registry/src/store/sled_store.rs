@@ -1148,13 +1148,7 @@ impl Store for SledStore {
         // No writer lock: writers only append after the last group, and only
         // groups at the front are removed here. Only the groups that go (and
         // the first that stays) are decoded; the size is summed from lengths.
-        let floor = self
-            .consumers()?
-            .iter()
-            .map(|c| c.position)
-            .min()
-            .unwrap_or(u64::MAX)
-            .min(self.durable_seq());
+        let floor = self.consumers()?.iter().map(|c| c.position).min().unwrap_or(u64::MAX).min(self.durable_seq());
         let mut kept_bytes = 0u64;
         for kv in self.t.changelog.iter() {
             let (k, v) = kv.map_err(backend)?;

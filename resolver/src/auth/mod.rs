@@ -18,8 +18,10 @@
 //! here logs or formats a secret; errors never carry secret bytes.
 
 pub mod authz;
+pub mod dh;
 pub mod pubkey;
 pub mod seckey;
+pub mod sign;
 
 use std::fmt;
 
