@@ -180,7 +180,11 @@ mod tests {
         assert!(snap.iter().any(|(k, ..)| k.key().name() == names::UDP_DROPPED));
         for (k, ..) in &snap {
             for label in k.key().labels() {
-                assert!(["door", "opcode", "rc", "reason"].contains(&label.key()), "unexpected label {}", label.key());
+                assert!(
+                    ["door", "opcode", "rc", "reason", "action", "phase"].contains(&label.key()),
+                    "unexpected label {}",
+                    label.key()
+                );
             }
         }
     }

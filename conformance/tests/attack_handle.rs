@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use idnode_conformance::{Node, Setup, http_get, read_message, resolution_request};
 use idnode_resolver::wire::{
-    Body, Envelope, HandleBody, Header, Message, OpCode, OpFlags, ProtocolVersion, ResponseCode, udp_fragments,
+    Body, Envelope, HandleValues, Header, Message, OpCode, OpFlags, ProtocolVersion, ResponseCode, udp_fragments,
 };
 
 const V211: ProtocolVersion = ProtocolVersion::OURS;
@@ -49,7 +49,7 @@ fn resolve_request(id: i32, handle: &str) -> Vec<u8> {
 /// The node's counter lines for `metric` (printed, not asserted: the
 /// metrics endpoint belongs to the HTTP door).
 fn metric_lines(node: &Node, metric: &str) -> String {
-    match http_get(node.http, "/metrics") {
+    match http_get(node.admin, "/metrics") {
         Ok((200, text)) => text.lines().filter(|l| l.starts_with(metric)).collect::<Vec<_>>().join("\n"),
         Ok((status, _)) => format!("(/metrics answered {status})"),
         Err(e) => format!("(/metrics: {e})"),
@@ -322,11 +322,15 @@ fn vm_rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
-fn delete_request(id: i32, handle: &[u8]) -> Vec<u8> {
+/// An unauthenticated create under the node's own prefix: the request alone
+/// cannot be refused (the prefix has an HS_ADMIN that may create), so every
+/// one draws a 402 challenge and a pending entry in the challenge table.
+fn create_request(id: i32, handle: &[u8]) -> Vec<u8> {
+    let value = idnode_registry::model::Value::new(1, "URL", b"http://example.org/flood".to_vec());
     Message {
         envelope: Envelope::request(V211, id),
-        header: Header::request(OpCode::DELETE_HANDLE, OpFlags::NONE, 0x6b00_0000),
-        body: Body::DeleteHandle(HandleBody { handle: handle.to_vec() }),
+        header: Header::request(OpCode::CREATE_HANDLE, OpFlags::NONE, 0x6b00_0000),
+        body: Body::CreateHandle(HandleValues { handle: handle.to_vec(), values: vec![value] }),
         credential: None,
     }
     .encode()
@@ -348,7 +352,7 @@ fn unauthenticated_admin_requests_leave_memory_bounded() {
             let tag = format!("{i:08}");
             suffix[..8].copy_from_slice(tag.as_bytes());
             let handle = [b"88.118.8/".as_slice(), &suffix].concat();
-            out.extend_from_slice(&delete_request(i as i32 + 1, &handle));
+            out.extend_from_slice(&create_request(i as i32 + 1, &handle));
         }
         s.write_all(&out).unwrap();
         (0..n).filter(|_| rc_of(&read_message(s).expect("answer")) == 402).count()
@@ -383,9 +387,9 @@ fn unauthenticated_admin_requests_leave_memory_bounded() {
     }
     let after = vm_rss_kib(pid);
     peak = peak.max(after);
-    let bytes_sent = TOTAL * delete_request(1, &[b"88.118.8/".as_slice(), &suffix].concat()).len();
+    let bytes_sent = TOTAL * create_request(1, &[b"88.118.8/".as_slice(), &suffix].concat()).len();
     println!(
-        "admin flood: {TOTAL} unauthenticated deletes ({} MiB sent) in {:?}, {challenged} answered 402; VmRSS {} MiB before, {} MiB after, peak {} MiB (growth {} MiB)",
+        "admin flood: {TOTAL} unauthenticated creates ({} MiB sent) in {:?}, {challenged} answered 402; VmRSS {} MiB before, {} MiB after, peak {} MiB (growth {} MiB)",
         bytes_sent >> 20,
         started.elapsed(),
         before / 1024,

@@ -107,7 +107,7 @@ fn stats(a: &Node) -> serde_json::Value {
 
 /// `idnode_requests_total` of the top node's Handle TCP door for `opcode`/`rc`.
 fn top_requests(top: &Node, opcode: u32, rc: u32) -> u64 {
-    let (status, body) = idnode_conformance::http_get(top.http, "/metrics").unwrap();
+    let (status, body) = idnode_conformance::http_get(top.admin, "/metrics").unwrap();
     assert_eq!(status, 200);
     let want = [r#"door="handle-tcp""#.to_owned(), format!(r#"opcode="{opcode}""#), format!(r#"rc="{rc}""#)];
     body.lines()

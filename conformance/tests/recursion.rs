@@ -163,7 +163,7 @@ fn values(m: &Message) -> Vec<(u32, String, String)> {
 }
 
 fn metric(node: &Node, name: &str, labels: &[&str]) -> f64 {
-    let (status, body) = http_get(node.http, "/metrics").unwrap();
+    let (status, body) = http_get(node.admin, "/metrics").unwrap();
     assert_eq!(status, 200);
     body.lines()
         .filter(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
