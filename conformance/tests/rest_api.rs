@@ -265,9 +265,13 @@ fn lists_prefixes_site_methods() {
     let r = n.http().send("POST", &format!("/api/handles/{DEMO}"), &[JSON], Some(r#"{"index":[2000]}"#));
     assert_eq!(indexes(&r), [2000]);
     // Body limit (http.limits.max_body_bytes, 1 MiB by default): refused
-    // from its Content-Length, with the REST JSON error.
-    let big = "x".repeat(1024 * 1024 + 1);
-    let r = n.https().send("PUT", "/api/handles/88.118.8/big", &[JSON, ("Authorization", &auth)], Some(&big));
+    // from its Content-Length, before any of it is read, with the REST JSON error.
+    let r = n.https().send_declaring(
+        "PUT",
+        "/api/handles/88.118.8/big",
+        &[JSON, ("Authorization", &auth)],
+        9 * 1024 * 1024,
+    );
     assert_eq!((r.status, r.rc()), (413, 4));
 }
 

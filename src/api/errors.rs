@@ -86,7 +86,7 @@ fn default_message(status: StatusCode) -> String {
     match status {
         StatusCode::NOT_FOUND => "no such endpoint".to_owned(),
         StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not take this method".to_owned(),
-        StatusCode::PAYLOAD_TOO_LARGE => "request body too large".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => "request body over this endpoint's limit".to_owned(),
         StatusCode::REQUEST_TIMEOUT => "the request was not completed in time".to_owned(),
         StatusCode::SERVICE_UNAVAILABLE => "the node is busy; retry shortly".to_owned(),
         s => s.canonical_reason().unwrap_or("error").to_owned(),
@@ -131,7 +131,8 @@ pub async fn json_errors(State(shapes): State<Shapes>, req: Request, next: Next)
     let text = axum::body::to_bytes(old, 4 * MAX_MESSAGE).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
     let text = text.trim();
-    let message = if text.is_empty() {
+    // tower-http's 413 says "length limit exceeded": say which limit.
+    let message = if text.is_empty() || (status == StatusCode::PAYLOAD_TOO_LARGE && text == "length limit exceeded") {
         default_message(status)
     } else {
         let mut m: String = text.chars().take(MAX_MESSAGE).collect();

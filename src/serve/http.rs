@@ -138,9 +138,6 @@ impl Drop for AddressSlot {
     }
 }
 
-/// Connections currently open on the HTTP doors (for tests and metrics).
-static OPEN_CONNECTIONS: AtomicU64 = AtomicU64::new(0);
-
 /// Serves `app` on `listener` until `shutdown` fires, then lets in-flight
 /// requests finish (the caller bounds the wait). With `tls`, connections
 /// that start with a TLS handshake are served over TLS, the others as plain
@@ -166,6 +163,8 @@ pub async fn run(
         .max_headers(MAX_HEADERS);
     let http1 = Arc::new(http1);
     let limits = Arc::new(limits);
+    // Open connections of this door, for the `idnode_tcp_connections` gauge.
+    let open = Arc::new(AtomicU64::new(0));
     loop {
         let (tcp, addr) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -190,9 +189,11 @@ pub async fn run(
         let _ = tcp.set_nodelay(true);
         let (tls, limits, http1, app) = (tls.clone(), limits.clone(), http1.clone(), app.clone());
         let watcher = graceful.watcher();
+        let open = open.clone();
         tokio::spawn(async move {
             let _held = (permit, slot);
-            OPEN_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+            let now = open.fetch_add(1, Ordering::Relaxed) + 1;
+            metrics::gauge!(names::TCP_CONNECTIONS, "door" => door).set(now as f64);
             if let Some((io, peer)) = classify(tcp, addr, tls, &limits).await {
                 let svc = tower::ServiceExt::map_request(app, move |mut req: Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(ConnectInfo(peer));
@@ -203,18 +204,13 @@ pub async fn run(
                     tracing::debug!(peer = %addr, error = %e, "http connection ended with an error");
                 }
             }
-            OPEN_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
+            let now = open.fetch_sub(1, Ordering::Relaxed) - 1;
+            metrics::gauge!(names::TCP_CONNECTIONS, "door" => door).set(now as f64);
         });
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
-}
-
-/// Connections open on the HTTP doors of this process right now.
-#[allow(dead_code, reason = "read by tests")]
-pub fn open_connections() -> u64 {
-    OPEN_CONNECTIONS.load(Ordering::Relaxed)
 }
 
 /// How a request reached us: the client's address and whether the

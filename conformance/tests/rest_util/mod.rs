@@ -133,6 +133,17 @@ impl Client {
         self.send("GET", path, &[], None)
     }
 
+    /// A request that declares a `Content-Length` of `declared` bytes but
+    /// sends none of them (the server must refuse it from the header).
+    pub fn send_declaring(&self, method: &str, path: &str, headers: &[(&str, &str)], declared: usize) -> Resp {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str(&format!("Content-Length: {declared}\r\n\r\n"));
+        parse(&self.exchange(&req).unwrap_or_else(|e| panic!("{method} {path}: {e}")))
+    }
+
     pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
         for (k, v) in headers {
