@@ -2,7 +2,7 @@
 //! metric names, which are an interface (style.md §6): dashboards and alerts
 //! depend on them, so they are constants here, described once in
 //! [`describe`], and carry labels from small fixed sets only (door, opcode,
-//! rc, reason) — never an identifier or a client address.
+//! rc, reason, action, phase) — never an identifier or a client address.
 //!
 //! Only the binary installs global state, and only once: [`init_tracing`]
 //! and [`install_prometheus`] are called from `main`/`serve`. Logs go to
@@ -168,6 +168,8 @@ mod tests {
             m.observe(1, 1, std::time::Duration::from_micros(70));
             m.observe(1, 100, std::time::Duration::from_micros(70));
             m.udp_dropped("too_large");
+            m.rate_limited(crate::serve::door_metrics::LimitAction::Slip);
+            m.amplification_capped();
         });
         let snap = snapshotter.snapshot().into_vec();
         let requests: u64 = snap
@@ -178,6 +180,13 @@ mod tests {
             .sum();
         assert_eq!(requests, 2);
         assert!(snap.iter().any(|(k, ..)| k.key().name() == names::UDP_DROPPED));
+        let slipped: u64 = snap
+            .iter()
+            .filter(|(k, ..)| k.key().name() == names::RATE_LIMITED)
+            .filter(|(k, ..)| k.key().labels().any(|l| l.key() == "action" && l.value() == "slip"))
+            .map(|(.., v)| if let DebugValue::Counter(n) = v { *n } else { 0 })
+            .sum();
+        assert_eq!(slipped, 1);
         for (k, ..) in &snap {
             for label in k.key().labels() {
                 assert!(

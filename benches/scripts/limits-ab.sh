@@ -15,7 +15,7 @@ rounds=${ROUNDS:-3}
 secs=${SECONDS_PER_RUN:-8}
 ids=${IDS:-200000}
 
-cargo build --release --locked -p idnode -p idnode-bench
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --locked -p idnode -p idnode-bench
 idnode=$PWD/target/release/idnode
 bench=$PWD/target/release/idnode-bench
 mkdir -p "$work"

@@ -31,7 +31,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
 use super::door_metrics::LimitAction;
-use super::limits::{self, HandleLimits, Verdict};
+use super::limits::{self, HandleLimits, Networks, Verdict};
 use super::recursion::RecursionDoor;
 use crate::telemetry::DoorMetrics;
 
@@ -43,7 +43,7 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Binds `count` sockets to `addr` with SO_REUSEPORT. With port 0 the first
 /// socket picks the port and the others join it.
-pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
+pub fn bind(addr: SocketAddr, count: usize, exempt: &Networks) -> io::Result<Vec<UdpSocket>> {
     let mut out: Vec<UdpSocket> = Vec::with_capacity(count.max(1));
     let mut target = addr;
     for _ in 0..count.max(1) {
@@ -61,7 +61,7 @@ pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
         out.push(sock);
     }
     if out.len() > 1
-        && let Err(e) = steer_by_source(&out[0], out.len())
+        && let Err(e) = steer_by_source(&out[0], out.len(), exempt)
     {
         tracing::warn!(error = %e, "could not steer UDP datagrams by source address; the kernel spreads them by flow");
     }
@@ -73,27 +73,97 @@ pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
 /// whatever its ports, fills one socket's queue only and clients whose
 /// addresses steer elsewhere keep their share of the door (the per-source
 /// limiter can only drop what a thread receives; a queue overflowing in the
-/// kernel drops every source's datagrams alike). A classic BPF program on
+/// kernel drops every source's datagrams alike). Sources in `exempt`
+/// (the host itself, federation peers) keep the kernel's spreading by flow,
+/// so one such source can still use every socket. A classic BPF program on
 /// the `SO_REUSEPORT` group.
-fn steer_by_source(sock: &UdpSocket, count: usize) -> io::Result<()> {
-    use nix::libc::{sock_filter, sock_fprog};
+fn steer_by_source(sock: &UdpSocket, count: usize, exempt: &Networks) -> io::Result<()> {
+    let program = steering_program(count as u32, exempt)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "too many exempt networks to steer around"))?;
+    let prog = nix::libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr().cast_mut() };
+    nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::AttachReusePortCbpf, &prog).map_err(io::Error::from)
+}
+
+/// The steering program (see [`steer_by_source`]): the socket index is the
+/// source address mod `count` (IPv4: the address; IPv6: its low 32 bits);
+/// exempt sources return an out-of-range index, which makes the kernel fall
+/// back to its flow hash. `None` when the jumps would not fit classic BPF.
+fn steering_program(count: u32, exempt: &Networks) -> Option<Vec<nix::libc::sock_filter>> {
     /// `SKF_NET_OFF`: offsets relative to the IP header.
     const NET: u32 = 0xfff0_0000;
-    let op = |code: u16, jt: u8, jf: u8, k: u32| sock_filter { code, jt, jf, k };
-    // The IP version decides where the source address is: IPv4 at 12..16,
-    // IPv6 at 8..24 (its low 32 bits at 20); a dual-stack socket sees both.
-    let program = [
-        op(0x30, 0, 0, NET),          // ldb [0]        first byte of the IP header
-        op(0x74, 0, 0, 4),            // rsh #4         version
-        op(0x15, 0, 2, 4),            // jeq #4, next, +2
-        op(0x20, 0, 0, NET + 12),     // ld [12]        IPv4 source
-        op(0x05, 0, 0, 1),            // ja +1
-        op(0x20, 0, 0, NET + 20),     // ld [20]        IPv6 source, low 32 bits
-        op(0x94, 0, 0, count as u32), // mod #count
-        op(0x16, 0, 0, 0),            // ret a          socket index
-    ];
-    let prog = sock_fprog { len: program.len() as u16, filter: program.as_ptr().cast_mut() };
-    nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::AttachReusePortCbpf, &prog).map_err(io::Error::from)
+    const LD_W: u16 = 0x20; // ld [k]
+    const LD_B: u16 = 0x30; // ldb [k]
+    const RSH: u16 = 0x74; // rsh #k
+    const AND: u16 = 0x54; // and #k
+    const MOD: u16 = 0x94; // mod #k
+    const JA: u16 = 0x05; // ja +k
+    const JEQ: u16 = 0x15; // jeq #k, jt, jf
+    const RET_A: u16 = 0x16;
+    const RET_K: u16 = 0x06;
+    #[derive(Clone, Copy)]
+    enum To {
+        Next,
+        L(usize),
+    }
+    struct Ins(u16, u32, To, To);
+    let (flow, modulo, v6) = (0usize, 1usize, 2usize);
+    let mut labels: Vec<Option<usize>> = vec![None; 3];
+    let mut p: Vec<Ins> = Vec::new();
+    p.push(Ins(LD_B, NET, To::Next, To::Next));
+    p.push(Ins(RSH, 4, To::Next, To::Next));
+    p.push(Ins(JEQ, 4, To::Next, To::L(v6)));
+    for c in exempt.iter().filter(|c| c.addr().is_ipv4()) {
+        let std::net::IpAddr::V4(net) = c.addr() else { continue };
+        let mask = if c.prefix_len() == 0 { 0 } else { u32::MAX << (32 - u32::from(c.prefix_len())) };
+        p.push(Ins(LD_W, NET + 12, To::Next, To::Next));
+        p.push(Ins(AND, mask, To::Next, To::Next));
+        p.push(Ins(JEQ, u32::from(net), To::L(flow), To::Next));
+    }
+    p.push(Ins(LD_W, NET + 12, To::Next, To::Next));
+    p.push(Ins(JA, 0, To::L(modulo), To::Next));
+    labels[v6] = Some(p.len());
+    for c in exempt.iter().filter(|c| !c.addr().is_ipv4()) {
+        let std::net::IpAddr::V6(net) = c.addr() else { continue };
+        let next = labels.len();
+        labels.push(None);
+        let words = net.octets();
+        for w in 0..4usize {
+            let bits = u32::from(c.prefix_len()).saturating_sub(32 * w as u32).min(32);
+            if bits == 0 {
+                break;
+            }
+            let mask = u32::MAX << (32 - bits);
+            let word = u32::from_be_bytes([words[4 * w], words[4 * w + 1], words[4 * w + 2], words[4 * w + 3]]);
+            p.push(Ins(LD_W, NET + 8 + 4 * w as u32, To::Next, To::Next));
+            p.push(Ins(AND, mask, To::Next, To::Next));
+            p.push(Ins(JEQ, word & mask, To::Next, To::L(next)));
+        }
+        p.push(Ins(JA, 0, To::L(flow), To::Next));
+        labels[next] = Some(p.len());
+    }
+    p.push(Ins(LD_W, NET + 20, To::Next, To::Next));
+    labels[modulo] = Some(p.len());
+    p.push(Ins(MOD, count.max(1), To::Next, To::Next));
+    p.push(Ins(RET_A, 0, To::Next, To::Next));
+    labels[flow] = Some(p.len());
+    p.push(Ins(RET_K, u32::MAX, To::Next, To::Next));
+    let mut out = Vec::with_capacity(p.len());
+    for (i, Ins(code, k, jt, jf)) in p.iter().enumerate() {
+        let off = |t: &To| -> Option<usize> {
+            match t {
+                To::Next => Some(0),
+                To::L(l) => labels[*l]?.checked_sub(i + 1),
+            }
+        };
+        let (t, f) = (off(jt)?, off(jf)?);
+        let filter = if *code == JA {
+            nix::libc::sock_filter { code: *code, jt: 0, jf: 0, k: t as u32 }
+        } else {
+            nix::libc::sock_filter { code: *code, jt: u8::try_from(t).ok()?, jf: u8::try_from(f).ok()?, k: *k }
+        };
+        out.push(filter);
+    }
+    (out.len() <= 4096).then_some(out)
 }
 
 /// Starts one serving thread per socket. The threads stop when `cancel`
@@ -360,7 +430,8 @@ mod tests {
 
     #[test]
     fn datagrams_are_steered_by_source_address_not_port() {
-        let socks = bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        let exempt = Networks::parse(&["127.0.0.1/32", "::1/128"]).unwrap();
+        let socks = bind("127.0.0.1:0".parse().unwrap(), 2, &exempt).unwrap();
         let from = |ip: &str| -> Vec<UdpSocket> { (0..6).map(|_| UdpSocket::bind((ip, 0)).unwrap()).collect() };
         let two = landing(&socks, &from("127.0.0.2"));
         let three = landing(&socks, &from("127.0.0.3"));
@@ -369,9 +440,19 @@ mod tests {
         assert!(three.iter().all(|&i| i == three[0]), "{three:?}");
         assert_ne!(two[0], three[0]);
 
-        let socks = bind("[::1]:0".parse().unwrap(), 2).unwrap();
+        // Exempt sources keep the spreading by flow: 16 ports of 127.0.0.1
+        // reach both sockets.
+        let one: Vec<UdpSocket> = (0..16).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+        let l = landing(&socks, &one);
+        assert!(l.iter().any(|&i| i != l[0]), "{l:?}");
+
+        let socks = bind("[::1]:0".parse().unwrap(), 2, &Networks::default()).unwrap();
         let six: Vec<UdpSocket> = (0..6).map(|_| UdpSocket::bind("[::1]:0").unwrap()).collect();
         let l = landing(&socks, &six);
         assert!(l.iter().all(|&i| i == l[0]), "{l:?}");
+        let socks = bind("[::1]:0".parse().unwrap(), 2, &exempt).unwrap();
+        let many: Vec<UdpSocket> = (0..16).map(|_| UdpSocket::bind("[::1]:0").unwrap()).collect();
+        let l = landing(&socks, &many);
+        assert!(l.iter().any(|&i| i != l[0]), "{l:?}");
     }
 }

@@ -54,6 +54,16 @@ impl Cidr {
         Ok(Cidr { addr: mask(addr, len), len })
     }
 
+    /// The network address (host bits zero).
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length.
+    pub fn prefix_len(&self) -> u8 {
+        self.len
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = unmap(ip);
         ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.len) == self.addr
@@ -97,6 +107,10 @@ impl Networks {
     /// Parses every entry; the error names the first bad one.
     pub fn parse<S: AsRef<str>>(list: &[S]) -> Result<Networks, String> {
         list.iter().map(|s| Cidr::parse(s.as_ref())).collect::<Result<Vec<_>, _>>().map(Networks)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Cidr> {
+        self.0.iter()
     }
 
     #[inline]
@@ -232,7 +246,7 @@ impl ClientLimiter {
             return Verdict::Allow;
         }
         b.limited = b.limited.wrapping_add(1);
-        if self.cfg.slip > 0 && b.limited % self.cfg.slip == 0 { Verdict::Slip } else { Verdict::Drop }
+        if self.cfg.slip > 0 && b.limited.is_multiple_of(self.cfg.slip) { Verdict::Slip } else { Verdict::Drop }
     }
 
     /// Drops buckets that have refilled (forgetting them changes nothing);

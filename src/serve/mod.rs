@@ -101,7 +101,8 @@ pub async fn run_until(
     let tls_config = tls_state.as_ref().map(|t| t.server_config());
 
     // --- Handle/IDIS doors: UDP threads and the TCP accept loop share one engine.
-    let udp_sockets = handle_udp::bind(cfg.handle.udp_listen, cfg.handle.udp_socket_count())
+    let sources = Arc::new(limits::HandleLimits::from_config(&cfg).map_err(|e| anyhow!("[limits]: {e}"))?);
+    let udp_sockets = handle_udp::bind(cfg.handle.udp_listen, cfg.handle.udp_socket_count(), &sources.exempt)
         .with_context(|| format!("binding handle.udp_listen {}", cfg.handle.udp_listen))?;
     let udp_addr = udp_sockets[0].local_addr()?;
     let tcp_listener = tokio::net::TcpListener::bind(cfg.handle.tcp_listen)
@@ -186,7 +187,6 @@ pub async fn run_until(
         },
     ));
     listeners.bound(door::HANDLE_UDP, udp_addr);
-    let sources = Arc::new(limits::HandleLimits::from_config(&cfg).map_err(|e| anyhow!("[limits]: {e}"))?);
     let udp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_UDP));
     let quic = quic::endpoint(&cfg).context("setting up QUIC (federation.quic)")?;
     let recursion = recursion::build(
