@@ -154,14 +154,20 @@ fn serve(
                     continue;
                 }
             };
-            let outcome = engine.handle(&ctx, message, &mut arena);
+            let mut outcome = engine.handle(&ctx, message, &mut arena);
             if outcome.recurse {
-                // Answered later by the recursion task, from this socket.
-                let queued = recursion.is_some_and(|r| r.submit_udp(&sock, peer, message, started));
-                if !queued {
-                    metrics.udp_dropped("recursion_busy");
+                // Cache hits are answered here; misses later by the
+                // recursion task, from this socket.
+                match recursion.and_then(|r| r.answer_cached(message, &mut arena)) {
+                    Some(done) => outcome.rc = done.rc.0,
+                    None => {
+                        let queued = recursion.is_some_and(|r| r.submit_udp(&sock, peer, message, started));
+                        if !queued {
+                            metrics.udp_dropped("recursion_busy");
+                        }
+                        continue;
+                    }
                 }
-                continue;
             }
             let to = SockaddrStorage::from(peer);
             let len = arena.len() - at;
