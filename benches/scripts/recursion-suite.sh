@@ -13,9 +13,15 @@ top=127.0.0.1:26610
 a=127.0.0.1:26620
 b=127.0.0.1:26630
 
-cargo build --release --locked -p idnode -p idnode-bench
-idnode=$PWD/target/release/idnode
-bench=$PWD/target/release/idnode-bench
+# PROFILE=debug measures the debug build (faster to build on a busy machine).
+profile=${PROFILE:-release}
+if [ "$profile" = release ]; then
+  cargo build --release --locked -p idnode -p idnode-bench
+else
+  cargo build --locked -p idnode -p idnode-bench
+fi
+idnode=$PWD/target/$profile/idnode
+bench=$PWD/target/$profile/idnode-bench
 rm -rf "$work"
 mkdir -p "$work"
 
