@@ -15,7 +15,8 @@ b=127.0.0.1:26630
 
 # PROFILE=debug measures the debug build (faster to build on a busy machine).
 profile=${PROFILE:-release}
-if [ "$profile" = release ]; then
+if [ -n "${SKIP_BUILD:-}" ]; then :
+elif [ "$profile" = release ]; then
   cargo build --release --locked -p idnode -p idnode-bench
 else
   cargo build --locked -p idnode -p idnode-bench
