@@ -298,12 +298,18 @@ fn serve(
             let mut outcome = engine.handle(&ctx, request, &mut arena);
             log_request(peer, request, outcome, started);
             if outcome.recurse {
-                // Answered later by the recursion task, from this socket.
-                let queued = recursion.is_some_and(|r| r.submit_udp(&sock, peer, request, started));
-                if !queued {
-                    metrics.udp_dropped("recursion_busy");
+                // Cache hits are answered here; misses later by the
+                // recursion task, from this socket.
+                match recursion.and_then(|r| r.answer_cached(request, &mut arena)) {
+                    Some(done) => outcome.rc = done.rc.0,
+                    None => {
+                        let queued = recursion.is_some_and(|r| r.submit_udp(&sock, peer, request, started));
+                        if !queued {
+                            metrics.udp_dropped("recursion_busy");
+                        }
+                        continue;
+                    }
                 }
-                continue;
             }
             let to = SockaddrStorage::from(peer);
             let mut len = arena.len() - at;

@@ -104,15 +104,38 @@ impl Recursor {
         self.answers.len()
     }
 
+    fn responder(&self, now: u64) -> Responder {
+        Responder {
+            site_serial: self.cfg.site_serial,
+            primary: false,
+            expiration: (now as u32).wrapping_add(self.cfg.response_lifetime),
+        }
+    }
+
+    /// The synchronous part: answers from the cache, or refuses a request
+    /// over the recursion-count limit, without waiting for anything.
+    /// `None`: an upstream lookup is needed ([`answer`](Self::answer)).
+    /// Listeners call this on their own thread so that cache hits cost no
+    /// task switch.
+    pub fn answer_cached(&self, request: &[u8], now: u64, out: &mut Vec<u8>) -> Option<Recursed> {
+        let frame = Frame::parse(request).ok()?;
+        let req = ResolutionRequestRef::from_frame(&frame).ok()?;
+        let responder = self.responder(now);
+        if req.header.recursion_count >= self.cfg.max_recursion_count {
+            let rc = ResponseCode::RECURSION_COUNT_TOO_HIGH;
+            write_error(out, &req, &responder, rc, b"Recursion count too high");
+            return Some(Recursed { rc, source: Source::Refused });
+        }
+        let resolved = self.answers.get(&cache_key(&req), now)?;
+        let rc = write_resolved(out, &req, &responder, &resolved);
+        Some(Recursed { rc, source: Source::Hit })
+    }
+
     /// Answers one resolution request (`request` = envelope + message, as
     /// the listener assembled it): appends the complete answer (TCP form)
     /// to `out`.
     pub async fn answer(&self, request: &[u8], now: u64, out: &mut Vec<u8>) -> Recursed {
-        let responder = Responder {
-            site_serial: self.cfg.site_serial,
-            primary: false,
-            expiration: (now as u32).wrapping_add(self.cfg.response_lifetime),
-        };
+        let responder = self.responder(now);
         let Some(req) = Frame::parse(request).ok().and_then(|f| ResolutionRequestRef::from_frame(&f).ok()) else {
             // The engine only hands over decodable resolution requests.
             return Recursed { rc: ResponseCode::PROTOCOL_ERROR, source: Source::Refused };
@@ -138,23 +161,7 @@ impl Recursor {
                 (r, Source::Miss)
             }
         };
-        let rc = match &resolved {
-            Resolved::Values(values) => {
-                let head = req.response_head(ResponseCode::SUCCESS, &responder);
-                match encode_resolution_response(out, &head, req.response_digest().as_ref(), req.handle, values.iter())
-                {
-                    Ok(_) => ResponseCode::SUCCESS,
-                    Err(_) => {
-                        write_error(out, &req, &responder, ResponseCode::ERROR, b"Answer too large");
-                        ResponseCode::ERROR
-                    }
-                }
-            }
-            Resolved::Error(rc, msg) => {
-                write_error(out, &req, &responder, *rc, msg);
-                *rc
-            }
-        };
+        let rc = write_resolved(out, &req, &responder, &resolved);
         Recursed { rc, source }
     }
 
@@ -231,6 +238,31 @@ impl Recursor {
             self.services.insert(&key, service.clone(), ttl, budget.now);
         }
         Ok(service)
+    }
+}
+
+/// Writes the answer for a resolved (cached or fresh) result.
+fn write_resolved(
+    out: &mut Vec<u8>,
+    req: &ResolutionRequestRef<'_>,
+    responder: &Responder,
+    resolved: &Resolved,
+) -> ResponseCode {
+    match resolved {
+        Resolved::Values(values) => {
+            let head = req.response_head(ResponseCode::SUCCESS, responder);
+            match encode_resolution_response(out, &head, req.response_digest().as_ref(), req.handle, values.iter()) {
+                Ok(_) => ResponseCode::SUCCESS,
+                Err(_) => {
+                    write_error(out, req, responder, ResponseCode::ERROR, b"Answer too large");
+                    ResponseCode::ERROR
+                }
+            }
+        }
+        Resolved::Error(rc, msg) => {
+            write_error(out, req, responder, *rc, msg);
+            *rc
+        }
     }
 }
 
