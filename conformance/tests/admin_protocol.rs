@@ -364,8 +364,7 @@ fn admin(node: &Node, k: &Keys, s: &mut Session, who: Who, op: OpCode, body: Bod
         2000 + c as i32,
         s.id,
     );
-    let got = tcp(node.handle_tcp, &answer.encode());
-    got
+    tcp(node.handle_tcp, &answer.encode())
 }
 
 fn admin1(node: &Node, k: &Keys, s: &mut Session, who: Who, op: OpCode, body: Body) -> Message {
@@ -927,7 +926,8 @@ fn a_dsa_server_key_signs_certified_answers() {
     use dsa::pkcs8::EncodePrivateKey;
     use dsa::signature::DigestVerifier;
     let mut rng = rsa::rand_core::OsRng;
-    let server = dsa::SigningKey::generate(&mut rng, dsa::Components::generate(&mut rng, dsa::KeySize::DSA_1024_160));
+    let comps = dsa::Components::generate(&mut rng, dsa::KeySize::DSA_1024_160);
+    let server = dsa::SigningKey::generate(&mut rng, comps);
     let tmp = tempfile::tempdir().unwrap();
     let key_file = tmp.path().join("signing.pem");
     std::fs::write(&key_file, server.to_pkcs8_pem(Default::default()).unwrap().as_bytes()).unwrap();
@@ -939,7 +939,8 @@ fn a_dsa_server_key_signs_certified_answers() {
         ..Setup::default()
     })
     .expect("node starts");
-    let req = message(OpCode::GET_SITE_INFO, OpFlags::NONE, Body::GetSiteInfo(HandleBody { handle: b"/".to_vec() }), 1, 0);
+    let req =
+        message(OpCode::GET_SITE_INFO, OpFlags::NONE, Body::GetSiteInfo(HandleBody { handle: b"/".to_vec() }), 1, 0);
     let (_, whole) = udp(node.handle_udp, &req.encode());
     let Body::SiteInfoResponse(si) = Message::decode(&whole).unwrap().body else { panic!() };
     let site = si.site().unwrap();
@@ -954,7 +955,12 @@ fn a_dsa_server_key_signs_certified_answers() {
         let mut req = message(
             OpCode::RESOLUTION,
             OpFlags::CT | OpFlags::PO,
-            Body::Resolution(ResolutionRequest { handle: b"TEST/abc".to_vec(), indexes: vec![], types: vec![], auth_token: None }),
+            Body::Resolution(ResolutionRequest {
+                handle: b"TEST/abc".to_vec(),
+                indexes: vec![],
+                types: vec![],
+                auth_token: None,
+            }),
             2,
             0,
         );
