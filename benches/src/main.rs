@@ -10,6 +10,8 @@
 //!   from the scheduled send time, so a stall is not hidden).
 //! * `tcp`  — resolution over kept-open TCP connections, one outstanding
 //!   request per connection.
+//! * `admin-create` — authenticated creates in a session over one kept-open
+//!   TCP connection (see `admin.rs`).
 //! * `null-server` — a do-nothing UDP answerer (same socket layout as the
 //!   node) that echoes a fixed answer: the ceiling of the box.
 
@@ -31,6 +33,7 @@ use nix::sys::time::TimeSpec;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+mod admin;
 mod request;
 mod snms;
 
@@ -49,6 +52,9 @@ enum Cmd {
     Tcp(Load),
     /// A do-nothing UDP answerer: the ceiling of this machine for the same generator.
     NullServer(NullServer),
+    /// Authenticated creates over one kept-open Handle TCP connection inside a
+    /// session (the reference admin tools' path).
+    AdminCreate(admin::AdminArgs),
     /// Durable batch registration over the SNMS HTTP API (batchCreate).
     Snms(snms::SnmsArgs),
     /// Writes the benchmark identifier set as JSON lines for `idnode id import`.
@@ -223,6 +229,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::NullServer(n) => null_server(&n),
         Cmd::Snms(a) => snms::run(&a).map(|_| ()),
+        Cmd::AdminCreate(a) => admin::run(&a),
         Cmd::GenIds(g) => gen_ids(&g),
         Cmd::HelloServer(h) => hello_server(&h),
     }

@@ -364,8 +364,7 @@ fn admin(node: &Node, k: &Keys, s: &mut Session, who: Who, op: OpCode, body: Bod
         2000 + c as i32,
         s.id,
     );
-    let got = tcp(node.handle_tcp, &answer.encode());
-    got
+    tcp(node.handle_tcp, &answer.encode())
 }
 
 fn admin1(node: &Node, k: &Keys, s: &mut Session, who: Who, op: OpCode, body: Body) -> Message {
@@ -895,5 +894,87 @@ fn certified_answers_verify_with_the_published_key() {
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
         assert!(key.verify(ring_alg, &tampered, sig).is_err());
+    }
+}
+
+/// The §6.2 signed input of an encoded answer, rebuilt by hand, and the
+/// credential's hash name and signature.
+fn signed_parts(raw: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let body_len = u32::from_be_bytes(raw[40..44].try_into().unwrap()) as usize;
+    let cred_len = u32::from_be_bytes(raw[44 + body_len..48 + body_len].try_into().unwrap()) as usize;
+    assert!(cred_len > 0, "a certified answer carries a credential");
+    let mut r = idnode_registry::model::wire::Reader::new(&raw[48 + body_len..48 + body_len + cred_len]);
+    r.take(4).unwrap();
+    r.bytes("signer").unwrap();
+    let counter = r.u32().unwrap();
+    assert_eq!(r.bytes("type").unwrap(), b"HS_SIGNED");
+    let mut section = idnode_registry::model::wire::Reader::new(r.bytes("section").unwrap());
+    let alg = section.bytes("alg").unwrap().to_vec();
+    let sig = section.bytes("sig").unwrap().to_vec();
+    let mut signed = raw[0..2].to_vec();
+    signed.push(raw[2] & 0x03);
+    signed.push(raw[3]);
+    signed.extend_from_slice(&raw[4..12]);
+    signed.extend_from_slice(&counter.to_be_bytes());
+    signed.extend_from_slice(&raw[20..44 + body_len]);
+    (signed, alg, sig)
+}
+
+#[test]
+#[allow(deprecated, reason = "a small DSA group keeps key generation quick in a debug test")]
+fn a_dsa_server_key_signs_certified_answers() {
+    use dsa::pkcs8::EncodePrivateKey;
+    use dsa::signature::DigestVerifier;
+    let mut rng = rsa::rand_core::OsRng;
+    let comps = dsa::Components::generate(&mut rng, dsa::KeySize::DSA_1024_160);
+    let server = dsa::SigningKey::generate(&mut rng, comps);
+    let tmp = tempfile::tempdir().unwrap();
+    let key_file = tmp.path().join("signing.pem");
+    std::fs::write(&key_file, server.to_pkcs8_pem(Default::default()).unwrap().as_bytes()).unwrap();
+    let node = Node::start(&Setup {
+        node_prefix: "TEST".into(),
+        init: true,
+        imports: vec![crate_dir().join("fixtures/cnri-seed.jsonl")],
+        handle_toml: format!("signing_key_file = \"{}\"", key_file.display()),
+        ..Setup::default()
+    })
+    .expect("node starts");
+    let req =
+        message(OpCode::GET_SITE_INFO, OpFlags::NONE, Body::GetSiteInfo(HandleBody { handle: b"/".to_vec() }), 1, 0);
+    let (_, whole) = udp(node.handle_udp, &req.encode());
+    let Body::SiteInfoResponse(si) = Message::decode(&whole).unwrap().body else { panic!() };
+    let site = si.site().unwrap();
+    let PublicKey::Dsa { p, q, g, y, .. } = PublicKey::from_bytes(&site.servers[0].public_key).unwrap() else {
+        panic!("the DSA key is published")
+    };
+    let n = |b: &[u8]| dsa::BigUint::from_bytes_be(b);
+    let vk = dsa::VerifyingKey::from_components(dsa::Components::from_components(n(&p), n(&q), n(&g)).unwrap(), n(&y))
+        .unwrap();
+    // 2.11: SHA256withDSA; 2.10: SHA1withDSA (the reference server's rule).
+    for (version, alg) in [(V2_11, &b"SHA-256"[..]), (ProtocolVersion::new(2, 10), &b"SHA1"[..])] {
+        let mut req = message(
+            OpCode::RESOLUTION,
+            OpFlags::CT | OpFlags::PO,
+            Body::Resolution(ResolutionRequest {
+                handle: b"TEST/abc".to_vec(),
+                indexes: vec![],
+                types: vec![],
+                auth_token: None,
+            }),
+            2,
+            0,
+        );
+        req.envelope.version = version;
+        req.envelope.suggested = version;
+        let (_, raw) = udp(node.handle_udp, &req.encode());
+        let (signed, got_alg, sig) = signed_parts(&raw);
+        assert_eq!(got_alg, alg);
+        let sig = dsa::Signature::try_from(sig.as_slice()).unwrap();
+        let ok = if alg == b"SHA1" {
+            vk.verify_digest(<sha1::Sha1 as sha2::Digest>::new_with_prefix(&signed), &sig).is_ok()
+        } else {
+            vk.verify_digest(sha2::Sha256::new_with_prefix(&signed), &sig).is_ok()
+        };
+        assert!(ok, "{version}: DSA signature verifies with the published key");
     }
 }

@@ -202,4 +202,38 @@ mod admin_over_the_wire {
         );
         assert_eq!(send(&engine, &stray).header.response_code.0, 405);
     }
+    #[test]
+    fn a_list_nobody_may_make_is_refused_before_any_challenge() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledStore::open_path(dir.path()).unwrap());
+        init_store(store.as_ref(), "88.118.8", CasePolicy::CaseSensitive, 1).unwrap();
+        let ctx = WriteCtx::new(1, "t");
+        // Every permission but LIST_HANDLES.
+        let admin = AdminRecord::new(admin_perm::ALL & !admin_perm::LIST_HANDLES, "0.NA/88.118.8", 300).to_bytes();
+        store.create_record(b"0.NA/88.118.8", vec![Value::new(100, "HS_ADMIN", admin)], true, &ctx).unwrap();
+        let store: Arc<dyn Store> = store;
+        let list = request(
+            OpCode::LIST_HANDLES,
+            Body::ListHandles(idnode_resolver::wire::HandleBody { handle: b"0.NA/88.118.8".to_vec() }),
+            20,
+            0,
+        );
+        let engine = Engine::new(store.clone(), EngineConfig::default());
+        assert_eq!(send(&engine, &list).header.response_code.0, 401);
+        // Not homed here: 301 at once.
+        let foreign = request(
+            OpCode::LIST_HANDLES,
+            Body::ListHandles(idnode_resolver::wire::HandleBody { handle: b"0.NA/99.1".to_vec() }),
+            21,
+            0,
+        );
+        assert_eq!(send(&engine, &foreign).header.response_code.0, 301);
+        // A server administrator could: challenged.
+        let cfg = EngineConfig {
+            server_admins: vec![idnode_resolver::auth::Identity::new(300, "0.NA/88.118.8")],
+            ..EngineConfig::default()
+        };
+        let engine = Engine::new(store, cfg);
+        assert_eq!(send(&engine, &list).header.response_code.0, 402);
+    }
 }

@@ -99,6 +99,16 @@ impl Session {
     }
 }
 
+/// A live session as a request sees it.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub id: i32,
+    /// The MAC key agreed at setup.
+    pub key: Vec<u8>,
+    /// Set once a challenge inside the session was answered.
+    pub authenticated: Option<Identity>,
+}
+
 /// Why a session message is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionRefusal {
@@ -162,7 +172,7 @@ impl SessionTable {
             // Only unauthenticated sessions may be displaced, oldest use first.
             let victim =
                 inner.map.values().filter(|s| s.authenticated.is_none()).min_by_key(|s| s.last_used).map(|s| s.id);
-            let Some(v) = victim else { return None };
+            let v = victim?;
             if let Some(s) = inner.map.remove(&v) {
                 inner.bytes -= s.bytes;
             }
@@ -192,8 +202,9 @@ impl SessionTable {
         Some(id)
     }
 
-    /// A copy of the live session `id` (refreshing its last use).
-    pub fn get(&self, id: i32, now: u64) -> Option<Session> {
+    /// What a request needs of the live session `id` (refreshing its last
+    /// use); the replay window stays in the table.
+    pub fn get(&self, id: i32, now: u64) -> Option<SessionView> {
         if id == 0 {
             return None;
         }
@@ -206,7 +217,7 @@ impl SessionTable {
             return None;
         }
         s.last_used = now;
-        Some(s.clone())
+        Some(SessionView { id: s.id, key: s.key.clone(), authenticated: s.authenticated.clone() })
     }
 
     /// Whether `id` names a live session.

@@ -10,7 +10,7 @@
 
 use idnode_registry::model::wire::WriteExt;
 
-use super::session::{Session, SessionRefusal};
+use super::session::{SessionRefusal, SessionView};
 use super::{Engine, Outcome};
 use crate::auth::Identity;
 use crate::auth::dh;
@@ -43,7 +43,7 @@ impl SessionRefusal {
 
 /// Verifies the HS_MAC credential of `frame` with the session key; returns
 /// its session counter.
-pub(super) fn check_mac(frame: &Frame<'_>, session: &Session) -> Result<u32, SessionRefusal> {
+pub(super) fn check_mac(frame: &Frame<'_>, session: &SessionView) -> Result<u32, SessionRefusal> {
     let raw = match frame.credential {
         None | Some([]) => return Err(SessionRefusal::MissingMac),
         Some(c) => c,
