@@ -4,7 +4,8 @@
 //! clients send one request per connection and close; IDIS SDKs keep the
 //! connection open and send several (idis-extensions.md §8.1), so we serve
 //! requests in order until the client closes, the idle timeout passes, or
-//! the node shuts down. Limits: a connection cap (excess connections are
+//! the node shuts down. Each connection has its [`Connection`] state (an
+//! IDIS login lasts as long as the connection). Limits: a connection cap (excess connections are
 //! closed at once), an idle timeout between requests and a read timeout
 //! within one.
 
@@ -13,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use idnode_resolver::engine::{Ctx, Engine, Transport};
+use idnode_resolver::engine::{Connection, Ctx, Engine, Transport};
 use idnode_resolver::wire::{ENVELOPE_LEN, MAX_MESSAGE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -89,6 +90,8 @@ async fn serve_conn(
     let mut buf: Vec<u8> = vec![0u8; 16 * 1024];
     let (mut start, mut end) = (0usize, 0usize);
     let mut out = Vec::with_capacity(4096);
+    // Per-connection protocol state (IDIS login, idis-extensions.md §2.4).
+    let mut conn = Connection::new();
     loop {
         // Wait for the next envelope: idle timeout, or shutdown between requests.
         if end - start < ENVELOPE_LEN {
@@ -164,11 +167,11 @@ async fn serve_conn(
         let ctx = Ctx { transport: Transport::Tcp, peer, now };
         let request = &buf[start..start + total];
         let outcome = if is_hot(request) {
-            engine.handle(&ctx, request, &mut out)
+            engine.handle_conn(&ctx, &mut conn, request, &mut out)
         } else {
             // Authenticated writes wait for a durable flush: keep them off
             // the async workers' hot loop.
-            blocking(|| engine.handle(&ctx, request, &mut out))
+            blocking(|| engine.handle_conn(&ctx, &mut conn, request, &mut out))
         };
         start += total;
         metrics.observe(outcome.opcode, outcome.rc, started.elapsed());

@@ -20,8 +20,8 @@ use super::{Engine, Outcome};
 use crate::auth::authz::{Action, Policy, RecordSource, StoreRecords, authorize};
 use crate::auth::{AuthType, Identity, authenticate_answer};
 use crate::wire::{
-    Body, CreateResponse, Frame, HandleBody, HandleValues, Message, OpCode, OpFlags, RemoveValues, ResolutionResponse,
-    ResponseCode, SuccessResponse,
+    Body, CreateResponse, Envelope, Frame, HandleBody, HandleValues, Message, OpCode, OpFlags, RemoveValues, RequestDigest,
+    ResolutionResponse, ResponseCode, SuccessResponse,
 };
 
 /// What the original request asks, once authenticated.
@@ -95,6 +95,35 @@ impl Engine {
             Ok(None) => return fail(out, ResponseCode::AUTHENTICATION_FAILED, "Authentication failed"),
             Err(e) => return fail(out, ResponseCode::AUTHENTICATION_FAILED, &format!("Authentication failed: {e}")),
         }
+        self.perform(&identity, &frame.envelope, original, digest, now, out)
+    }
+
+    /// Runs `original` (a write or a resolution of non-public values) as the
+    /// authenticated `identity`: authorised through HS_ADMIN, answered with
+    /// `reply_env`'s ids (the challenge answer's, or the request's own on an
+    /// IDIS logged-in connection) and the original op code; `digest` is the
+    /// request digest the answer carries (RD).
+    pub(super) fn perform(
+        &self,
+        identity: &Identity,
+        reply_env: &Envelope,
+        original: Message,
+        digest: Option<RequestDigest>,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        let reply = |out: &mut Vec<u8>, rc: ResponseCode, body: Body| {
+            let rc = super::login::decodable_rc(rc, reply_env);
+            let mut m = Message::response_to(reply_env, &original.header, rc, &self.responder(now), body);
+            m.envelope.session_id = reply_env.session_id;
+            m.encode_into(out);
+            Outcome { opcode: original.header.op_code.0, rc: rc.0, close: false }
+        };
+        let fail = |out: &mut Vec<u8>, rc: ResponseCode, msg: &str| {
+            reply(out, rc, Body::Error(crate::wire::ErrorResponse { digest, message: msg.as_bytes().to_vec() }))
+        };
+        let src = StoreRecords(self.store.as_ref());
+        let identity = identity.clone();
 
         let overwrite = original.header.op_flags.contains(OpFlags::OVRW);
         let key = |h: &[u8]| self.store.canonical_key(h);

@@ -13,6 +13,7 @@
 
 mod admin;
 mod challenge;
+mod login;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::wire::{
 };
 
 pub use challenge::{ChallengeTable, PendingChallenge};
+pub use login::Connection;
 
 /// How a request arrived (decides streaming and size rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +151,17 @@ impl Engine {
     /// answer (TCP form; the UDP listener fragments it) is appended to `out`;
     /// nothing is appended when the request must be dropped.
     pub fn handle(&self, ctx: &Ctx, request: &[u8], out: &mut Vec<u8>) -> Outcome {
+        self.handle_inner(ctx, None, request, out)
+    }
+
+    /// [`handle`](Self::handle) for a request on a connection with state
+    /// `conn` (TCP): IDIS login (OC 2001 / 2000) and the logged-in identity
+    /// that authorises later requests on it (idis-extensions.md §2.4).
+    pub fn handle_conn(&self, ctx: &Ctx, conn: &mut Connection, request: &[u8], out: &mut Vec<u8>) -> Outcome {
+        self.handle_inner(ctx, Some(conn), request, out)
+    }
+
+    fn handle_inner(&self, ctx: &Ctx, conn: Option<&mut Connection>, request: &[u8], out: &mut Vec<u8>) -> Outcome {
         let frame = match Frame::parse(request) {
             Ok(f) => f,
             Err(e) => return self.undecodable(&e, ctx.now, out),
@@ -166,20 +179,33 @@ impl Engine {
                 out,
             );
         }
+        let login = conn.as_ref().and_then(|c| c.login()).cloned();
         match frame.header.op_code {
             OpCode::RESOLUTION => match ResolutionRequestRef::from_frame(&frame) {
-                Ok(req) => self.resolve(ctx, &req, out),
+                Ok(req) => self.resolve(ctx, &req, login.as_ref(), out),
                 Err(e) => self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out),
             },
             OpCode::GET_SITE_INFO => self.site_info(&frame, ctx.now, out),
             op if admin::needs_authentication(op) => {
                 // Check the body decodes before starting authentication.
-                if let Err(e) = frame.to_message() {
-                    return self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out);
+                let msg = match frame.to_message() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        return self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out);
+                    }
+                };
+                match login {
+                    // A logged-in IDIS connection is not challenged again (§2.4).
+                    Some(identity) => self.perform(&identity, &frame.envelope, msg, Self::digest_for(&frame), ctx.now, out),
+                    None => self.challenge(&frame, request, ctx.now, out),
                 }
-                self.challenge(&frame, request, ctx.now, out)
             }
-            OpCode::RESPONSE_TO_CHALLENGE => self.challenge_answer(&frame, ctx.now, out),
+            OpCode::LOGIN_ID_SYSTEM => self.login_id_system(ctx, conn, &frame, out),
+            OpCode::LOGIN => self.login_password(ctx, conn, &frame, out),
+            OpCode::RESPONSE_TO_CHALLENGE => match conn {
+                Some(c) if Self::answers_login(Some(c), &frame) => self.login_answer(ctx, c, &frame, out),
+                _ => self.challenge_answer(&frame, ctx.now, out),
+            },
             _ => self.error(&frame, ResponseCode::OPERATION_NOT_SUPPORTED, b"Operation not supported", ctx.now, out),
         }
     }
@@ -244,7 +270,15 @@ impl Engine {
     }
 
     /// OC_RESOLUTION (§3, §5).
-    fn resolve(&self, ctx: &Ctx, req: &ResolutionRequestRef<'_>, out: &mut Vec<u8>) -> Outcome {
+    /// `login`: the identity of a logged-in IDIS connection, which reads
+    /// admin-readable values without a challenge (idis-extensions.md §2.4).
+    fn resolve(
+        &self,
+        ctx: &Ctx,
+        req: &ResolutionRequestRef<'_>,
+        login: Option<&crate::auth::Identity>,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
         let handle = req.handle;
         let op = OpCode::RESOLUTION;
         let responder = self.responder(ctx.now);
@@ -334,6 +368,15 @@ impl Engine {
         }
         if needs_auth {
             // CNRI asks the client to authenticate as an admin with READ_VALUE.
+            if let Some(identity) = login {
+                let msg = Message {
+                    envelope: req.envelope,
+                    header: req.header,
+                    body: Body::Resolution(req.to_request()),
+                    credential: None,
+                };
+                return self.perform(identity, &req.envelope, msg, req.response_digest(), ctx.now, out);
+            }
             let frame = Frame {
                 envelope: req.envelope,
                 header: req.header,
