@@ -10,6 +10,9 @@
 //!   from the scheduled send time, so a stall is not hidden).
 //! * `tcp`  — resolution over kept-open TCP connections, one outstanding
 //!   request per connection.
+//! * `idis-create` — authenticated creates over one kept-open TCP connection
+//!   after an IDIS login (SM2), the id-pointer-sdk path; `idis-seed` writes
+//!   the identity it logs in as.
 //! * `null-server` — a do-nothing UDP answerer (same socket layout as the
 //!   node) that echoes a fixed answer: the ceiling of the box.
 
@@ -31,6 +34,7 @@ use nix::sys::time::TimeSpec;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+mod idis;
 mod request;
 mod snms;
 
@@ -49,6 +53,10 @@ enum Cmd {
     Tcp(Load),
     /// A do-nothing UDP answerer: the ceiling of this machine for the same generator.
     NullServer(NullServer),
+    /// Authenticated creates over one kept-open TCP connection after an IDIS (SM2) login.
+    IdisCreate(idis::IdisCreateArgs),
+    /// Writes the identity records `idis-create` logs in with (JSON lines for `idnode id import`).
+    IdisSeed(idis::IdisSeedArgs),
     /// Durable batch registration over the SNMS HTTP API (batchCreate).
     Snms(snms::SnmsArgs),
     /// Writes the benchmark identifier set as JSON lines for `idnode id import`.
@@ -220,6 +228,8 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::NullServer(n) => null_server(&n),
         Cmd::Snms(a) => snms::run(&a).map(|_| ()),
+        Cmd::IdisCreate(a) => idis::run(&a).map(|_| ()),
+        Cmd::IdisSeed(a) => idis::seed(&a),
         Cmd::GenIds(g) => gen_ids(&g),
         Cmd::HelloServer(h) => hello_server(&h),
     }

@@ -21,6 +21,7 @@
 //! here logs or formats a secret; errors never carry secret bytes.
 
 pub mod authz;
+pub mod fuzzing;
 pub mod idis_key;
 pub mod pubkey;
 pub mod seckey;

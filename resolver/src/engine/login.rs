@@ -339,7 +339,7 @@ enum KeyCheck {
 
 /// `bytes username | list<u32> indexes (empty) | list<bytes> types (one:
 /// the password)` (§2.5).
-fn parse_password_login(body: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn parse_password_login(body: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut r = Reader::new(body);
     let user = r.bytes_limited("username", MAX_HANDLE_LEN).ok()?;
     if r.u32().ok()? != 0 || r.u32().ok()? != 1 {

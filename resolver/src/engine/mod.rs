@@ -31,6 +31,7 @@ use crate::wire::{
 
 pub use challenge::{ChallengeTable, PendingChallenge};
 pub use login::Connection;
+pub(crate) use login::parse_password_login;
 
 /// How a request arrived (decides streaming and size rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
