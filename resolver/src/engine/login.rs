@@ -107,6 +107,36 @@ pub(crate) fn decodable_rc(rc: ResponseCode, env: &Envelope) -> ResponseCode {
     }
 }
 
+/// The last guard of §6.2 for every answer: when `request` comes from an
+/// old-SDK envelope and the single unsigned answer appended to `out` at
+/// `start` carries a code that SDK cannot decode, the code is rewritten
+/// with [`decodable_rc`]. Every code rewritten, and its replacement, has
+/// the error body layout (`[digest] bytes message`), so only the 4 bytes of
+/// the header's response code change. Costs two byte comparisons for other
+/// clients.
+pub(crate) fn old_sdk_codes(request: &[u8], start: usize, out: &mut [u8], outcome: Outcome) -> Outcome {
+    // Suggested version 2.10 (envelope bytes 2..4, flags masked).
+    if request.len() < crate::wire::ENVELOPE_LEN || request[2] & 0x03 != 2 || request[3] != 10 {
+        return outcome;
+    }
+    let Ok(env) = Envelope::decode(request) else { return outcome };
+    let mapped = decodable_rc(ResponseCode(outcome.rc), &env);
+    if mapped.0 == outcome.rc {
+        return outcome;
+    }
+    let answer = &mut out[start..];
+    let rc_at = crate::wire::ENVELOPE_LEN + 4;
+    let single = answer.len() >= rc_at + 4
+        && answer.len() - crate::wire::ENVELOPE_LEN
+            == u32::from_be_bytes([answer[16], answer[17], answer[18], answer[19]]) as usize
+        && answer.ends_with(&[0, 0, 0, 0]);
+    if !single || answer[rc_at..rc_at + 4] != outcome.rc.to_be_bytes() {
+        return outcome;
+    }
+    answer[rc_at..rc_at + 4].copy_from_slice(&mapped.0.to_be_bytes());
+    Outcome { rc: mapped.0, ..outcome }
+}
+
 impl Engine {
     /// An answer with `rc` and `body` to a request with `env`/`header`.
     fn login_reply(&self, env: &Envelope, header: &Header, rc: ResponseCode, body: Body, now: u64, out: &mut Vec<u8>) -> Outcome {

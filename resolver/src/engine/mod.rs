@@ -163,6 +163,12 @@ impl Engine {
     }
 
     fn handle_inner(&self, ctx: &Ctx, conn: Option<&mut Connection>, request: &[u8], out: &mut Vec<u8>) -> Outcome {
+        let start = out.len();
+        let outcome = self.dispatch(ctx, conn, request, out);
+        login::old_sdk_codes(request, start, out, outcome)
+    }
+
+    fn dispatch(&self, ctx: &Ctx, conn: Option<&mut Connection>, request: &[u8], out: &mut Vec<u8>) -> Outcome {
         let frame = match Frame::parse(request) {
             Ok(f) => f,
             Err(e) => return self.undecodable(&e, ctx.now, out),

@@ -312,6 +312,35 @@ fn password_login_of_the_old_sdk() {
     assert_eq!(conn.login(), Some(&Identity::new(301, "88.888.1024/sm2user")));
 }
 
+/// An old-SDK resolution of a handle under a prefix not homed here: CNRI
+/// would answer 301, which OLD cannot decode (§6.2): it gets 100.
+#[test]
+fn old_sdk_never_gets_301() {
+    let (_dir, _store, engine) = engine();
+    let ask = |version: ProtocolVersion, suggested: ProtocolVersion| {
+        let mut env = Envelope::request(version, 1);
+        env.suggested = suggested;
+        let m = Message {
+            envelope: env,
+            header: Header::request(OpCode::RESOLUTION, OpFlags::NONE, 0x6b01_9987),
+            body: Body::Resolution(crate::wire::ResolutionRequest {
+                handle: b"77.1/elsewhere".to_vec(),
+                indexes: vec![],
+                types: vec![],
+                auth_token: None,
+            }),
+            credential: None,
+        };
+        let mut out = Vec::new();
+        let o = engine.handle(&ctx(), &m.encode(), &mut out);
+        let a = Message::decode(&out).unwrap();
+        assert_eq!(a.header.response_code.0, o.rc);
+        o.rc
+    };
+    assert_eq!(ask(ProtocolVersion::COMPAT, ProtocolVersion::new(2, 10)), 100);
+    assert_eq!(ask(ProtocolVersion::new(2, 10), ProtocolVersion::OURS), 301);
+}
+
 #[test]
 fn response_codes_old_sdks_cannot_decode_are_mapped() {
     let mut old = Envelope::request(ProtocolVersion::COMPAT, 1);
