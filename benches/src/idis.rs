@@ -148,10 +148,17 @@ impl Conn {
 fn login(c: &mut Conn, user: &str, sk: &sm2::dsa::SigningKey) -> anyhow::Result<()> {
     let rd = OpFlags::REC | OpFlags::RD;
     let session = c.session;
-    c.send(OpCode::GET_SITE_INFO, OpFlags::REC | OpFlags::CA | OpFlags::PO, Body::GetSiteInfo(HandleBody { handle: b"/".to_vec() }), session)?;
+    c.send(
+        OpCode::GET_SITE_INFO,
+        OpFlags::REC | OpFlags::CA | OpFlags::PO,
+        Body::GetSiteInfo(HandleBody { handle: b"/".to_vec() }),
+        session,
+    )?;
     let req = LoginRequest { identity_handle: user.as_bytes().to_vec(), identity_index: 300 };
     let ch = c.send(OpCode::LOGIN_ID_SYSTEM, rd, Body::LoginIdSystem(req), session)?;
-    let Body::Challenge(chal) = &ch.body else { bail!("login: expected a 402 challenge, got RC {}", ch.header.response_code.0) };
+    let Body::Challenge(chal) = &ch.body else {
+        bail!("login: expected a 402 challenge, got RC {}", ch.header.response_code.0)
+    };
     let m = idnode_resolver::auth::sm2::sm3(&[&chal.nonce, chal.digest.as_bytes()]);
     let sig: sm2::dsa::Signature = sk.sign(&m);
     let mut signed = Vec::new();
@@ -196,7 +203,8 @@ pub fn run(a: &IdisCreateArgs) -> anyhow::Result<IdisReport> {
         let handle = format!("{}/IDIS-{run_tag}-{n}", a.prefix).into_bytes();
         let values = vec![idnode_registry::model::Value::new(1, "URL", format!("https://example.org/p/{n}"))];
         let t = Instant::now();
-        let r = c.send(OpCode::CREATE_HANDLE, OpFlags::REC, Body::CreateHandle(HandleValues { handle, values }), session)?;
+        let r =
+            c.send(OpCode::CREATE_HANDLE, OpFlags::REC, Body::CreateHandle(HandleValues { handle, values }), session)?;
         hist.record(t.elapsed().as_micros().max(1) as u64)?;
         if r.header.response_code.0 == 1 {
             creates += 1;

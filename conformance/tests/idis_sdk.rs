@@ -19,8 +19,8 @@ use idnode_conformance::{Node, Setup, read_message};
 use idnode_resolver::wire::{Body, Message};
 use ring::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use sha2::Digest as _;
-use sm3::Digest as _;
 use sm2::dsa::signature::Signer as _;
+use sm3::Digest as _;
 
 /// §3.2 test key d = 0123456789abcdef ×4 and its public key in form A.
 const SM2_D: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -85,9 +85,7 @@ fn admin(handle: &str, index: u32) -> String {
 fn node() -> Node {
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("idis-seed.jsonl");
-    let v = |index: u32, ty: &str, data: serde_json::Value, perms: u8| {
-        serde_json::json!({"index": index, "type": ty, "data": data, "ttl": 86400, "permissions": perms, "timestamp": 0, "ttl_type": 0})
-    };
+    let v = |index: u32, ty: &str, data: serde_json::Value, perms: u8| serde_json::json!({"index": index, "type": ty, "data": data, "ttl": 86400, "permissions": perms, "timestamp": 0, "ttl_type": 0});
     let b64 = |s: String| serde_json::json!({"format": "base64", "value": s});
     let records = [
         serde_json::json!({"handle": format!("0.NA/{PREFIX}"), "values": [
@@ -105,8 +103,9 @@ fn node() -> Node {
     let text: String = records.iter().map(|r| format!("{r}\n")).collect();
     std::fs::write(&seed, text).unwrap();
     // The node homes 88.888: both 88.888.1024 and 88.888.2048 live here.
-    let node = Node::start(&Setup { node_prefix: "88.888".into(), init: true, imports: vec![seed], ..Setup::default() })
-        .expect("node starts");
+    let node =
+        Node::start(&Setup { node_prefix: "88.888".into(), init: true, imports: vec![seed], ..Setup::default() })
+            .expect("node starts");
     drop(dir);
     node
 }
@@ -316,6 +315,22 @@ fn sm2_and_rsa_logins_then_create_resolve_delete_on_the_same_connection() {
         let Body::ResolutionResponse(r) = &resolved.body else { panic!("{resolved:?}") };
         assert_eq!(r.handle, handle.as_bytes());
         assert_eq!(r.values[0].data, url.as_bytes());
+
+        // With a token in the trailer and RECU_AUTH (0x4) set, as
+        // `resolveHandle(handle, types, indexes, authString)` sends it (§1.2),
+        // over TCP and over UDP.
+        let mut body = Vec::new();
+        put_bytes(&mut body, handle.as_bytes());
+        body.extend_from_slice(&[0; 8]);
+        put_bytes(&mut body, b"eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.e30.c2ln");
+        let with_token = sdk.send(1, FLAGS_QUERY | 0x4, &body);
+        assert_eq!(rc(&with_token), 1, "{with_token:?}");
+        let mut udp = Sdk::connect(addr, 0);
+        let sent = udp.encode(1, FLAGS_QUERY | 0x4, &body, 0, false);
+        let answers = idnode_conformance::udp_exchange(node.handle_udp, &[sent.bytes], Duration::from_secs(5))
+            .unwrap()
+            .expect("a UDP answer");
+        assert_eq!(rc(&Message::decode(&answers[0]).unwrap()), 1);
 
         // Already exists: 101, decodable by both SDKs.
         assert_eq!(rc(&sdk.create(handle, &url)), 101);

@@ -75,7 +75,8 @@ pub fn parse(data: &[u8]) -> Result<IdisKey, AuthError> {
     if data.starts_with(PEM_MARKER) {
         return parse_pem(data);
     }
-    let bad = |e: idnode_registry::model::wire::WireError| AuthError::UnsupportedKey(format!("undecodable HS_PUBKEY: {e}"));
+    let bad =
+        |e: idnode_registry::model::wire::WireError| AuthError::UnsupportedKey(format!("undecodable HS_PUBKEY: {e}"));
     let mut r = Reader::new(data);
     let kt = r.bytes_limited("HS_PUBKEY key type", 32).map_err(bad)?;
     let _flags = r.u16().map_err(bad)?;

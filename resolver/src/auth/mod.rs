@@ -149,7 +149,11 @@ pub fn authenticate_password(src: &dyn RecordSource, identity: &Identity, presen
 
 /// Like [`authenticate_password`], but returns the index of the HS_SECKEY
 /// value that matched (IDIS password login, idis-extensions.md §2.5).
-pub fn password_key_index(src: &dyn RecordSource, identity: &Identity, presented: &[u8]) -> Result<Option<u32>, AuthError> {
+pub fn password_key_index(
+    src: &dyn RecordSource,
+    identity: &Identity,
+    presented: &[u8],
+) -> Result<Option<u32>, AuthError> {
     let Some(values) = src.values(&identity.handle)? else { return Ok(None) };
     Ok(key_values(&values, HS_SECKEY, identity.index)
         .iter()
@@ -269,7 +273,8 @@ mod tests {
         use spki::der::Encode;
         use spki::der::asn1::BitString;
 
-        let kp = RsaKeyPair::from_pkcs8(&hex::decode(include_str!("testdata/rsa2048.pk8.hex").trim()).unwrap()).unwrap();
+        let kp =
+            RsaKeyPair::from_pkcs8(&hex::decode(include_str!("testdata/rsa2048.pk8.hex").trim()).unwrap()).unwrap();
         let spki = spki::SubjectPublicKeyInfoOwned {
             algorithm: spki::AlgorithmIdentifierOwned {
                 oid: spki::der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1"),
@@ -294,7 +299,9 @@ mod tests {
         idnode_registry::model::wire::WriteExt::put_bytes(&mut signed, b"SHA-256");
         idnode_registry::model::wire::WriteExt::put_bytes(&mut signed, &sig);
         assert!(verify_pubkey_answer(pem.as_bytes(), b"88.888.1024/rsauser", &nonce, &digest, &signed).unwrap());
-        assert!(!verify_pubkey_answer(pem.as_bytes(), b"88.888.1024/rsauser", &digest[..16], &digest, &signed).unwrap());
+        assert!(
+            !verify_pubkey_answer(pem.as_bytes(), b"88.888.1024/rsauser", &digest[..16], &digest, &signed).unwrap()
+        );
         // SM3 is not an RSA hash.
         let mut sm3 = Vec::new();
         idnode_registry::model::wire::WriteExt::put_bytes(&mut sm3, b"SM3");

@@ -132,7 +132,9 @@ impl Sm2Key {
     fn z<H: sha2::Digest>(&self, user_id: &[u8]) -> Vec<u8> {
         let entl = ((user_id.len() * 8) as u16).to_be_bytes();
         let mut h = H::new();
-        for part in [&entl[..], user_id, &CURVE_A, &CURVE_B, &CURVE_GX, &CURVE_GY, &self.point[1..33], &self.point[33..]] {
+        for part in
+            [&entl[..], user_id, &CURVE_A, &CURVE_B, &CURVE_GX, &CURVE_GY, &self.point[1..33], &self.point[33..]]
+        {
             h.update(part);
         }
         h.finalize().to_vec()
@@ -179,8 +181,7 @@ pub fn verify_answer(
             let mut data = Vec::with_capacity(nonce.len() + digest.len());
             data.extend_from_slice(nonce);
             data.extend_from_slice(digest);
-            key.verify_sha256(DEFAULT_USER_ID.as_bytes(), &data, sig)
-                || key.verify_sha256(identity_handle, &data, sig)
+            key.verify_sha256(DEFAULT_USER_ID.as_bytes(), &data, sig) || key.verify_sha256(identity_handle, &data, sig)
         }
     })
 }
@@ -240,7 +241,8 @@ mod tests {
     #[test]
     fn spec_challenge_vector_verifies() {
         let k = key();
-        let (nonce, digest, sig) = (hex::decode(NONCE).unwrap(), hex::decode(DIGEST).unwrap(), hex::decode(SIG).unwrap());
+        let (nonce, digest, sig) =
+            (hex::decode(NONCE).unwrap(), hex::decode(DIGEST).unwrap(), hex::decode(SIG).unwrap());
         assert!(verify_answer(&k, USER, &nonce, &digest, b"SM3", &sig).unwrap());
         let m = sm3(&[&nonce, &digest]);
         assert!(k.verify(USER, &m, &sig));

@@ -20,8 +20,8 @@ use super::{Engine, Outcome};
 use crate::auth::authz::{Action, Policy, RecordSource, StoreRecords, authorize};
 use crate::auth::{AuthType, Identity, authenticate_answer};
 use crate::wire::{
-    Body, CreateResponse, Envelope, Frame, HandleBody, HandleValues, Message, OpCode, OpFlags, RemoveValues, RequestDigest,
-    ResolutionResponse, ResponseCode, SuccessResponse,
+    Body, CreateResponse, Envelope, Frame, HandleBody, HandleValues, Message, OpCode, OpFlags, RemoveValues,
+    RequestDigest, ResolutionResponse, ResponseCode, SuccessResponse,
 };
 
 /// What the original request asks, once authenticated.

@@ -139,7 +139,15 @@ pub(crate) fn old_sdk_codes(request: &[u8], start: usize, out: &mut [u8], outcom
 
 impl Engine {
     /// An answer with `rc` and `body` to a request with `env`/`header`.
-    fn login_reply(&self, env: &Envelope, header: &Header, rc: ResponseCode, body: Body, now: u64, out: &mut Vec<u8>) -> Outcome {
+    fn login_reply(
+        &self,
+        env: &Envelope,
+        header: &Header,
+        rc: ResponseCode,
+        body: Body,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
         let rc = decodable_rc(rc, env);
         Message::response_to(env, header, rc, &self.responder(now), body).encode_into(out);
         Outcome { opcode: header.op_code.0, rc: rc.0, close: false }
@@ -169,7 +177,9 @@ impl Engine {
     ) -> Outcome {
         let now = ctx.now;
         let digest = Self::digest_for(frame);
-        let fail = |out: &mut Vec<u8>, rc, msg: &str| self.login_error(&frame.envelope, &frame.header, digest, rc, msg, now, out);
+        let fail = |out: &mut Vec<u8>, rc, msg: &str| {
+            self.login_error(&frame.envelope, &frame.header, digest, rc, msg, now, out)
+        };
         let Some(conn) = conn.filter(|_| ctx.transport == Transport::Tcp) else {
             return fail(out, ResponseCode::OPERATION_NOT_SUPPORTED, "Login needs a TCP connection");
         };
@@ -252,7 +262,13 @@ impl Engine {
 
     /// OC 200 answering a pending 2001 (§2.3): verify, then log the
     /// connection in. Replies carry op code 2001 and the answer's ids.
-    pub(super) fn login_answer(&self, ctx: &Ctx, conn: &mut Connection, frame: &Frame<'_>, out: &mut Vec<u8>) -> Outcome {
+    pub(super) fn login_answer(
+        &self,
+        ctx: &Ctx,
+        conn: &mut Connection,
+        frame: &Frame<'_>,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
         let now = ctx.now;
         // The challenge is used once, whatever the outcome.
         let Some(pending) = conn.pending.take() else {
@@ -281,8 +297,14 @@ impl Engine {
         }
         let identity = Identity::new(answer.identity_index, pending.identity.handle.clone());
         let src = StoreRecords(self.store.as_ref());
-        match authenticate_answer(&src, &identity, auth_type, &pending.nonce, pending.digest.as_bytes(), &answer.signed_response)
-        {
+        match authenticate_answer(
+            &src,
+            &identity,
+            auth_type,
+            &pending.nonce,
+            pending.digest.as_bytes(),
+            &answer.signed_response,
+        ) {
             Ok(Some(_)) => {}
             Ok(None) => return fail(out, ResponseCode::AUTHENTICATION_FAILED, "Authentication failed"),
             Err(e) if e.is_client_error() => {
@@ -295,7 +317,14 @@ impl Engine {
         }
         tracing::debug!(identity = %identity, peer = %ctx.peer, "IDIS login");
         conn.login = Some(identity);
-        self.login_reply(env, &pending.header, ResponseCode::SUCCESS, Body::Success(SuccessResponse { digest }), now, out)
+        self.login_reply(
+            env,
+            &pending.header,
+            ResponseCode::SUCCESS,
+            Body::Success(SuccessResponse { digest }),
+            now,
+            out,
+        )
     }
 
     /// OC 2000 (§2.5): password login against HS_SECKEY.
@@ -308,14 +337,20 @@ impl Engine {
     ) -> Outcome {
         let now = ctx.now;
         let digest = Self::digest_for(frame);
-        let fail = |out: &mut Vec<u8>, rc, msg: &str| self.login_error(&frame.envelope, &frame.header, digest, rc, msg, now, out);
+        let fail = |out: &mut Vec<u8>, rc, msg: &str| {
+            self.login_error(&frame.envelope, &frame.header, digest, rc, msg, now, out)
+        };
         let Some(conn) = conn.filter(|_| ctx.transport == Transport::Tcp) else {
             return fail(out, ResponseCode::OPERATION_NOT_SUPPORTED, "Login needs a TCP connection");
         };
         conn.login = None;
         conn.pending = None;
         let Some((username, password)) = parse_password_login(frame.body) else {
-            return fail(out, ResponseCode::PROTOCOL_ERROR, "Login body is not: bytes username, no indexes, one password");
+            return fail(
+                out,
+                ResponseCode::PROTOCOL_ERROR,
+                "Login body is not: bytes username, no indexes, one password",
+            );
         };
         let identity = match std::str::from_utf8(username).ok().and_then(|u| Identity::parse(u).ok()) {
             Some(i) => i,

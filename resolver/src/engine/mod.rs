@@ -198,12 +198,20 @@ impl Engine {
                 let msg = match frame.to_message() {
                     Ok(m) => m,
                     Err(e) => {
-                        return self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out);
+                        return self.error(
+                            &frame,
+                            ResponseCode::PROTOCOL_ERROR,
+                            e.to_string().as_bytes(),
+                            ctx.now,
+                            out,
+                        );
                     }
                 };
                 match login {
                     // A logged-in IDIS connection is not challenged again (§2.4).
-                    Some(identity) => self.perform(&identity, &frame.envelope, msg, Self::digest_for(&frame), ctx.now, out),
+                    Some(identity) => {
+                        self.perform(&identity, &frame.envelope, msg, Self::digest_for(&frame), ctx.now, out)
+                    }
                     None => self.challenge(&frame, request, ctx.now, out),
                 }
             }

@@ -120,7 +120,11 @@ fn byte_exact_login_of_the_spec() {
     // "Later requests on this connection: envelope sessionId 00002711,
     // authenticated": a create with the client's own session id.
     let create = Message {
-        envelope: { let mut e = Envelope::request(ProtocolVersion::new(2, 10), 4); e.session_id = 0x2711; e },
+        envelope: {
+            let mut e = Envelope::request(ProtocolVersion::new(2, 10), 4);
+            e.session_id = 0x2711;
+            e
+        },
         header: Header::request(OpCode::CREATE_HANDLE, OpFlags::REC | OpFlags::RD, 0x6b01_9987),
         body: Body::CreateHandle(HandleValues {
             handle: b"88.888.1024/item-1".to_vec(),
@@ -144,7 +148,11 @@ fn byte_exact_login_of_the_spec() {
 
 fn login_request(handle: &str, index: u32, id: i32) -> Vec<u8> {
     Message {
-        envelope: { let mut e = Envelope::request(ProtocolVersion::new(2, 10), id); e.session_id = 10_002; e },
+        envelope: {
+            let mut e = Envelope::request(ProtocolVersion::new(2, 10), id);
+            e.session_id = 10_002;
+            e
+        },
         header: Header::request(OpCode::LOGIN_ID_SYSTEM, OpFlags::REC | OpFlags::RD, 0x6b01_9987),
         body: Body::LoginIdSystem(crate::wire::LoginRequest {
             identity_handle: handle.as_bytes().to_vec(),
