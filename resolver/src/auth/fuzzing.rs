@@ -43,10 +43,10 @@ pub fn auth_keys(data: &[u8]) {
     if let Ok(k) = PublicKey::from_bytes(data) {
         assert_eq!(k.to_bytes(), data, "HS_PUBKEY round trip");
     }
-    if idis_key::is_idis_form(data) {
-        if let Ok(IdisKey::Sm2(p)) = idis_key::parse(data) {
-            let _ = sm2::Sm2Key::from_point(&p);
-        }
+    if idis_key::is_idis_form(data)
+        && let Ok(IdisKey::Sm2(p)) = idis_key::parse(data)
+    {
+        let _ = sm2::Sm2Key::from_point(&p);
     }
     let digest = unhex(DIGEST);
     let signed = unhex(SM2_SIGNED);
@@ -104,13 +104,13 @@ pub fn auth_answers(data: &[u8]) {
     if let (Ok(alg), Ok(sig)) = (r.bytes("alg"), r.bytes("sig")) {
         let mut p = [0u8; idis_key::SM2_POINT_LEN];
         p.copy_from_slice(&unhex(SM2_POINT));
-        if let Ok(key) = sm2::Sm2Key::from_point(&p) {
-            if let Ok(true) = sm2::verify_answer(&key, USER, &NONCE, &digest, alg, sig) {
-                let good = unhex(SM2_SIGNED);
-                let mut g = Reader::new(&good);
-                let (_, good_sig) = (g.bytes("alg").ok(), g.bytes("sig").ok().unwrap_or_default());
-                assert!(sig == good_sig || sig.len() == 64, "a forged SM2 signature verified");
-            }
+        if let Ok(key) = sm2::Sm2Key::from_point(&p)
+            && let Ok(true) = sm2::verify_answer(&key, USER, &NONCE, &digest, alg, sig)
+        {
+            let good = unhex(SM2_SIGNED);
+            let mut g = Reader::new(&good);
+            let (_, good_sig) = (g.bytes("alg").ok(), g.bytes("sig").ok().unwrap_or_default());
+            assert!(sig == good_sig || sig.len() == 64, "a forged SM2 signature verified");
         }
     }
     let _ = seckey::verify_answer(b"s3cret", &NONCE, &digest, data);

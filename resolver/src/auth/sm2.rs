@@ -144,10 +144,10 @@ impl Sm2Key {
 /// A signature as DER `SEQUENCE { r, s }` (what hutool writes) or raw
 /// 64-byte `r‖s`.
 fn parse_signature(sig: &[u8]) -> Option<Signature> {
-    if sig.len() == 64 {
-        if let Ok(s) = Signature::from_slice(sig) {
-            return Some(s);
-        }
+    if sig.len() == 64
+        && let Ok(s) = Signature::from_slice(sig)
+    {
+        return Some(s);
     }
     Signature::from_der(sig).ok()
 }

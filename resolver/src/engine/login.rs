@@ -153,6 +153,7 @@ impl Engine {
         Outcome { opcode: header.op_code.0, rc: rc.0, close: false }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn login_error(
         &self,
         env: &Envelope,
