@@ -153,6 +153,26 @@ pub struct HandleConfig {
     pub tcp_read_timeout_ms: u64,
     /// Server key pair (PKCS#8 PEM); relative paths are under `node.data_dir`.
     pub server_key_file: PathBuf,
+    /// Optional key (PKCS#8 PEM, RSA or DSA) that signs certified answers and
+    /// is published in HS_SITE instead of the server key.
+    pub signing_key_file: Option<PathBuf>,
+    /// Server administrators (`index:handle`), allowed every admin
+    /// operation, including home / unhome / list homed prefixes.
+    pub admins: Vec<String>,
+    /// Seconds a challenge waits for its answer (CNRI `max_auth_time`).
+    pub challenge_lifetime_s: u64,
+    /// Most outstanding challenges.
+    pub challenge_max: u32,
+    /// Most bytes of requests kept by outstanding challenges.
+    pub challenge_max_bytes: u64,
+    /// Most sessions at once (OC 400).
+    pub session_max: u32,
+    /// Most bytes held by sessions at once.
+    pub session_max_bytes: u64,
+    /// Upper bound of a session's idle timeout, seconds.
+    pub session_max_timeout_s: u64,
+    /// Deepest HS_VLIST nesting followed when authorising.
+    pub vlist_max_depth: u32,
     pub site: SiteConfig,
 }
 
@@ -166,6 +186,15 @@ impl Default for HandleConfig {
             tcp_idle_timeout_ms: 30_000,
             tcp_read_timeout_ms: 10_000,
             server_key_file: PathBuf::from("server.key"),
+            signing_key_file: None,
+            admins: Vec::new(),
+            challenge_lifetime_s: 60,
+            challenge_max: 10_000,
+            challenge_max_bytes: 32 << 20,
+            session_max: 10_000,
+            session_max_bytes: 8 << 20,
+            session_max_timeout_s: 86_400,
+            vlist_max_depth: 8,
             site: SiteConfig::default(),
         }
     }
@@ -612,6 +641,32 @@ impl Config {
         }
         if h.server_key_file.as_os_str().is_empty() {
             p.add("handle.server_key_file", "must not be empty");
+        }
+        for (i, a) in h.admins.iter().enumerate() {
+            if idnode_resolver::auth::Identity::parse(a).is_err() {
+                p.add(&format!("handle.admins[{i}]"), "must be index:handle, e.g. 300:0.NA/88.118.8");
+            }
+        }
+        if !(1..=86_400).contains(&h.challenge_lifetime_s) {
+            p.add("handle.challenge_lifetime_s", "must be between 1 and 86400");
+        }
+        if h.challenge_max == 0 {
+            p.add("handle.challenge_max", "must be at least 1");
+        }
+        if !(65_536..=1 << 34).contains(&h.challenge_max_bytes) {
+            p.add("handle.challenge_max_bytes", "must be between 65536 and 17179869184");
+        }
+        if h.session_max == 0 {
+            p.add("handle.session_max", "must be at least 1");
+        }
+        if !(4_096..=1 << 34).contains(&h.session_max_bytes) {
+            p.add("handle.session_max_bytes", "must be between 4096 and 17179869184");
+        }
+        if !(1..=31_536_000).contains(&h.session_max_timeout_s) {
+            p.add("handle.session_max_timeout_s", "must be between 1 and 31536000");
+        }
+        if !(1..=64).contains(&h.vlist_max_depth) {
+            p.add("handle.vlist_max_depth", "must be between 1 and 64");
         }
         for (i, a) in h.site.addresses.iter().enumerate() {
             match a.parse::<IpAddr>() {

@@ -67,7 +67,6 @@ impl ServerKey {
     }
 
     /// The private key, for signing.
-    #[allow(dead_code, reason = "signing (HS_SIGNATURE, session setup) comes with the Handle doors")]
     pub fn private(&self) -> &RsaPrivateKey {
         &self.private
     }
@@ -85,6 +84,24 @@ impl ServerKey {
     /// HS_PUBKEY bytes as base64 (the form the Handle JSON API uses).
     pub fn hs_pubkey_base64(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(&self.hs_pubkey)
+    }
+}
+
+/// The key that signs certified answers: `handle.signing_key_file` (RSA or
+/// DSA, PKCS#8 PEM) when set, else the server key.
+pub fn signer(
+    cfg: &crate::config::Config,
+    server_key: &ServerKey,
+) -> Result<idnode_resolver::auth::sign::ServerSigner> {
+    use idnode_resolver::auth::sign::ServerSigner;
+    match &cfg.handle.signing_key_file {
+        None => Ok(ServerSigner::rsa(server_key.private().clone())),
+        Some(p) => {
+            let path = cfg.resolve_path(p);
+            let pem = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading handle.signing_key_file {}", path.display()))?;
+            ServerSigner::from_pkcs8_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
     }
 }
 

@@ -87,6 +87,10 @@ pub struct Setup {
     pub node_toml: String,
     /// Extra TOML appended to the generated config.
     pub extra_toml: String,
+    /// Extra keys for the `[handle]` table.
+    pub handle_toml: String,
+    /// Import with `--overwrite` (replace records `init` made).
+    pub overwrite_imports: bool,
     /// JSON-lines files imported with `idnode id import` before serving.
     pub imports: Vec<PathBuf>,
     /// Run `idnode init` first (otherwise `serve` initialises with demo data).
@@ -102,9 +106,10 @@ impl Node {
         let config = dir.path().join("idnode.toml");
         let prefix = if setup.node_prefix.is_empty() { "88.118.8" } else { &setup.node_prefix };
         let toml = format!(
-            "[node]\nnode_prefix = \"{prefix}\"\ndata_dir = \"{}\"\n{}\n\n[handle]\nudp_listen = \"127.0.0.1:0\"\ntcp_listen = \"127.0.0.1:0\"\nudp_sockets = 2\n\n[http]\nlisten = \"127.0.0.1:0\"\n{}\n",
+            "[node]\nnode_prefix = \"{prefix}\"\ndata_dir = \"{}\"\n{}\n\n[handle]\nudp_listen = \"127.0.0.1:0\"\ntcp_listen = \"127.0.0.1:0\"\nudp_sockets = 2\n{}\n\n[http]\nlisten = \"127.0.0.1:0\"\n{}\n",
             data.display(),
             setup.node_toml,
+            setup.handle_toml,
             setup.extra_toml
         );
         std::fs::write(&config, toml)?;
@@ -113,7 +118,11 @@ impl Node {
         }
         for f in &setup.imports {
             let f = f.to_str().context("utf-8 path")?;
-            idnode(&config, &["id", "import", f])?;
+            if setup.overwrite_imports {
+                idnode(&config, &["id", "import", "--overwrite", f])?;
+            } else {
+                idnode(&config, &["id", "import", f])?;
+            }
         }
         let (child, handle_udp, handle_tcp, http, stderr) = spawn_serve(&config)?;
         Ok(Node { handle_udp, handle_tcp, http, dir, config, child, stderr })

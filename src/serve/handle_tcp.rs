@@ -4,8 +4,8 @@
 //! clients send one request per connection and close; IDIS SDKs keep the
 //! connection open and send several (idis-extensions.md §8.1), so we serve
 //! requests in order until the client closes, the idle timeout passes, or
-//! the node shuts down. Each connection has its [`Connection`] state (an
-//! IDIS login lasts as long as the connection). Limits: a connection cap (excess connections are
+//! the node shuts down. Each connection has its `ConnState` (an IDIS
+//! login lasts as long as the connection). Limits: a connection cap (excess connections are
 //! closed at once), an idle timeout between requests and a read timeout
 //! within one.
 
@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use idnode_resolver::engine::{Connection, Ctx, Engine, Transport};
+use idnode_resolver::engine::{ConnState, Ctx, Engine, Transport, logged_handle};
 use idnode_resolver::wire::{ENVELOPE_LEN, MAX_MESSAGE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -90,8 +90,8 @@ async fn serve_conn(
     let mut buf: Vec<u8> = vec![0u8; 16 * 1024];
     let (mut start, mut end) = (0usize, 0usize);
     let mut out = Vec::with_capacity(4096);
-    // Per-connection protocol state (IDIS login, idis-extensions.md §2.4).
-    let mut conn = Connection::new();
+    // Connection-scoped state (the engine's per-connection context).
+    let mut conn = ConnState::default();
     loop {
         // Wait for the next envelope: idle timeout, or shutdown between requests.
         if end - start < ENVELOPE_LEN {
@@ -173,6 +173,17 @@ async fn serve_conn(
             // the async workers' hot loop.
             blocking(|| engine.handle_conn(&ctx, &mut conn, request, &mut out))
         };
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(
+                door = "handle-tcp",
+                client = %peer,
+                opcode = outcome.opcode,
+                handle = %String::from_utf8_lossy(logged_handle(request).unwrap_or_default()),
+                rc = outcome.rc,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "request"
+            );
+        }
         start += total;
         metrics.observe(outcome.opcode, outcome.rc, started.elapsed());
         // Pipelined requests already in the buffer are answered with one

@@ -131,8 +131,16 @@ fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, cancel: &Cance
             let ctx = Ctx { transport: Transport::Udp, peer, now };
             let at = arena.len();
             let outcome = match reassembler.push(peer, &bufs[i][..n.min(RECV_BUF)], started) {
-                Ok(Reassembled::Complete(message)) => engine.handle(&ctx, message, &mut arena),
-                Ok(Reassembled::Assembled(message)) => engine.handle(&ctx, &message, &mut arena),
+                Ok(Reassembled::Complete(message)) => {
+                    let o = engine.handle(&ctx, message, &mut arena);
+                    log_request(peer, message, o, started);
+                    o
+                }
+                Ok(Reassembled::Assembled(message)) => {
+                    let o = engine.handle(&ctx, &message, &mut arena);
+                    log_request(peer, &message, o, started);
+                    o
+                }
                 Ok(Reassembled::Pending) => continue,
                 Err(_) => {
                     // Not a Handle datagram (short, oversize, bad fragment):
@@ -159,6 +167,22 @@ fn serve(sock: UdpSocket, engine: &Engine, metrics: &DoorMetrics, cancel: &Cance
             metrics.observe(outcome.opcode, outcome.rc, started.elapsed());
         }
         send_all(fd, &mut tx_headers, &arena, &pending, metrics);
+    }
+}
+
+/// One debug line per request (client, opcode, handle, response code, time).
+#[inline]
+fn log_request(peer: SocketAddr, request: &[u8], outcome: idnode_resolver::engine::Outcome, started: Instant) {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug!(
+            door = "handle-udp",
+            client = %peer,
+            opcode = outcome.opcode,
+            handle = %String::from_utf8_lossy(idnode_resolver::engine::logged_handle(request).unwrap_or_default()),
+            rc = outcome.rc,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "request"
+        );
     }
 }
 

@@ -96,6 +96,7 @@ pub async fn run_until(
         .await
         .with_context(|| format!("binding handle.tcp_listen {}", cfg.handle.tcp_listen))?;
     let tcp_addr = tcp_listener.local_addr()?;
+    let signer = Arc::new(crate::keys::signer(&cfg, &server_key)?);
     let site_record = match &cfg.handle.site.record_file {
         Some(path) => {
             let path = cfg.resolve_path(path);
@@ -111,10 +112,9 @@ pub async fn run_until(
                 addresses: &addresses,
                 serial: cfg.handle.site.serial,
                 description: &cfg.handle.site.description,
-                public_key: server_key.hs_pubkey(),
+                public_key: signer.public_key(),
                 udp: Some(udp_addr),
                 tcp: Some(tcp_addr),
-                http: Some(http_addr),
             })
             .to_bytes()
         }
@@ -136,6 +136,23 @@ pub async fn run_until(
             site_record,
             site_serial: cfg.handle.site.serial,
             limits: crate::api::snms::limits_of(&cfg),
+            challenge_lifetime: cfg.handle.challenge_lifetime_s,
+            max_challenges: cfg.handle.challenge_max as usize,
+            challenge_max_bytes: usize::try_from(cfg.handle.challenge_max_bytes).unwrap_or(usize::MAX),
+            sessions: idnode_resolver::engine::SessionLimits {
+                max_sessions: cfg.handle.session_max as usize,
+                max_bytes: usize::try_from(cfg.handle.session_max_bytes).unwrap_or(usize::MAX),
+                default_timeout: cfg.handle.session_max_timeout_s,
+                max_timeout: cfg.handle.session_max_timeout_s,
+            },
+            signer: Some(signer),
+            server_admins: cfg
+                .handle
+                .admins
+                .iter()
+                .filter_map(|a| idnode_resolver::auth::Identity::parse(a).ok())
+                .collect(),
+            vlist_depth: cfg.handle.vlist_max_depth as usize,
             ..EngineConfig::default()
         },
     ));

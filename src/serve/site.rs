@@ -20,13 +20,14 @@ pub struct SiteInputs<'a> {
     pub public_key: &'a [u8],
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
-    pub http: Option<SocketAddr>,
 }
 
 /// Builds the record: one server (id 1) at the first address, further
-/// addresses as `alt_addr.N` attributes; interfaces TCP admin+query, UDP
-/// query, HTTP admin+query; protocol 2.10 (what deployed clients expect in
-/// HS_SITE, §1), hash by whole handle (CNRI default).
+/// addresses as `alt_addr.N` attributes; interfaces TCP admin+query and UDP
+/// query — only doors that speak the Handle protocol: the HTTP door serves
+/// the REST API, not the Handle-over-HTTP POST tunnel, so it is not listed
+/// (a client would fall back to it and wait out its timeout); protocol 2.11
+/// (what this node speaks), hash by whole handle (CNRI default).
 pub fn build(inputs: &SiteInputs<'_>) -> HsSite {
     let first = inputs.addresses.first().copied().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let mut attributes = vec![SiteAttribute { name: b"desc".to_vec(), value: inputs.description.as_bytes().to_vec() }];
@@ -51,17 +52,10 @@ pub fn build(inputs: &SiteInputs<'_>) -> HsSite {
             port: u32::from(u.port()),
         });
     }
-    if let Some(h) = inputs.http {
-        interfaces.push(Interface {
-            kind: interface_type::ADMIN_AND_QUERY,
-            protocol: interface_protocol::HTTP,
-            port: u32::from(h.port()),
-        });
-    }
     HsSite {
         data_format_version: 1,
         protocol_major: 2,
-        protocol_minor: 10,
+        protocol_minor: 11,
         serial_number: inputs.serial,
         primary_mask: primary_mask::PRIMARY,
         hash_option: hash_option::BY_HANDLE,
@@ -90,8 +84,11 @@ mod tests {
             public_key: b"\x00\x00\x00\x0bRSA_PUB_KEY\x00\x00\x00\x00\x00\x01\x01\x00\x00\x00\x01\x03",
             udp: Some("127.0.0.1:2641".parse().unwrap()),
             tcp: Some("127.0.0.1:2641".parse().unwrap()),
-            http: None,
         });
+        assert_eq!((site.protocol_major, site.protocol_minor), (2, 11));
+        let ifaces = &site.servers[0].interfaces;
+        assert_eq!(ifaces.len(), 2);
+        assert!(ifaces.iter().all(|i| i.protocol != interface_protocol::HTTP));
         let bytes = site.to_bytes();
         assert_eq!(HsSite::from_bytes(&bytes).unwrap(), site);
         assert_eq!(&site.servers[0].address[..12], &[0u8; 12]);

@@ -192,6 +192,31 @@ pub fn authorize(
         None => true,
     };
     let perm = action.permission(is_na);
+    grants_perm(src, identity, target, target_values, action, perm, policy)
+}
+
+/// Whether `identity` is listed at all (any permission) in an HS_ADMIN of
+/// `target` or of its prefix handles — to tell "not an administrator" (RC
+/// 400) from "an administrator without that permission" (RC 401).
+pub fn is_listed_admin(
+    src: &dyn RecordSource,
+    identity: &Identity,
+    target: &str,
+    target_values: Option<&[Value]>,
+    policy: &Policy<'_>,
+) -> Result<bool, AuthError> {
+    grants_perm(src, identity, target, target_values, Action::ReadValue, 0, policy)
+}
+
+fn grants_perm(
+    src: &dyn RecordSource,
+    identity: &Identity,
+    target: &str,
+    target_values: Option<&[Value]>,
+    action: Action,
+    perm: u16,
+    policy: &Policy<'_>,
+) -> Result<bool, AuthError> {
     let mut walk = Walk { src, identity, policy, visited: HashSet::new(), lookups: 0 };
     if action != Action::CreateHandle
         && let Some(values) = target_values
@@ -202,6 +227,45 @@ pub fn authorize(
     for handle in prefix_admin_chain(target) {
         if let Some(values) = walk.fetch(&handle)?
             && walk.grants(&values, perm)?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether *anyone* could be allowed `action` on `target`: a server
+/// administrator is configured, or some HS_ADMIN value on the target (not for
+/// create) or on its prefix handles carries the permission bit. `false`
+/// means the request must fail whoever authenticates, so a door can refuse
+/// it before issuing a challenge.
+pub fn anyone_may(
+    src: &dyn RecordSource,
+    target: &str,
+    target_values: Option<&[Value]>,
+    action: Action,
+    policy: &Policy<'_>,
+) -> Result<bool, AuthError> {
+    if !policy.server_admins.is_empty() {
+        return Ok(true);
+    }
+    let is_na = match target.split_once('/') {
+        Some((p, _)) => p.eq_ignore_ascii_case(GLOBAL_NA),
+        None => true,
+    };
+    let perm = action.permission(is_na);
+    let has = |values: &[Value]| {
+        values
+            .iter()
+            .filter(|v| v.value_type.eq_ignore_ascii_case(HS_ADMIN))
+            .any(|v| AdminRecord::from_bytes(&v.data).is_ok_and(|a| a.has(perm)))
+    };
+    if action != Action::CreateHandle && target_values.is_some_and(has) {
+        return Ok(true);
+    }
+    for handle in prefix_admin_chain(target) {
+        if let Some(values) = src.values(&handle)?
+            && has(&values)
         {
             return Ok(true);
         }

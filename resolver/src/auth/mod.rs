@@ -21,10 +21,12 @@
 //! here logs or formats a secret; errors never carry secret bytes.
 
 pub mod authz;
+pub mod dh;
 pub mod fuzzing;
 pub mod idis_key;
 pub mod pubkey;
 pub mod seckey;
+pub mod sign;
 pub mod sm2;
 
 use std::fmt;

@@ -6,8 +6,10 @@
 //! `bytes hashAlgId` + `bytes signature`; the hash is named "SHA-256" /
 //! "SHA256" / "SHA2" (SHA256withRSA) or "SHA-1" / "SHA1" / "SHA"
 //! (SHA1withRSA), or given as a one-byte code (2 = SHA-1, 3 = SHA-256).
-//! DSA keys (and MD5 signatures) are not supported by ring: such answers
-//! are reported as [`AuthError::UnsupportedKey`] / `UnsupportedAlgorithm`.
+//! DSA keys (`DSA_PUB_KEY`, DER `SEQUENCE{r, s}` signatures, SHA-1 or
+//! SHA-256) are verified with the RustCrypto `dsa` crate ([`super::sign`]);
+//! MD5 signatures and other key types are reported as
+//! [`AuthError::UnsupportedAlgorithm`] / `UnsupportedKey`.
 //!
 //! No I/O.
 
@@ -63,8 +65,10 @@ fn magnitude(b: &[u8]) -> &[u8] {
 pub fn verify_signature(key: &[u8], hash: SigHash, message: &[u8], sig: &[u8]) -> Result<bool, AuthError> {
     let key =
         PublicKey::from_bytes(key).map_err(|e| AuthError::UnsupportedKey(format!("undecodable HS_PUBKEY: {e}")))?;
-    let PublicKey::Rsa { exponent, modulus, .. } = &key else {
-        return Err(AuthError::UnsupportedKey(String::from_utf8_lossy(key.key_type()).into_owned()));
+    let (exponent, modulus) = match &key {
+        PublicKey::Rsa { exponent, modulus, .. } => (exponent, modulus),
+        PublicKey::Dsa { .. } => return super::sign::verify_dsa(&key, hash, message, sig),
+        _ => return Err(AuthError::UnsupportedKey(String::from_utf8_lossy(key.key_type()).into_owned())),
     };
     let alg: &signature::RsaParameters = match hash {
         SigHash::Sha1 => &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
@@ -158,14 +162,22 @@ mod tests {
     }
 
     #[test]
-    fn non_rsa_keys_are_unsupported() {
+    fn other_keys_are_unsupported() {
         let mut dsa = Vec::new();
         dsa.put_bytes(b"DSA_PUB_KEY");
         dsa.put_u16(0);
         for _ in 0..4 {
             dsa.put_bytes(&[1]);
         }
-        assert!(matches!(verify_signature(&dsa, SigHash::Sha1, b"m", b"s"), Err(AuthError::UnsupportedKey(_))));
+        // Degenerate DSA parameters are refused, never accepted.
+        assert!(!matches!(verify_signature(&dsa, SigHash::Sha1, b"m", b"s"), Ok(true)));
+        let mut dh = Vec::new();
+        dh.put_bytes(b"DH_PUB_KEY");
+        dh.put_u16(0);
+        for _ in 0..3 {
+            dh.put_bytes(&[1]);
+        }
+        assert!(matches!(verify_signature(&dh, SigHash::Sha1, b"m", b"s"), Err(AuthError::UnsupportedKey(_))));
         assert!(verify_signature(b"junk", SigHash::Sha1, b"m", b"s").is_err());
     }
 }

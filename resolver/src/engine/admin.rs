@@ -16,8 +16,9 @@ use idnode_registry::model::value::type_matches;
 use idnode_registry::service::QuotaKind;
 use idnode_registry::store::{RecordOp, StoreError, WriteCtx};
 
+use super::challenge::TakeError;
 use super::{Engine, Outcome};
-use crate::auth::authz::{Action, Policy, RecordSource, StoreRecords, authorize};
+use crate::auth::authz::{Action, RecordSource, StoreRecords, authorize, is_listed_admin};
 use crate::auth::{AuthType, Identity, authenticate_answer};
 use crate::wire::{
     Body, CreateResponse, Envelope, Frame, HandleBody, HandleValues, Message, OpCode, OpFlags, RemoveValues,
@@ -41,6 +42,15 @@ fn rc_of(e: &StoreError) -> ResponseCode {
     }
 }
 
+/// How to answer an authenticated request: the envelope the answer copies
+/// (request id, version), the session it belongs to, and the request
+/// digest when RD was set.
+pub(super) struct Reply<'a> {
+    pub env: &'a Envelope,
+    pub session_id: i32,
+    pub digest: Option<RequestDigest>,
+}
+
 impl Engine {
     /// OC 200: verify the answer to an outstanding challenge and run the
     /// request it authenticates.
@@ -50,36 +60,44 @@ impl Engine {
             Ok(_) => return self.error(frame, ResponseCode::PROTOCOL_ERROR, b"Not a challenge answer", now, out),
             Err(e) => return self.error(frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), now, out),
         };
-        let Some(pending) = self.challenges.take(frame.envelope.session_id, now) else {
-            return self.error(
-                frame,
-                ResponseCode::AUTHEN_TIMEOUT,
-                b"No outstanding challenge for this session",
-                now,
-                out,
-            );
+        let pending = match self.challenges.take_checked(frame.envelope.session_id, now) {
+            Ok(p) => p,
+            Err(TakeError::Expired) => {
+                return self.error(
+                    frame,
+                    ResponseCode::AUTHEN_TIMEOUT,
+                    b"No outstanding challenge for this session (expired or never issued)",
+                    now,
+                    out,
+                );
+            }
+            Err(TakeError::Answered) => {
+                return self.error(
+                    frame,
+                    ResponseCode::SESSION_MESSAGE_REJECTED,
+                    b"This challenge was already answered",
+                    now,
+                    out,
+                );
+            }
         };
         let original = match Message::decode(&pending.request) {
             Ok(m) => m,
             Err(e) => return self.error(frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), now, out),
         };
-        // From here on, answers look like answers to the original request,
-        // sent with the challenge answer's envelope (request id, session).
-        let reply = |out: &mut Vec<u8>, rc: ResponseCode, body: Body| {
-            let mut m = Message::response_to(&frame.envelope, &original.header, rc, &self.responder(now), body);
-            m.envelope.session_id = frame.envelope.session_id;
-            m.encode_into(out);
-            Outcome { opcode: original.header.op_code.0, rc: rc.0, close: false }
-        };
         let digest = original.header.op_flags.contains(OpFlags::RD).then_some(pending.digest);
-        let fail = |out: &mut Vec<u8>, rc: ResponseCode, msg: &str| {
-            reply(out, rc, Body::Error(crate::wire::ErrorResponse { digest, message: msg.as_bytes().to_vec() }))
-        };
-
+        let reply = Reply { env: &frame.envelope, session_id: frame.envelope.session_id, digest };
         let (Some(auth_type), Ok(handle)) =
             (AuthType::parse(&answer.auth_type), std::str::from_utf8(&answer.identity_handle))
         else {
-            return fail(out, ResponseCode::AUTHENTICATION_FAILED, "Unknown authentication type or identity");
+            return self.reply_error(
+                &reply,
+                &original,
+                ResponseCode::AUTHENTICATION_FAILED,
+                "Unknown authentication type or identity",
+                now,
+                out,
+            );
         };
         let identity = Identity::new(answer.identity_index, handle);
         let src = StoreRecords(self.store.as_ref());
@@ -92,43 +110,101 @@ impl Engine {
             &answer.signed_response,
         ) {
             Ok(Some(_)) => {}
-            Ok(None) => return fail(out, ResponseCode::AUTHENTICATION_FAILED, "Authentication failed"),
-            Err(e) => return fail(out, ResponseCode::AUTHENTICATION_FAILED, &format!("Authentication failed: {e}")),
+            Ok(None) => {
+                return self.reply_error(
+                    &reply,
+                    &original,
+                    ResponseCode::AUTHENTICATION_FAILED,
+                    "Authentication failed",
+                    now,
+                    out,
+                );
+            }
+            Err(e) => {
+                return self.reply_error(
+                    &reply,
+                    &original,
+                    ResponseCode::AUTHENTICATION_FAILED,
+                    &format!("Authentication failed: {e}"),
+                    now,
+                    out,
+                );
+            }
         }
-        self.perform(&identity, &frame.envelope, original, digest, now, out)
+        // Inside a session, the session is now authenticated as this identity.
+        if let Some(sid) = pending.session {
+            self.sessions.authenticate(sid, identity.clone());
+            // The original request's counter is spent (its MAC was checked
+            // when it arrived).
+            if let Some(p) = original.credential.as_ref().and_then(|c| c.parts()) {
+                let _ = self.sessions.admit_counter(sid, p.session_counter);
+            }
+        }
+        self.execute(&reply, original, &identity, now, out)
     }
 
-    /// Runs `original` (a write or a resolution of non-public values) as the
-    /// authenticated `identity`: authorised through HS_ADMIN, answered with
-    /// `reply_env`'s ids (the challenge answer's, or the request's own on an
-    /// IDIS logged-in connection) and the original op code; `digest` is the
-    /// request digest the answer carries (RD).
-    pub(super) fn perform(
+    /// An error answer shaped as the answer to `original`.
+    pub(super) fn reply_error(
         &self,
-        identity: &Identity,
-        reply_env: &Envelope,
-        original: Message,
-        digest: Option<RequestDigest>,
+        reply: &Reply<'_>,
+        original: &Message,
+        rc: ResponseCode,
+        msg: &str,
         now: u64,
         out: &mut Vec<u8>,
     ) -> Outcome {
-        let reply = |out: &mut Vec<u8>, rc: ResponseCode, body: Body| {
-            let rc = super::login::decodable_rc(rc, reply_env);
-            let mut m = Message::response_to(reply_env, &original.header, rc, &self.responder(now), body);
-            m.envelope.session_id = reply_env.session_id;
-            m.encode_into(out);
-            Outcome { opcode: original.header.op_code.0, rc: rc.0, close: false }
-        };
-        let fail = |out: &mut Vec<u8>, rc: ResponseCode, msg: &str| {
-            reply(out, rc, Body::Error(crate::wire::ErrorResponse { digest, message: msg.as_bytes().to_vec() }))
-        };
-        let src = StoreRecords(self.store.as_ref());
-        let identity = identity.clone();
+        self.reply(
+            reply,
+            original,
+            rc,
+            Body::Error(crate::wire::ErrorResponse { digest: reply.digest, message: msg.as_bytes().to_vec() }),
+            now,
+            out,
+        )
+    }
 
+    /// One answer message to `original`.
+    pub(super) fn reply(
+        &self,
+        reply: &Reply<'_>,
+        original: &Message,
+        rc: ResponseCode,
+        body: Body,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        let mut m = Message::response_to(reply.env, &original.header, rc, &self.responder(now), body);
+        m.envelope.session_id = reply.session_id;
+        m.encode_into(out);
+        Outcome { opcode: original.header.op_code.0, rc: rc.0, close: false }
+    }
+
+    /// Runs an authenticated request (`identity` proved its key) and
+    /// appends its answer.
+    pub(super) fn execute(
+        &self,
+        reply: &Reply<'_>,
+        original: Message,
+        identity: &Identity,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        let digest = reply.digest;
+        let fail =
+            |out: &mut Vec<u8>, rc: ResponseCode, msg: &str| self.reply_error(reply, &original, rc, msg, now, out);
+        let ok = |out: &mut Vec<u8>, body: Body| self.reply(reply, &original, ResponseCode::SUCCESS, body, now, out);
+        let src = StoreRecords(self.store.as_ref());
+        let policy = self.policy();
+        match &original.body {
+            Body::ListHandles(_) | Body::HomeNa(_) | Body::UnhomeNa(_) | Body::ListHomedNas(_) => {
+                return self.execute_listing(reply, &original, identity, now, out);
+            }
+            _ => {}
+        }
         let overwrite = original.header.op_flags.contains(OpFlags::OVRW);
         let key = |h: &[u8]| self.store.canonical_key(h);
         let is_admin = |vs: &[Value]| vs.iter().any(|v| v.value_type.eq_ignore_ascii_case(b"HS_ADMIN"));
-        let job = match original.body {
+        let job = match original.body.clone() {
             Body::CreateHandle(HandleValues { handle, values }) => Job::Write {
                 op: RecordOp::Create { key: key(&handle), values, overwrite },
                 target: handle,
@@ -177,7 +253,7 @@ impl Engine {
                     Ok(None) => return fail(out, ResponseCode::HANDLE_NOT_FOUND, ""),
                     Err(e) => return fail(out, ResponseCode::ERROR, &e.to_string()),
                 };
-                match authorize(&src, &identity, h, Some(&current), Action::ReadValue, &Policy::default()) {
+                match authorize(&src, identity, h, Some(&current), Action::ReadValue, &policy) {
                     Ok(true) => {}
                     Ok(false) => {
                         return fail(out, ResponseCode::INSUFFICIENT_PERMISSIONS, "Not an admin with READ_VALUE");
@@ -194,11 +270,7 @@ impl Engine {
                 if values.is_empty() {
                     return fail(out, ResponseCode::VALUES_NOT_FOUND, "");
                 }
-                reply(
-                    out,
-                    ResponseCode::SUCCESS,
-                    Body::ResolutionResponse(ResolutionResponse { digest, handle, values }),
-                )
+                ok(out, Body::ResolutionResponse(ResolutionResponse { digest, handle, values }))
             }
             Job::Write { target, op, mut action, create } => {
                 let Ok(t) = std::str::from_utf8(&target) else {
@@ -214,14 +286,17 @@ impl Engine {
                         .any(|v| indexes.contains(&v.index) && v.value_type.eq_ignore_ascii_case(b"HS_ADMIN"));
                     action = Action::RemoveValue { admin: removes_admin };
                 }
-                match authorize(&src, &identity, t, current.as_deref(), action, &Policy::default()) {
+                match authorize(&src, identity, t, current.as_deref(), action, &policy) {
                     Ok(true) => {}
                     Ok(false) => {
-                        return fail(
-                            out,
-                            ResponseCode::INVALID_ADMIN,
-                            "Identity is not an administrator with that permission",
-                        );
+                        return match is_listed_admin(&src, identity, t, current.as_deref(), &policy) {
+                            Ok(true) => fail(
+                                out,
+                                ResponseCode::INSUFFICIENT_PERMISSIONS,
+                                "Administrator lacks the permission for this operation",
+                            ),
+                            _ => fail(out, ResponseCode::INVALID_ADMIN, "Identity is not an administrator here"),
+                        };
                     }
                     Err(e) => return fail(out, ResponseCode::ERROR, &e.to_string()),
                 }
@@ -254,12 +329,8 @@ impl Engine {
                     self.registrar.release(a, u64::from(result.is_ok()), now);
                 }
                 match result {
-                    Ok(_) if create => reply(
-                        out,
-                        ResponseCode::SUCCESS,
-                        Body::CreateResponse(CreateResponse { digest, handle: Some(target) }),
-                    ),
-                    Ok(_) => reply(out, ResponseCode::SUCCESS, Body::Success(SuccessResponse { digest })),
+                    Ok(_) if create => ok(out, Body::CreateResponse(CreateResponse { digest, handle: Some(target) })),
+                    Ok(_) => ok(out, Body::Success(SuccessResponse { digest })),
                     Err(e) => fail(out, rc_of(&e), &e.to_string()),
                 }
             }

@@ -1,10 +1,11 @@
 //! IDIS login (idis-extensions.md §2): the key-pair login OC 2001
 //! LOGIN_ID_SYSTEM with its 402 challenge and OC 200 answer, the old
 //! password login OC 2000, and the rule that a logged-in TCP connection is
-//! authenticated for every later request on it. The state lives in the
-//! [`Connection`] the TCP door creates per connection (§2.4: "Tie login
-//! state to the TCP connection"); over UDP there is no connection and the
-//! login opcodes get RC 5 (§2.4, "Support login on TCP only").
+//! authenticated for every later request on it. The state ([`IdisLogin`])
+//! lives in the connection's [`ConnState`] that the TCP door creates per
+//! connection (§2.4: "Tie login state to the TCP connection"); over UDP
+//! there is no connection and the login opcodes get RC 5 (§2.4, "Support
+//! login on TCP only").
 //!
 //! Protocol facts used here (quoted from idis-extensions.md):
 //! * §2.1: opcode **2000** = `OC_LOGIN` (password login, OLD SDK only),
@@ -42,6 +43,9 @@ use rand::RngCore;
 
 use idnode_registry::model::wire::{MAX_HANDLE_LEN, Reader, WriteExt};
 
+#[cfg(doc)]
+use super::ConnState;
+use super::admin::Reply;
 use super::{Ctx, Engine, Outcome, Transport};
 use crate::auth::authz::{RecordSource, StoreRecords};
 use crate::auth::{AuthType, HS_PUBKEY, HS_SECKEY, Identity, authenticate_answer, password_key_index};
@@ -50,21 +54,21 @@ use crate::wire::{
     ProtocolVersion, RequestDigest, ResponseCode, SuccessResponse,
 };
 
-/// State of one client connection (one TCP connection), created by the
-/// door when the connection opens and passed to [`Engine::handle_conn`] with
-/// every request on it; dropped when the connection closes, which ends the
-/// login.
-#[derive(Debug, Default)]
-pub struct Connection {
+/// The IDIS login state of one TCP connection (a field of [`ConnState`],
+/// which the door creates when the connection opens and passes to
+/// [`Engine::handle_conn`] with every request); dropped with the
+/// connection, which ends the login.
+#[derive(Debug, Default, Clone)]
+pub struct IdisLogin {
     /// The identity this connection logged in as (OC 2001 / 2000).
     login: Option<Identity>,
     /// An OC 2001 waiting for its OC 200 answer.
     pending: Option<PendingLogin>,
 }
 
-impl Connection {
+impl IdisLogin {
     pub fn new() -> Self {
-        Connection::default()
+        IdisLogin::default()
     }
 
     /// The identity the connection is logged in as, if any.
@@ -172,7 +176,7 @@ impl Engine {
     pub(super) fn login_id_system(
         &self,
         ctx: &Ctx,
-        conn: Option<&mut Connection>,
+        conn: &mut IdisLogin,
         frame: &Frame<'_>,
         out: &mut Vec<u8>,
     ) -> Outcome {
@@ -181,9 +185,9 @@ impl Engine {
         let fail = |out: &mut Vec<u8>, rc, msg: &str| {
             self.login_error(&frame.envelope, &frame.header, digest, rc, msg, now, out)
         };
-        let Some(conn) = conn.filter(|_| ctx.transport == Transport::Tcp) else {
+        if ctx.transport != Transport::Tcp {
             return fail(out, ResponseCode::OPERATION_NOT_SUPPORTED, "Login needs a TCP connection");
-        };
+        }
         let req = match frame.to_message() {
             Ok(Message { body: Body::LoginIdSystem(r), .. }) => r,
             Ok(_) => return fail(out, ResponseCode::PROTOCOL_ERROR, "Not a login request"),
@@ -223,7 +227,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn login_challenge(
         &self,
-        conn: &mut Connection,
+        conn: &mut IdisLogin,
         frame: &Frame<'_>,
         identity: Identity,
         session_id: i32,
@@ -256,9 +260,31 @@ impl Engine {
 
     /// Whether an OC 200 on `conn` answers its pending login (envelope
     /// session id S; 0 tolerated, as OLD leaves session ids at 0, §2.4).
-    pub(super) fn answers_login(conn: Option<&Connection>, frame: &Frame<'_>) -> bool {
+    pub(super) fn answers_login(conn: &IdisLogin, frame: &Frame<'_>) -> bool {
         let sid = frame.envelope.session_id;
-        conn.and_then(|c| c.pending.as_ref()).is_some_and(|p| sid == p.session_id || sid == 0)
+        conn.pending.as_ref().is_some_and(|p| sid == p.session_id || sid == 0)
+    }
+
+    /// An admin request on a logged-in connection (§2.4): refused at once
+    /// where the request alone shows it must fail, else run as `identity`
+    /// (authorised against HS_ADMIN), answered with the request's own ids.
+    pub(super) fn logged_in_request(
+        &self,
+        ctx: &Ctx,
+        frame: &Frame<'_>,
+        identity: &Identity,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        let msg = match frame.to_message() {
+            Ok(m) => m,
+            Err(e) => return self.error(frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out),
+        };
+        if let Some((rc, why)) = self.precheck(&msg, ctx.transport) {
+            return self.error(frame, rc, why, ctx.now, out);
+        }
+        let reply =
+            Reply { env: &frame.envelope, session_id: frame.envelope.session_id, digest: Self::digest_for(frame) };
+        self.execute(&reply, msg, identity, ctx.now, out)
     }
 
     /// OC 200 answering a pending 2001 (§2.3): verify, then log the
@@ -266,7 +292,7 @@ impl Engine {
     pub(super) fn login_answer(
         &self,
         ctx: &Ctx,
-        conn: &mut Connection,
+        conn: &mut IdisLogin,
         frame: &Frame<'_>,
         out: &mut Vec<u8>,
     ) -> Outcome {
@@ -332,7 +358,7 @@ impl Engine {
     pub(super) fn login_password(
         &self,
         ctx: &Ctx,
-        conn: Option<&mut Connection>,
+        conn: &mut IdisLogin,
         frame: &Frame<'_>,
         out: &mut Vec<u8>,
     ) -> Outcome {
@@ -341,9 +367,9 @@ impl Engine {
         let fail = |out: &mut Vec<u8>, rc, msg: &str| {
             self.login_error(&frame.envelope, &frame.header, digest, rc, msg, now, out)
         };
-        let Some(conn) = conn.filter(|_| ctx.transport == Transport::Tcp) else {
+        if ctx.transport != Transport::Tcp {
             return fail(out, ResponseCode::OPERATION_NOT_SUPPORTED, "Login needs a TCP connection");
-        };
+        }
         conn.login = None;
         conn.pending = None;
         let Some((username, password)) = parse_password_login(frame.body) else {

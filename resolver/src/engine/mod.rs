@@ -12,8 +12,13 @@
 //! keeps values in wire encoding) and does not decode them.
 
 mod admin;
+mod certify;
 mod challenge;
+pub mod fuzzing;
+mod listing;
 mod login;
+pub mod session;
+mod setup;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,9 +34,15 @@ use crate::wire::{
     encode_resolution_response, encode_resolution_response_list,
 };
 
-pub use challenge::{ChallengeTable, PendingChallenge};
-pub use login::Connection;
+pub use challenge::{ChallengeLimits, ChallengeTable, PendingChallenge, TakeError};
+pub use listing::LIST_CHUNK;
+pub use login::IdisLogin;
 pub(crate) use login::parse_password_login;
+pub use session::{ConnState, SessionLimits, SessionTable};
+
+use crate::auth::Identity;
+use crate::auth::authz::Policy;
+use crate::auth::sign::ServerSigner;
 
 /// How a request arrived (decides streaming and size rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +92,18 @@ pub struct EngineConfig {
     pub challenge_lifetime: u64,
     /// Most challenges outstanding at once (oldest dropped first).
     pub max_challenges: usize,
+    /// Most bytes of requests kept by outstanding challenges.
+    pub challenge_max_bytes: usize,
+    /// Bounds of the session table (§6.3).
+    pub sessions: SessionLimits,
+    /// The key certified answers are signed with (its public half is in
+    /// HS_SITE); `None` = answers stay unsigned.
+    pub signer: Option<Arc<ServerSigner>>,
+    /// Identities allowed every admin operation on this server (config
+    /// `[handle] admins`), also needed for home / unhome / list homed.
+    pub server_admins: Vec<Identity>,
+    /// Deepest HS_VLIST nesting followed when authorising.
+    pub vlist_depth: usize,
     /// Registration quotas, shared with the HTTP APIs' rules (writes over
     /// the binary protocol answer IDIS codes 603 / 604 when refused).
     pub limits: idnode_registry::service::Limits,
@@ -95,6 +118,11 @@ impl Default for EngineConfig {
             response_lifetime: 12 * 3600,
             challenge_lifetime: 60,
             max_challenges: 10_000,
+            challenge_max_bytes: 32 << 20,
+            sessions: SessionLimits::default(),
+            signer: None,
+            server_admins: Vec::new(),
+            vlist_depth: crate::auth::authz::DEFAULT_MAX_DEPTH,
             limits: idnode_registry::service::Limits::default(),
         }
     }
@@ -112,6 +140,7 @@ pub struct Engine {
     store: Arc<dyn Store>,
     cfg: EngineConfig,
     challenges: ChallengeTable,
+    sessions: SessionTable,
     /// Quota accounting for writes over the binary protocol.
     registrar: idnode_registry::service::Registrar,
 }
@@ -122,9 +151,14 @@ thread_local! {
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>, cfg: EngineConfig) -> Self {
-        let challenges = ChallengeTable::new(cfg.max_challenges, cfg.challenge_lifetime);
+        let challenges = ChallengeTable::with_limits(ChallengeLimits {
+            max_entries: cfg.max_challenges,
+            max_bytes: cfg.challenge_max_bytes,
+            lifetime: cfg.challenge_lifetime,
+        });
+        let sessions = SessionTable::new(cfg.sessions.clone());
         let registrar = idnode_registry::service::Registrar::new(store.clone(), cfg.limits.clone());
-        Engine { store, cfg, challenges, registrar }
+        Engine { store, cfg, challenges, sessions, registrar }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -140,6 +174,15 @@ impl Engine {
         &self.challenges
     }
 
+    /// The session table (§6.3).
+    pub fn sessions(&self) -> &SessionTable {
+        &self.sessions
+    }
+
+    fn policy(&self) -> Policy<'_> {
+        Policy { server_admins: &self.cfg.server_admins, max_depth: self.cfg.vlist_depth }
+    }
+
     fn responder(&self, now: u64) -> Responder {
         Responder {
             site_serial: self.cfg.site_serial,
@@ -150,25 +193,32 @@ impl Engine {
 
     /// Answers one complete request (`request` = envelope + message). The
     /// answer (TCP form; the UDP listener fragments it) is appended to `out`;
-    /// nothing is appended when the request must be dropped.
+    /// nothing is appended when the request must be dropped. Doors without
+    /// connection state (UDP) use this; connection doors use
+    /// [`handle_conn`](Self::handle_conn).
     pub fn handle(&self, ctx: &Ctx, request: &[u8], out: &mut Vec<u8>) -> Outcome {
-        self.handle_inner(ctx, None, request, out)
+        self.handle_conn(ctx, &mut ConnState::default(), request, out)
     }
 
-    /// [`handle`](Self::handle) for a request on a connection with state
-    /// `conn` (TCP): IDIS login (OC 2001 / 2000) and the logged-in identity
-    /// that authorises later requests on it (idis-extensions.md §2.4).
-    pub fn handle_conn(&self, ctx: &Ctx, conn: &mut Connection, request: &[u8], out: &mut Vec<u8>) -> Outcome {
-        self.handle_inner(ctx, Some(conn), request, out)
-    }
-
-    fn handle_inner(&self, ctx: &Ctx, conn: Option<&mut Connection>, request: &[u8], out: &mut Vec<u8>) -> Outcome {
+    /// [`handle`](Self::handle) with the state of the connection the request
+    /// came on. When the request sets CT, every answer message is signed
+    /// (§6.2, [`certify`](Self::certify)).
+    pub fn handle_conn(&self, ctx: &Ctx, conn: &mut ConnState, request: &[u8], out: &mut Vec<u8>) -> Outcome {
         let start = out.len();
+        conn.requests += 1;
         let outcome = self.dispatch(ctx, conn, request, out);
-        login::old_sdk_codes(request, start, out, outcome)
+        // Old IDIS SDKs get only codes they can decode (before signing).
+        let outcome = login::old_sdk_codes(request, start, out, outcome);
+        let certified = request.len() >= crate::wire::ENVELOPE_LEN + 12
+            && request[crate::wire::ENVELOPE_LEN + 8] & 0x40 != 0
+            && request[crate::wire::ENVELOPE_LEN + 4..crate::wire::ENVELOPE_LEN + 8] == [0, 0, 0, 0];
+        if certified && out.len() > start && !outcome.close {
+            self.certify(out, start, ctx.now);
+        }
+        outcome
     }
 
-    fn dispatch(&self, ctx: &Ctx, conn: Option<&mut Connection>, request: &[u8], out: &mut Vec<u8>) -> Outcome {
+    fn dispatch(&self, ctx: &Ctx, conn: &mut ConnState, request: &[u8], out: &mut Vec<u8>) -> Outcome {
         let frame = match Frame::parse(request) {
             Ok(f) => f,
             Err(e) => return self.undecodable(&e, ctx.now, out),
@@ -186,43 +236,63 @@ impl Engine {
                 out,
             );
         }
-        let login = conn.as_ref().and_then(|c| c.login()).cloned();
+        if frame.envelope.session_id != 0 {
+            conn.last_session = frame.envelope.session_id;
+        }
+        let login = conn.idis.login().cloned();
         match frame.header.op_code {
             OpCode::RESOLUTION => match ResolutionRequestRef::from_frame(&frame) {
                 Ok(req) => self.resolve(ctx, &req, login.as_ref(), out),
                 Err(e) => self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out),
             },
             OpCode::GET_SITE_INFO => self.site_info(&frame, ctx.now, out),
-            op if admin::needs_authentication(op) => {
-                // Check the body decodes before starting authentication.
-                let msg = match frame.to_message() {
-                    Ok(m) => m,
-                    Err(e) => {
-                        return self.error(
-                            &frame,
-                            ResponseCode::PROTOCOL_ERROR,
-                            e.to_string().as_bytes(),
-                            ctx.now,
-                            out,
-                        );
-                    }
-                };
-                match login {
-                    // A logged-in IDIS connection is not challenged again (§2.4).
-                    Some(identity) => {
-                        self.perform(&identity, &frame.envelope, msg, Self::digest_for(&frame), ctx.now, out)
-                    }
-                    None => self.challenge(&frame, request, ctx.now, out),
-                }
-            }
-            OpCode::LOGIN_ID_SYSTEM => self.login_id_system(ctx, conn, &frame, out),
-            OpCode::LOGIN => self.login_password(ctx, conn, &frame, out),
-            OpCode::RESPONSE_TO_CHALLENGE => match conn {
-                Some(c) if Self::answers_login(Some(c), &frame) => self.login_answer(ctx, c, &frame, out),
-                _ => self.challenge_answer(&frame, ctx.now, out),
+            op if admin::needs_authentication(op) => match login {
+                // A logged-in IDIS connection is not challenged again (§2.4).
+                Some(identity) => self.logged_in_request(ctx, &frame, &identity, out),
+                None => self.admin_request(ctx, &frame, request, out),
             },
+            OpCode::LOGIN_ID_SYSTEM => self.login_id_system(ctx, &mut conn.idis, &frame, out),
+            OpCode::LOGIN => self.login_password(ctx, &mut conn.idis, &frame, out),
+            OpCode::RESPONSE_TO_CHALLENGE if Self::answers_login(&conn.idis, &frame) => {
+                self.login_answer(ctx, &mut conn.idis, &frame, out)
+            }
+            OpCode::RESPONSE_TO_CHALLENGE => self.challenge_answer(&frame, ctx.now, out),
+            OpCode::SESSION_SETUP => self.session_setup(&frame, ctx.now, out),
+            OpCode::SESSION_TERMINATE => self.session_terminate(&frame, ctx.now, out),
+            OpCode::SESSION_EXCHANGEKEY => self.session_exchange_key(&frame, ctx.now, out),
             _ => self.error(&frame, ResponseCode::OPERATION_NOT_SUPPORTED, b"Operation not supported", ctx.now, out),
         }
+    }
+
+    /// An admin request: refused at once when it must fail, run directly in
+    /// an authenticated session (valid MAC, unused counter), otherwise
+    /// challenged (§6.1) — under the session's id inside a session.
+    fn admin_request(&self, ctx: &Ctx, frame: &Frame<'_>, request: &[u8], out: &mut Vec<u8>) -> Outcome {
+        let now = ctx.now;
+        let msg = match frame.to_message() {
+            Ok(m) => m,
+            Err(e) => return self.error(frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), now, out),
+        };
+        if let Some((rc, why)) = self.precheck(&msg, ctx.transport) {
+            return self.error(frame, rc, why, now, out);
+        }
+        let Some(session) = self.sessions.get(frame.envelope.session_id, now) else {
+            // No (live) session: a plain challenge under a fresh id.
+            return self.challenge(frame, request, now, out);
+        };
+        let counter = match setup::check_mac(frame, &session) {
+            Ok(c) => c,
+            Err(r) => return self.error(frame, r.rc(), r.message(), now, out),
+        };
+        let Some(identity) = session.authenticated.clone() else {
+            return self.challenge_in(frame, request, Some(session.id), now, out);
+        };
+        if let Err(r) = self.sessions.admit_counter(session.id, counter) {
+            return self.error(frame, r.rc(), r.message(), now, out);
+        }
+        let digest = Self::digest_for(frame);
+        let reply = admin::Reply { env: &frame.envelope, session_id: session.id, digest };
+        self.execute(&reply, msg, &identity, now, out)
     }
 
     /// The answer to bytes that do not frame as a message (CNRI's form, see
@@ -268,9 +338,22 @@ impl Engine {
     /// RC 402: remember the request and send digest + nonce under a new
     /// session id (§6.1).
     fn challenge(&self, frame: &Frame<'_>, request: &[u8], now: u64, out: &mut Vec<u8>) -> Outcome {
+        self.challenge_in(frame, request, None, now, out)
+    }
+
+    /// A challenge under `session` (the request's live session) or a fresh id.
+    fn challenge_in(
+        &self,
+        frame: &Frame<'_>,
+        request: &[u8],
+        session: Option<i32>,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
         let version = frame.envelope.negotiate();
         let digest = RequestDigest::compute(DigestAlg::for_version(version), frame.header_and_body);
-        let (session_id, nonce) = self.challenges.open(request, &digest, now);
+        let (session_id, nonce) =
+            self.challenges.open_in(request, &digest, now, session, |id| self.sessions.contains(id));
         let mut msg = Message::response_to(
             &frame.envelope,
             &frame.header,
@@ -291,7 +374,7 @@ impl Engine {
         &self,
         ctx: &Ctx,
         req: &ResolutionRequestRef<'_>,
-        login: Option<&crate::auth::Identity>,
+        login: Option<&Identity>,
         out: &mut Vec<u8>,
     ) -> Outcome {
         let handle = req.handle;
@@ -390,7 +473,12 @@ impl Engine {
                     body: Body::Resolution(req.to_request()),
                     credential: None,
                 };
-                return self.perform(identity, &req.envelope, msg, req.response_digest(), ctx.now, out);
+                let reply = admin::Reply {
+                    env: &req.envelope,
+                    session_id: req.envelope.session_id,
+                    digest: req.response_digest(),
+                };
+                return self.execute(&reply, msg, identity, ctx.now, out);
             }
             let frame = Frame {
                 envelope: req.envelope,
@@ -530,6 +618,27 @@ impl Engine {
         );
         Outcome::new(op, ResponseCode::SERVER_NOT_RESP)
     }
+}
+
+/// The handle a request names, for one-line request logs: the leading
+/// `bytes handle` of the body for op codes whose body starts with one
+/// (resolution, site info, admin ops, list, home), the identity handle of a
+/// challenge answer or session setup; `None` otherwise or when malformed.
+pub fn logged_handle(request: &[u8]) -> Option<&[u8]> {
+    use crate::wire::{ENVELOPE_LEN, HEADER_LEN};
+    let msg = request.get(ENVELOPE_LEN..)?;
+    let op = u32::from_be_bytes(msg.get(..4)?.try_into().ok()?);
+    let body = msg.get(HEADER_LEN..)?;
+    let at = match op {
+        1 | 2 | 100..=105 | 300..=302 | 401 | 2001 => 0,
+        // authType first, then the identity handle.
+        200 => 4 + u32::from_be_bytes(body.get(..4)?.try_into().ok()?) as usize,
+        // u16 mode + u32 timeout, then the identity handle.
+        400 => 6,
+        _ => return None,
+    };
+    let len = u32::from_be_bytes(body.get(at..at + 4)?.try_into().ok()?) as usize;
+    body.get(at + 4..at + 4 + len.min(crate::wire::MAX_HANDLE_LEN))
 }
 
 /// Whether a value is selected by the request's index or type filters

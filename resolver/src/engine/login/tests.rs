@@ -10,7 +10,7 @@ use idnode_registry::seed::init_store;
 use idnode_registry::store::{SledStore, Store, StoreExt, WriteCtx};
 
 use super::*;
-use crate::engine::EngineConfig;
+use crate::engine::{ConnState, EngineConfig};
 use crate::wire::{HandleBody, HandleValues};
 
 /// §2.6 "expiration fixed at 0x6b019987": now + 12 h.
@@ -61,7 +61,7 @@ fn ctx() -> Ctx {
 #[test]
 fn byte_exact_login_of_the_spec() {
     let (_dir, store, engine) = engine();
-    let mut conn = Connection::new();
+    let mut conn = ConnState::default();
 
     let site_info = h("020a020b 00002711 00000001 00000000 00000021
         00000002 00000000 19000000 ffff 00 00 6b019987 00000005 00000001 2f 00000000");
@@ -83,7 +83,7 @@ fn byte_exact_login_of_the_spec() {
     let mut out = Vec::new();
     let nonce: [u8; 16] = std::array::from_fn(|i| i as u8);
     let identity = Identity::new(300, "88.888.1024/sm2user");
-    engine.login_challenge(&mut conn, &frame, identity, 7, nonce, NOW, &mut out);
+    engine.login_challenge(&mut conn.idis, &frame, identity, 7, nonce, NOW, &mut out);
     let challenge = h("020b020b 00000007 00000002 00000000 00000051
         000007d1 00000192 90800000 0001 00 00 6b019987 00000035
         03 1d518fc1b60abb405c6b2868dbebc4940dd488b1bb1ef3a94e26c20248ef2ec5
@@ -109,13 +109,13 @@ fn byte_exact_login_of_the_spec() {
     assert_eq!(success.len(), 81);
     assert_eq!(hex::encode(&out), hex::encode(&success));
     assert_eq!((o.opcode, o.rc), (2001, 1));
-    assert_eq!(conn.login(), Some(&Identity::new(300, "88.888.1024/sm2user")));
+    assert_eq!(conn.idis.login(), Some(&Identity::new(300, "88.888.1024/sm2user")));
 
     // The same answer again: the challenge was used up. It is handled as
     // an ordinary OC 200 without a challenge (405), the login stays.
     let mut out = Vec::new();
     assert_eq!(engine.handle_conn(&ctx(), &mut conn, &answer, &mut out).rc, 405);
-    assert!(conn.login().is_some());
+    assert!(conn.idis.login().is_some());
 
     // "Later requests on this connection: envelope sessionId 00002711,
     // authenticated": a create with the client's own session id.
@@ -140,10 +140,14 @@ fn byte_exact_login_of_the_spec() {
     assert_eq!(reply.envelope.request_id, 4);
     assert!(store.get_record(b"88.888.1024/item-1").unwrap().is_some());
 
-    // The same create on a connection that has not logged in: challenged.
-    let mut fresh = Connection::new();
+    // A create on a connection that has not logged in: challenged.
+    let mut other = create.clone();
+    let Body::CreateHandle(b) = &mut other.body else { unreachable!() };
+    b.handle = b"88.888.1024/item-2".to_vec();
+    let mut fresh = ConnState::default();
     let mut out = Vec::new();
-    assert_eq!(engine.handle_conn(&ctx(), &mut fresh, &create.encode(), &mut out).rc, 402);
+    assert_eq!(engine.handle_conn(&ctx(), &mut fresh, &other.encode(), &mut out).rc, 402);
+    assert!(store.get_record(b"88.888.1024/item-2").unwrap().is_none());
 }
 
 fn login_request(handle: &str, index: u32, id: i32) -> Vec<u8> {
@@ -189,7 +193,7 @@ fn sm2_answer(challenge: &Message, handle: &str, d_hex: &str, id: i32) -> Vec<u8
     .encode()
 }
 
-fn send(engine: &Engine, conn: &mut Connection, req: &[u8]) -> Message {
+fn send(engine: &Engine, conn: &mut ConnState, req: &[u8]) -> Message {
     let mut out = Vec::new();
     engine.handle_conn(&ctx(), conn, req, &mut out);
     Message::decode(&out).unwrap()
@@ -203,7 +207,7 @@ fn failures_and_logged_in_reads() {
     let wrong_d = "1123456789abcdef".repeat(4);
 
     // Unknown identity handle: 100; unknown key index: 200; no challenge.
-    let mut conn = Connection::new();
+    let mut conn = ConnState::default();
     assert_eq!(send(&engine, &mut conn, &login_request("88.888.1024/nobody", 300, 1)).header.response_code.0, 100);
     assert_eq!(send(&engine, &mut conn, &login_request(user, 299, 2)).header.response_code.0, 200);
 
@@ -212,7 +216,7 @@ fn failures_and_logged_in_reads() {
     assert_eq!((ch.header.op_code.0, ch.header.response_code.0), (2001, 402));
     let r = send(&engine, &mut conn, &sm2_answer(&ch, user, &wrong_d, 4));
     assert_eq!((r.header.op_code.0, r.header.response_code.0, r.envelope.request_id), (2001, 403, 4));
-    assert!(conn.login().is_none());
+    assert!(conn.idis.login().is_none());
 
     // An admin-read value needs authentication: without login a 402...
     let read = Message {
@@ -245,9 +249,11 @@ fn failures_and_logged_in_reads() {
     let mut later = ctx();
     later.now += 61;
     assert_eq!(engine.handle_conn(&later, &mut conn, &late, &mut out).rc, 405);
-    assert!(conn.login().is_none(), "a failed re-login ends the login");
+    assert!(conn.idis.login().is_none(), "a failed re-login ends the login");
 
-    // Writes outside the identity's authority: 400, nothing stored.
+    // Writes under a prefix not homed here: 301 before anything else,
+    // nothing stored (the conformance test covers a homed prefix whose
+    // HS_ADMIN does not list the identity: 400).
     let ch = send(&engine, &mut conn, &login_request(user, 300, 10));
     assert_eq!(send(&engine, &mut conn, &sm2_answer(&ch, user, &good_d, 11)).header.response_code.0, 1);
     let create = Message {
@@ -261,7 +267,7 @@ fn failures_and_logged_in_reads() {
     }
     .encode();
     let r = send(&engine, &mut conn, &create);
-    assert_eq!(r.header.response_code.0, 400, "{r:?}");
+    assert_eq!(r.header.response_code.0, 301, "{r:?}");
     assert!(store.get_record(b"88.999/x").unwrap().is_none());
 
     // Delete as the logged-in identity.
@@ -304,10 +310,10 @@ fn password_login_of_the_old_sdk() {
         }
         .encode()
     };
-    let mut conn = Connection::new();
+    let mut conn = ConnState::default();
     let r = send(&engine, &mut conn, &body("301:88.888.1024/sm2user", "wrong"));
     assert_eq!((r.header.op_code.0, r.header.response_code.0), (2000, 403));
-    assert!(conn.login().is_none());
+    assert!(conn.idis.login().is_none());
     let r = send(&engine, &mut conn, &body("88.888.1024/nobody", "pw"));
     assert_eq!(r.header.response_code.0, 100);
     let r = send(&engine, &mut conn, &body("88.888.1024/sm2user", "pw"));
@@ -317,7 +323,7 @@ fn password_login_of_the_old_sdk() {
     let mut rd = Reader::new(&b);
     assert_eq!(rd.bytes("h").unwrap(), b"88.888.1024/sm2user");
     assert_eq!(rd.u32().unwrap(), 0);
-    assert_eq!(conn.login(), Some(&Identity::new(301, "88.888.1024/sm2user")));
+    assert_eq!(conn.idis.login(), Some(&Identity::new(301, "88.888.1024/sm2user")));
 }
 
 /// An old-SDK resolution of a handle under a prefix not homed here: CNRI
