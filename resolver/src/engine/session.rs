@@ -162,7 +162,7 @@ impl SessionTable {
             // Only unauthenticated sessions may be displaced, oldest use first.
             let victim =
                 inner.map.values().filter(|s| s.authenticated.is_none()).min_by_key(|s| s.last_used).map(|s| s.id);
-            let Some(v) = victim else { return None };
+            let v = victim?;
             if let Some(s) = inner.map.remove(&v) {
                 inner.bytes -= s.bytes;
             }
