@@ -644,7 +644,7 @@ impl Config {
         }
         for (i, a) in h.admins.iter().enumerate() {
             if idnode_resolver::auth::Identity::parse(a).is_err() {
-                p.add(&format!("handle.admins[{i}]"), "must be index:handle, e.g. 300:0.NA/88.118.8");
+                p.add(format!("handle.admins[{i}]"), "must be index:handle, e.g. 300:0.NA/88.118.8");
             }
         }
         if !(1..=86_400).contains(&h.challenge_lifetime_s) {

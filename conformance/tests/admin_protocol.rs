@@ -364,8 +364,7 @@ fn admin(node: &Node, k: &Keys, s: &mut Session, who: Who, op: OpCode, body: Bod
         2000 + c as i32,
         s.id,
     );
-    let got = tcp(node.handle_tcp, &answer.encode());
-    got
+    tcp(node.handle_tcp, &answer.encode())
 }
 
 fn admin1(node: &Node, k: &Keys, s: &mut Session, who: Who, op: OpCode, body: Body) -> Message {

@@ -17,6 +17,7 @@ fn reference_node() -> Node {
         node_toml: "case_policy = \"insensitive\"".into(),
         imports: vec![crate_dir().join("fixtures/cnri-seed.jsonl")],
         extra_toml: format!("[handle.site]\nserial = 1\nrecord_file = \"{}\"\n", site.display()),
+        ..Setup::default()
     })
     .expect("node starts")
 }
