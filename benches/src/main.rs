@@ -12,6 +12,9 @@
 //!   request per connection.
 //! * `admin-create` — authenticated creates in a session over one kept-open
 //!   TCP connection (see `admin.rs`).
+//! * `idis-create` — authenticated creates over one kept-open TCP connection
+//!   after an IDIS login (SM2), the id-pointer-sdk path; `idis-seed` writes
+//!   the identity it logs in as.
 //! * `null-server` — a do-nothing UDP answerer (same socket layout as the
 //!   node) that echoes a fixed answer: the ceiling of the box.
 
@@ -34,6 +37,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 mod admin;
+mod idis;
 mod request;
 mod snms;
 
@@ -55,6 +59,10 @@ enum Cmd {
     /// Authenticated creates over one kept-open Handle TCP connection inside a
     /// session (the reference admin tools' path).
     AdminCreate(admin::AdminArgs),
+    /// Authenticated creates over one kept-open TCP connection after an IDIS (SM2) login.
+    IdisCreate(idis::IdisCreateArgs),
+    /// Writes the identity records `idis-create` logs in with (JSON lines for `idnode id import`).
+    IdisSeed(idis::IdisSeedArgs),
     /// Durable batch registration over the SNMS HTTP API (batchCreate).
     Snms(snms::SnmsArgs),
     /// Writes the benchmark identifier set as JSON lines for `idnode id import`.
@@ -230,6 +238,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::NullServer(n) => null_server(&n),
         Cmd::Snms(a) => snms::run(&a).map(|_| ()),
         Cmd::AdminCreate(a) => admin::run(&a),
+        Cmd::IdisCreate(a) => idis::run(&a).map(|_| ()),
+        Cmd::IdisSeed(a) => idis::seed(&a),
         Cmd::GenIds(g) => gen_ids(&g),
         Cmd::HelloServer(h) => hello_server(&h),
     }

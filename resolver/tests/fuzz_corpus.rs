@@ -127,3 +127,31 @@ fn framing_seed_corpus_and_mutations() {
         fuzzing::tcp_framing_and_udp_reassembly(&mutate(&mut rng, seed, other));
     }
 }
+
+/// The files of `fuzz/corpus/<target>/`.
+fn corpus_of(target: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// The authentication targets (`auth_keys`, `auth_answers`): every seed,
+/// then deterministic mutations, on stable.
+#[test]
+fn auth_seed_corpora_and_mutations() {
+    use idnode_resolver::auth::fuzzing::{auth_answers, auth_keys};
+    for (target, run) in [("auth_keys", auth_keys as fn(&[u8])), ("auth_answers", auth_answers as fn(&[u8]))] {
+        let corpus = corpus_of(target);
+        assert!(corpus.len() >= 10, "{target}: {} seeds", corpus.len());
+        for seed in &corpus {
+            run(seed);
+        }
+        let mut rng = Rng(0xa075_5eed_0000_0001 ^ target.len() as u64);
+        for _ in 0..2000 {
+            let seed = &corpus[rng.below(corpus.len())];
+            let other = &corpus[rng.below(corpus.len())];
+            run(&mutate(&mut rng, seed, other));
+        }
+    }
+}

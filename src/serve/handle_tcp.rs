@@ -11,7 +11,8 @@
 //! with the bytes received (never to the length a client declares up
 //! front), and a per-client-network request rate ([`super::limits`]; over
 //! it, RC 3). A completed exchange proves the client's address, so its UDP
-//! answers are no longer size-capped.
+//! answers are no longer size-capped. Each connection has its `ConnState`
+//! (an IDIS login lasts as long as the connection).
 
 use std::io;
 use std::net::SocketAddr;

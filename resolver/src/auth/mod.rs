@@ -8,6 +8,9 @@
 //!   the HTTP `Authorization: Handle` scheme (CNRI reuses one verifier).
 //! * [`pubkey`] — HS_PUBKEY proofs: RSA PKCS#1 v1.5 signatures (SHA-256,
 //!   SHA-1) verified with ring.
+//! * [`idis_key`] — HS_PUBKEY data in the IDIS forms (PEM text, binary
+//!   `SM2_PUB_KEY` / `SM9_PUB_KEY`, idis-extensions.md §3.2), and
+//!   [`sm2`] — SM2/SM3 signatures of IDIS challenge answers (§4).
 //! * [`authz`] — who may do what: an identity `index:handle` listed in an
 //!   HS_ADMIN value (directly or through HS_VLIST groups) with the needed
 //!   permission bit, on the target record or on the prefix handles above it,
@@ -19,9 +22,12 @@
 
 pub mod authz;
 pub mod dh;
+pub mod fuzzing;
+pub mod idis_key;
 pub mod pubkey;
 pub mod seckey;
 pub mod sign;
+pub mod sm2;
 
 use std::fmt;
 
@@ -143,6 +149,20 @@ pub fn authenticate_password(src: &dyn RecordSource, identity: &Identity, presen
     Ok(key_values(&values, HS_SECKEY, identity.index).iter().any(|v| seckey::secret_matches(&v.data, presented)))
 }
 
+/// Like [`authenticate_password`], but returns the index of the HS_SECKEY
+/// value that matched (IDIS password login, idis-extensions.md §2.5).
+pub fn password_key_index(
+    src: &dyn RecordSource,
+    identity: &Identity,
+    presented: &[u8],
+) -> Result<Option<u32>, AuthError> {
+    let Some(values) = src.values(&identity.handle)? else { return Ok(None) };
+    Ok(key_values(&values, HS_SECKEY, identity.index)
+        .iter()
+        .find(|v| seckey::secret_matches(&v.data, presented))
+        .map(|v| v.index))
+}
+
 /// A challenge answer: verifies `signed` (the binary `signedResponse`:
 /// MAC code + MAC for HS_SECKEY, `bytes hashAlgId` + `bytes signature` for
 /// HS_PUBKEY) over `nonce ‖ digest` with the key(s) of `identity`. Returns
@@ -169,7 +189,7 @@ pub fn authenticate_answer(
         }
         AuthType::PublicKey => {
             for v in key_values(&values, HS_PUBKEY, identity.index) {
-                match pubkey::verify_answer(&v.data, nonce, digest, signed) {
+                match verify_pubkey_answer(&v.data, identity.handle.as_bytes(), nonce, digest, signed) {
                     Ok(true) => return Ok(Some(v.index)),
                     Ok(false) => {}
                     Err(e) => last_err = Some(e),
@@ -183,6 +203,49 @@ pub fn authenticate_answer(
         Some(e @ (AuthError::Malformed(_) | AuthError::UnsupportedAlgorithm(_))) => Err(e),
         _ => Ok(None),
     }
+}
+
+/// One HS_PUBKEY answer against one key value: CNRI binary keys go to
+/// [`pubkey`]; the IDIS forms (§3.2) are classified by [`idis_key`] and RSA
+/// keys verified as in [`pubkey`], SM2 keys as in [`sm2`] (whose user ID is
+/// the identity handle, idis-extensions.md §4.1).
+pub fn verify_pubkey_answer(
+    key: &[u8],
+    identity_handle: &[u8],
+    nonce: &[u8],
+    digest: &[u8],
+    signed: &[u8],
+) -> Result<bool, AuthError> {
+    if !idis_key::is_idis_form(key) {
+        return pubkey::verify_answer(key, nonce, digest, signed);
+    }
+    match idis_key::parse(key)? {
+        idis_key::IdisKey::Sm2(point) => {
+            let key = sm2::Sm2Key::from_point(&point)?;
+            let (alg, sig) = split_signed_response(signed)?;
+            sm2::verify_answer(&key, identity_handle, nonce, digest, alg, sig)
+        }
+        idis_key::IdisKey::Rsa(der) => {
+            let (hash, sig) = pubkey::decode_answer(signed)?;
+            let mut message = Vec::with_capacity(nonce.len() + digest.len());
+            message.extend_from_slice(nonce);
+            message.extend_from_slice(digest);
+            Ok(pubkey::verify_rsa_der(&der, hash, &message, sig))
+        }
+        idis_key::IdisKey::Dsa(_) => Err(AuthError::UnsupportedKey("DSA key in PEM form".into())),
+        // §5: SM9 needs a configured master key; we have none.
+        idis_key::IdisKey::Sm9(_) => Err(AuthError::UnsupportedKey("SM9_PUB_KEY".into())),
+    }
+}
+
+/// A public-key `signedResponse`: `bytes hashAlgId`, `bytes signature`.
+fn split_signed_response(signed: &[u8]) -> Result<(&[u8], &[u8]), AuthError> {
+    let bad = |e: idnode_registry::model::wire::WireError| AuthError::Malformed(format!("public-key answer: {e}"));
+    let mut r = idnode_registry::model::wire::Reader::new(signed);
+    let alg = r.bytes_limited("hashAlgId", 64).map_err(bad)?;
+    let sig = r.bytes_limited("signature", 4096).map_err(bad)?;
+    r.finish("public-key answer").map_err(bad)?;
+    Ok((alg, sig))
 }
 
 #[cfg(test)]
@@ -199,5 +262,52 @@ mod tests {
         assert!(Identity::parse("").is_err());
         assert!(Identity::parse("99999999999:a/b").is_err());
         assert_eq!(Identity::new(300, "0.NA/X").to_string(), "300:0.NA/X");
+    }
+
+    /// An RSA key published as IDIS PEM text (idis-extensions.md §3.2 form
+    /// A, 76-character lines joined by CRLF as NEW writes them) verifies a
+    /// SHA-256 answer; a wrong message does not.
+    #[test]
+    fn rsa_key_in_idis_pem_form() {
+        use base64::Engine as _;
+        use ring::rand::SystemRandom;
+        use ring::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+        use spki::der::Encode;
+        use spki::der::asn1::BitString;
+
+        let kp =
+            RsaKeyPair::from_pkcs8(&hex::decode(include_str!("testdata/rsa2048.pk8.hex").trim()).unwrap()).unwrap();
+        let spki = spki::SubjectPublicKeyInfoOwned {
+            algorithm: spki::AlgorithmIdentifierOwned {
+                oid: spki::der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1"),
+                parameters: Some(spki::der::asn1::Null.into()),
+            },
+            subject_public_key: BitString::from_bytes(kp.public_key().as_ref()).unwrap(),
+        }
+        .to_der()
+        .unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
+        let lines: Vec<&str> = b64.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        let pem = format!("-----BEGIN PUBLIC KEY-----\r\n{}\r\n-----END PUBLIC KEY-----\r\n", lines.join("\r\n"));
+        assert!(matches!(idis_key::parse(pem.as_bytes()).unwrap(), idis_key::IdisKey::Rsa(_)));
+
+        let (nonce, digest) = ([7u8; 16], [9u8; 32]);
+        let mut msg = nonce.to_vec();
+        msg.extend_from_slice(&digest);
+        let mut sig = vec![0; kp.public().modulus_len()];
+        kp.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), &msg, &mut sig).unwrap();
+        // NEW sends the literal "SHA-256" (§4.3).
+        let mut signed = Vec::new();
+        idnode_registry::model::wire::WriteExt::put_bytes(&mut signed, b"SHA-256");
+        idnode_registry::model::wire::WriteExt::put_bytes(&mut signed, &sig);
+        assert!(verify_pubkey_answer(pem.as_bytes(), b"88.888.1024/rsauser", &nonce, &digest, &signed).unwrap());
+        assert!(
+            !verify_pubkey_answer(pem.as_bytes(), b"88.888.1024/rsauser", &digest[..16], &digest, &signed).unwrap()
+        );
+        // SM3 is not an RSA hash.
+        let mut sm3 = Vec::new();
+        idnode_registry::model::wire::WriteExt::put_bytes(&mut sm3, b"SM3");
+        idnode_registry::model::wire::WriteExt::put_bytes(&mut sm3, &sig);
+        assert!(verify_pubkey_answer(pem.as_bytes(), b"x/y", &nonce, &digest, &sm3).is_err());
     }
 }

@@ -78,6 +78,16 @@ pub fn verify_signature(key: &[u8], hash: SigHash, message: &[u8], sig: &[u8]) -
     Ok(components.verify(alg, message, sig).is_ok())
 }
 
+/// Verifies an RSA PKCS#1 v1.5 signature with a key given as PKCS#1
+/// `RSAPublicKey` DER (IDIS PEM keys, idis-extensions.md §3.2 form A).
+pub fn verify_rsa_der(der: &[u8], hash: SigHash, message: &[u8], sig: &[u8]) -> bool {
+    let alg: &signature::RsaParameters = match hash {
+        SigHash::Sha1 => &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+        SigHash::Sha256 => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+    };
+    signature::UnparsedPublicKey::new(alg, der).verify(message, sig).is_ok()
+}
+
 /// Verifies a public-key `signedResponse` (`bytes hashAlgId`,
 /// `bytes signature`) over `nonce ‖ digest` with the HS_PUBKEY data `key`.
 pub fn verify_answer(key: &[u8], nonce: &[u8], digest: &[u8], signed: &[u8]) -> Result<bool, AuthError> {

@@ -16,6 +16,7 @@ mod certify;
 mod challenge;
 pub mod fuzzing;
 mod listing;
+mod login;
 pub mod session;
 mod setup;
 
@@ -35,6 +36,8 @@ use crate::wire::{
 
 pub use challenge::{ChallengeLimits, ChallengeTable, PendingChallenge, TakeError};
 pub use listing::LIST_CHUNK;
+pub use login::IdisLogin;
+pub(crate) use login::parse_password_login;
 pub use session::{ConnState, SessionLimits, SessionTable};
 
 use crate::auth::Identity;
@@ -216,6 +219,8 @@ impl Engine {
         let start = out.len();
         conn.requests += 1;
         let outcome = self.dispatch(ctx, conn, request, out);
+        // Old IDIS SDKs get only codes they can decode (before signing).
+        let outcome = login::old_sdk_codes(request, start, out, outcome);
         let certified = request.len() >= crate::wire::ENVELOPE_LEN + 12
             && request[crate::wire::ENVELOPE_LEN + 8] & 0x40 != 0
             && request[crate::wire::ENVELOPE_LEN + 4..crate::wire::ENVELOPE_LEN + 8] == [0, 0, 0, 0];
@@ -246,13 +251,23 @@ impl Engine {
         if frame.envelope.session_id != 0 {
             conn.last_session = frame.envelope.session_id;
         }
+        let login = conn.idis.login().cloned();
         match frame.header.op_code {
             OpCode::RESOLUTION => match ResolutionRequestRef::from_frame(&frame) {
-                Ok(req) => self.resolve(ctx, &req, out),
+                Ok(req) => self.resolve(ctx, &req, login.as_ref(), out),
                 Err(e) => self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out),
             },
             OpCode::GET_SITE_INFO => self.site_info(&frame, ctx.now, out),
-            op if admin::needs_authentication(op) => self.admin_request(ctx, &frame, request, out),
+            op if admin::needs_authentication(op) => match login {
+                // A logged-in IDIS connection is not challenged again (§2.4).
+                Some(identity) => self.logged_in_request(ctx, &frame, &identity, out),
+                None => self.admin_request(ctx, &frame, request, out),
+            },
+            OpCode::LOGIN_ID_SYSTEM => self.login_id_system(ctx, &mut conn.idis, &frame, out),
+            OpCode::LOGIN => self.login_password(ctx, &mut conn.idis, &frame, out),
+            OpCode::RESPONSE_TO_CHALLENGE if Self::answers_login(&conn.idis, &frame) => {
+                self.login_answer(ctx, &mut conn.idis, &frame, out)
+            }
             OpCode::RESPONSE_TO_CHALLENGE => self.challenge_answer(&frame, ctx.now, out),
             OpCode::SESSION_SETUP => self.session_setup(&frame, ctx.now, out),
             OpCode::SESSION_TERMINATE => self.session_terminate(&frame, ctx.now, out),
@@ -381,7 +396,15 @@ impl Engine {
     }
 
     /// OC_RESOLUTION (§3, §5).
-    fn resolve(&self, ctx: &Ctx, req: &ResolutionRequestRef<'_>, out: &mut Vec<u8>) -> Outcome {
+    /// `login`: the identity of a logged-in IDIS connection, which reads
+    /// admin-readable values without a challenge (idis-extensions.md §2.4).
+    fn resolve(
+        &self,
+        ctx: &Ctx,
+        req: &ResolutionRequestRef<'_>,
+        login: Option<&Identity>,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
         let handle = req.handle;
         let op = OpCode::RESOLUTION;
         let responder = self.responder(ctx.now);
@@ -477,6 +500,20 @@ impl Engine {
         }
         if needs_auth {
             // CNRI asks the client to authenticate as an admin with READ_VALUE.
+            if let Some(identity) = login {
+                let msg = Message {
+                    envelope: req.envelope,
+                    header: req.header,
+                    body: Body::Resolution(req.to_request()),
+                    credential: None,
+                };
+                let reply = admin::Reply {
+                    env: &req.envelope,
+                    session_id: req.envelope.session_id,
+                    digest: req.response_digest(),
+                };
+                return self.execute(&reply, msg, identity, ctx.now, out);
+            }
             let frame = Frame {
                 envelope: req.envelope,
                 header: req.header,
