@@ -234,10 +234,12 @@ fn lists_prefixes_site_methods() {
     assert_eq!(r.json()["prefixes"], json!(["0.NA/88.118.8", "0.NA/88.118.8.1001"]));
     let r = n.http().get("/api/site");
     let site = &r.json()["site"];
-    assert_eq!(site["protocolVersion"], "2.10");
+    assert_eq!(site["protocolVersion"], "2.11");
     let ports: Vec<u64> =
         site["servers"][0]["interfaces"].as_array().unwrap().iter().map(|i| i["port"].as_u64().unwrap()).collect();
-    assert!(ports.contains(&u64::from(n.node.http.port())), "{site}");
+    // Only doors that speak the Handle protocol are published (no HTTP tunnel).
+    assert!(ports.contains(&u64::from(n.node.handle_tcp.port())), "{site}");
+    assert!(!ports.contains(&u64::from(n.node.http.port())), "{site}");
     assert_eq!(site["servers"][0]["publicKey"]["value"]["kty"], "RSA");
     // Methods.
     let r = n.http().send("PATCH", &format!("/api/handles/{DEMO}"), &[], None);
