@@ -12,6 +12,7 @@
 //! them and redacts itself in `Debug`, so a secret cannot reach a log line by
 //! accident. Nothing here binds a socket or opens the store.
 
+#[path = "config/federation.rs"]
 mod federation;
 
 pub use federation::{FederationConfig, RootEntry, parse_root};

@@ -47,6 +47,7 @@ const INITIAL_BUF: usize = 4 * 1024;
 
 /// Accepts connections until `cancel` fires, then waits (bounded by the
 /// caller) for the connections in `tracker` to finish their current request.
+#[allow(clippy::too_many_arguments, reason = "the door's collaborators, each owned by a different subsystem")]
 pub async fn run(
     listener: TcpListener,
     engine: Arc<Engine>,

@@ -124,6 +124,14 @@ pub(crate) fn old_sdk_codes(request: &[u8], start: usize, out: &mut [u8], outcom
         return outcome;
     }
     let Ok(env) = Envelope::decode(request) else { return outcome };
+    // A 2.10 message suggesting 2.10 is the OLD SDK only for its challenge
+    // answer (§1.4); any other request in that envelope is an ordinary
+    // 2.10 client, which decodes every code (301 stays 301).
+    let e = crate::wire::ENVELOPE_LEN;
+    let opcode = request.get(e..e + 4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    if env.version == ProtocolVersion::V2_10 && opcode != OpCode::RESPONSE_TO_CHALLENGE.0 {
+        return outcome;
+    }
     let mapped = decodable_rc(ResponseCode(outcome.rc), &env);
     if mapped.0 == outcome.rc {
         return outcome;
