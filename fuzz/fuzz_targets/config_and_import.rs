@@ -11,6 +11,15 @@ use libfuzzer_sys::fuzz_target;
 #[allow(dead_code, reason = "only loading and validation are fuzzed")]
 mod config;
 
+/// The config validates CIDR lists with the Handle doors' own parser
+/// (`crate::serve::limits::Cidr`).
+#[path = "../../src/serve/limits.rs"]
+#[allow(dead_code, reason = "only Cidr::parse is used by the config")]
+mod limits;
+mod serve {
+    pub(crate) use super::limits;
+}
+
 fn toml_config(text: &str) {
     let env = [("IDNODE_HTTP__LIMITS__MAX_BODY_BYTES".to_owned(), "4096".to_owned())];
     for vars in [&[][..], &env[..]] {
