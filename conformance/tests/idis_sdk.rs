@@ -391,3 +391,43 @@ fn failed_logins_and_missing_permission_change_nothing() {
     assert_eq!(rc(&sdk.create(h, "https://example.org/ok")), 1);
     assert_eq!(stored_url(addr, h).as_deref(), Some(&b"https://example.org/ok"[..]));
 }
+
+/// An SM2 identity on the per-request path (the reference tools' sequence of
+/// handle-protocol.md §11, and the older SDK path the issue names): create →
+/// 402 → OC 200 signed with SM3/SM2 (§4.1: M = SM3(nonce ‖ digest), ID = the
+/// identity handle) → success; the same for delete; both checked in the store.
+#[test]
+fn sm2_identity_on_the_per_request_challenge_path() {
+    let node = node();
+    let addr = node.handle_tcp;
+    let handle = "88.888.1024/sdk-sm2-per-request";
+    let url = "https://example.org/sdk-sm2-per-request";
+    let sk = sm2::dsa::SigningKey::from_slice(SM2_USER, &hex::decode(SM2_D).unwrap()).unwrap();
+    for op in ["create", "delete"] {
+        let mut sdk = Sdk::connect(addr, 0);
+        let challenge = if op == "create" { sdk.create(handle, url) } else { sdk.delete(handle) };
+        assert_eq!(rc(&challenge), 402, "{op}: {challenge:?}");
+        let Body::Challenge(c) = &challenge.body else { panic!("{op}: not a challenge: {challenge:?}") };
+        let msg = sm3::Sm3::digest([&c.nonce[..], c.digest.as_bytes()].concat());
+        let sig: sm2::dsa::Signature = sk.sign(&msg);
+        let mut signed = Vec::new();
+        put_bytes(&mut signed, b"SM3");
+        put_bytes(&mut signed, &sig.to_der().to_vec());
+        let mut body = Vec::new();
+        put_bytes(&mut body, b"HS_PUBKEY");
+        put_bytes(&mut body, SM2_USER.as_bytes());
+        body.extend_from_slice(&300u32.to_be_bytes());
+        put_bytes(&mut body, &signed);
+        // A new connection, as the reference client answers (§11).
+        let mut answerer = Sdk::connect(addr, 0);
+        let sent = answerer.encode(200, 0, &body, challenge.envelope.session_id, false);
+        let done = answerer.exchange(&sent);
+        assert_eq!(rc(&done), 1, "{op}: {done:?}");
+        let stored = stored_url(addr, handle);
+        if op == "create" {
+            assert_eq!(stored.as_deref(), Some(url.as_bytes()), "created and stored");
+        } else {
+            assert_eq!(stored, None, "deleted");
+        }
+    }
+}
