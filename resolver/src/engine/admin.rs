@@ -176,7 +176,7 @@ impl Engine {
         let mut m = Message::response_to(reply.env, &original.header, rc, &self.responder(now), body);
         m.envelope.session_id = reply.session_id;
         m.encode_into(out);
-        Outcome { opcode: original.header.op_code.0, rc: rc.0, close: false, recurse: false }
+        Outcome::new(original.header.op_code, rc)
     }
 
     /// Runs an authenticated request (`identity` proved its key) and

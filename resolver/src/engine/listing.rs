@@ -237,6 +237,6 @@ impl Engine {
             }
             m.encode_into(out);
         }
-        Outcome { opcode: original.header.op_code.0, rc: ResponseCode::SUCCESS.0, close: false, recurse: false }
+        Outcome::new(original.header.op_code, ResponseCode::SUCCESS)
     }
 }

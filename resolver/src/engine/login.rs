@@ -50,8 +50,8 @@ use super::{Ctx, Engine, Outcome, Transport};
 use crate::auth::authz::{RecordSource, StoreRecords};
 use crate::auth::{AuthType, HS_PUBKEY, HS_SECKEY, Identity, authenticate_answer, password_key_index};
 use crate::wire::{
-    Body, ChallengeResponse, DigestAlg, Envelope, ErrorResponse, Frame, Header, Message, OpCode, OpFlags,
-    ProtocolVersion, RequestDigest, ResponseCode, SuccessResponse,
+    Body, DigestAlg, Envelope, ErrorResponse, Frame, Header, Message, OpCode, OpFlags, ProtocolVersion, RequestDigest,
+    ResponseCode, SuccessResponse,
 };
 
 /// The IDIS login state of one TCP connection (a field of [`ConnState`],
@@ -162,7 +162,7 @@ impl Engine {
     ) -> Outcome {
         let rc = decodable_rc(rc, env);
         Message::response_to(env, header, rc, &self.responder(now), body).encode_into(out);
-        Outcome { opcode: header.op_code.0, rc: rc.0, close: false, recurse: false }
+        Outcome::new(header.op_code, rc)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -253,22 +253,8 @@ impl Engine {
             nonce,
             expires: now + self.cfg.challenge_lifetime,
         });
-        let mut msg = Message::response_to(
-            &frame.envelope,
-            &frame.header,
-            ResponseCode::AUTHENTICATION_NEEDED,
-            &self.responder(now),
-            Body::Challenge(ChallengeResponse { digest, nonce: nonce.to_vec() }),
-        );
-        msg.envelope.session_id = session_id;
-        msg.header.op_flags |= OpFlags::RD;
-        msg.encode_into(out);
-        Outcome {
-            opcode: OpCode::LOGIN_ID_SYSTEM.0,
-            rc: ResponseCode::AUTHENTICATION_NEEDED.0,
-            close: false,
-            recurse: false,
-        }
+        self.encode_challenge(frame, session_id, digest, &nonce, now, out);
+        Outcome::new(OpCode::LOGIN_ID_SYSTEM, ResponseCode::AUTHENTICATION_NEEDED)
     }
 
     /// Whether an OC 200 on `conn` answers its pending login (envelope

@@ -217,7 +217,6 @@ impl Engine {
     /// (§6.2, [`certify`](Self::certify)).
     pub fn handle_conn(&self, ctx: &Ctx, conn: &mut ConnState, request: &[u8], out: &mut Vec<u8>) -> Outcome {
         let start = out.len();
-        conn.requests += 1;
         let outcome = self.dispatch(ctx, conn, request, out);
         // Old IDIS SDKs get only codes they can decode (before signing).
         let outcome = login::old_sdk_codes(request, start, out, outcome);
@@ -247,9 +246,6 @@ impl Engine {
                 ctx.now,
                 out,
             );
-        }
-        if frame.envelope.session_id != 0 {
-            conn.last_session = frame.envelope.session_id;
         }
         let login = conn.idis.login().cloned();
         match frame.header.op_code {
@@ -382,6 +378,21 @@ impl Engine {
         let digest = RequestDigest::compute(DigestAlg::for_version(version), frame.header_and_body);
         let (session_id, nonce) =
             self.challenges.open_in(request, &digest, now, session, |id| self.sessions.contains(id));
+        self.encode_challenge(frame, session_id, digest, &nonce, now, out);
+        Outcome::new(frame.header.op_code, ResponseCode::AUTHENTICATION_NEEDED)
+    }
+
+    /// The 402 answer itself (§6.1): digest + nonce under `session_id`, RD
+    /// set. Shared by per-request challenges and the IDIS login (2001).
+    fn encode_challenge(
+        &self,
+        frame: &Frame<'_>,
+        session_id: i32,
+        digest: RequestDigest,
+        nonce: &[u8],
+        now: u64,
+        out: &mut Vec<u8>,
+    ) {
         let mut msg = Message::response_to(
             &frame.envelope,
             &frame.header,
@@ -392,7 +403,6 @@ impl Engine {
         msg.envelope.session_id = session_id;
         msg.header.op_flags |= OpFlags::RD;
         msg.encode_into(out);
-        Outcome::new(frame.header.op_code, ResponseCode::AUTHENTICATION_NEEDED)
     }
 
     /// OC_RESOLUTION (§3, §5).

@@ -282,10 +282,6 @@ impl SessionTable {
 /// belongs here.
 #[derive(Debug, Default, Clone)]
 pub struct ConnState {
-    /// Requests answered on this connection.
-    pub requests: u64,
-    /// The last session id seen on this connection (for logs).
-    pub last_session: i32,
     /// IDIS login of this connection (OC 2001 / 2000, idis-extensions.md §2.4).
     pub idis: super::login::IdisLogin,
 }
