@@ -1,0 +1,301 @@
+//! The write path of [`SledStore`]: ops computed against an overlay of the
+//! batch's own earlier ops, applied in one sled transaction with their
+//! change-log group, then acknowledged once durable (group commit).
+
+use super::*;
+
+/// Records written earlier in the same batch (canonical key -> new stored
+/// bytes, `None` = deleted). Values are `IVec`s so that handing them to the
+/// transaction is a reference-count bump, not a copy.
+#[derive(Debug, Default)]
+struct Overlay {
+    map: std::collections::HashMap<sled::IVec, Option<sled::IVec>>,
+    /// Which records existed before the batch, for large batches.
+    prefetch: Option<Prefetch>,
+}
+
+/// Existing record keys in `lo..=hi`, sorted (see `prefetch_existing`).
+#[derive(Debug)]
+struct Prefetch {
+    lo: Vec<u8>,
+    hi: Vec<u8>,
+    existing: Vec<sled::IVec>,
+}
+
+/// The outcome of computing one op against the current state.
+struct Computed {
+    new: Option<Vec<u8>>,
+    op: ChangeOp,
+    created: bool,
+}
+
+impl SledStore {
+    fn current(&self, overlay: &Overlay, key: &[u8]) -> Result<Option<Vec<Value>>, StoreError> {
+        let bytes: Option<sled::IVec> = match overlay.map.get(key) {
+            Some(v) => v.clone(),
+            None => self.t.handles.get(key).map_err(backend)?,
+        };
+        match bytes {
+            None => Ok(None),
+            Some(b) => {
+                Ok(Some(crate::model::Record::decode(&b).map_err(|e| StoreError::corrupt("handles", e))?.values))
+            }
+        }
+    }
+
+    fn exists(&self, overlay: &Overlay, key: &[u8]) -> Result<bool, StoreError> {
+        match overlay.map.get(key) {
+            Some(v) => Ok(v.is_some()),
+            None => match &overlay.prefetch {
+                Some(p) if p.lo.as_slice() <= key && key <= p.hi.as_slice() => {
+                    Ok(p.existing.binary_search_by(|k| k.as_ref().cmp(key)).is_ok())
+                }
+                _ => self.t.handles.contains_key(key).map_err(backend),
+            },
+        }
+    }
+
+    /// Reads, with one range scan, which records exist between the smallest
+    /// and the largest key of a large batch, so that the existence check of
+    /// each create is a binary search instead of a tree lookup (an import of
+    /// new identifiers finds none). Gives up when the range holds more
+    /// records than the batch has ops.
+    fn prefetch_existing(&self, ops: &[RecordOp]) -> Result<Option<Prefetch>, StoreError> {
+        const MIN_BATCH: usize = 64;
+        if ops.len() < MIN_BATCH {
+            return Ok(None);
+        }
+        let (Some(lo), Some(hi)) = (ops.iter().map(RecordOp::key).min(), ops.iter().map(RecordOp::key).max()) else {
+            return Ok(None);
+        };
+        let mut existing = Vec::new();
+        for k in self.t.handles.range(lo..=hi).keys() {
+            existing.push(k.map_err(backend)?);
+            if existing.len() > ops.len() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Prefetch { lo: lo.to_vec(), hi: hi.to_vec(), existing }))
+    }
+
+    fn compute(
+        &self,
+        overlay: &Overlay,
+        op: RecordOp,
+        now: u32,
+        keep_timestamps: bool,
+    ) -> Result<(Vec<u8>, Computed), StoreError> {
+        check_key(op.key())?;
+        match op {
+            RecordOp::Create { key, mut values, overwrite } => {
+                prepare_values(&mut values, now, keep_timestamps)?;
+                let existed = self.exists(overlay, &key)?;
+                if existed && !overwrite {
+                    return Err(StoreError::AlreadyExists);
+                }
+                let new = encode_checked(&values)?;
+                Ok((key, Computed { new: Some(new), op: ChangeOp::Create, created: !existed }))
+            }
+            RecordOp::Replace { key, mut values } => {
+                prepare_values(&mut values, now, keep_timestamps)?;
+                if !self.exists(overlay, &key)? {
+                    return Err(StoreError::NotFound);
+                }
+                let new = encode_checked(&values)?;
+                Ok((key, Computed { new: Some(new), op: ChangeOp::Replace, created: false }))
+            }
+            RecordOp::Delete { key } => {
+                if !self.exists(overlay, &key)? {
+                    return Err(StoreError::NotFound);
+                }
+                Ok((key, Computed { new: None, op: ChangeOp::Delete, created: false }))
+            }
+            RecordOp::AddValues { key, mut values, overwrite } => {
+                prepare_values(&mut values, now, keep_timestamps)?;
+                let mut cur = self.current(overlay, &key)?.ok_or(StoreError::NotFound)?;
+                for v in values {
+                    match cur.iter_mut().find(|c| c.index == v.index) {
+                        Some(_) if !overwrite => return Err(StoreError::ValueExists(v.index)),
+                        Some(c) => *c = v,
+                        None => cur.push(v),
+                    }
+                }
+                let new = encode_checked(&cur)?;
+                Ok((key, Computed { new: Some(new), op: ChangeOp::AddValues, created: false }))
+            }
+            RecordOp::ModifyValues { key, mut values } => {
+                prepare_values(&mut values, now, keep_timestamps)?;
+                let mut cur = self.current(overlay, &key)?.ok_or(StoreError::NotFound)?;
+                for v in values {
+                    match cur.iter_mut().find(|c| c.index == v.index) {
+                        Some(c) => *c = v,
+                        None => return Err(StoreError::ValueNotFound(v.index)),
+                    }
+                }
+                let new = encode_checked(&cur)?;
+                Ok((key, Computed { new: Some(new), op: ChangeOp::ModifyValues, created: false }))
+            }
+            RecordOp::RemoveValues { key, indexes } => {
+                let mut cur = self.current(overlay, &key)?.ok_or(StoreError::NotFound)?;
+                for (i, idx) in indexes.iter().enumerate() {
+                    if indexes[..i].contains(idx) {
+                        return Err(StoreError::DuplicateIndex(*idx));
+                    }
+                    if !cur.iter().any(|c| c.index == *idx) {
+                        return Err(StoreError::ValueNotFound(*idx));
+                    }
+                }
+                cur.retain(|c| !indexes.contains(&c.index));
+                let new = encode_checked(&cur)?;
+                Ok((key, Computed { new: Some(new), op: ChangeOp::RemoveValues, created: false }))
+            }
+        }
+    }
+
+    /// The shared write path of `write` and `write_batch`.
+    pub(super) fn apply(
+        &self,
+        ops: Vec<RecordOp>,
+        ctx: &WriteCtx,
+    ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
+        let now32 = u32::try_from(ctx.now).unwrap_or(u32::MAX);
+        let day = day_of(ctx.now);
+        let mut results = Vec::with_capacity(ops.len());
+        let mut overlay = Overlay::default();
+        overlay.map.reserve(ops.len());
+        let mut changes: Vec<Change> = Vec::with_capacity(ops.len());
+        let mut created: Vec<Vec<u8>> = Vec::new();
+        let mut w = lock(&self.writer);
+        let mut seq = w.seq;
+        overlay.prefetch = self.prefetch_existing(&ops)?;
+        for op in ops {
+            match self.compute(&overlay, op, now32, ctx.keep_timestamps) {
+                Ok((key, c)) => {
+                    seq += 1;
+                    changes.push(Change { seq, time: ctx.now, op: c.op, key: key.clone(), actor: ctx.actor.clone() });
+                    if c.created {
+                        created.push(prefix_of(&key).to_vec());
+                    }
+                    overlay.map.insert(sled::IVec::from(key), c.new.map(sled::IVec::from));
+                    results.push(Ok(WriteReceipt { seq }));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if changes.is_empty() {
+            return Ok(results);
+        }
+        let groups: Vec<(u64, Vec<u8>)> =
+            changes.chunks(CHANGES_PER_GROUP).map(|g| (g[0].seq, group_bytes(g))).collect();
+        drop(changes);
+        (&self.t.handles, &self.t.changelog)
+            .transaction(|(h, c)| {
+                for (k, v) in &overlay.map {
+                    match v {
+                        Some(b) => {
+                            h.insert(k.clone(), b.clone())?;
+                        }
+                        None => {
+                            h.remove(k.clone())?;
+                        }
+                    }
+                }
+                for (s, b) in &groups {
+                    c.insert(&s.to_be_bytes(), b.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(txn_err)?;
+        if let Some(c) = &self.cache {
+            for k in overlay.map.keys() {
+                c.invalidate(k);
+            }
+        }
+        w.seq = seq;
+        w.last_time = w.last_time.max(ctx.now);
+        self.last_seq.store(seq, Ordering::Release);
+        drop(w);
+        for p in created {
+            self.counters.add(&p, day, DayCounters { registrations: 1, resolutions: 0 });
+        }
+        self.wait_durable(seq)?;
+        Ok(results)
+    }
+
+    /// Writes one prefix change (put or delete) with its change-log entry.
+    pub(super) fn write_prefix(
+        &self,
+        key: Vec<u8>,
+        value: Option<Vec<u8>>,
+        ctx: &WriteCtx,
+    ) -> Result<WriteReceipt, StoreError> {
+        let mut w = lock(&self.writer);
+        let seq = w.seq + 1;
+        let op = if value.is_some() { ChangeOp::PrefixPut } else { ChangeOp::PrefixDelete };
+        let change = group_bytes(&[Change { seq, time: ctx.now, op, key: key.clone(), actor: ctx.actor.clone() }]);
+        (&self.t.prefixes, &self.t.changelog)
+            .transaction(|(p, c)| {
+                match &value {
+                    Some(v) => p.insert(key.as_slice(), v.as_slice())?,
+                    None => p.remove(key.as_slice())?,
+                };
+                c.insert(&seq.to_be_bytes(), change.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(txn_err)?;
+        w.seq = seq;
+        w.last_time = w.last_time.max(ctx.now);
+        self.last_seq.store(seq, Ordering::Release);
+        // Rebuild the snapshot while still serialised with other prefix writes.
+        let r = self.reload_index();
+        drop(w);
+        r?;
+        self.wait_durable(seq)?;
+        Ok(WriteReceipt { seq })
+    }
+
+    /// Waits for the group-commit flush covering change `seq`, then
+    /// publishes it (and everything before it, committed earlier under the
+    /// writer lock) as durable.
+    pub(super) fn wait_durable(&self, seq: u64) -> Result<(), StoreError> {
+        self.gc.wait_durable()?;
+        self.durable_seq.fetch_max(seq, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Writes (`Some`) or removes (`None`) one entity with its change-log
+    /// entry in one transaction; durable on return. `time_hint` is the
+    /// entity's own time (0 for deletes).
+    pub(super) fn write_entity(
+        &self,
+        tree: &sled::Tree,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+        op: ChangeOp,
+        time_hint: u64,
+        missing: impl FnOnce() -> StoreError,
+    ) -> Result<(), StoreError> {
+        let mut w = lock(&self.writer);
+        if value.is_none() && !tree.contains_key(key).map_err(backend)? {
+            return Err(missing());
+        }
+        let seq = w.seq + 1;
+        let time = w.last_time.max(time_hint);
+        let change = group_bytes(&[Change { seq, time, op, key: key.to_vec(), actor: String::new() }]);
+        (tree, &self.t.changelog)
+            .transaction(|(t, c)| {
+                match &value {
+                    Some(v) => t.insert(key, v.as_slice())?,
+                    None => t.remove(key)?,
+                };
+                c.insert(&seq.to_be_bytes(), change.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(txn_err)?;
+        w.seq = seq;
+        w.last_time = time;
+        self.last_seq.store(seq, Ordering::Release);
+        drop(w);
+        self.wait_durable(seq)
+    }
+}
