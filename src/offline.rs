@@ -16,7 +16,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use idnode_registry::ident::Identifier;
 use idnode_registry::model::Value;
-use idnode_registry::store::{RecordOp, SledOptions, SledStore, Store, StoreError, StoreExt, WriteCtx};
+use idnode_registry::service::{Actor, Registrar, ServiceError};
+use idnode_registry::store::{RecordOp, SledOptions, SledStore, Store, StoreError, WriteCtx};
 use idnode_registry::transfer::{self, TransferError};
 
 /// Largest batch `import --batch` accepts.
@@ -92,6 +93,10 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
         Err(e) => return Err(e),
     };
     let ctx = WriteCtx::new(crate::unix_now(), "cli");
+    // Offline writes go through the registry service like every door's:
+    // quotas, change log, audit entry (actor `cli`, origin `cli-offline`).
+    let reg = Registrar::new(store.clone(), crate::api::snms::limits_of(cfg));
+    let actor = cli_actor();
     match cmd {
         IdCommand::Get { handle, json } => get(&store, &handle, json),
         IdCommand::Put { handle, values, overwrite } => {
@@ -102,8 +107,11 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
                 .collect::<Result<Vec<Value>, _>>()
                 .map_err(|e| crate::cli::UsageError(e.to_string()))?;
             let key = store.canonical_key(id.as_bytes());
-            store.create_record(&key, values, overwrite, &ctx).map_err(|e| match e {
-                StoreError::AlreadyExists => anyhow::anyhow!("{handle} already exists (use --overwrite to replace it)"),
+            let op = RecordOp::Create { key, values, overwrite };
+            reg.write_record(&actor, op, &ctx).map_err(|e| match e {
+                ServiceError::Store(StoreError::AlreadyExists) => {
+                    anyhow::anyhow!("{handle} already exists (use --overwrite to replace it)")
+                }
                 e => anyhow::Error::new(e).context(format!("writing {handle}")),
             })?;
             println!("{handle}: stored");
@@ -112,8 +120,8 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
         IdCommand::Rm { handle } => {
             let id = parse_handle(&handle)?;
             let key = store.canonical_key(id.as_bytes());
-            store.delete_record(&key, &ctx).map_err(|e| match e {
-                StoreError::NotFound => anyhow::anyhow!("{handle} not found"),
+            reg.write_record(&actor, RecordOp::Delete { key }, &ctx).map_err(|e| match e {
+                ServiceError::Store(StoreError::NotFound) => anyhow::anyhow!("{handle} not found"),
                 e => anyhow::Error::new(e).context(format!("deleting {handle}")),
             })?;
             println!("{handle}: deleted");
@@ -121,7 +129,7 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
         }
         IdCommand::Import { file, format, batch, overwrite } => {
             let format = format_of(&file, format);
-            let summary = import(store, &file, format, batch as usize, overwrite, &ctx)?;
+            let summary = import(&reg, &actor, &file, format, batch as usize, overwrite, &ctx)?;
             println!("{summary}");
             if summary.failed > 0 {
                 bail!("{} of {} records failed (see the messages above)", summary.failed, summary.failed + summary.ok);
@@ -253,8 +261,14 @@ pub(crate) struct Chunk {
     pub(crate) bytes: u64,
 }
 
+/// The registry service's actor for offline CLI writes.
+fn cli_actor() -> Actor {
+    Actor::admin("cli", "cli-offline")
+}
+
 fn import(
-    store: Arc<SledStore>,
+    reg: &Registrar,
+    actor: &Actor,
     file: &Path,
     format: Format,
     batch: usize,
@@ -276,6 +290,7 @@ fn import(
     let keep = ctx.clone().keeping_timestamps();
     let ctx = &keep;
     let now = u32::try_from(ctx.now).unwrap_or(u32::MAX);
+    let store = reg.store_arc();
     let parser_store = store.clone();
     let parser = std::thread::Builder::new().name("import-parse".into()).spawn(move || -> Result<()> {
         let reader = CountingReader { inner: reader, bytes: 0 };
@@ -297,14 +312,18 @@ fn import(
         if !chunk.records.is_empty() {
             let (meta, ops): (Vec<(u64, String)>, Vec<RecordOp>) =
                 chunk.records.into_iter().map(|p| ((p.line, p.handle), p.op)).unzip();
-            let results = store.write_batch(ops, ctx).context("committing a batch (nothing of it was written)")?;
+            // The registry service: quotas per item, one batch write, audit.
+            let results =
+                reg.write_records(actor, ops, ctx).context("committing a batch (nothing of it was written)")?;
             for ((line, handle), r) in meta.iter().zip(results) {
                 match r {
                     Ok(_) => ok += 1,
                     Err(e) => {
                         failed += 1;
                         let msg = match e {
-                            StoreError::AlreadyExists => format!("{handle}: already exists (use --overwrite)"),
+                            ServiceError::Store(StoreError::AlreadyExists) => {
+                                format!("{handle}: already exists (use --overwrite)")
+                            }
                             e => format!("{handle}: {e}"),
                         };
                         bar.suspend(|| writeln!(stderr, "line {line}: {msg}")).ok();
@@ -517,6 +536,7 @@ fn describe_csv_error(handle: &str, e: &TransferError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use idnode_registry::service::Limits;
     use idnode_registry::store::SledOptions;
 
     fn store(dir: &Path) -> Arc<SledStore> {
@@ -542,7 +562,8 @@ mod tests {
         .unwrap();
         let s = store(&dir.path().join("db"));
         let ctx = WriteCtx::new(1, "t");
-        let sum = import(s.clone(), &input, Format::Jsonl, 1, false, &ctx).unwrap();
+        let reg = Registrar::new(s.clone(), Limits::default());
+        let sum = import(&reg, &cli_actor(), &input, Format::Jsonl, 1, false, &ctx).unwrap();
         assert_eq!((sum.ok, sum.failed), (2, 2));
         let mut out = Vec::new();
         assert_eq!(export(&*s, Some("88.1"), &mut out).unwrap(), 2);
@@ -561,7 +582,8 @@ mod tests {
         )
         .unwrap();
         let s = store(&dir.path().join("db"));
-        let sum = import(s.clone(), &input, Format::Csv, 2, false, &WriteCtx::new(1, "t")).unwrap();
+        let reg = Registrar::new(s.clone(), Limits::default());
+        let sum = import(&reg, &cli_actor(), &input, Format::Csv, 2, false, &WriteCtx::new(1, "t")).unwrap();
         assert_eq!((sum.ok, sum.failed), (2, 1));
         assert_eq!(s.get_record(b"88.1/a").unwrap().unwrap().len(), 2);
         assert!(s.get_record(b"88.1/b").unwrap().is_none(), "a record with a bad row is skipped whole");

@@ -79,7 +79,7 @@ const ADMIN_KEY_INDEX: u32 = 300;
 #[derive(Debug)]
 pub struct Admin {
     deps: ApiDeps,
-    reg: Registrar,
+    reg: Arc<Registrar>,
     auth: AuthMode,
     /// The failure limiter shared by every authentication attempt.
     limiter: AuthState,
@@ -236,7 +236,7 @@ pub fn local_router(deps: ApiDeps) -> Router {
 }
 
 fn build(deps: ApiDeps, auth: AuthMode) -> Router {
-    let reg = Registrar::new(deps.store.clone(), super::snms::limits_of(&deps.cfg));
+    let reg = deps.reg.clone();
     let limiter = AuthState::new(false, Vec::new(), deps.throttle.clone());
     let st = Arc::new(Admin { deps, reg, auth, limiter });
     routes()

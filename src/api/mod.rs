@@ -2,8 +2,8 @@
 //! SNMS-compatible API (`snms`) and the admin API used by the CLI (`admin`).
 //! Each submodule exposes `router(ApiDeps) -> axum::Router` with its state
 //! already applied; [`router`] merges them. Handlers stay thin: parse and
-//! validate input, call the registry service / store under
-//! `spawn_blocking`, map errors to the API's own error body at one place.
+//! validate input, call the registry service ([`ApiDeps::reg`]: every
+//! write) or read the store under `spawn_blocking`, map errors to the API's own error body at one place.
 //! `auth` extracts and checks HTTP credentials for the APIs that take them.
 
 pub mod admin;
@@ -15,6 +15,7 @@ pub mod snms;
 use std::sync::Arc;
 
 use axum::Router;
+use idnode_registry::service::Registrar;
 use idnode_registry::store::Store;
 
 use crate::config::Config;
@@ -36,6 +37,10 @@ pub struct ApiDeps {
     /// Seals the SNMS hashed-login verifiers at rest (key in the data dir,
     /// loaded on first use).
     pub sealer: Arc<Sealer>,
+    /// The registry service: the ONE write path (quotas with one
+    /// reservation ledger, audit, change log) shared by every door; the
+    /// daemon hands the same instance to the Handle engine.
+    pub reg: Arc<Registrar>,
 }
 
 impl ApiDeps {
@@ -43,7 +48,8 @@ impl ApiDeps {
     pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>) -> Self {
         let throttle = Arc::new(LoginThrottle::new(&cfg.http.limits));
         let sealer = Arc::new(Sealer::in_data_dir(cfg.data_dir()));
-        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()), outbox: None, throttle, sealer }
+        let reg = Arc::new(Registrar::new(store.clone(), snms::limits_of(&cfg)));
+        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()), outbox: None, throttle, sealer, reg }
     }
 }
 

@@ -113,7 +113,7 @@ pub struct SnmsState {
 }
 
 struct Inner {
-    reg: Registrar,
+    reg: Arc<Registrar>,
     cfg: Arc<Config>,
     clock: Clock,
     /// Failed-login budgets (shared with the other APIs).
@@ -148,7 +148,7 @@ pub fn limits_of(cfg: &Config) -> Limits {
 
 impl SnmsState {
     fn new(deps: ApiDeps, clock: Clock) -> Self {
-        let reg = Registrar::new(deps.store.clone(), limits_of(&deps.cfg));
+        let reg = deps.reg.clone();
         let mut noise = [0u8; 32];
         rand::fill(&mut noise);
         let dummy_phc = hash_h1(&hex::encode(noise)).unwrap_or_default();

@@ -147,6 +147,8 @@ pub async fn run_until(
     let limits = &cfg.http.limits;
     let public = http::probes(ready.clone()).merge(crate::api::router(api_deps.clone()));
     let public = http_limits::harden(public, limits, shapes.clone());
+    // One registry service for every door: the Handle engine gets the same.
+    let registrar = api_deps.reg.clone();
     let admin = http::router(ops).merge(crate::api::admin::router(api_deps));
     let admin = http_limits::harden(admin, limits, shapes);
     let (token, door_limits, tls) =
@@ -159,8 +161,8 @@ pub async fn run_until(
         http::run(admin_listener, admin, tls_config, door_limits, door::ADMIN, token).await.map_err(anyhow::Error::from)
     });
 
-    let engine = Arc::new(Engine::new(
-        store.clone(),
+    let engine = Arc::new(Engine::with_registrar(
+        registrar,
         EngineConfig {
             site_record,
             site_serial: cfg.handle.site.serial,
@@ -292,7 +294,7 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
 /// drops them when `snms.hashed_login` is off): no password-equivalent
 /// stays in the store.
 async fn migrate_v1_verifiers(deps: &crate::api::ApiDeps) -> Result<()> {
-    let reg = idnode_registry::service::Registrar::new(deps.store.clone(), crate::api::snms::limits_of(&deps.cfg));
+    let reg = deps.reg.clone();
     let (sealer, hashed_login) = (deps.sealer.clone(), deps.cfg.snms.hashed_login);
     let changed = tokio::task::spawn_blocking(move || {
         reg.migrate_v1_verifiers(|user, stored| sealer.migrate(user, stored, hashed_login))

@@ -34,6 +34,7 @@ pub mod federation;
 pub mod identifiers;
 pub mod prefixes;
 pub mod quota;
+pub mod records;
 pub mod stats;
 pub mod templates;
 

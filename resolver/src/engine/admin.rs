@@ -10,10 +10,10 @@
 //! The answer carries the original op code and the challenge answer's
 //! request id (§6.1 step 4).
 
-use idnode_registry::ident::prefix_of;
+use idnode_registry::model::Role;
 use idnode_registry::model::Value;
 use idnode_registry::model::value::type_matches;
-use idnode_registry::service::QuotaKind;
+use idnode_registry::service::Actor;
 use idnode_registry::store::{RecordOp, StoreError, WriteCtx};
 
 use super::challenge::TakeError;
@@ -300,38 +300,19 @@ impl Engine {
                     }
                     Err(e) => return fail(out, ResponseCode::ERROR, &e.to_string()),
                 }
-                // Quotas of the prefix (and its enterprise), as over HTTP.
-                let prefix = self.store.longest_known(prefix_of(&target)).map(|m| m.prefix);
-                let mut admission = None;
-                if let Some(p) = &prefix {
-                    if create {
-                        match self.registrar.admit_registrations(p, 1, now) {
-                            Ok(a) if a.allowed == 0 => {
-                                let (rc, why) = match &a.refusal {
-                                    Some((kind, scope, limit)) => {
-                                        (kind.idis_rc(), format!("Quota exceeded for {scope}: limit {limit}"))
-                                    }
-                                    None => (QuotaKind::Registrations.idis_rc(), "Quota exceeded".to_owned()),
-                                };
-                                self.registrar.release(&a, 0, now);
-                                return fail(out, ResponseCode(rc), &why);
-                            }
-                            Ok(a) => admission = Some(a),
-                            Err(e) => return fail(out, ResponseCode(e.idis_rc()), &e.to_string()),
-                        }
-                    } else if let Err(e) = self.registrar.check_daily(p, now) {
-                        return fail(out, ResponseCode(e.idis_rc()), &e.to_string());
-                    }
-                }
-                let ctx = WriteCtx::new(now, format!("handle:{}:{}", identity.index, identity.handle));
-                let result = self.store.write(op, &ctx);
-                if let Some(a) = &admission {
-                    self.registrar.release(a, u64::from(result.is_ok()), now);
-                }
+                // The registry service: quotas (the daemon's one ledger),
+                // the store write with its change-log entry, the audit entry.
+                let who = format!("{}:{}", identity.index, identity.handle);
+                let actor = Actor::new(who.clone(), Role::EnterpriseUser, None, "handle");
+                let ctx = WriteCtx::new(now, format!("handle:{who}"));
+                let result = self.registrar.write_record(&actor, op, &ctx);
                 match result {
                     Ok(_) if create => ok(out, Body::CreateResponse(CreateResponse { digest, handle: Some(target) })),
                     Ok(_) => ok(out, Body::Success(SuccessResponse { digest })),
-                    Err(e) => fail(out, rc_of(&e), &e.to_string()),
+                    Err(e) => match e.as_store() {
+                        Some(se) => fail(out, rc_of(se), &se.to_string()),
+                        None => fail(out, ResponseCode(e.idis_rc()), &e.to_string()),
+                    },
                 }
             }
         }

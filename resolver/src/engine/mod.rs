@@ -153,8 +153,9 @@ pub struct Engine {
     cfg: EngineConfig,
     challenges: ChallengeTable,
     sessions: SessionTable,
-    /// Quota accounting for writes over the binary protocol.
-    registrar: idnode_registry::service::Registrar,
+    /// The registry service every write of the binary protocol goes
+    /// through (quotas in the daemon's one reservation ledger, audit).
+    registrar: Arc<idnode_registry::service::Registrar>,
 }
 
 thread_local! {
@@ -162,14 +163,23 @@ thread_local! {
 }
 
 impl Engine {
+    /// An engine with a registry service of its own (tests, tools); the
+    /// daemon shares one service among its doors ([`Engine::with_registrar`]).
     pub fn new(store: Arc<dyn Store>, cfg: EngineConfig) -> Self {
+        let registrar = Arc::new(idnode_registry::service::Registrar::new(store, cfg.limits.clone()));
+        Engine::with_registrar(registrar, cfg)
+    }
+
+    /// An engine whose writes go through `registrar` (the daemon's one
+    /// registry service, shared with the HTTP doors).
+    pub fn with_registrar(registrar: Arc<idnode_registry::service::Registrar>, cfg: EngineConfig) -> Self {
+        let store = registrar.store_arc();
         let challenges = ChallengeTable::with_limits(ChallengeLimits {
             max_entries: cfg.max_challenges,
             max_bytes: cfg.challenge_max_bytes,
             lifetime: cfg.challenge_lifetime,
         });
         let sessions = SessionTable::new(cfg.sessions.clone());
-        let registrar = idnode_registry::service::Registrar::new(store.clone(), cfg.limits.clone());
         Engine { store, cfg, challenges, sessions, registrar }
     }
 

@@ -24,13 +24,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use idnode_registry::ident::{Identifier, check_prefix_chars};
-use idnode_registry::store::{RecordOp, StoreError, StoreExt, WriteCtx, WriteReceipt};
+use idnode_registry::service::ServiceError;
+use idnode_registry::store::{RecordOp, StoreError, WriteCtx};
 use idnode_registry::transfer::{self, JsonRecord, JsonValue};
 use serde::Deserialize;
 use serde_json::{Value as JsonAny, json};
 use tokio::sync::mpsc;
 
-use super::{AdminError, Query, St, Who, audited, blocking, read_json};
+use super::{AdminError, Query, St, Who, blocking, read_json};
 
 /// Largest record batch per transaction on import.
 pub const MAX_BATCH: u64 = 100_000;
@@ -132,16 +133,16 @@ pub async fn put(
     blocking(move || {
         let ctx = WriteCtx::new(crate::unix_now(), who.actor.username.clone());
         let key = st2.store().canonical_key(id.as_bytes());
-        let r: Result<WriteReceipt, AdminError> =
-            st2.store().create_record(&key, values, overwrite, &ctx).map_err(|e| match e {
-                StoreError::AlreadyExists => AdminError::new(
-                    StatusCode::CONFLICT,
-                    "already_exists",
-                    format!("{} already exists (overwrite=true replaces it)", id.as_str()),
-                ),
-                e => e.into(),
-            });
-        let receipt = audited(&st2, &who, "record.put", id.as_str(), r)?;
+        // The registry service: quota, write, change log, audit entry.
+        let op = RecordOp::Create { key, values, overwrite };
+        let receipt = st2.reg().write_record(&who.actor, op, &ctx).map_err(|e| match e {
+            ServiceError::Store(StoreError::AlreadyExists) => AdminError::new(
+                StatusCode::CONFLICT,
+                "already_exists",
+                format!("{} already exists (overwrite=true replaces it)", id.as_str()),
+            ),
+            e => e.into(),
+        })?;
         Ok(Json(json!({"handle": id.as_str(), "seq": receipt.seq})))
     })
     .await
@@ -154,11 +155,11 @@ pub async fn delete(State(st): State<St>, who: Who, Path(handle): Path<String>) 
     blocking(move || {
         let ctx = WriteCtx::new(crate::unix_now(), who.actor.username.clone());
         let key = st2.store().canonical_key(id.as_bytes());
-        let r: Result<WriteReceipt, AdminError> = st2.store().delete_record(&key, &ctx).map_err(|e| match e {
-            StoreError::NotFound => AdminError::not_found(format!("{} not found", id.as_str())),
+        let op = RecordOp::Delete { key };
+        let receipt = st2.reg().write_record(&who.actor, op, &ctx).map_err(|e| match e {
+            ServiceError::Store(StoreError::NotFound) => AdminError::not_found(format!("{} not found", id.as_str())),
             e => e.into(),
-        });
-        let receipt = audited(&st2, &who, "record.delete", id.as_str(), r)?;
+        })?;
         Ok(Json(json!({"handle": id.as_str(), "deleted": true, "seq": receipt.seq})))
     })
     .await
@@ -397,14 +398,15 @@ impl Import {
         let results: Vec<Result<(), (&'static str, String)>> = if ops.is_empty() {
             Vec::new()
         } else {
-            let store = self.st.store_arc();
+            let (st, actor) = (self.st.clone(), self.who.actor.clone());
             let ctx = self.ctx.clone();
-            match tokio::task::spawn_blocking(move || store.write_batch(ops, &ctx)).await {
+            // The registry service: quotas per item, one batch write, audit.
+            match tokio::task::spawn_blocking(move || st.reg().write_records(&actor, ops, &ctx)).await {
                 Ok(Ok(rs)) => rs
                     .into_iter()
                     .map(|r| {
                         r.map(|_| ()).map_err(|e| match e {
-                            StoreError::AlreadyExists => {
+                            ServiceError::Store(StoreError::AlreadyExists) => {
                                 ("already_exists", "already exists (overwrite=true replaces it)".to_owned())
                             }
                             e => {

@@ -35,8 +35,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use idnode_registry::ident::{GLOBAL_NA, Identifier, check_prefix_chars, prefix_of};
+use idnode_registry::model::Role;
 use idnode_registry::model::value::type_matches;
 use idnode_registry::model::{HsSite, Value};
+use idnode_registry::service::{Actor, ServiceError};
 use idnode_registry::store::{RecordOp, Store, StoreError, WriteCtx};
 use idnode_resolver::auth::{Action, Identity, Policy, StoreRecords, authorize};
 use serde_json::{Map, Value as Json, json};
@@ -289,6 +291,16 @@ impl ApiError {
             }
             e if e.is_client_error() => ApiError::bad(e.to_string()),
             e => ApiError::internal("store write failed", e),
+        }
+    }
+
+    /// An error of the registry service (quotas: RC 603/604 with 429).
+    fn from_service(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Store(s) => ApiError::from_store(s),
+            e @ ServiceError::Quota { .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.idis_rc(), e.to_string()),
+            e if e.is_internal() => ApiError::internal("registry service write failed", e),
+            e => ApiError::new(StatusCode::BAD_REQUEST, e.idis_rc(), e.to_string()),
         }
     }
 
@@ -739,10 +751,13 @@ async fn put_handle(st: &Arc<Rest>, ctx: &Ctx, raw_handle: &str, body: Body) -> 
     let st2 = st.clone();
     let raw = raw_handle.to_owned();
     let now = ctx.now;
+    let actor = rest_actor(&who, ctx);
     let handle = blocking(move || {
         let st = st2.as_ref();
         let store = st.deps.store.as_ref();
         let ctx = WriteCtx::new(now, format!("rest:{who}"));
+        // Every write goes through the registry service (quota, change log, audit).
+        let write = |op: RecordOp| st.deps.reg.write_record(&actor, op, &ctx);
         if add_mode {
             let Some(old) = load(store, &raw)? else {
                 return Err(ApiError::new(StatusCode::NOT_FOUND, rc::HANDLE_NOT_FOUND, "handle not found"));
@@ -767,7 +782,7 @@ async fn put_handle(st: &Arc<Rest>, ctx: &Ctx, raw_handle: &str, body: Body) -> 
                 }
             }
             let key = store.canonical_key(raw.as_bytes());
-            store.write(RecordOp::AddValues { key, values, overwrite }, &ctx).map_err(ApiError::from_store)?;
+            write(RecordOp::AddValues { key, values, overwrite }).map_err(ApiError::from_service)?;
             return Ok(raw);
         }
         if let Some(prefix) = &prefix_for_mint {
@@ -777,10 +792,10 @@ async fn put_handle(st: &Arc<Rest>, ctx: &Ctx, raw_handle: &str, body: Body) -> 
                 rand::fill(&mut r);
                 let minted = format!("{prefix}/{}", hex::encode(r));
                 let key = store.canonical_key(minted.as_bytes());
-                match store.write(RecordOp::Create { key, values: values.clone(), overwrite: false }, &ctx) {
+                match write(RecordOp::Create { key, values: values.clone(), overwrite: false }) {
                     Ok(_) => return Ok(minted),
-                    Err(StoreError::AlreadyExists) => continue,
-                    Err(e) => return Err(ApiError::from_store(e)),
+                    Err(ServiceError::Store(StoreError::AlreadyExists)) => continue,
+                    Err(e) => return Err(ApiError::from_service(e)),
                 }
             }
             return Err(ApiError::internal("minting a suffix", "8 random suffixes collided"));
@@ -813,7 +828,7 @@ async fn put_handle(st: &Arc<Rest>, ctx: &Ctx, raw_handle: &str, body: Body) -> 
             }
         }
         let key = store.canonical_key(raw.as_bytes());
-        store.write(RecordOp::Create { key, values, overwrite }, &ctx).map_err(ApiError::from_store)?;
+        write(RecordOp::Create { key, values, overwrite }).map_err(ApiError::from_service)?;
         Ok(raw)
     })
     .await?;
@@ -833,10 +848,12 @@ async fn delete_handle(st: &Arc<Rest>, ctx: &Ctx, handle: &str) -> Result<Respon
         return Err(needs_auth(st, ctx, &caller, "DELETE"));
     };
     let (st2, h, now) = (st.clone(), handle.to_owned(), ctx.now);
+    let actor = rest_actor(&who, ctx);
     blocking(move || {
         let st = st2.as_ref();
         let store = st.deps.store.as_ref();
         let wctx = WriteCtx::new(now, format!("rest:{who}"));
+        let write = |op: RecordOp| st.deps.reg.write_record(&actor, op, &wctx).map_err(ApiError::from_service);
         let Some(old) = load(store, &h)? else {
             return Err(ApiError::new(StatusCode::NOT_FOUND, rc::HANDLE_NOT_FOUND, "handle not found"));
         };
@@ -844,7 +861,7 @@ async fn delete_handle(st: &Arc<Rest>, ctx: &Ctx, handle: &str) -> Result<Respon
         match indexes {
             None => {
                 require(st, &who, &h, Some(&old), Action::DeleteHandle)?;
-                store.write(RecordOp::Delete { key }, &wctx).map_err(ApiError::from_store)?;
+                write(RecordOp::Delete { key })?;
             }
             Some(mut ix) => {
                 ix.sort_unstable();
@@ -859,13 +876,20 @@ async fn delete_handle(st: &Arc<Rest>, ctx: &Ctx, handle: &str) -> Result<Respon
                     };
                     require(st, &who, &h, Some(&old), Action::RemoveValue { admin: is_admin_type(o) })?;
                 }
-                store.write(RecordOp::RemoveValues { key, indexes: ix }, &wctx).map_err(ApiError::from_store)?;
+                write(RecordOp::RemoveValues { key, indexes: ix })?;
             }
         }
         Ok(())
     })
     .await?;
     Ok(reply(&ctx.fmt, StatusCode::OK, &json!({"responseCode": rc::SUCCESS, "handle": handle})))
+}
+
+/// The registry service's actor for an authenticated REST caller (the
+/// Handle identity; HS_ADMIN authorisation is decided here, before the call).
+fn rest_actor(who: &Identity, ctx: &Ctx) -> Actor {
+    let origin = ctx.peer.as_ref().map_or_else(|| "rest".to_owned(), |p| format!("rest:{}", p.addr.ip()));
+    Actor::new(who.to_string(), Role::EnterpriseUser, None, origin)
 }
 
 /// GET /api/handles?prefix=0.NA/P (or P)[&page=N&pageSize=M]
