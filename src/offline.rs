@@ -590,3 +590,43 @@ mod tests {
         assert_eq!(s.get_record(b"88.1/a").unwrap().unwrap().find(2).unwrap().data, b"x@y, z");
     }
 }
+
+/// The offline CLI writes through the registry service (issue 11): the
+/// enterprise quota refuses imported records past it, the rest is written,
+/// and the import leaves an audit entry by `cli`.
+#[cfg(test)]
+mod write_path_tests {
+    use super::*;
+    use idnode_registry::model::Quota;
+    use idnode_registry::service::Limits;
+
+    #[test]
+    fn import_and_put_apply_the_quota_and_audit() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(SledStore::open(SledOptions::new(dir.path().join("db")).cache_capacity(8 << 20)).unwrap());
+        idnode_registry::seed::seed_demo(&*s, "88.118.8", 1).unwrap();
+        assert_eq!(s.count_records(Some("88.118.8.1001")).unwrap(), 3);
+        let limits = Limits {
+            enterprise_quota: Quota { max_registrations: Some(5), daily_requests: None },
+            ..Limits::default()
+        };
+        let reg = Registrar::new(s.clone(), limits);
+        let input = dir.path().join("in.jsonl");
+        let line = |h: &str| format!(r#"{{"handle":"{h}","values":[{{"index":1,"type":"URL","data":"http://x"}}]}}"#);
+        let lines: Vec<String> = (1..=3).map(|i| line(&format!("88.118.8.1001/imp-{i}"))).collect();
+        std::fs::write(&input, lines.join("\n")).unwrap();
+        let ctx = WriteCtx::new(1, "cli");
+        let sum = import(&reg, &cli_actor(), &input, Format::Jsonl, 10, false, &ctx).unwrap();
+        assert_eq!((sum.ok, sum.failed), (2, 1), "2 fit under the quota of 5");
+        assert_eq!(s.count_records(Some("88.118.8.1001")).unwrap(), 5);
+        // `id put` through the same service: refused with the quota error.
+        let op = RecordOp::Create { key: b"88.118.8.1001/put-1".to_vec(), values: vec![], overwrite: false };
+        let e = reg.write_record(&cli_actor(), op, &ctx).unwrap_err();
+        assert!(matches!(e, ServiceError::Quota { .. }), "{e:?}");
+        let audit = s.read_audit(0, 100).unwrap();
+        let batch = audit.iter().find(|a| a.action == "record.batch").expect("import audited");
+        assert_eq!((batch.actor.as_str(), batch.detail.as_str()), ("cli", "cli-offline"));
+        assert_eq!(batch.outcome, "ok 2, failed 1");
+        assert!(audit.iter().any(|a| a.action == "record.create" && a.outcome.starts_with("quota:")), "{audit:?}");
+    }
+}

@@ -147,7 +147,7 @@ fn id_commands_go_through_the_running_daemon() {
     let has = |action: &str, outcome: &str| {
         entries.iter().any(|e| e["action"] == action && e["outcome"] == outcome && e["client"] == "127.0.0.1")
     };
-    assert!(has("record.put", "ok") && has("record.put", "already_exists"), "{entries:?}");
+    assert!(has("record.create", "ok") && has("record.create", "already_exists"), "{entries:?}");
     assert!(has("record.delete", "ok") && has("record.delete", "not_found"), "{entries:?}");
     assert!(entries.iter().any(|e| e["action"] == "records.import"), "{entries:?}");
     assert!(!a.body.contains(&n.secret));

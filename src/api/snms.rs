@@ -53,6 +53,8 @@ mod prefix;
 mod templates;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_path_tests;
 
 pub use login::{account_hashes, hash_h1};
 

@@ -74,6 +74,7 @@ impl Registrar {
     fn write_one(&self, op: RecordOp, ctx: &WriteCtx) -> RecordResult {
         let now = ctx.now;
         let prefix = self.governing(op.key());
+        let deletes = matches!(op, RecordOp::Delete { .. });
         let mut admission = None;
         if let Some(p) = &prefix {
             if self.registers(&op)? {
@@ -92,6 +93,9 @@ impl Registrar {
             self.release(a, u64::from(result.is_ok()), now);
         }
         let receipt = result.map_err(ServiceError::Store)?;
+        if deletes && let Some(p) = &prefix {
+            self.note_deleted(&p.canonical(), 1);
+        }
         Ok(receipt)
     }
 

@@ -245,7 +245,7 @@ async fn records_get_put_delete_with_audit() {
     assert_eq!(t.call("GET", p, "").await.status, StatusCode::NOT_FOUND);
 
     let audit = t.audit_actions();
-    let puts: Vec<_> = audit.iter().filter(|a| a.0 == "record.put").collect();
+    let puts: Vec<_> = audit.iter().filter(|a| a.0 == "record.create").collect();
     assert_eq!(puts.len(), 4, "{audit:?}");
     assert_eq!(puts[1].2, "already_exists");
     assert!(audit.iter().all(|a| a.3 == "127.0.0.1"), "client address recorded: {audit:?}");
