@@ -59,11 +59,15 @@ use crate::model::{
     Template, Value,
 };
 
+pub mod copy;
 mod counters;
 mod group_commit;
 mod prefix_index;
 mod read_cache;
 mod sled_store;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 pub use prefix_index::PrefixMatch;
 pub use sled_store::{DEFAULT_CACHE_BYTES, SCHEMA_VERSION, SledOptions, SledStore};
@@ -509,6 +513,26 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// and metrics).
     fn follow_status(&self) -> FollowStatus {
         FollowStatus { shared: false, applied_seq: self.durable_seq(), behind_ms: 0, last_lag_ms: 0 }
+    }
+
+    /// Bulk-loads records given as stored bytes (import, restore, `store
+    /// copy`): existing keys are replaced, each record logs a `Create`
+    /// change; returns how many were loaded. The default goes through
+    /// [`write_batch`](Self::write_batch) keeping timestamps; PostgreSQL
+    /// uses `COPY`.
+    fn load_records(&self, records: Vec<(Vec<u8>, RecordBytes)>, ctx: &WriteCtx) -> Result<u64, StoreError> {
+        let ctx = ctx.clone().keeping_timestamps();
+        let mut ops = Vec::with_capacity(records.len());
+        for (key, rec) in records {
+            let values = rec.values().map_err(|e| StoreError::corrupt("handles", e))?;
+            ops.push(RecordOp::Create { key, values, overwrite: true });
+        }
+        let mut n = 0;
+        for r in self.write_batch(ops, &ctx)? {
+            r?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// A short name of the backend (`sled`, `postgres`) for logs and metrics.

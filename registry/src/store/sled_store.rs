@@ -189,11 +189,11 @@ fn decode<T: Stored>(tree: &'static str, b: &[u8]) -> Result<T, StoreError> {
     T::from_stored(b).map_err(|e| StoreError::decode(tree, e))
 }
 
-fn upper(s: &str) -> Vec<u8> {
+pub(crate) fn upper(s: &str) -> Vec<u8> {
     s.as_bytes().to_ascii_uppercase()
 }
 
-fn two_part_key(a: &[u8], b: &[u8]) -> Vec<u8> {
+pub(crate) fn two_part_key(a: &[u8], b: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(a.len() + 1 + b.len());
     k.extend_from_slice(a);
     k.push(0);
@@ -201,7 +201,7 @@ fn two_part_key(a: &[u8], b: &[u8]) -> Vec<u8> {
     k
 }
 
-fn check_key(key: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn check_key(key: &[u8]) -> Result<(), StoreError> {
     if key.is_empty() {
         return Err(StoreError::Invalid("empty identifier key".into()));
     }
@@ -215,7 +215,7 @@ fn check_key(key: &[u8]) -> Result<(), StoreError> {
 /// Validates values before they are stored: UTF-8 types, reference handle
 /// lengths, no repeated index; stamps timestamp 0 with `now` unless
 /// `keep_timestamps`.
-fn prepare_values(values: &mut [Value], now: u32, keep_timestamps: bool) -> Result<(), StoreError> {
+pub(crate) fn prepare_values(values: &mut [Value], now: u32, keep_timestamps: bool) -> Result<(), StoreError> {
     if values.len() > MAX_VALUES {
         return Err(StoreError::Limit(format!("{} values exceed the limit of {MAX_VALUES}", values.len())));
     }
@@ -244,7 +244,7 @@ fn prepare_values(values: &mut [Value], now: u32, keep_timestamps: bool) -> Resu
     Ok(())
 }
 
-fn encode_checked(values: &[Value]) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode_checked(values: &[Value]) -> Result<Vec<u8>, StoreError> {
     if values.len() > MAX_VALUES {
         return Err(StoreError::Limit(format!("record would have {} values (limit {MAX_VALUES})", values.len())));
     }
