@@ -542,3 +542,25 @@ suite!(
         reopen_keeps_everything,
     ]
 );
+
+/// TLS to the database: rustls (ring) verifying the server against the
+/// configured CA; the same store cases pass over it, and a wrong CA is
+/// refused.
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_over_tls() {
+    use idnode_registry::store::postgres::{PgOptions, PgStore};
+    let srv = pg::PgServer::start_tls();
+    let db = srv.create_db("tls");
+    let mut o = PgOptions::new(srv.tls_conninfo(&db));
+    o.password = Some(pg::PG_PASSWORD.to_owned());
+    o.tls_ca_pem = Some(srv.tls.as_ref().unwrap().1.clone());
+    o.now = NOW;
+    let s: Arc<dyn Store> = Arc::new(PgStore::open(o.clone()).unwrap());
+    records_crud(Fixture { store: s.clone(), reopen: Box::new(move || s.clone()), _dir: None });
+    // A server whose certificate does not chain to the configured CA.
+    let other = pg::PgServer::start_tls();
+    o.tls_ca_pem = Some(other.tls.as_ref().unwrap().1.clone());
+    let e = PgStore::open(o).unwrap_err();
+    assert!(e.to_string().to_lowercase().contains("certificate") || matches!(e, StoreError::Unavailable(_)), "{e}");
+}

@@ -32,6 +32,10 @@ pub struct PgServer {
     pub dir: PathBuf,
     pub socket_dir: PathBuf,
     bin: PathBuf,
+    /// Extra server options (TLS on a loopback TCP port).
+    extra: String,
+    /// With TLS: the loopback port and the CA certificate (PEM).
+    pub tls: Option<(u16, Vec<u8>)>,
     /// The supervising shell; its stdin is the lifeline.
     guard: Mutex<Option<Child>>,
 }
@@ -74,6 +78,17 @@ impl PgServer {
     /// Starts a fresh server. Panics with a clear message when PostgreSQL
     /// is not installed.
     pub fn start() -> PgServer {
+        Self::start_with(false)
+    }
+
+    /// Like [`start`](Self::start), also listening on a free loopback TCP
+    /// port with TLS (a test CA and a server certificate for 127.0.0.1,
+    /// made with the `openssl` command).
+    pub fn start_tls() -> PgServer {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> PgServer {
         let bin = pg_bin().expect(
             "PostgreSQL server binaries not found: install Debian `postgresql` or set IDNODE_TEST_PG_BIN (scripts/test does)",
         );
@@ -101,7 +116,22 @@ impl PgServer {
             .output()
             .expect("run initdb");
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-        let s = PgServer { dir, socket_dir, bin, guard: Mutex::new(None) };
+        let (extra, tls) = if tls {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let ca = make_certs(&base);
+            let extra = format!(
+                "-p {port} -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={b}/server.crt -c ssl_key_file={b}/server.key",
+                b = base.display()
+            );
+            (extra, Some((port, ca)))
+        } else {
+            ("-c listen_addresses=".to_owned(), None)
+        };
+        if is_root() {
+            let st = Command::new("chown").arg("-R").arg("postgres").arg(&base).status().unwrap();
+            assert!(st.success(), "chown of the test cluster directory");
+        }
+        let s = PgServer { dir, socket_dir, bin, extra, tls, guard: Mutex::new(None) };
         s.start_server();
         s
     }
@@ -111,7 +141,7 @@ impl PgServer {
         // The shell starts postgres, then blocks reading stdin; EOF (this
         // process exited or called stop) makes it stop the server fast.
         let script = format!(
-            "{pg} -D {data} -k {sock} -c listen_addresses= -c fsync=off -c max_connections=200 \
+            "{pg} -D {data} -k {sock} {extra} -c fsync=off -c max_connections=200 \
              -c shared_buffers=32MB >{log} 2>&1 & p=$!; echo started; \
              if read _x; then kill -INT $p; wait $p; else kill -INT $p; wait $p; rm -rf {base}; fi",
             pg = self.bin.join("postgres").display(),
@@ -119,6 +149,7 @@ impl PgServer {
             sock = self.socket_dir.display(),
             log = self.dir.with_file_name("server.log").display(),
             base = self.socket_dir.display(),
+            extra = self.extra,
         );
         let mut c = if is_root() {
             let mut c = Command::new("runuser");
@@ -170,6 +201,12 @@ impl PgServer {
         format!("host={} user={PG_USER} dbname={db}", self.socket_dir.display())
     }
 
+    /// The TLS (loopback TCP) connection string for `db` ([`start_tls`](Self::start_tls)).
+    pub fn tls_conninfo(&self, db: &str) -> String {
+        let (port, _) = self.tls.as_ref().expect("started with TLS");
+        format!("host=127.0.0.1 port={port} user={PG_USER} dbname={db} sslmode=require")
+    }
+
     /// Creates a fresh database and returns its name.
     pub fn create_db(&self, name_hint: &str) -> String {
         let db = format!("{}_{}", name_hint.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), next_id());
@@ -194,6 +231,66 @@ impl Drop for PgServer {
             let _ = std::fs::remove_dir_all(base);
         }
     }
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, in `dir`;
+/// returns the CA certificate (PEM).
+fn make_certs(dir: &Path) -> Vec<u8> {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=idnode test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.crt",
+    ]);
+    std::fs::set_permissions(dir.join("server.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::read(dir.join("ca.crt")).unwrap()
 }
 
 fn next_id() -> u32 {

@@ -287,6 +287,10 @@ impl ApiError {
             e @ (StoreError::DuplicateIndex(_) | StoreError::Limit(_) | StoreError::Invalid(_)) => {
                 ApiError::new(StatusCode::BAD_REQUEST, rc::INVALID_VALUE, e.to_string())
             }
+            e @ StoreError::Unavailable(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, rc::ERROR, format!("{e}; retry later"))
+            }
+            e @ StoreError::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, rc::ERROR, e.to_string()),
             e if e.is_client_error() => ApiError::bad(e.to_string()),
             e => ApiError::internal("store write failed", e),
         }

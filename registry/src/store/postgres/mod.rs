@@ -82,6 +82,10 @@ pub struct PgOptions {
     pub node_id: String,
     /// Unix seconds used as `created` when the schema is created.
     pub now: u64,
+    /// PEM certificates of the CA(s) that signed the server's certificate:
+    /// connect with TLS (rustls, ring) and verify the server against them
+    /// (`sslmode` defaults to `require`). `None` = no TLS.
+    pub tls_ca_pem: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for PgOptions {
@@ -107,6 +111,7 @@ impl PgOptions {
             migrate: true,
             node_id: String::new(),
             now: 0,
+            tls_ca_pem: None,
         }
     }
 }
@@ -131,6 +136,56 @@ fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
         deadpool_postgres::PoolError::Backend(e) => pg_err(e),
         other => StoreError::Unavailable(other.to_string()),
     }
+}
+
+/// The connection pool `opts` describe (connections are made lazily).
+fn make_pool(opts: &PgOptions) -> Result<Pool, StoreError> {
+    let mut cfg: tokio_postgres::Config =
+        opts.url.parse().map_err(|e| StoreError::Invalid(format!("PostgreSQL URL: {e}")))?;
+    if let Some(p) = &opts.password {
+        cfg.password(p.as_bytes());
+    }
+    cfg.connect_timeout(opts.connect_timeout);
+    cfg.application_name("idnode");
+    let mc = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+    let mgr = match &opts.tls_ca_pem {
+        None => Manager::from_config(cfg, NoTls, mc),
+        Some(pem) => {
+            if cfg.get_ssl_mode() == tokio_postgres::config::SslMode::Prefer {
+                cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+            }
+            Manager::from_config(cfg, tls_connector(pem)?, mc)
+        }
+    };
+    Pool::builder(mgr)
+        .max_size(opts.pool_size.max(2))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(opts.connect_timeout))
+        .create_timeout(Some(opts.connect_timeout))
+        .recycle_timeout(Some(opts.connect_timeout))
+        .build()
+        .map_err(|e| StoreError::Backend(format!("pool: {e}")))
+}
+
+/// A rustls (ring) connector trusting exactly the CA certificates in `pem`.
+fn tls_connector(pem: &[u8]) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(pem) {
+        let c = c.map_err(|e| StoreError::Invalid(format!("database CA file: {e}")))?;
+        roots.add(c).map_err(|e| StoreError::Invalid(format!("database CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(StoreError::Invalid("database CA file holds no certificate".into()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Invalid(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(cfg))
 }
 
 pub(crate) fn unix_ms() -> u64 {
@@ -317,22 +372,7 @@ impl PgStore {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Backend(format!("store runtime: {e}")))?;
-        let mut cfg: tokio_postgres::Config =
-            opts.url.parse().map_err(|e| StoreError::Invalid(format!("PostgreSQL URL: {e}")))?;
-        if let Some(p) = &opts.password {
-            cfg.password(p.as_bytes());
-        }
-        cfg.connect_timeout(opts.connect_timeout);
-        cfg.application_name("idnode");
-        let mgr = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(mgr)
-            .max_size(opts.pool_size.max(2))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(opts.connect_timeout))
-            .create_timeout(Some(opts.connect_timeout))
-            .recycle_timeout(Some(opts.connect_timeout))
-            .build()
-            .map_err(|e| StoreError::Backend(format!("pool: {e}")))?;
+        let pool = make_pool(&opts)?;
         let handle = rt.handle().clone();
         let s = Arc::new(Shared {
             rt: Mutex::new(Some(rt)),
@@ -389,25 +429,14 @@ impl PgStore {
     /// Applies pending migrations without opening the store; returns the
     /// versions applied (empty when current).
     pub fn migrate(opts: &PgOptions) -> Result<Vec<i32>, StoreError> {
-        let mut o = opts.clone();
-        o.migrate = false;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut cfg: tokio_postgres::Config =
-            o.url.parse().map_err(|e| StoreError::Invalid(format!("PostgreSQL URL: {e}")))?;
-        if let Some(p) = &o.password {
-            cfg.password(p.as_bytes());
-        }
-        cfg.connect_timeout(o.connect_timeout);
+        let pool = rt.block_on(async { make_pool(opts) })?;
         rt.block_on(async move {
-            let (mut c, conn) = cfg.connect(NoTls).await.map_err(pg_err)?;
-            let h = tokio::spawn(conn);
-            let r = schema::migrate(&mut c).await;
-            drop(c);
-            let _ = h.await;
-            r
+            let mut c = pool.get().await.map_err(pool_err)?;
+            schema::migrate(&mut c).await
         })
     }
 
