@@ -97,6 +97,7 @@ impl ReadCache {
     }
 
     /// Forgets every entry (a follower that lost track of the log).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn clear(&self) {
         for sh in self.shards.iter() {
             let mut s = sh.write().unwrap_or_else(|e| e.into_inner());

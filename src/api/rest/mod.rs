@@ -287,9 +287,7 @@ impl ApiError {
             e @ (StoreError::DuplicateIndex(_) | StoreError::Limit(_) | StoreError::Invalid(_)) => {
                 ApiError::new(StatusCode::BAD_REQUEST, rc::INVALID_VALUE, e.to_string())
             }
-            e @ StoreError::Unavailable(_) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, rc::ERROR, format!("{e}; retry later"))
-            }
+            e @ StoreError::Unavailable(_) => unavailable(&e),
             e @ StoreError::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, rc::ERROR, e.to_string()),
             e if e.is_client_error() => ApiError::bad(e.to_string()),
             e => ApiError::internal("store write failed", e),
@@ -456,6 +454,7 @@ fn load(store: &dyn Store, handle: &str) -> Result<Option<Vec<Value>>, ApiError>
     match store.get_record(&key) {
         Ok(None) => Ok(None),
         Ok(Some(r)) => r.values().map(Some).map_err(|e| ApiError::internal("stored record undecodable", e)),
+        Err(e) if e.is_unavailable() => Err(unavailable(&e)),
         Err(e) => Err(ApiError::internal("store read failed", e)),
     }
 }
@@ -488,8 +487,14 @@ fn require(st: &Rest, who: &Identity, target: &str, values: Option<&[Value]>, ac
         Ok(true) => Ok(()),
         Ok(false) => Err(ApiError::forbidden(format!("{who} may not {} {target}", describe(action))).handle(target)),
         Err(e) if e.is_client_error() => Err(ApiError::forbidden(e.to_string())),
+        Err(idnode_resolver::auth::AuthError::Store(e)) if e.is_unavailable() => Err(unavailable(&e)),
         Err(e) => Err(ApiError::internal("authorisation could not read the store", e)),
     }
+}
+
+/// The store's backend cannot be reached: 503, retry later (issue 11).
+fn unavailable(e: &StoreError) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, rc::ERROR, format!("{e}; retry later"))
 }
 
 fn describe(a: Action) -> &'static str {
