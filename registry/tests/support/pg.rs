@@ -170,6 +170,8 @@ impl PgServer {
             let ok = Command::new(self.bin.join("pg_isready"))
                 .arg("-h")
                 .arg(&self.socket_dir)
+                .arg("-p")
+                .arg(self.port().to_string())
                 .arg("-U")
                 .arg(PG_USER)
                 .stdout(Stdio::null())
@@ -198,7 +200,13 @@ impl PgServer {
     /// A connection string (key=value form) for database `db`, without the
     /// password.
     pub fn conninfo(&self, db: &str) -> String {
-        format!("host={} user={PG_USER} dbname={db}", self.socket_dir.display())
+        format!("host={} port={} user={PG_USER} dbname={db}", self.socket_dir.display(), self.port())
+    }
+
+    /// The server's port (it names the Unix socket too): 5432 unless TLS
+    /// picked a free loopback port.
+    fn port(&self) -> u16 {
+        self.tls.as_ref().map_or(5432, |t| t.0)
     }
 
     /// The TLS (loopback TCP) connection string for `db` ([`start_tls`](Self::start_tls)).
@@ -213,6 +221,8 @@ impl PgServer {
         let out = Command::new(self.bin.join("createdb"))
             .arg("-h")
             .arg(&self.socket_dir)
+            .arg("-p")
+            .arg(self.port().to_string())
             .arg("-U")
             .arg(PG_USER)
             .arg(&db)
