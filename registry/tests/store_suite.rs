@@ -299,7 +299,10 @@ fn prefixes_and_homing(f: Fixture) {
     assert!(matches!(s.unhome_prefix("99.none", &c), Err(StoreError::EntityNotFound { .. })));
     let log = s.changes_since(0, 100).unwrap();
     assert!(log.iter().any(|ch| ch.op == ChangeOp::PrefixDelete && ch.key == b"88.118.8.1001"));
-    assert!(matches!(s.put_prefix(&Prefix::new("bad prefix", PrefixState::Enabled, NOW), &c), Err(_)));
+    assert!(matches!(
+        s.put_prefix(&Prefix::new("bad prefix", PrefixState::Enabled, NOW), &c),
+        Err(StoreError::Invalid(_))
+    ));
 }
 
 fn entities_and_aliases(f: Fixture) {

@@ -45,6 +45,10 @@ pub(super) async fn append_log(tx: &Transaction<'_>, changes: &[Change]) -> Resu
 
 type State = HashMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// One computed op: key, new stored bytes (`None` = deleted), change op,
+/// whether a record was created.
+type Computed = (Vec<u8>, Option<Vec<u8>>, ChangeOp, bool);
+
 fn current(state: &State, key: &[u8]) -> Result<Option<Vec<Value>>, StoreError> {
     match state.get(key).and_then(|v| v.as_ref()) {
         None => Ok(None),
@@ -59,12 +63,7 @@ fn exists(state: &State, key: &[u8]) -> bool {
 /// One op against `state` (the committed rows plus the batch's earlier
 /// ops): the key, its new stored bytes (`None` = deleted), the change op
 /// and whether a record was created. Same semantics as the sled store.
-fn compute(
-    state: &State,
-    op: RecordOp,
-    now: u32,
-    keep: bool,
-) -> Result<(Vec<u8>, Option<Vec<u8>>, ChangeOp, bool), StoreError> {
+fn compute(state: &State, op: RecordOp, now: u32, keep: bool) -> Result<Computed, StoreError> {
     check_key(op.key())?;
     match op {
         RecordOp::Create { key, mut values, overwrite } => {
@@ -230,10 +229,10 @@ pub(super) async fn write_entity(c: &mut deadpool_postgres::Object, w: EntityWri
         .await
         .map_err(pg_err)?
         .map_or(ABSENT, |r| r.get::<_, i64>(0) as u64);
-    if let Some(exp) = w.expected {
-        if exp != cur {
-            return Err(StoreError::Conflict { what: w.what, key: String::from_utf8_lossy(&w.key).into_owned() });
-        }
+    if let Some(exp) = w.expected
+        && exp != cur
+    {
+        return Err(StoreError::Conflict { what: w.what, key: String::from_utf8_lossy(&w.key).into_owned() });
     }
     let seq = seq + 1;
     match &w.value {
