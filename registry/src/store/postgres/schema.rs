@@ -46,11 +46,24 @@ pub const PG_SCHEMA_VERSION: i32 = 1;
 
 /// The highest applied migration (0 on an empty database).
 pub(super) async fn current_version(c: &Client) -> Result<i32, StoreError> {
-    c.batch_execute(
-        "CREATE TABLE IF NOT EXISTS idnode_migrations (version INT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
-    )
-    .await
-    .map_err(super::pg_err)?;
+    // Looked up first rather than `CREATE ... IF NOT EXISTS` on every open,
+    // which makes the server send a notice each time.
+    let exists: i64 = c
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables \
+             WHERE table_name = 'idnode_migrations' AND table_schema = current_schema()",
+            &[],
+        )
+        .await
+        .map_err(super::pg_err)?
+        .get(0);
+    if exists == 0 {
+        c.batch_execute(
+            "CREATE TABLE IF NOT EXISTS idnode_migrations (version INT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+        )
+        .await
+        .map_err(super::pg_err)?;
+    }
     let row =
         c.query_one("SELECT COALESCE(MAX(version), 0) FROM idnode_migrations", &[]).await.map_err(super::pg_err)?;
     Ok(row.get::<_, i32>(0))
