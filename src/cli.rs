@@ -74,6 +74,8 @@ pub enum Command {
     Stats(crate::cli_admin::StatsArgs),
     /// Resolve an identifier over the Handle protocol.
     Resolve(crate::resolve_cmd::ResolveArgs),
+    /// The store backend: migrate (PostgreSQL schema), status, copy between backends.
+    Store(crate::store_cmd::StoreArgs),
     /// Print the version.
     Version,
 }
@@ -300,12 +302,21 @@ fn create_store(cfg: &Config, secret: &crate::config::Secret, demo: bool) -> Res
 
     let now = crate::unix_now();
     let path = store_path(cfg.data_dir());
-    let store = SledStore::open(
-        SledOptions::new(&path).cache_capacity(cfg.store_cache_bytes()).node_id(cfg.node.node_prefix.clone()).now(now),
-    )
-    .with_context(|| format!("creating the store in {}", path.display()))?;
+    let store: Arc<dyn Store> = match cfg.store.backend {
+        crate::config::StoreBackend::Sled => Arc::new(
+            SledStore::open(
+                SledOptions::new(&path)
+                    .cache_capacity(cfg.store_cache_bytes())
+                    .node_id(cfg.node.node_prefix.clone())
+                    .now(now),
+            )
+            .with_context(|| format!("creating the store in {}", path.display()))?,
+        ),
+        crate::config::StoreBackend::Postgres => crate::store_cmd::open_configured(cfg)?,
+    };
+    let store = &*store;
     let node_prefix = &cfg.node.node_prefix;
-    seed::init_store(&store, node_prefix, cfg.node.case_policy.into(), now)?;
+    seed::init_store(store, node_prefix, cfg.node.case_policy.into(), now)?;
 
     // The node administrator: all permissions on the prefix handle, proven
     // with the secret key at index 300 of the same record.
@@ -328,7 +339,7 @@ fn create_store(cfg: &Config, secret: &crate::config::Secret, demo: bool) -> Res
     account.snms_v1_verifier = v1;
     store.put_identity(&account)?;
     if demo {
-        let report = seed::seed_demo(&store, node_prefix, now)?;
+        let report = seed::seed_demo(store, node_prefix, now)?;
         tracing::info!(identifiers = report.identifiers.len(), prefix = %report.enterprise_prefix, "demo data loaded");
     }
     store.flush()?;

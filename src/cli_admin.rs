@@ -287,6 +287,13 @@ fn daemon_client(cfg: &Config, locked: anyhow::Error) -> Result<AdminClient> {
 impl Backend {
     /// The daemon when it holds the store, else the store itself.
     pub fn connect(cfg: &Config) -> Result<Backend> {
+        if cfg.store.backend == crate::config::StoreBackend::Postgres {
+            // A shared database: always through a running daemon's admin API.
+            return Ok(Backend::Daemon(
+                AdminClient::for_daemon(cfg)
+                    .context("store.backend = \"postgres\": reaching the daemon's admin API")?,
+            ));
+        }
         match crate::cli::open_store(cfg) {
             Ok(store) => {
                 let rt = tokio::runtime::Builder::new_current_thread()

@@ -33,6 +33,10 @@ use env::{collect_overrides, set_path, typed_override};
 mod secret;
 pub use secret::Secret;
 
+#[path = "config/store.rs"]
+mod store;
+pub use store::{PostgresConfig, StoreBackend};
+
 /// Prefix of environment overrides: `IDNODE_HTTP__LISTEN=127.0.0.1:9000`
 /// sets `[http] listen`. `__` separates nesting levels; a single `_` is part
 /// of a key name (`IDNODE_NODE__DATA_DIR` sets `[node] data_dir`).
@@ -153,6 +157,9 @@ pub struct StoreConfig {
     /// The change log is kept below this many MiB, oldest entries first
     /// (same exception); 0 = no size limit.
     pub changelog_max_mib: u64,
+    /// `sled` (default) or `postgres` (see `[store.postgres]`).
+    pub backend: StoreBackend,
+    pub postgres: PostgresConfig,
 }
 
 impl Default for StoreConfig {
@@ -162,6 +169,8 @@ impl Default for StoreConfig {
             read_cache_entries: 1_000_000,
             changelog_max_age_days: 30,
             changelog_max_mib: 4096,
+            backend: StoreBackend::default(),
+            postgres: PostgresConfig::default(),
         }
     }
 }
@@ -729,6 +738,7 @@ impl Config {
         if self.store.changelog_max_mib > 1 << 30 {
             p.add("store.changelog_max_mib", "must be at most 1073741824 (0 = no limit)");
         }
+        self.store.postgres.check(self.store.backend, &mut p);
 
         // [federation]
         self.federation.validate(self.node.role, &mut p);

@@ -26,6 +26,8 @@ mod keys;
 mod offline;
 mod resolve_cmd;
 mod serve;
+mod store_cmd;
+mod store_watch;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -79,6 +81,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::User(args) => cli_admin::user(args, &cfg)?,
         Command::Stats(args) => cli_admin::stats(args, &cfg)?,
         Command::Resolve(args) => resolve_cmd::run(args)?,
+        Command::Store(args) => store_cmd::run(args, &cfg)?,
         Command::Serve => serve_command(cfg)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -96,8 +99,7 @@ fn serve_command(cfg: config::Config) -> Result<()> {
         .thread_name("idnode-rt")
         .build()
         .context("starting the async runtime")?;
-    let store = cli::open_store(&cfg)?;
-    let store: std::sync::Arc<dyn idnode_registry::store::Store> = store;
+    let store = store_cmd::open_configured(&cfg)?;
     runtime.block_on(serve::run(std::sync::Arc::new(cfg), store))
 }
 

@@ -87,6 +87,10 @@ pub enum IdCommand {
 /// Runs an `id` command against the store of `cfg`, or through the
 /// daemon's admin API when a running daemon holds the store.
 pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
+    if cfg.store.backend == crate::config::StoreBackend::Postgres {
+        // A shared database: always through a running daemon's admin API.
+        return crate::cli_admin::id_via_daemon(cmd, cfg, anyhow::anyhow!("store.backend = \"postgres\""));
+    }
     let store = match open(cfg.data_dir()) {
         Ok(s) => s,
         Err(e) if crate::cli_admin::is_locked(&e) => return crate::cli_admin::id_via_daemon(cmd, cfg, e),

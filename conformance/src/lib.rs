@@ -99,6 +99,9 @@ pub struct Setup {
     pub imports: Vec<PathBuf>,
     /// Run `idnode init` first (otherwise `serve` initialises with demo data).
     pub init: bool,
+    /// Copy this data directory (server key, admin secret, ...) into the
+    /// node's before it starts: a second node sharing a database.
+    pub copy_data_from: Option<PathBuf>,
 }
 
 impl Node {
@@ -117,6 +120,12 @@ impl Node {
             setup.extra_toml
         );
         std::fs::write(&config, toml)?;
+        if let Some(src) = &setup.copy_data_from {
+            let st = Command::new("cp").arg("-a").arg(src).arg(&data).status()?;
+            if !st.success() {
+                bail!("copying {} failed", src.display());
+            }
+        }
         if setup.init {
             idnode(&config, &["init"])?;
         }

@@ -143,7 +143,7 @@ proptest! {
         let stored = encode_record(&vs);
         prop_assert_eq!(stored[0], 1);
         prop_assert_eq!(&Record::decode(&stored).unwrap().values, &vs);
-        let rb = RecordBytes::new(sled::IVec::from(stored.clone())).unwrap();
+        let rb = RecordBytes::new(stored.clone()).unwrap();
         prop_assert_eq!(rb.len(), vs.len());
         prop_assert_eq!(&rb.values().unwrap(), &vs);
         // The zero-copy views are exactly the wire encodings, in order.
@@ -157,7 +157,7 @@ proptest! {
         // Any truncation is refused, never a panic.
         if !stored.is_empty() {
             let cut = stored.len() / 2;
-            prop_assert!(RecordBytes::new(sled::IVec::from(&stored[..cut])).is_err() || cut == 0);
+            prop_assert!(RecordBytes::new(stored[..cut].to_vec()).is_err() || cut == 0);
         }
     }
 

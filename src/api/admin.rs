@@ -339,6 +339,8 @@ impl From<StoreError> for AdminError {
             StoreError::DuplicateIndex(_) | StoreError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
             StoreError::Limit(_) => (StatusCode::BAD_REQUEST, "limit"),
             StoreError::State(_) => (StatusCode::CONFLICT, "illegal_state"),
+            StoreError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+            StoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             _ if !e.is_client_error() => {
                 tracing::error!(error = %e, "admin API: store failure");
                 return AdminError::internal();

@@ -240,6 +240,12 @@ pub async fn run_until(
     // The CLI finds the daemon's admin API here when admin.listen has port 0.
     crate::api::admin::publish_address(&cfg, admin_addr);
     ready.set(true);
+    let _store_watch = crate::store_watch::spawn(
+        store.clone(),
+        ready.clone(),
+        cfg.store.postgres.staleness_bound_ms,
+        shutdown.child_token(),
+    );
     announce(&cfg, &listeners);
 
     let failure = listeners.wait_for_shutdown().await;

@@ -66,10 +66,13 @@ pub fn encode_record(values: &[Value]) -> Vec<u8> {
 }
 
 /// A stored record as read from the store: cheap to clone (reference
-/// counted), validated once when constructed, iterated without allocating.
+/// counted [`bytes::Bytes`], so no backend type shows through the store
+/// interface; a backend wraps its own buffer with `Bytes::from_owner`
+/// without copying), validated once when constructed, iterated without
+/// allocating.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RecordBytes {
-    bytes: sled::IVec,
+    bytes: bytes::Bytes,
     count: u32,
 }
 
@@ -82,7 +85,8 @@ impl fmt::Debug for RecordBytes {
 impl RecordBytes {
     /// Wraps stored bytes after checking the version byte and walking every
     /// value's lengths once (no allocation).
-    pub fn new(bytes: sled::IVec) -> Result<Self, WireError> {
+    pub fn new(bytes: impl Into<bytes::Bytes>) -> Result<Self, WireError> {
+        let bytes = bytes.into();
         let (&ver, rest) = bytes.split_first().ok_or(WireError::Truncated { offset: 0, needed: 1, available: 0 })?;
         check_schema(ver)?;
         let mut r = Reader::new(rest);
@@ -97,7 +101,7 @@ impl RecordBytes {
     /// Encodes `values` (for tests and for callers that build answers from
     /// owned values).
     pub fn from_values(values: &[Value]) -> Self {
-        let bytes = sled::IVec::from(encode_record(values));
+        let bytes = bytes::Bytes::from(encode_record(values));
         RecordBytes { bytes, count: values.len() as u32 }
     }
 
@@ -107,7 +111,7 @@ impl RecordBytes {
     }
 
     /// The underlying reference-counted buffer.
-    pub fn ivec(&self) -> &sled::IVec {
+    pub fn bytes(&self) -> &bytes::Bytes {
         &self.bytes
     }
 
@@ -270,7 +274,7 @@ mod tests {
         let mut v2 = Value::new(2, "EMAIL", "a@b.c").with_timestamp(7);
         v2.references.push(Reference { handle: b"0.NA/X".to_vec(), index: 300 });
         let values = vec![Value::new(1, "URL", "http://x"), v2, Value::new(2000, "model", "")];
-        let rb = RecordBytes::new(sled::IVec::from(encode_record(&values))).unwrap();
+        let rb = RecordBytes::new(encode_record(&values)).unwrap();
         assert_eq!(rb.len(), 3);
         for (view, v) in rb.iter().zip(&values) {
             assert_eq!(view.index, v.index);
@@ -286,9 +290,9 @@ mod tests {
     #[test]
     fn corrupt_rejected() {
         let mut b = encode_record(&[Value::new(1, "URL", "http://x")]);
-        assert!(RecordBytes::new(sled::IVec::from(&b[..b.len() - 1])).is_err());
+        assert!(RecordBytes::new(b[..b.len() - 1].to_vec()).is_err());
         b[0] = 9;
-        assert!(RecordBytes::new(sled::IVec::from(b)).is_err());
-        assert!(RecordBytes::new(sled::IVec::from(&[][..])).is_err());
+        assert!(RecordBytes::new(b).is_err());
+        assert!(RecordBytes::new(Vec::new()).is_err());
     }
 }

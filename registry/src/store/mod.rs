@@ -17,7 +17,30 @@
 //! All methods are blocking. Async callers run writes (and scans) under
 //! `tokio::task::spawn_blocking`; the hot-path reads ([`Store::get_record`],
 //! [`Store::longest_homed`], [`Store::count_resolution`]) are memory-speed
-//! and fine to call directly from async code.
+//! and fine to call directly from async code **on sled**. A backend that can
+//! block on the network (PostgreSQL) answers those from memory when it can
+//! (read cache, prefix index) and otherwise blocks for a round trip, so the
+//! rule for async call sites is: every store call that is not one of the
+//! memory-only methods ([`Store::is_homed`], [`Store::longest_homed`],
+//! [`Store::longest_known`], [`Store::homed_prefixes`],
+//! [`Store::canonical_key`], [`Store::count_resolution`],
+//! [`Store::last_seq`], [`Store::durable_seq`], [`Store::follow_status`])
+//! goes through `tokio::task::spawn_blocking` (or a dedicated thread pool),
+//! never directly on an async worker thread. Backends are thread-safe and
+//! keep their own connection pools; they never call back into a runtime.
+//!
+//! Backend neutrality: no backend type appears in this interface. Records
+//! are [`RecordBytes`] (a `bytes::Bytes` buffer); entity read-modify-write
+//! is by compare-and-swap on an opaque [`Version`] (`get_*_versioned`,
+//! `put_*_if`, and the retrying `update_*` helpers of [`StoreExt`]), not by
+//! in-process locks, so several processes can share one backend. The change
+//! log's sequence is gap-free in commit order on every backend (a follower
+//! reading `changes_since(n)` never sees `n + 2` before `n + 1`). Memory-only
+//! state (homed prefixes, the prefix index, the read cache) is per process:
+//! a shared backend refreshes it from the change log in
+//! [`Store::catch_up`] and reports how far behind it is in
+//! [`Store::follow_status`]; sled, the only writer of its directory, is
+//! never behind.
 //!
 //! Keys: records are addressed by their **canonical key** (see
 //! [`crate::ident::canonical_key_into`]; the caller canonicalises with the
@@ -36,11 +59,15 @@ use crate::model::{
     Template, Value,
 };
 
+pub mod copy;
 mod counters;
 mod group_commit;
 mod prefix_index;
 mod read_cache;
 mod sled_store;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 pub use prefix_index::PrefixMatch;
 pub use sled_store::{DEFAULT_CACHE_BYTES, SCHEMA_VERSION, SledOptions, SledStore};
@@ -92,6 +119,14 @@ pub enum StoreError {
     /// Underlying I/O / sled failure; retrying may help.
     #[error("storage backend: {0}")]
     Backend(String),
+    /// A compare-and-swap write found the entity changed (or created, or
+    /// removed) since it was read: read again and retry (HTTP 409).
+    #[error("{what} {key} was changed concurrently; retry")]
+    Conflict { what: &'static str, key: String },
+    /// The backend cannot be reached (database down, pool exhausted): the
+    /// write was not applied. Maps to HTTP 503 / Handle RC server busy.
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -112,8 +147,46 @@ impl StoreError {
                 | StoreError::SchemaTooNew { .. }
                 | StoreError::Locked { .. }
                 | StoreError::Backend(_)
+                | StoreError::Unavailable(_)
         )
     }
+
+    /// True when the backend could not be reached (answer "busy, retry").
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// Opaque version of a stored entity (prefix, enterprise, identity) for
+/// compare-and-swap writes. [`ABSENT`] means "does not exist"; any other
+/// value is backend-defined (sled: a digest of the stored bytes;
+/// PostgreSQL: a per-row counter) and only compared for equality.
+pub type Version = u64;
+
+/// The [`Version`] of an entity that does not exist: `put_*_if(x, ABSENT)`
+/// creates only.
+pub const ABSENT: Version = 0;
+
+/// How many times the `update_*` helpers of [`StoreExt`] retry a
+/// compare-and-swap that lost a race before giving up with
+/// [`StoreError::Conflict`].
+pub const CAS_ATTEMPTS: usize = 32;
+
+/// How current this process's memory-only state (read cache, prefix index)
+/// is with respect to the shared change log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FollowStatus {
+    /// The backend is shared with other processes (memory state follows the
+    /// log); false for sled.
+    pub shared: bool,
+    /// Every change with `seq <= applied_seq` is reflected in memory.
+    pub applied_seq: u64,
+    /// Milliseconds since memory state was last known to be current (0 when
+    /// not shared). Compare with the configured staleness bound.
+    pub behind_ms: u64,
+    /// Milliseconds the last successful catch-up took from a change's
+    /// commit to its application (measured staleness; 0 when unknown).
+    pub last_lag_ms: u64,
 }
 
 /// Who and when, for every write (`now` comes from the caller: the crate
@@ -304,6 +377,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Every homed prefix (memory only).
     fn homed_prefixes(&self) -> Vec<Arc<Prefix>>;
 
+    /// A prefix and its [`Version`] for a later [`put_prefix_if`](Self::put_prefix_if).
+    fn get_prefix_versioned(&self, prefix: &str) -> Result<Option<(Prefix, Version)>, StoreError>;
+
+    /// Like [`put_prefix`](Self::put_prefix), only if the stored prefix is
+    /// still at `expected` ([`ABSENT`]: must not exist); otherwise
+    /// [`StoreError::Conflict`] and nothing is written.
+    fn put_prefix_if(&self, p: &Prefix, expected: Version, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError>;
+
     /// The canonical key of `handle` using the case policy of its longest
     /// homed prefix (case-sensitive when none is homed).
     fn canonical_key(&self, handle: &[u8]) -> Vec<u8> {
@@ -324,6 +405,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn delete_enterprise(&self, id: u64) -> Result<(), StoreError>;
     /// Enterprises with id > `after`, ascending, at most `limit`.
     fn list_enterprises(&self, after: u64, limit: usize) -> Result<Vec<Enterprise>, StoreError>;
+    /// An enterprise and its [`Version`].
+    fn get_enterprise_versioned(&self, id: u64) -> Result<Option<(Enterprise, Version)>, StoreError>;
+    /// Creates or replaces an enterprise only if it is still at `expected`
+    /// ([`StoreError::Conflict`] otherwise).
+    fn put_enterprise_if(&self, e: &Enterprise, expected: Version) -> Result<(), StoreError>;
 
     // ------------------------------------------------------------- identities
     /// Creates or replaces an identity by username.
@@ -332,6 +418,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn delete_identity(&self, username: &str) -> Result<(), StoreError>;
     /// Identities with username > `after`, ascending, at most `limit`.
     fn list_identities(&self, after: Option<&str>, limit: usize) -> Result<Vec<Identity>, StoreError>;
+    /// An identity (account) and its [`Version`].
+    fn get_identity_versioned(&self, username: &str) -> Result<Option<(Identity, Version)>, StoreError>;
+    /// Creates or replaces an identity only if it is still at `expected`
+    /// ([`StoreError::Conflict`] otherwise).
+    fn put_identity_if(&self, i: &Identity, expected: Version) -> Result<(), StoreError>;
 
     // -------------------------------------------------------------- templates
     /// Creates or replaces a template by (prefix any case, version).
@@ -407,6 +498,47 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn meta(&self) -> StoreMeta;
     /// Forces a durable flush (writes already wait for one).
     fn flush(&self) -> Result<(), StoreError>;
+
+    // ------------------------------------------------------- shared backends
+    /// Applies changes committed by *other processes* to this process's
+    /// memory-only state (read cache, prefix index) by reading the change
+    /// log after the last applied sequence. A shared backend calls this
+    /// from its own follower thread every poll interval; callers may call it
+    /// to force freshness. Single-process backends have nothing to do.
+    fn catch_up(&self) -> Result<FollowStatus, StoreError> {
+        Ok(self.follow_status())
+    }
+
+    /// How current memory-only state is (memory only, cheap; for `/readyz`
+    /// and metrics).
+    fn follow_status(&self) -> FollowStatus {
+        FollowStatus { shared: false, applied_seq: self.durable_seq(), behind_ms: 0, last_lag_ms: 0 }
+    }
+
+    /// Bulk-loads records given as stored bytes (import, restore, `store
+    /// copy`): existing keys are replaced, each record logs a `Create`
+    /// change; returns how many were loaded. The default goes through
+    /// [`write_batch`](Self::write_batch) keeping timestamps; PostgreSQL
+    /// uses `COPY`.
+    fn load_records(&self, records: Vec<(Vec<u8>, RecordBytes)>, ctx: &WriteCtx) -> Result<u64, StoreError> {
+        let ctx = ctx.clone().keeping_timestamps();
+        let mut ops = Vec::with_capacity(records.len());
+        for (key, rec) in records {
+            let values = rec.values().map_err(|e| StoreError::corrupt("handles", e))?;
+            ops.push(RecordOp::Create { key, values, overwrite: true });
+        }
+        let mut n = 0;
+        for r in self.write_batch(ops, &ctx)? {
+            r?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// A short name of the backend (`sled`, `postgres`) for logs and metrics.
+    fn backend_name(&self) -> &'static str {
+        "sled"
+    }
 }
 
 /// Convenience wrappers over [`Store::write`].
@@ -441,6 +573,86 @@ pub trait StoreExt: Store {
     fn remove_values(&self, key: &[u8], indexes: Vec<u32>, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
         self.write(RecordOp::RemoveValues { key: key.to_vec(), indexes }, ctx)
     }
+
+    /// Read-modify-write of a prefix by compare-and-swap: `f` gets the
+    /// current prefix (or `None`) and returns the new one; retried (with a
+    /// fresh read) when another writer got in between. `f` may run more
+    /// than once and must not have side effects.
+    fn update_prefix(
+        &self,
+        prefix: &str,
+        ctx: &WriteCtx,
+        f: &mut dyn FnMut(Option<Prefix>) -> Result<Prefix, StoreError>,
+    ) -> Result<(Prefix, WriteReceipt), StoreError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let (cur, ver) = split_versioned(self.get_prefix_versioned(prefix)?);
+            let new = f(cur)?;
+            match self.put_prefix_if(&new, ver, ctx) {
+                Ok(r) => return Ok((new, r)),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict { what: "prefix", key: prefix.to_owned() })
+    }
+
+    /// Read-modify-write of an enterprise by compare-and-swap (see
+    /// [`update_prefix`](Self::update_prefix)).
+    fn update_enterprise(
+        &self,
+        id: u64,
+        f: &mut dyn FnMut(Option<Enterprise>) -> Result<Enterprise, StoreError>,
+    ) -> Result<Enterprise, StoreError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let (cur, ver) = split_versioned(self.get_enterprise_versioned(id)?);
+            let new = f(cur)?;
+            match self.put_enterprise_if(&new, ver) {
+                Ok(()) => return Ok(new),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict { what: "enterprise", key: id.to_string() })
+    }
+
+    /// Read-modify-write of an identity (account) by compare-and-swap (see
+    /// [`update_prefix`](Self::update_prefix)).
+    fn update_identity(
+        &self,
+        username: &str,
+        f: &mut dyn FnMut(Option<Identity>) -> Result<Identity, StoreError>,
+    ) -> Result<Identity, StoreError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let (cur, ver) = split_versioned(self.get_identity_versioned(username)?);
+            let new = f(cur)?;
+            match self.put_identity_if(&new, ver) {
+                Ok(()) => return Ok(new),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict { what: "identity", key: username.to_owned() })
+    }
+}
+
+fn split_versioned<T>(v: Option<(T, Version)>) -> (Option<T>, Version) {
+    match v {
+        Some((t, ver)) => (Some(t), ver),
+        None => (None, ABSENT),
+    }
+}
+
+/// The [`Version`] of stored entity bytes for backends that keep no
+/// counter (FNV-1a 64, never [`ABSENT`]). Equal bytes give equal versions,
+/// which is what compare-and-swap needs: a write is refused only when the
+/// stored state differs from what the writer read.
+pub fn version_of_bytes(b: &[u8]) -> Version {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &c in b {
+        h ^= u64::from(c);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    if h == ABSENT { 1 } else { h }
 }
 
 impl<S: Store + ?Sized> StoreExt for S {}

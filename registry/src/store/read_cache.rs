@@ -96,6 +96,16 @@ impl ReadCache {
         s.map.remove(key);
     }
 
+    /// Forgets every entry (a follower that lost track of the log).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn clear(&self) {
+        for sh in self.shards.iter() {
+            let mut s = sh.write().unwrap_or_else(|e| e.into_inner());
+            s.generation = s.generation.wrapping_add(1);
+            s.map.clear();
+        }
+    }
+
     /// Cached records.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

@@ -37,6 +37,7 @@ fn rc_of(e: &StoreError) -> ResponseCode {
         StoreError::NotFound => ResponseCode::HANDLE_NOT_FOUND,
         StoreError::ValueExists(_) => ResponseCode::VALUE_ALREADY_EXISTS,
         StoreError::ValueNotFound(_) => ResponseCode::VALUES_NOT_FOUND,
+        StoreError::Unavailable(_) | StoreError::Conflict { .. } => ResponseCode::SERVER_TOO_BUSY,
         e if e.is_client_error() => ResponseCode::INVALID_VALUE,
         _ => ResponseCode::ERROR,
     }

@@ -2,6 +2,7 @@
 //! batch's own earlier ops, applied in one sled transaction with their
 //! change-log group, then acknowledged once durable (group commit).
 
+use super::cas::op_entity;
 use super::*;
 
 /// Records written earlier in the same batch (canonical key -> new stored
@@ -228,8 +229,12 @@ impl SledStore {
         key: Vec<u8>,
         value: Option<Vec<u8>>,
         ctx: &WriteCtx,
+        expected: Option<Version>,
     ) -> Result<WriteReceipt, StoreError> {
         let mut w = lock(&self.writer);
+        if let Some(exp) = expected {
+            self.check_version(&self.t.prefixes, &key, exp, "prefix")?;
+        }
         let seq = w.seq + 1;
         let op = if value.is_some() { ChangeOp::PrefixPut } else { ChangeOp::PrefixDelete };
         let change = group_bytes(&[Change { seq, time: ctx.now, op, key: key.clone(), actor: ctx.actor.clone() }]);
@@ -275,7 +280,26 @@ impl SledStore {
         time_hint: u64,
         missing: impl FnOnce() -> StoreError,
     ) -> Result<(), StoreError> {
+        self.write_entity_if(tree, key, value, op, time_hint, missing, None)
+    }
+
+    /// [`write_entity`](Self::write_entity) with an optional
+    /// compare-and-swap check under the writer lock.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn write_entity_if(
+        &self,
+        tree: &sled::Tree,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+        op: ChangeOp,
+        time_hint: u64,
+        missing: impl FnOnce() -> StoreError,
+        expected: Option<Version>,
+    ) -> Result<(), StoreError> {
         let mut w = lock(&self.writer);
+        if let Some(exp) = expected {
+            self.check_version(tree, key, exp, op_entity(op))?;
+        }
         if value.is_none() && !tree.contains_key(key).map_err(backend)? {
             return Err(missing());
         }
