@@ -10,12 +10,16 @@
 //!   node ([`outbox`] decides, [`driver`] does the I/O, [`link`] talks).
 //! * **Top node set-up** ([`prepare_top`]): derived-prefix markers and the
 //!   admitted secondaries' keys and HS_ADMIN values, written at start-up.
+//! * **Mirror** (role `mirror`, [`mirror`]): follows the primary's change
+//!   log; no publisher (a mirror writes nothing of its own). A primary with
+//!   `[mirror] replicas` registers each as a change-log consumer.
 //!
 //! Nothing here binds a listener; the tasks get the store, the registrar
 //! and a child of the daemon's cancellation token.
 
 pub mod driver;
 pub mod link;
+pub mod mirror;
 pub mod outbox;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -102,6 +106,8 @@ pub fn prepare_top(cfg: &Config, reg: &Registrar) -> Result<()> {
 pub struct Federation {
     /// The outbox's status, when this node reports to a top node.
     pub outbox: Option<Arc<OutboxStatus>>,
+    /// The mirror follower's status, when this node is a mirror.
+    pub mirror: Option<Arc<mirror::MirrorStatus>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -127,6 +133,10 @@ pub async fn start(
     own_site: Arc<[u8]>,
     token: CancellationToken,
 ) -> Result<Federation> {
+    if cfg.node.role == Role::Mirror {
+        return Ok(start_mirror(cfg, store, token)?);
+    }
+    register_replicas(cfg, &store).await?;
     let reg = Arc::new(Registrar::new(store.clone(), crate::api::snms::limits_of(cfg)));
     {
         let (cfg, reg) = (cfg.clone(), reg.clone());
@@ -157,7 +167,55 @@ pub async fn start(
         tasks.push(tokio::spawn(driver::run(store, link, ocfg, status.clone(), token)));
         outbox = Some(status);
     }
-    Ok(Federation { outbox, tasks })
+    Ok(Federation { outbox, mirror: None, tasks })
+}
+
+/// A primary: registers each configured mirror as a change-log consumer
+/// (at the current durable seq when new), so retention waits for it.
+async fn register_replicas(cfg: &Arc<Config>, store: &Arc<dyn Store>) -> Result<()> {
+    let names: Vec<String> = cfg
+        .mirror
+        .replicas
+        .iter()
+        .map(|r| idnode_resolver::auth::Identity::parse(r).map(|i| idnode_resolver::engine::replication::consumer_name(&i)))
+        .collect::<Result<_, _>>()
+        .context("mirror.replicas")?;
+    let st = store.clone();
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        for name in names {
+            if st.consumer_position(&name)?.is_none() {
+                st.set_consumer_position(&name, st.durable_seq(), crate::unix_now())?;
+            }
+        }
+        Ok(())
+    })
+    .await
+    .context("registering mirrors")?
+}
+
+/// A mirror: the follower task (nothing else writes here).
+fn start_mirror(cfg: &Arc<Config>, store: Arc<dyn Store>, token: CancellationToken) -> Result<Federation> {
+    let m = &cfg.mirror;
+    let identity = idnode_resolver::auth::Identity::parse(&m.identity_or_default(&cfg.node.node_prefix))
+        .context("mirror.identity")?;
+    let path = cfg.resolve_path(&m.secret_file);
+    let secret = Secret::from_file(&path).with_context(|| format!("reading mirror.secret_file {}", path.display()))?;
+    let link = mirror::PrimaryLink::new(
+        m.primary.clone(),
+        identity.index,
+        identity.handle,
+        secret,
+        Duration::from_millis(m.timeout_ms),
+    );
+    let fc = mirror::FollowConfig {
+        batch: m.batch,
+        poll: Duration::from_millis(m.poll_ms),
+        retry_min: Duration::from_millis(m.retry_min_ms),
+        retry_max: Duration::from_millis(m.retry_max_ms),
+    };
+    let status = Arc::new(mirror::MirrorStatus::new(&m.primary));
+    let task = tokio::spawn(mirror::run(store, link, fc, status.clone(), token));
+    Ok(Federation { outbox: None, mirror: Some(status), tasks: vec![task] })
 }
 
 /// Runs the publisher: a full pass now, then one pass per prefix change.

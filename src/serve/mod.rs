@@ -20,6 +20,7 @@ pub mod http;
 pub mod http_limits;
 pub mod limits;
 pub mod quic;
+pub mod read_only;
 pub mod recursion;
 pub mod site;
 pub mod tls;
@@ -141,13 +142,15 @@ pub async fn run_until(
     let mut api_deps = crate::api::ApiDeps::new(store.clone(), cfg.clone());
     api_deps.site_record = site_arc;
     api_deps.outbox = fed.outbox.clone();
+    api_deps.mirror = fed.mirror.clone();
     let throttle = api_deps.throttle.clone();
     migrate_v1_verifiers(&api_deps).await?;
     let shapes = crate::api::errors::Shapes::new(&cfg);
     let limits = &cfg.http.limits;
     let public = http::probes(ready.clone()).merge(crate::api::router(api_deps.clone()));
+    let public = read_only::guard(public, &cfg);
     let public = http_limits::harden(public, limits, shapes.clone());
-    let admin = http::router(ops).merge(crate::api::admin::router(api_deps));
+    let admin = read_only::guard(http::router(ops).merge(crate::api::admin::router(api_deps)), &cfg);
     let admin = http_limits::harden(admin, limits, shapes);
     let (token, door_limits, tls) =
         (listeners.child_token(), http::DoorLimits::from_config(limits), tls_config.clone());
@@ -183,6 +186,8 @@ pub async fn run_until(
                 .filter_map(|a| idnode_resolver::auth::Identity::parse(a).ok())
                 .collect(),
             vlist_depth: cfg.handle.vlist_max_depth as usize,
+            replicas: cfg.mirror.replicas.iter().filter_map(|a| idnode_resolver::auth::Identity::parse(a).ok()).collect(),
+            read_only: (cfg.node.role == crate::config::Role::Mirror).then(|| cfg.mirror.primary.clone()),
             ..EngineConfig::default()
         },
     ));

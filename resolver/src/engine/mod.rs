@@ -17,6 +17,7 @@ mod challenge;
 pub mod fuzzing;
 mod listing;
 mod login;
+pub mod replication;
 pub mod session;
 mod setup;
 
@@ -118,6 +119,11 @@ pub struct EngineConfig {
     /// Hand requests with REC for identifiers not held here to the
     /// recursor ([`Outcome::recurse`]) instead of answering 301 / 302.
     pub recursion: bool,
+    /// Identities allowed to follow this node's change log (OC 1000–1002).
+    pub replicas: Vec<Identity>,
+    /// This node is a read-only mirror of the named primary: writes are
+    /// answered RC 7 naming it.
+    pub read_only: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -136,6 +142,8 @@ impl Default for EngineConfig {
             vlist_depth: crate::auth::authz::DEFAULT_MAX_DEPTH,
             limits: idnode_registry::service::Limits::default(),
             recursion: false,
+            replicas: Vec::new(),
+            read_only: None,
         }
     }
 }
@@ -254,6 +262,11 @@ impl Engine {
                 Err(e) => self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out),
             },
             OpCode::GET_SITE_INFO => self.site_info(&frame, ctx.now, out),
+            op if replication::is_write(op) && self.cfg.read_only.is_some() => {
+                let primary = self.cfg.read_only.as_deref().unwrap_or_default();
+                let why = format!("This server is a read-only mirror; send writes to its primary {primary}");
+                self.error(&frame, ResponseCode::SERVER_BACKUP, why.as_bytes(), ctx.now, out)
+            }
             op if admin::needs_authentication(op) => match login {
                 // A logged-in IDIS connection is not challenged again (§2.4).
                 Some(identity) => self.logged_in_request(ctx, &frame, &identity, out),
