@@ -195,6 +195,13 @@ fn mirror_copies_follows_refuses_writes_and_resumes_exactly_once() {
     assert_eq!(resolve(m.handle_udp, &format!("{PREFIX}.1001/LIVE")).header.response_code.0, 100);
     assert_eq!(last_seq(&m) - m_seq, a_now - a_seq, "every change of A applied exactly once");
     assert_eq!(stats(&m)["federation"]["mirror"]["dumps"], 0, "resumed from its position, no new copy");
+    // A keeps M registered as a change-log consumer at M's position.
+    let name = format!("mirror:300:0.NA/{PREFIX}");
+    wait_for(20, "A's consumer position of M", || {
+        let s = stats(&a);
+        let c = s["federation"]["changelog"]["consumers"].as_array()?.iter().find(|c| c["name"] == name.as_str())?.clone();
+        (c["position"].as_u64() == Some(a_now)).then_some(())
+    });
 
     // 4. Cut mid-transfer: M (batch 3) is killed while it works through a
     //    backlog, then restarted; it resumes at the right change.
@@ -210,6 +217,7 @@ fn mirror_copies_follows_refuses_writes_and_resumes_exactly_once() {
     m.kill().unwrap();
     m.restart().unwrap();
     let a_now = caught_up(&a, &m);
+    eprintln!("cut at primary seq {mid} of {a_seq}..{a_now}");
     assert!(mid <= a_now);
     assert_eq!(last_seq(&m) - m_seq, a_now - a_seq, "no change lost or applied twice across the cut");
     for i in [0, 150, 299] {

@@ -79,7 +79,7 @@ pub async fn stats(State(st): State<St>, who: Who, q: Query) -> Result<Json<Valu
             "fromDay": from,
             "toDay": to,
             "prefixes": rows,
-            "federation": {"outbox": outbox, "mirror": mirror, "changelog": {"lastSeq": store.last_seq(), "durableSeq": store.durable_seq()}},
+            "federation": {"outbox": outbox, "mirror": mirror, "changelog": {"lastSeq": store.last_seq(), "durableSeq": store.durable_seq(), "consumers": store.consumers()?}},
         })))
     })
     .await
