@@ -418,6 +418,33 @@ impl Engine {
         msg.encode_into(out);
     }
 
+    /// Whether a derived prefix between `prefix` (inclusive) and the homed
+    /// ancestor `homed` (exclusive) is registered here as a prefix handle
+    /// `0.NA/<p>` without being a prefix of this node: its identifiers live
+    /// on the node that record names (a top node stores the secondaries'
+    /// enterprise prefixes this way), so this node is not responsible for
+    /// them (301, or recursion) rather than answering 100.
+    fn delegated_below(&self, prefix: &[u8], homed: &[u8]) -> bool {
+        if prefix.len() <= homed.len() {
+            return false;
+        }
+        let mut p = prefix;
+        while p.len() > homed.len() {
+            let mut h = Vec::with_capacity(5 + p.len());
+            h.extend_from_slice(NA);
+            h.push(b'/');
+            h.extend_from_slice(p);
+            if self.store.contains_record(&self.store.canonical_key(&h)).unwrap_or(false) {
+                return true;
+            }
+            match p.iter().rposition(|b| *b == b'.') {
+                Some(i) => p = &p[..i],
+                None => break,
+            }
+        }
+        false
+    }
+
     /// OC_RESOLUTION (§3, §5).
     /// `login`: the identity of a logged-in IDIS connection, which reads
     /// admin-readable values without a challenge (idis-extensions.md §2.4).
@@ -450,7 +477,9 @@ impl Engine {
             // prefix hosted on the enterprise's own node (referral).
             let known = self.store.longest_known(prefix);
             match known {
-                Some(m) if m.prefix.homed => (true, m.prefix.case_policy),
+                Some(m) if m.prefix.homed => {
+                    (!self.delegated_below(prefix, m.prefix.prefix.as_bytes()), m.prefix.case_policy)
+                }
                 Some(m) if m.prefix.site.is_some() => {
                     if self.recurses(req) {
                         return Outcome::recursion();
