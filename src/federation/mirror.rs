@@ -1,7 +1,8 @@
 //! The mirror role's follower: keeps this node's store a copy of its
 //! primary's through the primary's transaction log (OC 1000 / 1001 / 1002,
-//! `idnode_registry::replica`), over one kept Handle TCP connection that
-//! answers the primary's challenge per request (HS_SECKEY, §6.1).
+//! `idnode_registry::replica`), over the shared Handle client (QUIC to a
+//! configured QUIC peer, else kept-open TCP), answering the primary's
+//! challenge per request (HS_SECKEY, §6.1).
 //!
 //! * No applied position yet (first start, or the primary's log no longer
 //!   reaches it): a dump, page by page (1002); then whatever the mirror
@@ -23,20 +24,12 @@ use std::time::Duration;
 
 use idnode_registry::replica::{self, Entry};
 use idnode_registry::store::{Store, WriteCtx};
-use idnode_resolver::auth::seckey::{self, MacAlg};
-use idnode_resolver::wire::{
-    Body, ChallengeAnswer, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, ResponseCode,
-};
+use idnode_resolver::wire::{Body, Envelope, Header, Message, OpCode, OpFlags, ProtocolVersion, ResponseCode};
 use serde_json::{Value as Json, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Secret;
+use super::link::NodeLink;
 use crate::telemetry::names;
-
-/// Largest answer accepted from the primary.
-const MAX_ANSWER: usize = 1 << 20;
 
 /// What the mirror shows to `idnode stats` and the metrics.
 #[derive(Debug, Default)]
@@ -87,104 +80,40 @@ impl MirrorStatus {
     }
 }
 
-/// How the mirror reaches its primary.
+/// How the mirror reaches its primary: replication requests over the
+/// shared Handle client ([`NodeLink`]: QUIC when the primary is a
+/// configured QUIC peer, else kept-open TCP), answering its challenges.
+#[derive(Debug)]
 pub struct PrimaryLink {
-    pub addr: String,
-    pub identity_index: u32,
-    pub identity_handle: String,
-    pub secret: Secret,
+    pub link: NodeLink,
     pub timeout: Duration,
-    conn: Option<TcpStream>,
-    next_id: i32,
-}
-
-impl std::fmt::Debug for PrimaryLink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PrimaryLink").field("addr", &self.addr).field("connected", &self.conn.is_some()).finish()
-    }
 }
 
 impl PrimaryLink {
-    pub fn new(addr: String, identity_index: u32, identity_handle: String, secret: Secret, timeout: Duration) -> Self {
-        PrimaryLink { addr, identity_index, identity_handle, secret, timeout, conn: None, next_id: 1 }
+    fn addr(&self) -> &str {
+        &self.link.addr
     }
 
-    fn id(&mut self) -> i32 {
-        self.next_id = (self.next_id % 0x7fff_fff0) + 1;
-        self.next_id
-    }
-
-    /// One replication request; the answer's body (RC 1) or why not. The
-    /// connection is kept for the next request and dropped on any failure.
+    /// One replication request; the answer's body (RC 1) or why not.
     pub async fn exchange(&mut self, op: OpCode, body: Vec<u8>) -> Result<Vec<u8>, String> {
-        let r = tokio::time::timeout(self.timeout, self.exchange_inner(op, body)).await;
-        let r = r.unwrap_or_else(|_| Err(format!("no answer within {} ms", self.timeout.as_millis())));
-        if r.is_err() {
-            self.conn = None;
-        }
-        r
-    }
-
-    async fn exchange_inner(&mut self, op: OpCode, body: Vec<u8>) -> Result<Vec<u8>, String> {
-        if self.conn.is_none() {
-            let s = TcpStream::connect(&self.addr).await.map_err(|e| format!("connecting to {}: {e}", self.addr))?;
-            let _ = s.set_nodelay(true);
-            self.conn = Some(s);
-        }
         let now = crate::unix_now();
-        let expiration = (now as u32).wrapping_add(3600);
-        let (id, answer_id) = (self.id(), self.id());
         let request = Message {
-            envelope: Envelope::request(ProtocolVersion::OURS, id),
-            header: Header::request(op, OpFlags::NONE, expiration),
+            envelope: Envelope::request(ProtocolVersion::OURS, 0),
+            header: Header::request(op, OpFlags::NONE, (now as u32).wrapping_add(3600)),
             body: Body::Replication(body),
             credential: None,
         };
-        let (index, handle) = (self.identity_index, self.identity_handle.clone());
-        let key = self.secret.expose().to_vec();
-        let s = self.conn.as_mut().ok_or("no connection")?;
-        s.write_all(&request.encode()).await.map_err(|e| format!("sending: {e}"))?;
-        let mut m = read_message(s).await?;
-        if m.header.response_code == ResponseCode::AUTHENTICATION_NEEDED {
-            let Body::Challenge(c) = &m.body else { return Err("402 without a challenge body".into()) };
-            let mut signed = c.nonce.clone();
-            signed.extend_from_slice(c.digest.as_bytes());
-            let mac = seckey::mac(MacAlg::HmacSha256, &key, &signed, None).map_err(|e| e.to_string())?;
-            let mut envelope = Envelope::request(ProtocolVersion::OURS, answer_id);
-            envelope.session_id = m.envelope.session_id;
-            let answer = Message {
-                envelope,
-                header: Header::request(OpCode::RESPONSE_TO_CHALLENGE, OpFlags::NONE, expiration),
-                body: Body::ChallengeAnswer(ChallengeAnswer {
-                    auth_type: b"HS_SECKEY".to_vec(),
-                    identity_handle: handle.into_bytes(),
-                    identity_index: index,
-                    signed_response: seckey::encode_answer(MacAlg::HmacSha256, &mac, None),
-                }),
-                credential: None,
-            };
-            s.write_all(&answer.encode()).await.map_err(|e| format!("sending the challenge answer: {e}"))?;
-            m = read_message(s).await?;
-        }
+        let m = match tokio::time::timeout(self.timeout, self.link.exchange(request)).await {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err(format!("no answer within {} ms", self.timeout.as_millis())),
+        };
         match (m.header.response_code, m.body) {
             (ResponseCode::SUCCESS, Body::Replication(b)) => Ok(b),
             (rc, Body::Error(e)) => Err(format!("primary answered {}: {}", rc.0, String::from_utf8_lossy(&e.message))),
             (rc, _) => Err(format!("primary answered {} with an unexpected body", rc.0)),
         }
     }
-}
-
-async fn read_message(s: &mut TcpStream) -> Result<Message, String> {
-    let mut env = [0u8; 20];
-    s.read_exact(&mut env).await.map_err(|e| format!("reading the answer: {e}"))?;
-    let len = u32::from_be_bytes([env[16], env[17], env[18], env[19]]) as usize;
-    if len > MAX_ANSWER {
-        return Err(format!("answer of {len} bytes is too large"));
-    }
-    let mut buf = vec![0u8; 20 + len];
-    buf[..20].copy_from_slice(&env);
-    s.read_exact(&mut buf[20..]).await.map_err(|e| format!("reading the answer: {e}"))?;
-    Message::decode(&buf).map_err(|e| format!("undecodable answer: {e}"))
 }
 
 /// Tuning of the follower.
@@ -219,7 +148,7 @@ pub async fn run(
                 cfg.poll
             }
             Err(e) => {
-                tracing::warn!(primary = %link.addr, error = %e, "mirror: exchange with the primary failed; retrying");
+                tracing::warn!(primary = %link.addr(), error = %e, "mirror: exchange with the primary failed; retrying");
                 status.failures.fetch_add(1, Ordering::Relaxed);
                 status.reachable.store(0, Ordering::Relaxed);
                 *status.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some((crate::unix_now(), e));
@@ -304,7 +233,7 @@ async fn dump(
     cfg: &FollowConfig,
     status: &MirrorStatus,
 ) -> Result<usize, String> {
-    tracing::info!(primary = %link.addr, "mirror: taking a full copy of the primary");
+    tracing::info!(primary = %link.addr(), "mirror: taking a full copy of the primary");
     let mut after: Vec<u8> = Vec::new();
     let mut snapshot: Option<u64> = None;
     let mut seen: HashSet<Vec<u8>> = HashSet::new();

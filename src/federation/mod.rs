@@ -126,15 +126,17 @@ impl Federation {
 }
 
 /// Starts what this node's role and `[federation]` ask for: the top-node
-/// records, the publisher, and the outbox.
+/// records, the publisher, and the outbox (over `quic` when the top node
+/// is a configured QUIC peer, else TCP).
 pub async fn start(
     cfg: &Arc<Config>,
     store: Arc<dyn Store>,
     own_site: Arc<[u8]>,
+    quic: Option<Arc<dyn idnode_resolver::upstream::QuicLink>>,
     token: CancellationToken,
 ) -> Result<Federation> {
     if cfg.node.role == Role::Mirror {
-        return Ok(start_mirror(cfg, store, token)?);
+        return start_mirror(cfg, store, quic, token);
     }
     register_replicas(cfg, &store).await?;
     let reg = Arc::new(Registrar::new(store.clone(), crate::api::snms::limits_of(cfg)));
@@ -151,13 +153,13 @@ pub async fn start(
         let path = cfg.resolve_path(&f.secret_file);
         let secret =
             Secret::from_file(&path).with_context(|| format!("reading federation.secret_file {}", path.display()))?;
-        let link = link::TcpTopLink {
+        let link = link::UpstreamTopLink(link::NodeLink {
+            upstream: node_client(Duration::from_millis(f.timeout_ms), quic),
             addr: f.top.clone(),
             identity_index: identity.index,
             identity_handle: identity.handle,
-            secret,
-            timeout: Duration::from_millis(f.timeout_ms),
-        };
+            secret: Arc::new(secret),
+        });
         let status = Arc::new(OutboxStatus::new(&f.top));
         let ocfg = outbox::OutboxConfig {
             retry_min_ms: f.retry_min_ms,
@@ -194,19 +196,28 @@ async fn register_replicas(cfg: &Arc<Config>, store: &Arc<dyn Store>) -> Result<
 }
 
 /// A mirror: the follower task (nothing else writes here).
-fn start_mirror(cfg: &Arc<Config>, store: Arc<dyn Store>, token: CancellationToken) -> Result<Federation> {
+fn start_mirror(
+    cfg: &Arc<Config>,
+    store: Arc<dyn Store>,
+    quic: Option<Arc<dyn idnode_resolver::upstream::QuicLink>>,
+    token: CancellationToken,
+) -> Result<Federation> {
     let m = &cfg.mirror;
     let identity = idnode_resolver::auth::Identity::parse(&m.identity_or_default(&cfg.node.node_prefix))
         .context("mirror.identity")?;
     let path = cfg.resolve_path(&m.secret_file);
     let secret = Secret::from_file(&path).with_context(|| format!("reading mirror.secret_file {}", path.display()))?;
-    let link = mirror::PrimaryLink::new(
-        m.primary.clone(),
-        identity.index,
-        identity.handle,
-        secret,
-        Duration::from_millis(m.timeout_ms),
-    );
+    let timeout = Duration::from_millis(m.timeout_ms);
+    let link = mirror::PrimaryLink {
+        link: link::NodeLink {
+            upstream: node_client(timeout, quic),
+            addr: m.primary.clone(),
+            identity_index: identity.index,
+            identity_handle: identity.handle,
+            secret: Arc::new(secret),
+        },
+        timeout,
+    };
     let fc = mirror::FollowConfig {
         batch: m.batch,
         poll: Duration::from_millis(m.poll_ms),
@@ -278,3 +289,22 @@ pub async fn start_publisher(
         }
     }))
 }
+
+/// The shared Handle client for links to one other node (outbox, mirror).
+fn node_client(
+    timeout: Duration,
+    quic: Option<Arc<dyn idnode_resolver::upstream::QuicLink>>,
+) -> Arc<idnode_resolver::upstream::Upstream> {
+    let ucfg = idnode_resolver::upstream::UpstreamConfig {
+        connect_timeout: timeout,
+        exchange_timeout: timeout,
+        idle_per_peer: 2,
+        ..Default::default()
+    };
+    let upstream = idnode_resolver::upstream::Upstream::new(ucfg);
+    Arc::new(match quic {
+        Some(q) => upstream.with_quic(q),
+        None => upstream,
+    })
+}
+

@@ -135,7 +135,10 @@ pub async fn run_until(
     };
     // --- Federation: top-node records, prefix handles published, outbox.
     let site_arc: Arc<[u8]> = Arc::from(site_record.as_slice());
-    let fed = crate::federation::start(&cfg, store.clone(), site_arc.clone(), shutdown.child_token()).await?;
+    let quic = quic::endpoint(&cfg).context("setting up QUIC (federation.quic)")?;
+    let quic_link = quic.as_ref().map(|q| q.link.clone() as Arc<dyn idnode_resolver::upstream::QuicLink>);
+    let fed =
+        crate::federation::start(&cfg, store.clone(), site_arc.clone(), quic_link, shutdown.child_token()).await?;
 
     // The HTTP doors start once the site record they publish (/api/site) is known.
     let ops = http::OpsState { metrics: metrics.clone(), ready: ready.clone() };
@@ -193,7 +196,6 @@ pub async fn run_until(
     ));
     listeners.bound(door::HANDLE_UDP, udp_addr);
     let udp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_UDP));
-    let quic = quic::endpoint(&cfg).context("setting up QUIC (federation.quic)")?;
     let recursion = recursion::build(
         &cfg,
         engine.config(),
