@@ -199,7 +199,8 @@ fn mirror_copies_follows_refuses_writes_and_resumes_exactly_once() {
     let name = format!("mirror:300:0.NA/{PREFIX}");
     wait_for(20, "A's consumer position of M", || {
         let s = stats(&a);
-        let c = s["federation"]["changelog"]["consumers"].as_array()?.iter().find(|c| c["name"] == name.as_str())?.clone();
+        let c =
+            s["federation"]["changelog"]["consumers"].as_array()?.iter().find(|c| c["name"] == name.as_str())?.clone();
         (c["position"].as_u64() == Some(a_now)).then_some(())
     });
 

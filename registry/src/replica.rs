@@ -394,7 +394,9 @@ fn apply_entity(store: &dyn Store, e: &Entry, ctx: &WriteCtx) -> Result<(), Stor
             store.put_prefix(&Prefix::from_stored(s).map_err(|x| bad("prefix", x))?, ctx).map(|_| ())
         }
         (Kind::Prefix, None) => ignore_gone(store.delete_prefix(text()?, ctx).map(|_| ())),
-        (Kind::Enterprise, Some(s)) => store.put_enterprise(&Enterprise::from_stored(s).map_err(|x| bad("enterprise", x))?),
+        (Kind::Enterprise, Some(s)) => {
+            store.put_enterprise(&Enterprise::from_stored(s).map_err(|x| bad("enterprise", x))?)
+        }
         (Kind::Enterprise, None) => match enterprise_id(&e.key) {
             Some(id) => ignore_gone(store.delete_enterprise(id)),
             None => Err(bad("enterprise key", "not 8 bytes")),

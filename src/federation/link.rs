@@ -13,11 +13,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use idnode_resolver::auth::seckey::{self, MacAlg};
+use idnode_resolver::upstream::{ServerChoice, Target, Upstream, UpstreamError};
 use idnode_resolver::wire::{
     Body, ChallengeAnswer, Envelope, HandleBody, HandleValues, Header, Message, OpCode, OpFlags, ProtocolVersion,
     ResponseCode,
 };
-use idnode_resolver::upstream::{ServerChoice, Target, Upstream, UpstreamError};
 
 use super::outbox::{Answer, Request};
 
@@ -120,10 +120,10 @@ impl NodeLink {
 
     /// One authenticated request; the final answer message.
     pub async fn exchange(&self, msg: Message) -> Result<Message, UpstreamError> {
-        let choice = self.choice().await.map_err(|reason| UpstreamError::Garbage {
-            peer: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-            reason,
-        })?;
+        let choice = self
+            .choice()
+            .await
+            .map_err(|reason| UpstreamError::Garbage { peer: std::net::SocketAddr::from(([0, 0, 0, 0], 0)), reason })?;
         let first = self.upstream.exchange_server(&choice, &msg).await?;
         if first.message.header.response_code != ResponseCode::AUTHENTICATION_NEEDED {
             return Ok(first.message);

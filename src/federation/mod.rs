@@ -179,7 +179,9 @@ async fn register_replicas(cfg: &Arc<Config>, store: &Arc<dyn Store>) -> Result<
         .mirror
         .replicas
         .iter()
-        .map(|r| idnode_resolver::auth::Identity::parse(r).map(|i| idnode_resolver::engine::replication::consumer_name(&i)))
+        .map(|r| {
+            idnode_resolver::auth::Identity::parse(r).map(|i| idnode_resolver::engine::replication::consumer_name(&i))
+        })
         .collect::<Result<_, _>>()
         .context("mirror.replicas")?;
     let st = store.clone();
@@ -307,4 +309,3 @@ fn node_client(
         None => upstream,
     })
 }
-

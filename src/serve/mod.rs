@@ -189,7 +189,12 @@ pub async fn run_until(
                 .filter_map(|a| idnode_resolver::auth::Identity::parse(a).ok())
                 .collect(),
             vlist_depth: cfg.handle.vlist_max_depth as usize,
-            replicas: cfg.mirror.replicas.iter().filter_map(|a| idnode_resolver::auth::Identity::parse(a).ok()).collect(),
+            replicas: cfg
+                .mirror
+                .replicas
+                .iter()
+                .filter_map(|a| idnode_resolver::auth::Identity::parse(a).ok())
+                .collect(),
             read_only: (cfg.node.role == crate::config::Role::Mirror).then(|| cfg.mirror.primary.clone()),
             ..EngineConfig::default()
         },

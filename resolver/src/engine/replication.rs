@@ -52,9 +52,17 @@ impl Engine {
     ) -> Outcome {
         let fail =
             |out: &mut Vec<u8>, rc: ResponseCode, msg: &str| self.reply_error(reply, original, rc, msg, now, out);
-        if !self.cfg.replicas.iter().any(|r| r.index == identity.index && r.handle.eq_ignore_ascii_case(&identity.handle))
+        if !self
+            .cfg
+            .replicas
+            .iter()
+            .any(|r| r.index == identity.index && r.handle.eq_ignore_ascii_case(&identity.handle))
         {
-            return fail(out, ResponseCode::INSUFFICIENT_PERMISSIONS, "Identity is not a configured mirror of this node");
+            return fail(
+                out,
+                ResponseCode::INSUFFICIENT_PERMISSIONS,
+                "Identity is not a configured mirror of this node",
+            );
         }
         let Body::Replication(raw) = &original.body else {
             return fail(out, ResponseCode::PROTOCOL_ERROR, "Not a replication request");
