@@ -269,3 +269,59 @@ fn a_primary_answering_garbage_is_a_counted_failure_and_the_mirror_keeps_serving
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     fake.join().unwrap();
 }
+
+/// Mirror catch-up rate (docs/performance.md): M (batch 1000) is stopped,
+/// A takes `IDNODE_CATCHUP_N` (default 20000) record creates in batches of
+/// 5000, M restarts and the time until it has applied all of them is
+/// printed, then the same for a first copy (a fresh mirror's dump).
+/// Loopback only, bounded by N and 300 s deadlines. Run with
+/// `IDNODE_BIN=target/release/idnode cargo test -p idnode-conformance --test mirror -- --ignored --nocapture mirror_catch_up_rate`.
+#[test]
+#[ignore = "measurement for docs/performance.md"]
+fn mirror_catch_up_rate() {
+    let n: usize =
+        std::env::var("IDNODE_CATCHUP_N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000).clamp(1, 200_000);
+    let work = tempfile::tempdir().unwrap();
+    let a = start_primary();
+    let secret = a.dir.path().join("data").join("admin.secret");
+    let mut m = start_mirror(&a.handle_tcp.to_string(), &secret, 1000);
+    caught_up(&a, &m);
+    let m_seq = last_seq(&m);
+    m.kill().unwrap();
+    let mut left = n;
+    let mut batch = 0;
+    while left > 0 {
+        let k = left.min(5000);
+        import(&a, work.path(), &format!("RATE{batch}"), k);
+        left -= k;
+        batch += 1;
+    }
+    m.restart().unwrap();
+    let t0 = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let want = stats(&a)["federation"]["changelog"]["durableSeq"].as_u64().unwrap();
+    loop {
+        let s = stats(&m);
+        if s["federation"]["mirror"]["appliedSeq"].as_u64() == Some(want) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "catch-up did not finish in 300 s: {s}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    assert_eq!(last_seq(&m) - m_seq, n as u64, "each change once");
+    println!("mirror catch-up: {n} changes in {secs:.2} s = {:.0} changes/s (from the restarted mirror's ready line)", n as f64 / secs);
+
+    let fresh = start_mirror(&a.handle_tcp.to_string(), &secret, 1000);
+    let t0 = Instant::now();
+    loop {
+        let s = stats(&fresh);
+        if s["federation"]["mirror"]["appliedSeq"].as_u64() == Some(want) {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(300), "first copy did not finish in 300 s: {s}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    println!("mirror first copy (dump) of {} + demo records: {secs:.2} s after start", n + 1);
+}
