@@ -310,7 +310,10 @@ fn mirror_catch_up_rate() {
     }
     let secs = t0.elapsed().as_secs_f64();
     assert_eq!(last_seq(&m) - m_seq, n as u64, "each change once");
-    println!("mirror catch-up: {n} changes in {secs:.2} s = {:.0} changes/s (from the restarted mirror's ready line)", n as f64 / secs);
+    println!(
+        "mirror catch-up: {n} changes in {secs:.2} s = {:.0} changes/s (from the restarted mirror's ready line)",
+        n as f64 / secs
+    );
 
     let fresh = start_mirror(&a.handle_tcp.to_string(), &secret, 1000);
     let t0 = Instant::now();

@@ -150,6 +150,9 @@ fn identifiers_under_a_delegated_prefix_are_not_this_nodes() {
     let ctx = WriteCtx::new(1, "t");
     store.create_record(b"0.NA/88.118.8.1001", vec![Value::new(1, "HS_SITE", "site-of-a")], false, &ctx).unwrap();
     store.create_record(b"88.5/HERE", vec![Value::new(1, "URL", "u")], false, &ctx).unwrap();
+    // A sub-prefix handle with administrators only: its identifiers stay here.
+    store.create_record(b"0.NA/88.7", vec![Value::new(100, "HS_ADMIN", "adm")], false, &ctx).unwrap();
+    store.create_record(b"88.7/HERE", vec![Value::new(1, "URL", "u")], false, &ctx).unwrap();
     let engine = Engine::new(store, EngineConfig::default());
     let ask = |h: &str| {
         let m = request(
@@ -164,4 +167,5 @@ fn identifiers_under_a_delegated_prefix_are_not_this_nodes() {
     assert_eq!(ask("88.118.8.1001.7/LOT-1"), 301, "below a registered prefix");
     assert_eq!(ask("88.5/HERE"), 1, "homed here, not delegated");
     assert_eq!(ask("88.6/NOPE"), 100, "homed here, not found");
+    assert_eq!(ask("88.7/HERE"), 1, "a prefix handle without a service elsewhere");
 }

@@ -419,11 +419,13 @@ impl Engine {
     }
 
     /// Whether a derived prefix between `prefix` (inclusive) and the homed
-    /// ancestor `homed` (exclusive) is registered here as a prefix handle
-    /// `0.NA/<p>` without being a prefix of this node: its identifiers live
-    /// on the node that record names (a top node stores the secondaries'
-    /// enterprise prefixes this way), so this node is not responsible for
-    /// them (301, or recursion) rather than answering 100.
+    /// ancestor `homed` (exclusive) has a prefix handle `0.NA/<p>` here
+    /// naming another service (an HS_SITE other than this node's own, or an
+    /// HS_SERV): its identifiers live on that node (a top node stores the
+    /// secondaries' enterprise prefixes this way), so this node is not
+    /// responsible for them (301, or recursion) rather than answering 100.
+    /// A prefix handle with only HS_ADMIN values, or naming this node's
+    /// own site, keeps the identifiers here.
     fn delegated_below(&self, prefix: &[u8], homed: &[u8]) -> bool {
         if prefix.len() <= homed.len() {
             return false;
@@ -434,8 +436,21 @@ impl Engine {
             h.extend_from_slice(NA);
             h.push(b'/');
             h.extend_from_slice(p);
-            if self.store.contains_record(&self.store.canonical_key(&h)).unwrap_or(false) {
-                return true;
+            if let Ok(Some(rec)) = self.store.get_record(&self.store.canonical_key(&h)) {
+                let mut elsewhere = false;
+                for v in rec.iter() {
+                    if v.value_type.eq_ignore_ascii_case(b"HS_SITE") {
+                        if v.data == self.cfg.site_record.as_slice() {
+                            return false;
+                        }
+                        elsewhere = true;
+                    } else if v.value_type.eq_ignore_ascii_case(b"HS_SERV") {
+                        elsewhere = true;
+                    }
+                }
+                if elsewhere {
+                    return true;
+                }
             }
             match p.iter().rposition(|b| *b == b'.') {
                 Some(i) => p = &p[..i],
