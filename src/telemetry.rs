@@ -127,7 +127,11 @@ pub fn describe() {
     describe_gauge!(names::OUTBOX_TOP_REACHABLE, Unit::Count, "1 when the top node answered the last exchange.");
     describe_gauge!(names::OUTBOX_POSITION, Unit::Count, "Change-log position the outbox has delivered up to.");
     describe_gauge!(names::MIRROR_LAG_CHANGES, Unit::Count, "Changes of the primary a mirror has not applied yet.");
-    describe_gauge!(names::MIRROR_LAG_SECONDS, Unit::Seconds, "Age of the oldest change a mirror has not applied.");
+    describe_gauge!(
+        names::MIRROR_LAG_SECONDS,
+        Unit::Seconds,
+        "Primary's newest change time minus the newest applied one's (0 when caught up)."
+    );
     describe_counter!(names::MIRROR_APPLIED, Unit::Count, "Changes and dumped entries a mirror applied.");
     describe_counter!(names::MIRROR_FAILURES, Unit::Count, "Failed exchanges of a mirror with its primary.");
     describe_counter!(names::RECURSION, Unit::Count, "Recursive resolutions answered, by source and response code.");
