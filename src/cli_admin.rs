@@ -803,6 +803,19 @@ pub fn stats(args: StatsArgs, cfg: &Config) -> Result<()> {
             ob["lastError"].as_str().unwrap_or("none")
         );
     }
+    let m = &v["federation"]["mirror"];
+    if m.is_object() {
+        println!(
+            "mirror of {}: applied {} of {}, lag {} changes / {} s, primary reachable {}, last error {}",
+            text(&m["primary"]),
+            text(&m["appliedSeq"]),
+            text(&m["primarySeq"]),
+            text(&m["lagChanges"]),
+            text(&m["lagSeconds"]),
+            text(&m["primaryReachable"]),
+            m["lastError"].as_str().unwrap_or("none")
+        );
+    }
     Ok(())
 }
 

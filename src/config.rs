@@ -16,6 +16,10 @@
 mod federation;
 
 pub use federation::{FederationConfig, RootEntry, parse_root};
+
+#[path = "config/mirror.rs"]
+mod mirror;
+pub use mirror::MirrorConfig;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -69,6 +73,7 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub admin: AdminConfig,
     pub federation: FederationConfig,
+    pub mirror: MirrorConfig,
 }
 
 /// What this node is in the hierarchy (design.md §2).
@@ -715,11 +720,6 @@ impl Config {
         if self.node.data_dir.as_os_str().is_empty() {
             p.add("node.data_dir", "must not be empty");
         }
-        if self.node.role == Role::Mirror {
-            // Refuse rather than run as a secondary while the operator
-            // believes this is a mirror.
-            p.add("node.role", "\"mirror\" is not implemented in this version (use \"secondary\" or \"top\")");
-        }
         if !(100..=600_000).contains(&self.node.shutdown_timeout_ms) {
             p.add("node.shutdown_timeout_ms", "must be between 100 and 600000");
         }
@@ -742,6 +742,8 @@ impl Config {
 
         // [federation]
         self.federation.validate(self.node.role, &mut p);
+        // [mirror]
+        self.mirror.validate(self.node.role, &mut p);
 
         // [handle]
         let h = &self.handle;

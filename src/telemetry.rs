@@ -63,6 +63,15 @@ pub mod names {
     pub const OUTBOX_TOP_REACHABLE: &str = "idnode_outbox_top_reachable";
     /// Gauge: change-log position the outbox has delivered up to.
     pub const OUTBOX_POSITION: &str = "idnode_outbox_position";
+    /// Gauge: changes of the primary's log a mirror has not applied yet.
+    pub const MIRROR_LAG_CHANGES: &str = "idnode_mirror_lag_changes";
+    /// Gauge: seconds between the primary's newest change and the newest
+    /// one the mirror applied (0 when caught up).
+    pub const MIRROR_LAG_SECONDS: &str = "idnode_mirror_lag_seconds";
+    /// Counter: changes (and dumped entries) a mirror applied.
+    pub const MIRROR_APPLIED: &str = "idnode_mirror_applied_total";
+    /// Counter: failed exchanges with the primary (each is retried).
+    pub const MIRROR_FAILURES: &str = "idnode_mirror_failures_total";
 }
 
 /// Values of the `reason` label of [`names::OUTBOX_FAILURES`].
@@ -117,6 +126,14 @@ pub fn describe() {
     describe_counter!(names::OUTBOX_FAILURES, Unit::Count, "Failed deliveries to the top node (retried), by reason.");
     describe_gauge!(names::OUTBOX_TOP_REACHABLE, Unit::Count, "1 when the top node answered the last exchange.");
     describe_gauge!(names::OUTBOX_POSITION, Unit::Count, "Change-log position the outbox has delivered up to.");
+    describe_gauge!(names::MIRROR_LAG_CHANGES, Unit::Count, "Changes of the primary a mirror has not applied yet.");
+    describe_gauge!(
+        names::MIRROR_LAG_SECONDS,
+        Unit::Seconds,
+        "Primary's newest change time minus the newest applied one's (0 when caught up)."
+    );
+    describe_counter!(names::MIRROR_APPLIED, Unit::Count, "Changes and dumped entries a mirror applied.");
+    describe_counter!(names::MIRROR_FAILURES, Unit::Count, "Failed exchanges of a mirror with its primary.");
     describe_counter!(names::RECURSION, Unit::Count, "Recursive resolutions answered, by source and response code.");
 }
 

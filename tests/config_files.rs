@@ -128,3 +128,13 @@ fn missing_config_file_and_bad_usage_exit_64() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).starts_with("idnode "), "{}", stdout(&o));
 }
+
+#[test]
+fn deploy_mirror_example_config_is_valid() {
+    let path = repo_root().join("deploy/idnode-mirror.toml");
+    let o = run(idnode().arg("check-config").arg("--config").arg(&path).arg("--print"));
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("role = \"mirror\""), "{out}");
+    assert!(out.contains("primary = \"192.0.2.10:2641\""), "{out}");
+}

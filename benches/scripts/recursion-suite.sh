@@ -37,6 +37,8 @@ tcp_listen = "$3"
 udp_sockets = 1
 [http]
 listen = "$4"
+[admin]
+listen = "127.0.0.1:0"
 $5
 TOML
 }
@@ -70,7 +72,7 @@ pids=()
 start() { RUST_LOG=warn "$idnode" --config "$work/$1.toml" serve > "$work/$1.log" 2>&1 & pids+=($!); }
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 start top; start a; start b
-sleep 2
+sleep "${START_WAIT:-2}"  # longer on a busy machine
 
 echo "== cold: first recursive resolution through the hierarchy (fresh B), 5 identifiers"
 for i in 1 2 3 4 5; do

@@ -366,6 +366,11 @@ fn recursion_uses_quic_links_and_falls_back_to_tcp() {
     assert_eq!(quic_answers(&a), 0.0);
     let m = ask(b.handle_tcp, false, "88.211/Q-1", rec);
     assert_eq!(values(&m), vec![(1, "URL".into(), "https://a.example/Q-1".into())]);
+    // A counts the stream just after writing the answer: poll briefly.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while quic_answers(&a) < 1.0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(quic_answers(&a), 1.0, "A answered B over QUIC");
     // Another identifier: the same QUIC connection, a new stream.
     assert_eq!(rc(&ask(b.handle_udp, true, "88.211/absent", rec)), 100);
@@ -375,6 +380,10 @@ fn recursion_uses_quic_links_and_falls_back_to_tcp() {
     let before = tcp_answers(&c);
     let m = ask(b.handle_tcp, false, "88.213/T-1", rec);
     assert_eq!(values(&m), vec![(1, "URL".into(), "https://c.example/T-1".into())]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tcp_answers(&c) < before + 1.0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(tcp_answers(&c), before + 1.0, "C answered B over TCP");
 
     // A client that is not a trusted peer cannot use A's QUIC door: B's

@@ -10,6 +10,7 @@
 
 pub mod ident;
 pub mod model;
+pub mod replica;
 pub mod seed;
 pub mod service;
 pub mod store;

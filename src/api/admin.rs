@@ -112,6 +112,11 @@ impl Admin {
         self.deps.outbox.as_ref().map_or(serde_json::Value::Null, |o| o.to_json())
     }
 
+    /// The mirror follower's status as JSON (`null` unless a mirror).
+    fn mirror_json(&self) -> serde_json::Value {
+        self.deps.mirror.as_ref().map_or(serde_json::Value::Null, |m| m.to_json())
+    }
+
     fn cfg(&self) -> &Config {
         &self.deps.cfg
     }

@@ -32,6 +32,8 @@ pub struct ApiDeps {
     pub site_record: Arc<[u8]>,
     /// The federation outbox's status (`idnode stats`), when it runs.
     pub outbox: Option<Arc<crate::federation::OutboxStatus>>,
+    /// The mirror follower's status (`idnode stats`), on a mirror.
+    pub mirror: Option<Arc<crate::federation::mirror::MirrorStatus>>,
     /// Failed-login budgets shared by every API.
     pub throttle: Arc<LoginThrottle>,
     /// Seals the SNMS hashed-login verifiers at rest (key in the data dir,
@@ -49,7 +51,7 @@ impl ApiDeps {
         let throttle = Arc::new(LoginThrottle::new(&cfg.http.limits));
         let sealer = Arc::new(Sealer::in_data_dir(cfg.data_dir()));
         let reg = Arc::new(Registrar::new(store.clone(), snms::limits_of(&cfg)));
-        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()), outbox: None, throttle, sealer, reg }
+        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()), outbox: None, mirror: None, throttle, sealer, reg }
     }
 }
 

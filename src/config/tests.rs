@@ -109,7 +109,7 @@ fn validate_reports_every_problem() {
         "http.listen",
         "dns.zones",
         "dns.enabled",
-        "node.role",
+        "mirror.primary",
         "limits.max_message_bytes",
         "telemetry.log_level",
         "http.tls.key_file",

@@ -10,12 +10,16 @@
 //!   node ([`outbox`] decides, [`driver`] does the I/O, [`link`] talks).
 //! * **Top node set-up** ([`prepare_top`]): derived-prefix markers and the
 //!   admitted secondaries' keys and HS_ADMIN values, written at start-up.
+//! * **Mirror** (role `mirror`, [`mirror`]): follows the primary's change
+//!   log; no publisher (a mirror writes nothing of its own). A primary with
+//!   `[mirror] replicas` registers each as a change-log consumer.
 //!
 //! Nothing here binds a listener; the tasks get the store, the registrar
 //! and a child of the daemon's cancellation token.
 
 pub mod driver;
 pub mod link;
+pub mod mirror;
 pub mod outbox;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -102,6 +106,8 @@ pub fn prepare_top(cfg: &Config, reg: &Registrar) -> Result<()> {
 pub struct Federation {
     /// The outbox's status, when this node reports to a top node.
     pub outbox: Option<Arc<OutboxStatus>>,
+    /// The mirror follower's status, when this node is a mirror.
+    pub mirror: Option<Arc<mirror::MirrorStatus>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -120,13 +126,19 @@ impl Federation {
 }
 
 /// Starts what this node's role and `[federation]` ask for: the top-node
-/// records, the publisher, and the outbox.
+/// records, the publisher, and the outbox (over `quic` when the top node
+/// is a configured QUIC peer, else TCP).
 pub async fn start(
     cfg: &Arc<Config>,
     store: Arc<dyn Store>,
     own_site: Arc<[u8]>,
+    quic: Option<Arc<dyn idnode_resolver::upstream::QuicLink>>,
     token: CancellationToken,
 ) -> Result<Federation> {
+    if cfg.node.role == Role::Mirror {
+        return start_mirror(cfg, store, quic, token);
+    }
+    register_replicas(cfg, &store).await?;
     let reg = Arc::new(Registrar::new(store.clone(), crate::api::snms::limits_of(cfg)));
     {
         let (cfg, reg) = (cfg.clone(), reg.clone());
@@ -141,13 +153,13 @@ pub async fn start(
         let path = cfg.resolve_path(&f.secret_file);
         let secret =
             Secret::from_file(&path).with_context(|| format!("reading federation.secret_file {}", path.display()))?;
-        let link = link::TcpTopLink {
+        let link = link::UpstreamTopLink(link::NodeLink {
+            upstream: node_client(Duration::from_millis(f.timeout_ms), quic),
             addr: f.top.clone(),
             identity_index: identity.index,
             identity_handle: identity.handle,
-            secret,
-            timeout: Duration::from_millis(f.timeout_ms),
-        };
+            secret: Arc::new(secret),
+        });
         let status = Arc::new(OutboxStatus::new(&f.top));
         let ocfg = outbox::OutboxConfig {
             retry_min_ms: f.retry_min_ms,
@@ -157,7 +169,66 @@ pub async fn start(
         tasks.push(tokio::spawn(driver::run(store, link, ocfg, status.clone(), token)));
         outbox = Some(status);
     }
-    Ok(Federation { outbox, tasks })
+    Ok(Federation { outbox, mirror: None, tasks })
+}
+
+/// A primary: registers each configured mirror as a change-log consumer
+/// (at the current durable seq when new), so retention waits for it.
+async fn register_replicas(cfg: &Arc<Config>, store: &Arc<dyn Store>) -> Result<()> {
+    let names: Vec<String> = cfg
+        .mirror
+        .replicas
+        .iter()
+        .map(|r| {
+            idnode_resolver::auth::Identity::parse(r).map(|i| idnode_resolver::engine::replication::consumer_name(&i))
+        })
+        .collect::<Result<_, _>>()
+        .context("mirror.replicas")?;
+    let st = store.clone();
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        for name in names {
+            if st.consumer_position(&name)?.is_none() {
+                st.set_consumer_position(&name, st.durable_seq(), crate::unix_now())?;
+            }
+        }
+        Ok(())
+    })
+    .await
+    .context("registering mirrors")?
+}
+
+/// A mirror: the follower task (nothing else writes here).
+fn start_mirror(
+    cfg: &Arc<Config>,
+    store: Arc<dyn Store>,
+    quic: Option<Arc<dyn idnode_resolver::upstream::QuicLink>>,
+    token: CancellationToken,
+) -> Result<Federation> {
+    let m = &cfg.mirror;
+    let identity = idnode_resolver::auth::Identity::parse(&m.identity_or_default(&cfg.node.node_prefix))
+        .context("mirror.identity")?;
+    let path = cfg.resolve_path(&m.secret_file);
+    let secret = Secret::from_file(&path).with_context(|| format!("reading mirror.secret_file {}", path.display()))?;
+    let timeout = Duration::from_millis(m.timeout_ms);
+    let link = mirror::PrimaryLink {
+        link: link::NodeLink {
+            upstream: node_client(timeout, quic),
+            addr: m.primary.clone(),
+            identity_index: identity.index,
+            identity_handle: identity.handle,
+            secret: Arc::new(secret),
+        },
+        timeout,
+    };
+    let fc = mirror::FollowConfig {
+        batch: m.batch,
+        poll: Duration::from_millis(m.poll_ms),
+        retry_min: Duration::from_millis(m.retry_min_ms),
+        retry_max: Duration::from_millis(m.retry_max_ms),
+    };
+    let status = Arc::new(mirror::MirrorStatus::new(&m.primary));
+    let task = tokio::spawn(mirror::run(store, link, fc, status.clone(), token));
+    Ok(Federation { outbox: None, mirror: Some(status), tasks: vec![task] })
 }
 
 /// Runs the publisher: a full pass now, then one pass per prefix change.
@@ -219,4 +290,22 @@ pub async fn start_publisher(
             }
         }
     }))
+}
+
+/// The shared Handle client for links to one other node (outbox, mirror).
+fn node_client(
+    timeout: Duration,
+    quic: Option<Arc<dyn idnode_resolver::upstream::QuicLink>>,
+) -> Arc<idnode_resolver::upstream::Upstream> {
+    let ucfg = idnode_resolver::upstream::UpstreamConfig {
+        connect_timeout: timeout,
+        exchange_timeout: timeout,
+        idle_per_peer: 2,
+        ..Default::default()
+    };
+    let upstream = idnode_resolver::upstream::Upstream::new(ucfg);
+    Arc::new(match quic {
+        Some(q) => upstream.with_quic(q),
+        None => upstream,
+    })
 }

@@ -20,6 +20,7 @@ pub mod http;
 pub mod http_limits;
 pub mod limits;
 pub mod quic;
+pub mod read_only;
 pub mod recursion;
 pub mod site;
 pub mod tls;
@@ -134,22 +135,27 @@ pub async fn run_until(
     };
     // --- Federation: top-node records, prefix handles published, outbox.
     let site_arc: Arc<[u8]> = Arc::from(site_record.as_slice());
-    let fed = crate::federation::start(&cfg, store.clone(), site_arc.clone(), shutdown.child_token()).await?;
+    let quic = quic::endpoint(&cfg).context("setting up QUIC (federation.quic)")?;
+    let quic_link = quic.as_ref().map(|q| q.link.clone() as Arc<dyn idnode_resolver::upstream::QuicLink>);
+    let fed =
+        crate::federation::start(&cfg, store.clone(), site_arc.clone(), quic_link, shutdown.child_token()).await?;
 
     // The HTTP doors start once the site record they publish (/api/site) is known.
     let ops = http::OpsState { metrics: metrics.clone(), ready: ready.clone() };
     let mut api_deps = crate::api::ApiDeps::new(store.clone(), cfg.clone());
     api_deps.site_record = site_arc;
     api_deps.outbox = fed.outbox.clone();
+    api_deps.mirror = fed.mirror.clone();
     let throttle = api_deps.throttle.clone();
     migrate_v1_verifiers(&api_deps).await?;
     let shapes = crate::api::errors::Shapes::new(&cfg);
     let limits = &cfg.http.limits;
     let public = http::probes(ready.clone()).merge(crate::api::router(api_deps.clone()));
+    let public = read_only::guard(public, &cfg);
     let public = http_limits::harden(public, limits, shapes.clone());
     // One registry service for every door: the Handle engine gets the same.
     let registrar = api_deps.reg.clone();
-    let admin = http::router(ops).merge(crate::api::admin::router(api_deps));
+    let admin = read_only::guard(http::router(ops).merge(crate::api::admin::router(api_deps)), &cfg);
     let admin = http_limits::harden(admin, limits, shapes);
     let (token, door_limits, tls) =
         (listeners.child_token(), http::DoorLimits::from_config(limits), tls_config.clone());
@@ -185,12 +191,18 @@ pub async fn run_until(
                 .filter_map(|a| idnode_resolver::auth::Identity::parse(a).ok())
                 .collect(),
             vlist_depth: cfg.handle.vlist_max_depth as usize,
+            replicas: cfg
+                .mirror
+                .replicas
+                .iter()
+                .filter_map(|a| idnode_resolver::auth::Identity::parse(a).ok())
+                .collect(),
+            read_only: (cfg.node.role == crate::config::Role::Mirror).then(|| cfg.mirror.primary.clone()),
             ..EngineConfig::default()
         },
     ));
     listeners.bound(door::HANDLE_UDP, udp_addr);
     let udp_metrics = Arc::new(DoorMetrics::new(door::HANDLE_UDP));
-    let quic = quic::endpoint(&cfg).context("setting up QUIC (federation.quic)")?;
     let recursion = recursion::build(
         &cfg,
         engine.config(),

@@ -539,6 +539,24 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn backend_name(&self) -> &'static str {
         "sled"
     }
+
+    // ------------------------------------------------------------ replication
+    /// [`write_batch`](Self::write_batch) that also sets the position of
+    /// change-log consumer `consumer` to `position` — in the same
+    /// transaction where the backend can (a mirror records how far it has
+    /// applied its primary's log together with what it applied). The
+    /// default is not atomic: the batch, then the position.
+    fn write_batch_marking(
+        &self,
+        ops: Vec<RecordOp>,
+        ctx: &WriteCtx,
+        consumer: &str,
+        position: u64,
+    ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
+        let r = self.write_batch(ops, ctx)?;
+        self.set_consumer_position(consumer, position, ctx.now)?;
+        Ok(r)
+    }
 }
 
 /// Convenience wrappers over [`Store::write`].

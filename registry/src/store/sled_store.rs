@@ -962,4 +962,18 @@ impl Store for SledStore {
         let seq = self.last_seq();
         self.wait_durable(seq)
     }
+
+    fn write_batch_marking(
+        &self,
+        ops: Vec<RecordOp>,
+        ctx: &WriteCtx,
+        consumer: &str,
+        position: u64,
+    ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
+        if consumer.is_empty() {
+            return Err(StoreError::Invalid("empty consumer name".into()));
+        }
+        let mark = ConsumerPosition { name: consumer.to_owned(), position, updated: ctx.now };
+        self.apply_marked(ops, ctx, Some(mark))
+    }
 }

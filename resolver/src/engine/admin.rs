@@ -200,6 +200,7 @@ impl Engine {
             Body::ListHandles(_) | Body::HomeNa(_) | Body::UnhomeNa(_) | Body::ListHomedNas(_) => {
                 return self.execute_listing(reply, &original, identity, now, out);
             }
+            Body::Replication(_) => return self.execute_replication(reply, &original, identity, now, out),
             _ => {}
         }
         let overwrite = original.header.op_flags.contains(OpFlags::OVRW);
@@ -333,5 +334,5 @@ pub(super) fn needs_authentication(op: OpCode) -> bool {
             | OpCode::HOME_NA
             | OpCode::UNHOME_NA
             | OpCode::LIST_HOMED_NAS
-    )
+    ) || super::replication::is_replication(op)
 }

@@ -17,6 +17,7 @@ mod challenge;
 pub mod fuzzing;
 mod listing;
 mod login;
+pub mod replication;
 pub mod session;
 mod setup;
 
@@ -118,6 +119,11 @@ pub struct EngineConfig {
     /// Hand requests with REC for identifiers not held here to the
     /// recursor ([`Outcome::recurse`]) instead of answering 301 / 302.
     pub recursion: bool,
+    /// Identities allowed to follow this node's change log (OC 1000–1002).
+    pub replicas: Vec<Identity>,
+    /// This node is a read-only mirror of the named primary: writes are
+    /// answered RC 7 naming it.
+    pub read_only: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -136,6 +142,8 @@ impl Default for EngineConfig {
             vlist_depth: crate::auth::authz::DEFAULT_MAX_DEPTH,
             limits: idnode_registry::service::Limits::default(),
             recursion: false,
+            replicas: Vec::new(),
+            read_only: None,
         }
     }
 }
@@ -264,6 +272,11 @@ impl Engine {
                 Err(e) => self.error(&frame, ResponseCode::PROTOCOL_ERROR, e.to_string().as_bytes(), ctx.now, out),
             },
             OpCode::GET_SITE_INFO => self.site_info(&frame, ctx.now, out),
+            op if replication::is_write(op) && self.cfg.read_only.is_some() => {
+                let primary = self.cfg.read_only.as_deref().unwrap_or_default();
+                let why = format!("This server is a read-only mirror; send writes to its primary {primary}");
+                self.error(&frame, ResponseCode::SERVER_BACKUP, why.as_bytes(), ctx.now, out)
+            }
             op if admin::needs_authentication(op) => match login {
                 // A logged-in IDIS connection is not challenged again (§2.4).
                 Some(identity) => self.logged_in_request(ctx, &frame, &identity, out),
@@ -415,6 +428,48 @@ impl Engine {
         msg.encode_into(out);
     }
 
+    /// Whether a derived prefix between `prefix` (inclusive) and the homed
+    /// ancestor `homed` (exclusive) has a prefix handle `0.NA/<p>` here
+    /// naming another service (an HS_SITE other than this node's own, or an
+    /// HS_SERV): its identifiers live on that node (a top node stores the
+    /// secondaries' enterprise prefixes this way), so this node is not
+    /// responsible for them (301, or recursion) rather than answering 100.
+    /// A prefix handle with only HS_ADMIN values, or naming this node's
+    /// own site, keeps the identifiers here.
+    fn delegated_below(&self, prefix: &[u8], homed: &[u8]) -> bool {
+        if prefix.len() <= homed.len() {
+            return false;
+        }
+        let mut p = prefix;
+        while p.len() > homed.len() {
+            let mut h = Vec::with_capacity(5 + p.len());
+            h.extend_from_slice(NA);
+            h.push(b'/');
+            h.extend_from_slice(p);
+            if let Ok(Some(rec)) = self.store.get_record(&self.store.canonical_key(&h)) {
+                let mut elsewhere = false;
+                for v in rec.iter() {
+                    if v.value_type.eq_ignore_ascii_case(b"HS_SITE") {
+                        if v.data == self.cfg.site_record.as_slice() {
+                            return false;
+                        }
+                        elsewhere = true;
+                    } else if v.value_type.eq_ignore_ascii_case(b"HS_SERV") {
+                        elsewhere = true;
+                    }
+                }
+                if elsewhere {
+                    return true;
+                }
+            }
+            match p.iter().rposition(|b| *b == b'.') {
+                Some(i) => p = &p[..i],
+                None => break,
+            }
+        }
+        false
+    }
+
     /// OC_RESOLUTION (§3, §5).
     /// `login`: the identity of a logged-in IDIS connection, which reads
     /// admin-readable values without a challenge (idis-extensions.md §2.4).
@@ -447,7 +502,9 @@ impl Engine {
             // prefix hosted on the enterprise's own node (referral).
             let known = self.store.longest_known(prefix);
             match known {
-                Some(m) if m.prefix.homed => (true, m.prefix.case_policy),
+                Some(m) if m.prefix.homed => {
+                    (!self.delegated_below(prefix, m.prefix.prefix.as_bytes()), m.prefix.case_policy)
+                }
                 Some(m) if m.prefix.site.is_some() => {
                     if self.recurses(req) {
                         return Outcome::recursion();

@@ -192,6 +192,12 @@ impl Upstream {
         &self.cfg
     }
 
+    /// The QUIC address of the server whose Handle TCP door is `tcp`, when
+    /// it is a configured QUIC peer.
+    pub fn quic_peer_for(&self, tcp: SocketAddr) -> Option<SocketAddr> {
+        self.quic.as_ref().and_then(|l| l.peer_for(tcp))
+    }
+
     /// Sends `msg` to one target and decodes the (first) answer. A request
     /// id of 0 is replaced by a random one. UDP does not fall back here:
     /// see [`exchange_server`](Self::exchange_server).

@@ -60,6 +60,7 @@ pub async fn stats(State(st): State<St>, who: Who, q: Query) -> Result<Json<Valu
     let prefix = q.get("prefix").map(str::to_owned);
     let store = st.store_arc();
     let outbox = st.outbox_json();
+    let mirror = st.mirror_json();
     blocking(move || {
         if persist {
             store.persist_counters()?;
@@ -78,7 +79,7 @@ pub async fn stats(State(st): State<St>, who: Who, q: Query) -> Result<Json<Valu
             "fromDay": from,
             "toDay": to,
             "prefixes": rows,
-            "federation": {"outbox": outbox, "changelog": {"lastSeq": store.last_seq(), "durableSeq": store.durable_seq()}},
+            "federation": {"outbox": outbox, "mirror": mirror, "changelog": {"lastSeq": store.last_seq(), "durableSeq": store.durable_seq(), "consumers": store.consumers()?}},
         })))
     })
     .await

@@ -159,6 +159,16 @@ impl SledStore {
         ops: Vec<RecordOp>,
         ctx: &WriteCtx,
     ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
+        self.apply_marked(ops, ctx, None)
+    }
+
+    /// `apply`, plus a consumer position stored in the same transaction.
+    pub(super) fn apply_marked(
+        &self,
+        ops: Vec<RecordOp>,
+        ctx: &WriteCtx,
+        mark: Option<ConsumerPosition>,
+    ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
         let now32 = u32::try_from(ctx.now).unwrap_or(u32::MAX);
         let day = day_of(ctx.now);
         let mut results = Vec::with_capacity(ops.len());
@@ -184,13 +194,22 @@ impl SledStore {
             }
         }
         if changes.is_empty() {
+            if let Some(m) = mark {
+                self.t.consumers.insert(m.name.as_bytes(), m.to_stored()).map_err(backend)?;
+                drop(w);
+                self.wait_durable(self.last_seq.load(Ordering::Acquire))?;
+            }
             return Ok(results);
         }
         let groups: Vec<(u64, Vec<u8>)> =
             changes.chunks(CHANGES_PER_GROUP).map(|g| (g[0].seq, group_bytes(g))).collect();
         drop(changes);
-        (&self.t.handles, &self.t.changelog)
-            .transaction(|(h, c)| {
+        let mark = mark.map(|m| (m.name.clone(), m.to_stored()));
+        (&self.t.handles, &self.t.changelog, &self.t.consumers)
+            .transaction(|(h, c, k_tree)| {
+                if let Some((name, bytes)) = &mark {
+                    k_tree.insert(name.as_bytes(), bytes.as_slice())?;
+                }
                 for (k, v) in &overlay.map {
                     match v {
                         Some(b) => {
