@@ -39,6 +39,8 @@ udp_listen = "127.0.0.1:${port[$v]}"
 tcp_listen = "127.0.0.1:${port[$v]}"
 [http]
 listen = "127.0.0.1:${http[$v]}"
+[admin]
+listen = "127.0.0.1:0"
 ${extra[$v]}
 TOML
 done
