@@ -188,6 +188,10 @@ impl SledStore {
         let groups: Vec<(u64, Vec<u8>)> =
             changes.chunks(CHANGES_PER_GROUP).map(|g| (g[0].seq, group_bytes(g))).collect();
         drop(changes);
+        if let Some(rs) = &self.snap {
+            // Before the commit: from now on these keys are read from sled.
+            rs.mark_dirty(overlay.map.keys().map(|k| k.as_ref()));
+        }
         (&self.t.handles, &self.t.changelog)
             .transaction(|(h, c)| {
                 for (k, v) in &overlay.map {
