@@ -8,7 +8,8 @@
 #   benches/scripts/scale.sh [WORKDIR]     (default target/scale)
 # Environment: SIZES ("1000000 10000000"), SECONDS_PER_RUN (8), POOL (1000000
 # distinct requests prepared per load thread), BUDGET (unset = the default
-# [store] memory_budget), KEEP=1 keeps the stores at the end.
+# [store] memory_budget), STORE_TOML (more [store] lines, e.g. the old read
+# path: $'read_snapshot = false\nmemory_budget = "0"'), KEEP=1 keeps the stores.
 # Loopback only; every load run is bounded in time and count.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -44,6 +45,7 @@ node_prefix = "88.118.8"
 data_dir = "$dir/data"
 [store]
 ${BUDGET:+memory_budget = \"$BUDGET\"}
+${STORE_TOML:-}
 [handle]
 udp_listen = "$node_addr"
 tcp_listen = "$node_addr"
