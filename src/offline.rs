@@ -131,8 +131,10 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
                 // now, so that its first start serves from it at once.
                 let t0 = Instant::now();
                 let path = crate::cli::store_path(cfg.data_dir());
-                let s = SledStore::open(SledOptions::new(&path).cache_capacity(cfg.store_cache_bytes()).read_snapshot(true))
-                    .with_context(|| format!("reopening {} for the read snapshot", path.display()))?;
+                let s = SledStore::open(
+                    SledOptions::new(&path).cache_capacity(cfg.store_cache_bytes()).read_snapshot(true),
+                )
+                .with_context(|| format!("reopening {} for the read snapshot", path.display()))?;
                 if s.wait_read_snapshot() {
                     println!("wrote the read snapshot in {:.2}s", t0.elapsed().as_secs_f64());
                 }

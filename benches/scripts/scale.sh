@@ -56,7 +56,7 @@ TOML
   rm -rf "$dir/data"
   "$idnode" --config "$dir/idnode.toml" init --demo > /dev/null
   t0=$(date +%s.%N)
-  "$idnode" --config "$dir/idnode.toml" id import "$dir/ids.jsonl" | tee "$dir/import.log"
+  "$idnode" --config "$dir/idnode.toml" id import --batch "${IMPORT_BATCH:-5000}" "$dir/ids.jsonl" | tee "$dir/import.log"
   t1=$(date +%s.%N)
   import_s=$(echo "$t1 - $t0" | bc)
   import_rate=$(echo "$n / $import_s" | bc)

@@ -63,7 +63,8 @@ fn a_write_is_visible_to_the_next_resolution_on_udp_tcp_and_rest() {
     for round in 0..5 {
         // Replace an imported record (served from the snapshot until now),
         // then create a new one: the very next resolution sees each.
-        for (h, fresh) in [(format!("88.118.8.1001/RYW-{round}"), false), (format!("88.118.8.1001/NEW-{round}"), true)] {
+        for (h, fresh) in [(format!("88.118.8.1001/RYW-{round}"), false), (format!("88.118.8.1001/NEW-{round}"), true)]
+        {
             let url = format!("https://v{round}/{}", if fresh { "new" } else { "old" });
             let mut args = vec!["id", "put", h.as_str(), ""];
             let spec = format!("1:URL:{url}");

@@ -150,8 +150,7 @@ fn kill_9_keeps_acknowledged_writes() {
             }
         }
         // Reopened on the read path the daemon uses (read snapshot + sled).
-        let store =
-            SledStore::open(SledOptions::new(dir.path()).cache_capacity(16 << 20).read_snapshot(true)).unwrap();
+        let store = SledStore::open(SledOptions::new(dir.path()).cache_capacity(16 << 20).read_snapshot(true)).unwrap();
         assert!(store.wait_read_snapshot());
         for k in &acked {
             let rec = store.get_record(k.as_bytes()).unwrap();

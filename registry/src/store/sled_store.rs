@@ -59,8 +59,8 @@ const CHANGES_PER_GROUP: usize = 256;
 mod changelog;
 mod snapshot;
 mod write;
-pub use snapshot::index_bytes_for as read_snapshot_index_bytes;
 use changelog::{decode_group, group_bytes, last_change};
+pub use snapshot::index_bytes_for as read_snapshot_index_bytes;
 
 /// How to open a [`SledStore`].
 #[derive(Debug, Clone)]

@@ -378,7 +378,12 @@ fn changed_keys_since(changelog: &sled::Tree, after: u64, limit: usize) -> Resul
 
 /// The background work: load the snapshot file and mark what changed
 /// since, or rebuild it from the `handles` tree; then install it.
-pub(super) fn run(rs: &ReadSnapshot, db: &sled::Db, handles: &sled::Tree, changelog: &sled::Tree) -> Result<(), String> {
+pub(super) fn run(
+    rs: &ReadSnapshot,
+    db: &sled::Db,
+    handles: &sled::Tree,
+    changelog: &sled::Tree,
+) -> Result<(), String> {
     let current = || super::last_change(changelog).map(|(s, _)| s).map_err(|e| e.to_string());
     let _ = std::fs::remove_file(rs.path.with_extension("tmp"));
     match SnapFile::load(&rs.path, &rs.stop) {
