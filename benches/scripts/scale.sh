@@ -20,7 +20,7 @@ pool=${POOL:-1000000}
 node_addr=127.0.0.1:26420
 null_addr=127.0.0.1:26520
 
-cargo build --release --locked -p idnode -p idnode-bench
+[ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --locked -p idnode -p idnode-bench
 idnode=$PWD/target/release/idnode
 bench=$PWD/target/release/idnode-bench
 mkdir -p "$work"

@@ -93,7 +93,7 @@ impl SnapFile {
         let mut count = 0u64;
         for kv in entries {
             let (k, v) = kv.map_err(|e| std::io::Error::other(e.to_string()))?;
-            if count % 4096 == 0 && stop.load(Ordering::Relaxed) {
+            if count.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
                 drop(w);
                 let _ = std::fs::remove_file(&tmp);
                 return Ok(false);
@@ -154,7 +154,7 @@ impl SnapFile {
         let mut skip = vec![0u8; 4096];
         let mut n = 0u64;
         while off < end {
-            if n % 4096 == 0 && stop.load(Ordering::Relaxed) {
+            if n.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
                 return Ok(None);
             }
             let mut h = [0u8; 6];
