@@ -9,7 +9,9 @@
 # Environment: SIZES ("1000000 10000000"), SECONDS_PER_RUN (8), POOL (1000000
 # distinct requests prepared per load thread), BUDGET (unset = the default
 # [store] memory_budget), STORE_TOML (more [store] lines, e.g. the old read
-# path: $'read_snapshot = false\nmemory_budget = "0"'), KEEP=1 keeps the stores.
+# path: $'read_snapshot = false\nmemory_budget = "0"'), KEEP=1 keeps the stores,
+# SKIP_IMPORT=1 serves the kept stores again, PERF=1 records perf profiles
+# (cpu-clock) of the import and of the node during the rounds (TAG names them).
 # Loopback only; every load run is bounded in time and count.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -24,7 +26,7 @@ null_addr=127.0.0.1:26520
 idnode=$PWD/target/release/idnode
 bench=$PWD/target/release/idnode-bench
 mkdir -p "$work"
-results=$work/results.tsv
+results=${RESULTS:-$work/results.tsv}
 printf 'ids\timport_s\timport_per_s\tstore_bytes\tbytes_per_id\trss_mib\thwm_mib\tnull_before\tr1\tr2\tr3\tnull_after\tloadavg\n' > "$results"
 
 rate() { sed -n 's/.*"requests_per_sec": *\([0-9.]*\).*/\1/p' "$1" | cut -d. -f1; }
@@ -53,10 +55,14 @@ tcp_listen = "$node_addr"
 listen = "127.0.0.1:28020"
 TOML
   [ -f "$dir/ids.jsonl" ] || "$bench" gen-ids --count "$n" --out "$dir/ids.jsonl"
-  rm -rf "$dir/data"
-  "$idnode" --config "$dir/idnode.toml" init --demo > /dev/null
   t0=$(date +%s.%N)
-  "$idnode" --config "$dir/idnode.toml" id import --batch "${IMPORT_BATCH:-5000}" "$dir/ids.jsonl" | tee "$dir/import.log"
+  if [ "${SKIP_IMPORT:-0}" != 1 ]; then
+    rm -rf "$dir/data"
+    "$idnode" --config "$dir/idnode.toml" init --demo > /dev/null
+    t0=$(date +%s.%N)
+    ${PERF:+perf record -e cpu-clock -F 99 -g -o "$dir/perf-import.data"} \
+      "$idnode" --config "$dir/idnode.toml" id import --batch "${IMPORT_BATCH:-5000}" "$dir/ids.jsonl" | tee "$dir/import.log"
+  fi
   t1=$(date +%s.%N)
   import_s=$(echo "$t1 - $t0" | bc)
   import_rate=$(echo "$n / $import_s" | bc)
@@ -71,7 +77,13 @@ TOML
     if (exec 3<>/dev/tcp/127.0.0.1/${node_addr##*:}) 2>/dev/null; then break; fi
     sleep 0.1
   done
+  perf_pid=
+  if [ -n "${PERF:-}" ]; then
+    perf record -e cpu-clock -F 199 -g -p "$node_pid" -o "$dir/perf-node${TAG:-}.data" > /dev/null 2>&1 &
+    perf_pid=$!
+  fi
   for r in 1 2 3; do load "$node_addr" "$n" "$dir/node-$r.json"; done
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   rss=$(awk '/VmRSS/ {print int($2/1024)}' /proc/$node_pid/status)
   hwm=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$node_pid/status)
   load "$null_addr" "$n" "$dir/null-after.json"
