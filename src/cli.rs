@@ -285,7 +285,8 @@ pub fn open_store(cfg: &Config) -> Result<Arc<SledStore>> {
     let store = SledStore::open(
         SledOptions::new(&path)
             .cache_capacity(cfg.store_cache_bytes())
-            .read_cache_entries(usize::try_from(cfg.store.read_cache_entries).unwrap_or(usize::MAX))
+            .read_cache_entries(cfg.read_cache_entries())
+            .read_snapshot(cfg.store.read_snapshot)
             .now(crate::unix_now()),
     )
     .with_context(|| format!("opening the store in {}", path.display()))?;

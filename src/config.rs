@@ -36,6 +36,9 @@ use env::{collect_overrides, set_path, typed_override};
 #[path = "config/secret.rs"]
 mod secret;
 pub use secret::Secret;
+#[path = "config/store_budget.rs"]
+mod store_budget;
+pub use store_budget::ByteSize;
 
 #[path = "config/store.rs"]
 mod store;
@@ -165,6 +168,12 @@ pub struct StoreConfig {
     /// `sled` (default) or `postgres` (see `[store.postgres]`).
     pub backend: StoreBackend,
     pub postgres: PostgresConfig,
+    /// The store's memory (sled cache + read cache + snapshot index), see
+    /// `config/store_budget.rs`; `"0"` = off (then `cache_mib` and
+    /// `read_cache_entries` apply as given).
+    pub memory_budget: ByteSize,
+    /// Serve resolutions from the read snapshot of the identifier tree.
+    pub read_snapshot: bool,
 }
 
 impl Default for StoreConfig {
@@ -176,6 +185,8 @@ impl Default for StoreConfig {
             changelog_max_mib: 4096,
             backend: StoreBackend::default(),
             postgres: PostgresConfig::default(),
+            memory_budget: store_budget::default_memory_budget(),
+            read_snapshot: true,
         }
     }
 }
@@ -706,6 +717,9 @@ impl Config {
 
     /// The sled cache size in bytes.
     pub fn store_cache_bytes(&self) -> u64 {
+        if let Some(s) = store_budget::split(self.store.memory_budget.0) {
+            return s.sled_cache_bytes;
+        }
         self.store.cache_mib.saturating_mul(1024 * 1024)
     }
 
@@ -731,6 +745,9 @@ impl Config {
         // [store]
         if !(1..=1_048_576).contains(&self.store.cache_mib) {
             p.add("store.cache_mib", "must be between 1 and 1048576");
+        }
+        if let Some(why) = store_budget::problem(self.store.memory_budget.0) {
+            p.add("store.memory_budget", why);
         }
         if self.store.changelog_max_age_days > 36_500 {
             p.add("store.changelog_max_age_days", "must be at most 36500 (0 = keep)");

@@ -20,6 +20,9 @@ use idnode_registry::service::{Actor, Registrar, ServiceError};
 use idnode_registry::store::{RecordOp, SledOptions, SledStore, Store, StoreError, WriteCtx};
 use idnode_registry::transfer::{self, TransferError};
 
+#[path = "offline/resume.rs"]
+mod resume;
+
 /// Largest batch `import --batch` accepts.
 const MAX_BATCH: usize = 100_000;
 
@@ -91,7 +94,7 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
         // A shared database: always through a running daemon's admin API.
         return crate::cli_admin::id_via_daemon(cmd, cfg, anyhow::anyhow!("store.backend = \"postgres\""));
     }
-    let store = match open(cfg.data_dir()) {
+    let store = match open(cfg.data_dir(), cfg.store_cache_bytes()) {
         Ok(s) => s,
         Err(e) if crate::cli_admin::is_locked(&e) => return crate::cli_admin::id_via_daemon(cmd, cfg, e),
         Err(e) => return Err(e),
@@ -135,6 +138,19 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
             let format = format_of(&file, format);
             let summary = import(&reg, &actor, &file, format, batch as usize, overwrite, &ctx)?;
             println!("{summary}");
+            if summary.ok > 0 && cfg.store.read_snapshot {
+                // The store is closed again: write the daemon's read snapshot
+                // now, so that its first start serves from it at once.
+                let t0 = Instant::now();
+                let path = crate::cli::store_path(cfg.data_dir());
+                let s = SledStore::open(
+                    SledOptions::new(&path).cache_capacity(cfg.store_cache_bytes()).read_snapshot(true),
+                )
+                .with_context(|| format!("reopening {} for the read snapshot", path.display()))?;
+                if s.wait_read_snapshot() {
+                    println!("wrote the read snapshot in {:.2}s", t0.elapsed().as_secs_f64());
+                }
+            }
             if summary.failed > 0 {
                 bail!("{} of {} records failed (see the messages above)", summary.failed, summary.failed + summary.ok);
             }
@@ -164,14 +180,14 @@ pub(crate) fn format_of(file: &Path, format: Option<Format>) -> Format {
     })
 }
 
-fn open(data_dir: &Path) -> Result<Arc<SledStore>> {
+fn open(data_dir: &Path, cache_bytes: u64) -> Result<Arc<SledStore>> {
     let path = crate::cli::store_path(data_dir);
     if !path.exists() {
         return Err(
             crate::cli::UsageError(format!("no store in {}; run `idnode init` first", data_dir.display())).into()
         );
     }
-    match SledStore::open(SledOptions::new(&path).now(crate::unix_now())) {
+    match SledStore::open(SledOptions::new(&path).cache_capacity(cache_bytes).now(crate::unix_now())) {
         Ok(s) => Ok(Arc::new(s)),
         Err(e @ StoreError::Locked { .. }) => Err(anyhow::Error::new(e).context(format!(
             "the store in {} is held by a running idnode daemon: stop it first, or use the daemon's admin API",
@@ -263,6 +279,9 @@ pub(crate) struct Chunk {
     pub(crate) records: Vec<Parsed>,
     pub(crate) errors: Vec<(u64, String)>,
     pub(crate) bytes: u64,
+    /// JSON lines: (bytes of whole lines, lines) consumed up to the end of
+    /// this chunk, relative to where the parser started (for resuming).
+    pub(crate) resume: Option<(u64, u64)>,
 }
 
 /// The registry service's actor for offline CLI writes.
@@ -279,14 +298,32 @@ fn import(
     overwrite: bool,
     ctx: &WriteCtx,
 ) -> Result<ImportSummary> {
+    // JSON lines from a file resume where an interrupted import of the
+    // same file stopped (see `resume.rs`).
+    let data_dir = store.path().parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut checkpoint = match format {
+        Format::Jsonl if file != Path::new("-") => resume::Checkpoint::start(file).ok(),
+        _ => None,
+    };
+    let resumed = checkpoint.as_ref().and_then(|c| resume::Checkpoint::load_matching(&data_dir, c));
+    let (base_offset, base_lines, base_ok) = resumed.as_ref().map_or((0, 0, 0), |c| (c.offset, c.lines, c.ok));
     let (reader, total): (Box<dyn Read + Send>, Option<u64>) = if file == Path::new("-") {
         (Box::new(std::io::stdin()), None)
     } else {
-        let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+        let mut f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
         let len = f.metadata().ok().map(|m| m.len());
+        if base_offset > 0 {
+            use std::io::Seek;
+            f.seek(std::io::SeekFrom::Start(base_offset)).context("seeking to the resume point")?;
+            eprintln!(
+                "resuming the interrupted import of {} after line {base_lines} ({base_ok} records already imported)",
+                file.display()
+            );
+        }
         (Box::new(f), len)
     };
     let bar = progress_bar(total);
+    bar.set_position(base_offset);
     let t0 = Instant::now();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
     // Timestamps are written as the file gives them; the parsers stamp
@@ -305,11 +342,12 @@ fn import(
         }
     })?;
 
-    let mut ok = 0u64;
+    let mut ok = base_ok;
     let mut failed = 0u64;
     let mut stderr = std::io::stderr().lock();
     for chunk in rx {
         for (line, msg) in &chunk.errors {
+            let line = line + base_lines;
             bar.suspend(|| writeln!(stderr, "line {line}: {msg}")).ok();
         }
         failed += chunk.errors.len() as u64;
@@ -330,16 +368,25 @@ fn import(
                             }
                             e => format!("{handle}: {e}"),
                         };
+                        let line = line + base_lines;
                         bar.suspend(|| writeln!(stderr, "line {line}: {msg}")).ok();
                     }
                 }
             }
         }
-        bar.set_position(chunk.bytes);
+        bar.set_position(base_offset + chunk.bytes);
+        // The batch is committed and flushed: record how far we got.
+        if let (Some(c), Some((pos, lines))) = (checkpoint.as_mut(), chunk.resume) {
+            c.offset = base_offset + pos;
+            c.lines = base_lines + lines;
+            c.ok = ok;
+            c.save(&data_dir).with_context(|| format!("writing the resume point in {}", data_dir.display()))?;
+        }
     }
     bar.finish_and_clear();
     parser.join().map_err(|_| anyhow::anyhow!("the parser thread panicked"))??;
     store.persist_counters()?;
+    resume::Checkpoint::clear(&data_dir);
     Ok(ImportSummary { ok, failed, seconds: t0.elapsed().as_secs_f64() })
 }
 
@@ -373,7 +420,7 @@ impl Read for CountingReader {
 }
 
 fn send(tx: &std::sync::mpsc::SyncSender<Chunk>, chunk: &mut Chunk, bytes: u64, batch: usize) -> bool {
-    let next = Chunk { records: Vec::with_capacity(batch), errors: Vec::new(), bytes };
+    let next = Chunk { records: Vec::with_capacity(batch), errors: Vec::new(), bytes, resume: None };
     let mut full = std::mem::replace(chunk, next);
     full.bytes = bytes;
     // The receiver only goes away when the main thread failed; stop quietly.
@@ -389,9 +436,10 @@ pub(crate) fn parse_jsonl(
     tx: &std::sync::mpsc::SyncSender<Chunk>,
 ) -> Result<()> {
     let mut r = BufReader::with_capacity(1 << 20, reader);
-    let mut chunk = Chunk { records: Vec::with_capacity(batch), errors: Vec::new(), bytes: 0 };
+    let mut chunk = Chunk { records: Vec::with_capacity(batch), errors: Vec::new(), bytes: 0, resume: None };
     let mut line = String::new();
     let mut lineno = 0u64;
+    let mut pos = 0u64;
     loop {
         line.clear();
         let n = match r.read_line(&mut line) {
@@ -401,6 +449,8 @@ pub(crate) fn parse_jsonl(
                 lineno += 1;
                 let mut junk = Vec::new();
                 r.read_until(b'\n', &mut junk)?;
+                // Resuming after this line is not exact: stop checkpointing.
+                pos = u64::MAX;
                 chunk.errors.push((lineno, "not valid UTF-8".into()));
                 continue;
             }
@@ -410,6 +460,7 @@ pub(crate) fn parse_jsonl(
             break;
         }
         lineno += 1;
+        pos = pos.saturating_add(n as u64);
         let text = line.trim();
         if text.is_empty() || text.starts_with('#') {
             continue;
@@ -427,12 +478,14 @@ pub(crate) fn parse_jsonl(
         }
         if chunk.records.len() >= batch {
             let bytes = r.get_ref().bytes;
+            chunk.resume = (pos != u64::MAX).then_some((pos, lineno));
             if !send(tx, &mut chunk, bytes, batch) {
                 return Ok(());
             }
         }
     }
     let bytes = r.get_ref().bytes;
+    chunk.resume = (pos != u64::MAX).then_some((pos, lineno));
     send(tx, &mut chunk, bytes, batch);
     Ok(())
 }
@@ -456,7 +509,7 @@ pub(crate) fn parse_csv(
 ) -> Result<()> {
     let mut rdr =
         csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(reader);
-    let mut chunk = Chunk { records: Vec::with_capacity(batch), errors: Vec::new(), bytes: 0 };
+    let mut chunk = Chunk { records: Vec::with_capacity(batch), errors: Vec::new(), bytes: 0, resume: None };
     let mut group: Option<Group> = None;
     let mut row = csv::StringRecord::new();
     let mut first = true;

@@ -41,7 +41,7 @@ fn value_for(key: &str) -> Value {
 fn child_entry() {
     let Ok(mode) = std::env::var(CHILD_ENV) else { return };
     let dir = std::env::var(DIR_ENV).unwrap();
-    let store = SledStore::open(SledOptions::new(&dir).cache_capacity(16 << 20)).unwrap();
+    let store = SledStore::open(SledOptions::new(&dir).cache_capacity(16 << 20).read_snapshot(true)).unwrap();
     match mode.as_str() {
         "hold" => {
             println!("READY");
@@ -149,7 +149,9 @@ fn kill_9_keeps_acknowledged_writes() {
                 acked.push(k);
             }
         }
-        let store = SledStore::open(SledOptions::new(dir.path()).cache_capacity(16 << 20)).unwrap();
+        // Reopened on the read path the daemon uses (read snapshot + sled).
+        let store = SledStore::open(SledOptions::new(dir.path()).cache_capacity(16 << 20).read_snapshot(true)).unwrap();
+        assert!(store.wait_read_snapshot());
         for k in &acked {
             let rec = store.get_record(k.as_bytes()).unwrap();
             let rec = rec.unwrap_or_else(|| panic!("iteration {iteration}: acknowledged {k} lost"));

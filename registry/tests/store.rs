@@ -16,7 +16,9 @@ fn ctx() -> WriteCtx {
 }
 
 fn open(dir: &std::path::Path) -> SledStore {
-    SledStore::open(SledOptions::new(dir).cache_capacity(8 << 20).node_id("node-a").now(NOW)).unwrap()
+    // The daemon's read path: read snapshot (built in the background) + sled.
+    SledStore::open(SledOptions::new(dir).cache_capacity(8 << 20).node_id("node-a").now(NOW).read_snapshot(true))
+        .unwrap()
 }
 
 fn vals(s: &Arc<dyn Store>, key: &[u8]) -> Vec<Value> {

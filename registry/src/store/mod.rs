@@ -70,7 +70,7 @@ mod sled_store;
 pub mod postgres;
 
 pub use prefix_index::PrefixMatch;
-pub use sled_store::{DEFAULT_CACHE_BYTES, SCHEMA_VERSION, SledOptions, SledStore};
+pub use sled_store::{DEFAULT_CACHE_BYTES, SCHEMA_VERSION, SledOptions, SledStore, read_snapshot_index_bytes};
 
 /// Why a store operation failed. Callers map this at one boundary to a
 /// Handle response code / HTTP status.

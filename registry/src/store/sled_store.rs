@@ -60,8 +60,10 @@ const CHANGES_PER_GROUP: usize = 256;
 
 mod cas;
 mod changelog;
+mod snapshot;
 mod write;
 use changelog::{decode_group, group_bytes, last_change};
+pub use snapshot::index_bytes_for as read_snapshot_index_bytes;
 
 /// How to open a [`SledStore`].
 #[derive(Debug, Clone)]
@@ -77,6 +79,9 @@ pub struct SledOptions {
     pub now: u64,
     /// Records in the read cache (0 = no cache).
     pub read_cache_entries: usize,
+    /// Serve resolutions from a read snapshot of the `handles` tree
+    /// (`snapshot.rs`), loaded or built in the background after open.
+    pub read_snapshot: bool,
 }
 
 impl SledOptions {
@@ -87,7 +92,13 @@ impl SledOptions {
             node_id: None,
             now: 0,
             read_cache_entries: 0,
+            read_snapshot: false,
         }
+    }
+    /// Serve resolutions from the read snapshot (see `snapshot.rs`).
+    pub fn read_snapshot(mut self, on: bool) -> Self {
+        self.read_snapshot = on;
+        self
     }
     /// Records kept in the in-memory read cache in front of sled (0 = off;
     /// see `read_cache.rs`).
@@ -148,6 +159,8 @@ pub struct SledStore {
     gc: GroupCommit,
     meta: StoreMeta,
     cache: Option<ReadCache>,
+    snap: Option<Arc<snapshot::ReadSnapshot>>,
+    snap_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -307,6 +320,21 @@ impl SledStore {
             let (_, v) = kv.map_err(backend)?;
             prefixes.push(decode::<Prefix>("prefixes", &v)?);
         }
+        let (snap, snap_thread) = if opts.read_snapshot {
+            let rs = Arc::new(snapshot::ReadSnapshot::new(&path));
+            let (rs2, db2, h, c) = (rs.clone(), db.clone(), t.handles.clone(), t.changelog.clone());
+            let th = std::thread::Builder::new()
+                .name("read-snapshot".into())
+                .spawn(move || {
+                    // On failure reads stay on sled; nothing is lost.
+                    let _ = snapshot::run(&rs2, &db2, &h, &c);
+                    rs2.set_ready();
+                })
+                .map_err(|e| StoreError::Backend(format!("starting the read-snapshot thread: {e}")))?;
+            (Some(rs), Some(th))
+        } else {
+            (None, None)
+        };
         let db2 = db.clone();
         let gc = GroupCommit::start(Box::new(move || db2.flush().map(|_| ()).map_err(|e| e.to_string())))
             .map_err(|e| StoreError::Backend(format!("starting the flusher thread: {e}")))?;
@@ -323,6 +351,8 @@ impl SledStore {
             gc,
             meta,
             cache: ReadCache::new(opts.read_cache_entries),
+            snap,
+            snap_thread: Mutex::new(snap_thread),
         })
     }
 
@@ -334,6 +364,21 @@ impl SledStore {
     /// The directory of the store.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Waits for the read snapshot's background load or build (tests,
+    /// benchmarks); true if resolutions are now served from it.
+    pub fn wait_read_snapshot(&self) -> bool {
+        self.snap.as_ref().is_some_and(|rs| rs.wait_ready())
+    }
+
+    /// Read-snapshot figures: (records in it, keys read from sled because
+    /// they changed since, bytes of its in-memory index, lookups it answered).
+    pub fn read_snapshot_stats(&self) -> Option<(u64, usize, u64, u64)> {
+        self.snap.as_ref().map(|rs| {
+            let (n, d, b) = rs.stats();
+            (n, d, b, rs.served.load(Ordering::Relaxed))
+        })
     }
 
     /// Bytes the store occupies on disk (sled's estimate).
@@ -388,6 +433,12 @@ impl Drop for SledStore {
             // Nowhere to report from Drop; counters are statistics.
             let _ = e;
         }
+        if let Some(rs) = &self.snap {
+            rs.stop.store(true, Ordering::Relaxed);
+        }
+        if let Some(th) = lock(&self.snap_thread).take() {
+            let _ = th.join();
+        }
         self.gc.stop();
         let _ = self.db.flush();
     }
@@ -423,6 +474,15 @@ impl Store for SledStore {
             },
             None => None,
         };
+        if let Some(rs) = &self.snap {
+            // An I/O error on the snapshot falls through to sled.
+            if let Ok(snapshot::Lookup::Found(r)) = rs.get(key) {
+                if let (Some(c), Some(t), Some(rec)) = (&self.cache, ticket, &r) {
+                    c.fill(key, rec, t);
+                }
+                return Ok(r);
+            }
+        }
         match self.t.handles.get(key).map_err(backend)? {
             None => Ok(None),
             Some(iv) => {

@@ -205,6 +205,10 @@ impl SledStore {
             changes.chunks(CHANGES_PER_GROUP).map(|g| (g[0].seq, group_bytes(g))).collect();
         drop(changes);
         let mark = mark.map(|m| (m.name.clone(), m.to_stored()));
+        if let Some(rs) = &self.snap {
+            // Before the commit: from now on these keys are read from sled.
+            rs.mark_dirty(overlay.map.keys().map(|k| k.as_ref()));
+        }
         (&self.t.handles, &self.t.changelog, &self.t.consumers)
             .transaction(|(h, c, k_tree)| {
                 if let Some((name, bytes)) = &mark {

@@ -1,0 +1,108 @@
+//! The read snapshot (sled_store/snapshot.rs): resolutions served from it
+//! are the store's current records, across writes, reopens, records
+//! changed while it was closed, and a damaged snapshot file.
+
+use idnode_registry::model::Value;
+use idnode_registry::store::{SledOptions, SledStore, Store, StoreExt, WriteCtx};
+
+const NOW: u64 = 1_767_225_600;
+
+fn ctx() -> WriteCtx {
+    WriteCtx::new(NOW, "test")
+}
+
+fn open(dir: &std::path::Path, snapshot: bool) -> SledStore {
+    SledStore::open(SledOptions::new(dir).cache_capacity(8 << 20).read_cache_entries(64).read_snapshot(snapshot))
+        .unwrap()
+}
+
+fn key(i: u32) -> Vec<u8> {
+    format!("88.118.8/R-{i}").into_bytes()
+}
+
+fn url(s: &SledStore, i: u32) -> Option<Vec<u8>> {
+    s.get_record(&key(i)).unwrap().map(|r| r.values().unwrap()[0].data.clone())
+}
+
+fn fill(s: &SledStore, n: u32, tag: &str) {
+    for i in 0..n {
+        let v = vec![Value::new(1, "URL", format!("{tag}-{i}").as_str())];
+        s.create_record(&key(i), v, true, &ctx()).unwrap();
+    }
+}
+
+#[test]
+fn reads_come_from_the_snapshot_and_see_every_later_write() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path(), false);
+        fill(&s, 300, "a");
+    }
+    let s = open(dir.path(), true);
+    assert!(s.wait_read_snapshot());
+    let (count, dirty, index, _) = s.read_snapshot_stats().unwrap();
+    assert_eq!((count, dirty), (300, 0));
+    assert!(index >= 300 * 8);
+    for i in 0..300 {
+        assert_eq!(url(&s, i), Some(format!("a-{i}").into_bytes()));
+    }
+    assert_eq!(url(&s, 1000), None);
+    assert!(s.read_snapshot_stats().unwrap().3 >= 301, "lookups were answered by the snapshot");
+
+    // Writes after the snapshot: the next read sees them.
+    s.replace_record(&key(5), vec![Value::new(1, "URL", "b-5")], &ctx()).unwrap();
+    assert_eq!(url(&s, 5), Some(b"b-5".to_vec()));
+    s.delete_record(&key(6), &ctx()).unwrap();
+    assert_eq!(url(&s, 6), None);
+    s.create_record(&key(1000), vec![Value::new(1, "URL", "new")], false, &ctx()).unwrap();
+    assert_eq!(url(&s, 1000), Some(b"new".to_vec()));
+    assert_eq!(url(&s, 7), Some(b"a-7".to_vec()));
+}
+
+#[test]
+fn records_changed_while_closed_are_read_from_sled_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path(), true);
+        fill(&s, 200, "a");
+        // Built at open (empty) then changed: rebuild it from the 200.
+    }
+    {
+        let s = open(dir.path(), true);
+        assert!(s.wait_read_snapshot());
+    }
+    {
+        // Changed without the snapshot (e.g. an offline command).
+        let s = open(dir.path(), false);
+        s.replace_record(&key(3), vec![Value::new(1, "URL", "c-3")], &ctx()).unwrap();
+        s.delete_record(&key(4), &ctx()).unwrap();
+    }
+    let s = open(dir.path(), true);
+    assert!(s.wait_read_snapshot());
+    assert!(s.read_snapshot_stats().unwrap().1 >= 2, "the two changed keys are marked");
+    assert_eq!(url(&s, 3), Some(b"c-3".to_vec()));
+    assert_eq!(url(&s, 4), None);
+    assert_eq!(url(&s, 9), Some(b"a-9".to_vec()));
+}
+
+#[test]
+fn a_damaged_snapshot_file_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path(), false);
+        fill(&s, 100, "a");
+    }
+    {
+        let s = open(dir.path(), true);
+        assert!(s.wait_read_snapshot());
+    }
+    let file = dir.path().join("read-snapshot.v1");
+    let len = std::fs::metadata(&file).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(len - 7).unwrap();
+    let s = open(dir.path(), true);
+    assert!(s.wait_read_snapshot());
+    assert_eq!(s.read_snapshot_stats().unwrap().0, 100);
+    for i in 0..100 {
+        assert_eq!(url(&s, i), Some(format!("a-{i}").into_bytes()));
+    }
+}
