@@ -136,7 +136,8 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
         }
         IdCommand::Import { file, format, batch, overwrite } => {
             let format = format_of(&file, format);
-            let summary = import(&reg, &actor, &file, format, batch as usize, overwrite, &ctx)?;
+            let data_dir = store.path().parent().map(Path::to_path_buf).unwrap_or_default();
+            let summary = import(&reg, &actor, &data_dir, &file, format, batch as usize, overwrite, &ctx)?;
             println!("{summary}");
             if summary.ok > 0 && cfg.store.read_snapshot {
                 // The store is closed again: write the daemon's read snapshot
@@ -292,6 +293,7 @@ fn cli_actor() -> Actor {
 fn import(
     reg: &Registrar,
     actor: &Actor,
+    data_dir: &Path,
     file: &Path,
     format: Format,
     batch: usize,
@@ -300,12 +302,11 @@ fn import(
 ) -> Result<ImportSummary> {
     // JSON lines from a file resume where an interrupted import of the
     // same file stopped (see `resume.rs`).
-    let data_dir = store.path().parent().map(Path::to_path_buf).unwrap_or_default();
     let mut checkpoint = match format {
         Format::Jsonl if file != Path::new("-") => resume::Checkpoint::start(file).ok(),
         _ => None,
     };
-    let resumed = checkpoint.as_ref().and_then(|c| resume::Checkpoint::load_matching(&data_dir, c));
+    let resumed = checkpoint.as_ref().and_then(|c| resume::Checkpoint::load_matching(data_dir, c));
     let (base_offset, base_lines, base_ok) = resumed.as_ref().map_or((0, 0, 0), |c| (c.offset, c.lines, c.ok));
     let (reader, total): (Box<dyn Read + Send>, Option<u64>) = if file == Path::new("-") {
         (Box::new(std::io::stdin()), None)
@@ -620,7 +621,7 @@ mod tests {
         let s = store(&dir.path().join("db"));
         let ctx = WriteCtx::new(1, "t");
         let reg = Registrar::new(s.clone(), Limits::default());
-        let sum = import(&reg, &cli_actor(), &input, Format::Jsonl, 1, false, &ctx).unwrap();
+        let sum = import(&reg, &cli_actor(), dir.path(), &input, Format::Jsonl, 1, false, &ctx).unwrap();
         assert_eq!((sum.ok, sum.failed), (2, 2));
         let mut out = Vec::new();
         assert_eq!(export(&*s, Some("88.1"), &mut out).unwrap(), 2);
@@ -640,7 +641,7 @@ mod tests {
         .unwrap();
         let s = store(&dir.path().join("db"));
         let reg = Registrar::new(s.clone(), Limits::default());
-        let sum = import(&reg, &cli_actor(), &input, Format::Csv, 2, false, &WriteCtx::new(1, "t")).unwrap();
+        let sum = import(&reg, &cli_actor(), dir.path(), &input, Format::Csv, 2, false, &WriteCtx::new(1, "t")).unwrap();
         assert_eq!((sum.ok, sum.failed), (2, 1));
         assert_eq!(s.get_record(b"88.1/a").unwrap().unwrap().len(), 2);
         assert!(s.get_record(b"88.1/b").unwrap().is_none(), "a record with a bad row is skipped whole");
@@ -673,7 +674,7 @@ mod write_path_tests {
         let lines: Vec<String> = (1..=3).map(|i| line(&format!("88.118.8.1001/imp-{i}"))).collect();
         std::fs::write(&input, lines.join("\n")).unwrap();
         let ctx = WriteCtx::new(1, "cli");
-        let sum = import(&reg, &cli_actor(), &input, Format::Jsonl, 10, false, &ctx).unwrap();
+        let sum = import(&reg, &cli_actor(), dir.path(), &input, Format::Jsonl, 10, false, &ctx).unwrap();
         assert_eq!((sum.ok, sum.failed), (2, 1), "2 fit under the quota of 5");
         assert_eq!(s.count_records(Some("88.118.8.1001")).unwrap(), 5);
         // `id put` through the same service: refused with the quota error.

@@ -419,7 +419,7 @@ fn apply_entity(store: &dyn Store, e: &Entry, ctx: &WriteCtx) -> Result<(), Stor
 fn record_op(e: &Entry) -> Result<RecordOp, StoreError> {
     Ok(match &e.state {
         Some(s) => {
-            let rb = RecordBytes::new(sled::IVec::from(s.as_slice())).map_err(|x| bad("record", x))?;
+            let rb = RecordBytes::new(bytes::Bytes::copy_from_slice(s.as_slice())).map_err(|x| bad("record", x))?;
             RecordOp::Create { key: e.key.clone(), values: rb.values().map_err(|x| bad("record", x))?, overwrite: true }
         }
         None => RecordOp::Delete { key: e.key.clone() },

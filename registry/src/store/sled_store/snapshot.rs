@@ -302,7 +302,7 @@ impl ReadSnapshot {
         };
         let rec = match snap.get(key)? {
             None => None,
-            Some(v) => Some(RecordBytes::new(v.into()).map_err(|e| bad(e.to_string()))?),
+            Some(v) => Some(RecordBytes::new(bytes::Bytes::from(v)).map_err(|e| bad(e.to_string()))?),
         };
         self.served.fetch_add(1, Ordering::Relaxed);
         Ok(Lookup::Found(rec))
