@@ -59,6 +59,18 @@ impl FromStr for Scheme {
     }
 }
 
+/// The alias form a client can ask any door for: `<scheme>:<code>` with no
+/// `/` (so it never collides with a `prefix/suffix` handle), e.g.
+/// `gs1:06901234567892`. Returns the scheme and the code as written.
+pub fn split_alias(text: &str) -> Option<(Scheme, &str)> {
+    if text.contains('/') {
+        return None;
+    }
+    let (scheme, code) = text.split_once(':')?;
+    let scheme = scheme.parse().ok()?;
+    Some((scheme, code))
+}
+
 /// Why a `(scheme, code)` pair was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -84,5 +96,8 @@ mod tests {
         assert_eq!("OID".parse::<Scheme>().unwrap(), Scheme::Oid);
         assert!(matches!("isbn".parse::<Scheme>(), Err(CodeError::UnknownScheme { .. })));
         assert!(matches!(Scheme::Ecode.canonical("0123"), Err(CodeError::Ecode(EcodeError::ReservedGs1))));
+        assert_eq!(split_alias("GS1:6901234567892"), Some((Scheme::Gs1, "6901234567892")));
+        assert_eq!(split_alias("88.1/gs1:1"), None);
+        assert_eq!(split_alias("isbn:1"), None);
     }
 }
