@@ -18,6 +18,7 @@ pub mod ecode;
 pub mod gs1;
 pub mod oid;
 pub mod scheme;
+pub mod vaa;
 
 use std::fmt;
 
