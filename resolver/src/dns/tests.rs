@@ -88,8 +88,8 @@ fn naptr_for_every_scheme_public_urls_only() {
     let fx = fixture(1);
     for name in [
         "1.3001.156.2.1.oid-res.org.",
-        "0.2.9.8.7.6.5.4.3.2.1.0.9.6.gtin.GS1.id.onsepc.com.",
-        "00000000012345.0001.1.ecode.example.",
+        "0.9.8.7.6.5.4.3.2.1.0.9.6.gtin.GS1.id.onsepc.com.",
+        "0000000012345.0001.1.ecode.example.",
         "p1.1.88.vaa.example.",
     ] {
         let (m, o) = ask(&fx.front, name, RecordType::NAPTR, None, Transport::Udp);
