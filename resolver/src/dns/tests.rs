@@ -43,7 +43,9 @@ fn fixture(urls: usize) -> Fx {
     values.push(secret);
     store.create_record(b"88.1/p1", values, false, &ctx).unwrap();
     for (scheme, code) in [("oid", "1.2.156.3001.1"), ("gs1", "06901234567892"), ("ecode", "100010000000012345")] {
-        store.put_alias(&Alias { scheme: scheme.into(), code: code.into(), target: "88.1/p1".into(), created: 1 }).unwrap();
+        store
+            .put_alias(&Alias { scheme: scheme.into(), code: code.into(), target: "88.1/p1".into(), created: 1 })
+            .unwrap();
     }
     let cfg = DnsConfig {
         zones: vec![
