@@ -34,8 +34,10 @@ pub mod federation;
 pub mod identifiers;
 pub mod prefixes;
 pub mod quota;
+pub mod refs;
 pub mod stats;
 pub mod templates;
+pub mod trace;
 
 pub use error::{QuotaKind, ServiceError};
 

@@ -57,6 +57,7 @@ const META_KEY: &[u8] = b"store";
 const CHANGES_PER_GROUP: usize = 256;
 
 mod changelog;
+mod links;
 mod write;
 use changelog::{decode_group, group_bytes, last_change};
 
@@ -922,5 +923,22 @@ impl Store for SledStore {
     fn flush(&self) -> Result<(), StoreError> {
         let seq = self.last_seq();
         self.wait_durable(seq)
+    }
+
+    fn set_links(&self, source: &[u8], links: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        links::set_links(&self.db, source, links)
+    }
+
+    fn links_to(
+        &self,
+        target: &[u8],
+        after: Option<(&[u8], &str)>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, String)>, StoreError> {
+        links::links_to(&self.db, target, after, limit)
+    }
+
+    fn clear_links(&self) -> Result<(), StoreError> {
+        links::clear_links(&self.db)
     }
 }

@@ -719,6 +719,8 @@ async fn put_handle(st: &Arc<Rest>, ctx: &Ctx, raw_handle: &str, body: Body) -> 
     let overwrite = ctx.params.flag("overwrite").unwrap_or(true);
     let bytes = read_body(st, body).await?;
     let values = parse_put_body(st, raw_handle, &bytes)?;
+    idnode_registry::service::refs::check_links(st.deps.store.as_ref(), &values)
+        .map_err(|e| ApiError::bad(e.to_string()))?;
     if let Some(ix) = &indexes {
         let mut a: Vec<u32> = ix.clone();
         let mut b: Vec<u32> = values.iter().map(|v| v.index).collect();
