@@ -74,6 +74,10 @@ pub enum Command {
     Stats(crate::cli_admin::StatsArgs),
     /// Resolve an identifier over the Handle protocol.
     Resolve(crate::resolve_cmd::ResolveArgs),
+    /// Print the chain of linked identifiers around one identifier as a tree.
+    Trace(crate::trace_cmd::TraceArgs),
+    /// Write a printable QR label (SVG or PNG) for an identifier.
+    Label(crate::trace_cmd::LabelArgs),
     /// Print the version.
     Version,
 }

@@ -33,6 +33,10 @@ use env::{collect_overrides, set_path, typed_override};
 mod secret;
 pub use secret::Secret;
 
+#[path = "config/web.rs"]
+mod web;
+pub use web::WebConfig;
+
 /// Prefix of environment overrides: `IDNODE_HTTP__LISTEN=127.0.0.1:9000`
 /// sets `[http] listen`. `__` separates nesting levels; a single `_` is part
 /// of a key name (`IDNODE_NODE__DATA_DIR` sets `[node] data_dir`).
@@ -65,6 +69,7 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub admin: AdminConfig,
     pub federation: FederationConfig,
+    pub web: WebConfig,
 }
 
 /// What this node is in the hierarchy (design.md §2).

@@ -27,6 +27,8 @@ mod offline;
 mod resolve_cmd;
 mod serve;
 mod telemetry;
+mod trace_cmd;
+mod web;
 
 use std::process::ExitCode;
 
@@ -79,6 +81,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::User(args) => cli_admin::user(args, &cfg)?,
         Command::Stats(args) => cli_admin::stats(args, &cfg)?,
         Command::Resolve(args) => resolve_cmd::run(args)?,
+        Command::Trace(args) => trace_cmd::trace(args, &cfg)?,
+        Command::Label(args) => trace_cmd::label(args, &cfg)?,
         Command::Serve => serve_command(cfg)?,
     }
     Ok(ExitCode::SUCCESS)

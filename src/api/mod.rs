@@ -36,6 +36,10 @@ pub struct ApiDeps {
     /// Seals the SNMS hashed-login verifiers at rest (key in the data dir,
     /// loaded on first use).
     pub sealer: Arc<Sealer>,
+    /// The reverse link index (issue 12), one per store.
+    pub refs: Arc<idnode_registry::service::refs::RefIndex>,
+    /// The node's server key: landing pages are signed with it when set.
+    pub signer: Option<Arc<idnode_resolver::auth::sign::ServerSigner>>,
 }
 
 impl ApiDeps {
@@ -43,14 +47,19 @@ impl ApiDeps {
     pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>) -> Self {
         let throttle = Arc::new(LoginThrottle::new(&cfg.http.limits));
         let sealer = Arc::new(Sealer::in_data_dir(cfg.data_dir()));
-        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()), outbox: None, throttle, sealer }
+        let refs = Arc::new(idnode_registry::service::refs::RefIndex::new(store.clone()));
+        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()), outbox: None, throttle, sealer, refs, signer: None }
     }
 }
 
 /// The public HTTP door's API routes (REST and SNMS); the admin API is
 /// served on its own listener ([`admin::router`]).
 pub fn router(deps: ApiDeps) -> Router {
-    Router::new().merge(rest::router(deps.clone())).merge(snms::router(deps.clone())).merge(admin::openapi::router())
+    Router::new()
+        .merge(rest::router(deps.clone()))
+        .merge(snms::router(deps.clone()))
+        .merge(admin::openapi::router())
+        .merge(crate::web::router(deps))
 }
 
 /// The pairs of a URL's query string through axum's `Query` extractor

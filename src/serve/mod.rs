@@ -141,6 +141,7 @@ pub async fn run_until(
     let mut api_deps = crate::api::ApiDeps::new(store.clone(), cfg.clone());
     api_deps.site_record = site_arc;
     api_deps.outbox = fed.outbox.clone();
+    api_deps.signer = Some(signer.clone());
     let throttle = api_deps.throttle.clone();
     migrate_v1_verifiers(&api_deps).await?;
     let shapes = crate::api::errors::Shapes::new(&cfg);
