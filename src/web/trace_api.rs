@@ -15,19 +15,19 @@ use serde_json::{Value as Json, json};
 
 use super::Deps;
 
-fn bad(param: &str, why: impl std::fmt::Display) -> Response {
-    super::json(
+fn bad(param: &str, why: impl std::fmt::Display) -> Box<Response> {
+    Box::new(super::json(
         StatusCode::BAD_REQUEST,
         &json!({"responseCode": 2, "message": format!("{param}: {why}"), "field": param}),
-    )
+    ))
 }
 
 /// Parses the query into a request (or a 400 answer).
-pub fn parse(identifier: &str, pairs: &[(String, String)]) -> Result<(TraceRequest, bool), Response> {
+pub fn parse(identifier: &str, pairs: &[(String, String)]) -> Result<(TraceRequest, bool), Box<Response>> {
     idnode_registry::ident::Identifier::parse_http(identifier).map_err(|e| bad("identifier", e))?;
     let mut req = TraceRequest::new(identifier, Direction::Both);
     let mut epcis = false;
-    let num = |k: &str, v: &str, max: usize| -> Result<usize, Response> {
+    let num = |k: &str, v: &str, max: usize| -> Result<usize, Box<Response>> {
         match v.parse::<usize>() {
             Ok(n) if n <= max => Ok(n),
             _ => Err(bad(k, format!("{v:?} is not a number 0..={max}"))),
@@ -101,7 +101,7 @@ pub async fn trace(
     let pairs = crate::api::query_pairs(&uri);
     let (tr, epcis) = match parse(&identifier, &pairs) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let base = super::base_url(&deps, &headers, super::is_tls(req.extensions()));
     let d = deps.clone();
