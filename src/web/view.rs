@@ -270,8 +270,17 @@ impl NotFound {
     }
 
     pub fn to_json(&self, status: axum::http::StatusCode) -> serde_json::Value {
-        let rc = if status == axum::http::StatusCode::NOT_FOUND { 100 } else { 2 };
-        json!({"responseCode": rc, "handle": self.identifier, "message": self.problem.clone().unwrap_or_else(|| "identifier not found".into())})
+        // Both shapes: the Handle REST one (responseCode, handle) and the
+        // door's error body (error.code), which any unknown path also gets.
+        let (rc, code) =
+            if status == axum::http::StatusCode::NOT_FOUND { (100, "not_found") } else { (2, "bad_request") };
+        let message = self.problem.clone().unwrap_or_else(|| "identifier not found (or no such endpoint)".into());
+        json!({
+            "responseCode": rc,
+            "handle": self.identifier,
+            "message": message,
+            "error": {"code": code, "message": message, "field": null},
+        })
     }
 }
 
