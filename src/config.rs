@@ -21,6 +21,10 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+#[path = "config/dns.rs"]
+mod dns;
+pub use dns::{DnsConfig, default_service as default_dns_service};
+
 #[path = "config/http.rs"]
 mod http;
 pub use http::HttpLimits;
@@ -348,23 +352,6 @@ impl Default for TlsConfig {
             self_signed: true,
             self_signed_names: Vec::new(),
         }
-    }
-}
-
-/// `[dns]`: NAPTR/URI/TXT answers for OID, Ecode, GS1 and handle names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DnsConfig {
-    pub enabled: bool,
-    /// UDP and TCP.
-    pub listen: SocketAddr,
-    /// Zones answered, e.g. `oid.example.cn.`.
-    pub zones: Vec<String>,
-}
-
-impl Default for DnsConfig {
-    fn default() -> Self {
-        DnsConfig { enabled: false, listen: SocketAddr::from(([127, 0, 0, 1], 5353)), zones: Vec::new() }
     }
 }
 
@@ -825,17 +812,7 @@ impl Config {
         }
 
         // [dns]
-        if self.dns.enabled {
-            p.add("dns.enabled", "the DNS door is not implemented in this version yet; leave it false");
-        }
-        if self.dns.enabled && self.dns.zones.is_empty() {
-            p.add("dns.zones", "dns is enabled but no zone is configured");
-        }
-        for (i, z) in self.dns.zones.iter().enumerate() {
-            if let Err(why) = check_zone(z) {
-                p.add(format!("dns.zones[{i}]"), why);
-            }
-        }
+        self.dns.problems(&mut p);
 
         // [limits]
         let l = &self.limits;

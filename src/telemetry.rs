@@ -48,6 +48,8 @@ pub mod names {
     /// bytes (`read`) or the client's taking of an answer (`write`) took
     /// longer than its timeout.
     pub const TCP_TIMEOUTS: &str = "idnode_tcp_timeouts_total";
+    /// Counter `{door}`: DNS answers sent empty with TC set (too large for UDP).
+    pub const DNS_TRUNCATED: &str = "idnode_dns_truncated_total";
     /// Gauge: identifier records in the store.
     pub const STORE_RECORDS: &str = "idnode_store_records";
     /// Counter `{source, rc}`: recursive resolutions answered, by where the
@@ -81,6 +83,10 @@ pub mod door {
     /// The admin door (admin API, `/metrics`).
     pub const ADMIN: &str = "admin";
     pub const DNS: &str = "dns";
+    pub const DNS_UDP: &str = "dns-udp";
+    pub const DNS_TCP: &str = "dns-tcp";
+    pub const DNS_TLS: &str = "dns-tls";
+    pub const DNS_QUIC: &str = "dns-quic";
 }
 
 /// Upper bounds (seconds) of the request-duration histogram buckets: a
@@ -117,6 +123,7 @@ pub fn describe() {
     describe_counter!(names::OUTBOX_FAILURES, Unit::Count, "Failed deliveries to the top node (retried), by reason.");
     describe_gauge!(names::OUTBOX_TOP_REACHABLE, Unit::Count, "1 when the top node answered the last exchange.");
     describe_gauge!(names::OUTBOX_POSITION, Unit::Count, "Change-log position the outbox has delivered up to.");
+    describe_counter!(names::DNS_TRUNCATED, Unit::Count, "DNS answers truncated (TC) because they did not fit UDP.");
     describe_counter!(names::RECURSION, Unit::Count, "Recursive resolutions answered, by source and response code.");
 }
 

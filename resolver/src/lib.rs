@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod dns;
 pub mod engine;
 pub mod upstream;
 pub mod wire;

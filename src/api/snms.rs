@@ -45,6 +45,7 @@ use super::ApiDeps;
 use crate::config::Config;
 use crate::serve::http::PeerInfo;
 
+mod alias;
 mod data;
 mod ent;
 mod json;
@@ -86,6 +87,7 @@ pub fn router_with_clock(deps: ApiDeps, clock: Clock) -> Router {
         .route("/identity/registry", post(login::registry))
         .route("/identityv2/data", post(data::create).put(data::update).delete(data::delete_one))
         .route("/identityv2/data/detail", get(data::detail))
+        .route("/identityv2/alias", post(alias::bind).get(alias::detail).delete(alias::unbind))
         .route(
             "/snms/api/v5/template",
             get(templates::get_v5).post(templates::create_v5).put(templates::edit_v5).delete(templates::remove),

@@ -73,6 +73,12 @@ impl DoorMetrics {
         self.latency.record(elapsed.as_secs_f64());
     }
 
+    /// Records one request's latency (doors that count requests themselves).
+    #[inline]
+    pub fn record_latency(&self, elapsed: Duration) {
+        self.latency.record(elapsed.as_secs_f64());
+    }
+
     /// A UDP datagram we could not use.
     pub fn udp_dropped(&self, reason: &'static str) {
         counter!(names::UDP_DROPPED, "reason" => reason).increment(1);

@@ -13,6 +13,7 @@
 //! `SO_REUSEPORT` socket) doing blocking I/O; store writes and scans run
 //! under `spawn_blocking`.
 
+pub mod dns;
 pub mod door_metrics;
 pub mod handle_tcp;
 pub mod handle_udp;
@@ -155,6 +156,7 @@ pub async fn run_until(
     listeners.spawn(door::HTTP, async move {
         http::run(http_listener, public, tls, door_limits, door::HTTP, token).await.map_err(anyhow::Error::from)
     });
+    let dns_tls = tls_config.clone();
     let (token, door_limits) = (listeners.child_token(), http::DoorLimits::from_config(limits));
     listeners.spawn(door::ADMIN, async move {
         http::run(admin_listener, admin, tls_config, door_limits, door::ADMIN, token).await.map_err(anyhow::Error::from)
@@ -230,6 +232,8 @@ pub async fn run_until(
         handle_tcp::run(tcp_listener, engine, tcp_metrics, limits, sources, token, tracker, recursion).await;
         Ok(())
     });
+    // --- DNS doors (off unless dns.enabled).
+    dns::start(&cfg, store.clone(), dns_tls, &mut listeners).await?;
 
     // --- Maintenance: metrics upkeep, counter persistence, record count,
     // change-log retention, login-throttle sweep, certificate renewal.

@@ -13,6 +13,13 @@
 //! * The identifier exactly as asked is kept ([`Identifier::as_str`]) so that
 //!   answers can echo it (pyhandle compares with `==`).
 
+pub mod dnsname;
+pub mod ecode;
+pub mod gs1;
+pub mod oid;
+pub mod scheme;
+pub mod vaa;
+
 use std::fmt;
 
 use thiserror::Error;

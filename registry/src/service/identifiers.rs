@@ -409,6 +409,9 @@ impl Registrar {
     /// Reads one identifier (`GET /identityv2/data/detail`); counts a
     /// resolution for the prefix (and so for its daily quota).
     pub fn identifier_detail(&self, actor: &Actor, handle: &str, now: u64) -> Result<Detail, ServiceError> {
+        // An alias (`gs1:<gtin>`, `oid:<oid>`, ...) reads its bound identifier.
+        let bound = super::aliases::resolve_asked(self.store(), handle);
+        let handle = bound.as_deref().unwrap_or(handle);
         let id = parse_handle(handle)?;
         let g = access::governing(self.store(), id.prefix())?;
         access::check_read(actor, &g)?;

@@ -27,6 +27,7 @@ use crate::store::Store;
 
 pub mod access;
 pub mod accounts;
+pub mod aliases;
 pub mod dates;
 pub mod enterprises;
 mod error;

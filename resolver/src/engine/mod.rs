@@ -426,6 +426,10 @@ impl Engine {
         if handle.is_empty() || std::str::from_utf8(handle).is_err() {
             return fail(out, ResponseCode::INVALID_HANDLE, b"Invalid handle");
         }
+        // An alias (`gs1:<gtin>`, `oid:<oid>`, `ecode:<code>`) answers with
+        // its bound record; only the `<scheme>:` form reaches the alias table.
+        let bound = alias_target(&*self.store, handle);
+        let handle = bound.as_deref().map_or(handle, str::as_bytes);
         let prefix = prefix_of(handle);
         let is_na = prefix.eq_ignore_ascii_case(NA) || !handle.contains(&b'/');
 
@@ -728,4 +732,13 @@ fn referral_values(rec: &RecordBytes) -> Vec<Value> {
         })
         .filter_map(|v| v.to_value().ok())
         .collect()
+}
+
+/// The identifier `handle` is bound to, when it is the alias form
+/// `<scheme>:<code>` (cheap rejection before any store access otherwise).
+fn alias_target(store: &dyn idnode_registry::store::Store, handle: &[u8]) -> Option<String> {
+    if !handle.contains(&b':') || handle.contains(&b'/') {
+        return None;
+    }
+    idnode_registry::service::aliases::resolve_asked(store, std::str::from_utf8(handle).ok()?)
 }

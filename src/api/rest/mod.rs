@@ -567,9 +567,12 @@ async fn handles_root(State(st): State<Arc<Rest>>, req: Request) -> Response {
 }
 
 /// GET /api/handles/{handle}
-fn get_handle(st: &Rest, ctx: &Ctx, handle: &str) -> Result<Response, ApiError> {
-    check_handle(handle)?;
+fn get_handle(st: &Rest, ctx: &Ctx, asked: &str) -> Result<Response, ApiError> {
+    check_handle(asked)?;
     let store = st.deps.store.as_ref();
+    // An alias (`gs1:<gtin>`, `oid:<oid>`, `ecode:<code>`) answers with its bound record.
+    let bound = idnode_registry::service::aliases::resolve_asked(store, asked);
+    let handle = bound.as_deref().unwrap_or(asked);
     if !responsible(store, handle) {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, rc::SERVER_NOT_RESP, NOT_HOMED));
     }

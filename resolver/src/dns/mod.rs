@@ -1,0 +1,318 @@
+//! The DNS front's query logic (issue 10; idis-node.md §7): a sans-IO
+//! function from one DNS request to one DNS response, shared by every DNS
+//! transport (UDP, TCP, DoT, DoQ listeners live in the daemon's
+//! `src/serve/dns/`).
+//!
+//! * Zones are configured per scheme ([`ZoneScheme`]): an ORS-style OID zone
+//!   (arcs reversed), an ONS-style GS1 zone, an Ecode zone and a VAA zone.
+//!   Names map to identifiers through the grammar in
+//!   `idnode_registry::ident`, and identifiers to records through the alias
+//!   table (OID, Ecode, GS1) or directly (VAA): the store's own indexes are
+//!   the name index, so a miss costs one failed parse or one index probe,
+//!   never a scan.
+//! * A name with a record answers NAPTR records built from the record's
+//!   public URL-like values (`flags "U"`, regexp `!^.*$!<url>!`); the zone
+//!   apex answers SOA and NS; an unknown name is NXDOMAIN with the SOA in
+//!   the authority section; a name outside every zone is REFUSED; a request
+//!   that does not decode is FORMERR (or dropped when not even the header
+//!   can be read, or when it is itself a response).
+//! * EDNS(0): the client's buffer size bounds a UDP answer (512 without
+//!   EDNS, at most [`DnsConfig::max_udp_payload`]); an answer that does not
+//!   fit is sent empty with TC set.
+//! * Empty non-terminals (e.g. `156.2.1.oid-res.org` when only deeper OIDs
+//!   are bound) are answered NXDOMAIN: finding them would need a scan.
+
+pub mod fuzzing;
+mod naptr;
+
+use std::sync::Arc;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::{NS, SOA};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use idnode_registry::ident::{ecode::Ecode, gs1::Gs1Key, oid::Oid, scheme::Scheme, vaa};
+use idnode_registry::service::aliases;
+use idnode_registry::store::Store;
+
+/// Which identifiers a zone holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneScheme {
+    Oid,
+    Gs1,
+    Ecode,
+    Vaa,
+}
+
+impl ZoneScheme {
+    /// The `scheme` metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneScheme::Oid => "oid",
+            ZoneScheme::Gs1 => "gs1",
+            ZoneScheme::Ecode => "ecode",
+            ZoneScheme::Vaa => "vaa",
+        }
+    }
+}
+
+/// One zone's settings.
+#[derive(Debug, Clone)]
+pub struct ZoneConfig {
+    pub scheme: ZoneScheme,
+    /// The zone apex, e.g. `oid-res.org`.
+    pub origin: String,
+    /// Name servers of the zone (NS records; the first is the SOA MNAME).
+    pub name_servers: Vec<String>,
+    /// The SOA RNAME (mailbox as a name, `hostmaster.example.org`).
+    pub hostmaster: String,
+    pub serial: u32,
+    /// TTL of answers, SOA and NS.
+    pub ttl: u32,
+    /// SOA MINIMUM (negative caching TTL, RFC 2308).
+    pub negative_ttl: u32,
+    /// The NAPTR `services` field of this zone's answers.
+    pub naptr_service: String,
+}
+
+/// Settings of the DNS front's query logic.
+#[derive(Debug, Clone)]
+pub struct DnsConfig {
+    pub zones: Vec<ZoneConfig>,
+    /// Largest UDP answer whatever the client advertises (RFC 9715 suggests 1232).
+    pub max_udp_payload: u16,
+}
+
+/// How the request arrived (UDP answers are size-limited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    /// TCP, DoT or DoQ: answers up to 65535 bytes.
+    Stream,
+}
+
+/// What [`DnsFront::answer`] did, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// The response code sent; `None` when the request was dropped.
+    pub rcode: Option<u16>,
+    /// The zone's scheme (`None` outside every zone or before the question was read).
+    pub scheme: Option<ZoneScheme>,
+    pub truncated: bool,
+}
+
+impl Outcome {
+    fn dropped() -> Self {
+        Outcome { rcode: None, scheme: None, truncated: false }
+    }
+}
+
+struct Zone {
+    cfg: ZoneConfig,
+    origin: Name,
+    /// `origin` in presentation form, lower case, no final dot.
+    origin_text: String,
+    soa: Record,
+    ns: Vec<Record>,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("dns zone {origin:?}: {why}")]
+pub struct ConfigError {
+    pub origin: String,
+    pub why: String,
+}
+
+/// The DNS front: zones and the store.
+pub struct DnsFront {
+    zones: Vec<Zone>,
+    max_udp: u16,
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for DnsFront {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsFront").field("zones", &self.zones.len()).finish()
+    }
+}
+
+fn name(text: &str, origin: &str) -> Result<Name, ConfigError> {
+    let mut n = Name::from_ascii(text).map_err(|e| ConfigError { origin: origin.into(), why: format!("{text:?}: {e}") })?;
+    n.set_fqdn(true);
+    Ok(n.to_lowercase())
+}
+
+impl DnsFront {
+    pub fn new(cfg: &DnsConfig, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
+        let mut zones = Vec::new();
+        for z in &cfg.zones {
+            let origin = name(&z.origin, &z.origin)?;
+            let err = |why: &str| ConfigError { origin: z.origin.clone(), why: why.into() };
+            let mname = z.name_servers.first().ok_or_else(|| err("needs at least one name server"))?;
+            let soa = SOA::new(name(mname, &z.origin)?, name(&z.hostmaster, &z.origin)?, z.serial, 3600, 600, 604_800, z.negative_ttl);
+            let soa = Record::from_rdata(origin.clone(), z.ttl.min(z.negative_ttl), RData::SOA(soa));
+            let ns = z
+                .name_servers
+                .iter()
+                .map(|n| Ok(Record::from_rdata(origin.clone(), z.ttl, RData::NS(NS(name(n, &z.origin)?)))))
+                .collect::<Result<Vec<_>, ConfigError>>()?;
+            let origin_text = origin.to_ascii().trim_end_matches('.').to_ascii_lowercase();
+            if zones.iter().any(|o: &Zone| o.origin == origin) {
+                return Err(err("configured twice"));
+            }
+            zones.push(Zone { cfg: z.clone(), origin, origin_text, soa, ns });
+        }
+        // Longest origin first: the most specific zone wins.
+        zones.sort_by_key(|z| std::cmp::Reverse(z.origin.num_labels()));
+        Ok(DnsFront { zones, max_udp: cfg.max_udp_payload.max(512), store })
+    }
+
+    /// Answers one request into `out` (cleared first). When the outcome's
+    /// `rcode` is `None` nothing is to be sent.
+    pub fn answer(&self, request: &[u8], transport: Transport, out: &mut Vec<u8>) -> Outcome {
+        out.clear();
+        // Not even a header, or a response (never answer a response: loops).
+        if request.len() < 12 || request[2] & 0x80 != 0 {
+            return Outcome::dropped();
+        }
+        let id = u16::from_be_bytes([request[0], request[1]]);
+        let opcode = OpCode::from_u8((request[2] >> 3) & 0x0f);
+        let req = match Message::from_vec(request) {
+            Ok(m) => m,
+            Err(_) => {
+                let mut resp = Message::error_msg(id, opcode, ResponseCode::FormErr);
+                resp.metadata.recursion_desired = request[2] & 0x01 != 0;
+                return self.finish(resp, None, None, transport, out);
+            }
+        };
+        let mut resp = Message::response(id, req.metadata.op_code);
+        resp.metadata.recursion_desired = req.metadata.recursion_desired;
+        resp.metadata.checking_disabled = req.metadata.checking_disabled;
+        let edns = req.edns.as_ref();
+        if let Some(e) = edns
+            && e.version() > 0
+        {
+            // RFC 6891 §6.1.3: BADVERS (extended rcode 16) with our version 0.
+            resp.metadata.response_code = ResponseCode::BADVERS;
+            return self.finish(resp, edns, None, transport, out);
+        }
+        if req.metadata.op_code != OpCode::Query {
+            resp.metadata.response_code = ResponseCode::NotImp;
+            return self.finish(resp, edns, None, transport, out);
+        }
+        if req.queries.len() != 1 {
+            resp.metadata.response_code = ResponseCode::FormErr;
+            return self.finish(resp, edns, None, transport, out);
+        }
+        let q = &req.queries[0];
+        resp.add_query(q.clone());
+        if !matches!(q.query_class(), DNSClass::IN | DNSClass::ANY) {
+            resp.metadata.response_code = ResponseCode::Refused;
+            return self.finish(resp, edns, None, transport, out);
+        }
+        let Some(zone) = self.zones.iter().find(|z| z.origin.zone_of(q.name())) else {
+            resp.metadata.response_code = ResponseCode::Refused;
+            return self.finish(resp, edns, None, transport, out);
+        };
+        resp.metadata.authoritative = true;
+        self.lookup(zone, q, &mut resp);
+        self.finish(resp, edns, Some(zone.cfg.scheme), transport, out)
+    }
+
+    /// Fills answers / authority and the rcode for a name inside `zone`.
+    fn lookup(&self, zone: &Zone, q: &Query, resp: &mut Message) {
+        let qtype = q.query_type();
+        if q.name().num_labels() == zone.origin.num_labels() {
+            match qtype {
+                RecordType::SOA => resp.add_answer(zone.soa.clone()),
+                RecordType::NS => resp.add_answers(zone.ns.iter().cloned()),
+                RecordType::ANY => resp.add_answer(zone.soa.clone()).add_answers(zone.ns.iter().cloned()),
+                _ => resp.add_authority(zone.soa.clone()),
+            };
+            return;
+        }
+        let qname = q.name().to_ascii();
+        let urls = match self.urls_of(zone, &qname) {
+            Some(u) => u,
+            None => {
+                resp.metadata.response_code = ResponseCode::NXDomain;
+                resp.add_authority(zone.soa.clone());
+                return;
+            }
+        };
+        let records = if matches!(qtype, RecordType::NAPTR | RecordType::ANY) {
+            naptr::records(q.name(), zone.cfg.ttl, &zone.cfg.naptr_service, &urls)
+        } else {
+            Vec::new()
+        };
+        if records.is_empty() {
+            // NODATA: the name exists, not this type.
+            resp.add_authority(zone.soa.clone());
+        } else {
+            resp.add_answers(records);
+        }
+    }
+
+    /// The public URL-like values of the record `qname` stands for; `None`
+    /// when the name is malformed for the zone or nothing is bound to it.
+    fn urls_of(&self, zone: &Zone, qname: &str) -> Option<Vec<String>> {
+        let origin = zone.origin_text.as_str();
+        let target = match zone.cfg.scheme {
+            ZoneScheme::Vaa => vaa::from_dns_name(qname, origin).ok()?,
+            scheme => {
+                let (s, code) = match scheme {
+                    ZoneScheme::Oid => (Scheme::Oid, Oid::from_dns_name(qname, origin).ok()?.to_string()),
+                    ZoneScheme::Gs1 => (Scheme::Gs1, Gs1Key::from_dns_name(qname, origin).ok()?.to_string()),
+                    _ => (Scheme::Ecode, Ecode::from_dns_name(qname, origin).ok()?.to_string()),
+                };
+                aliases::resolve(&*self.store, s, &code).ok()??
+            }
+        };
+        let key = self.store.canonical_key(target.as_bytes());
+        let rec = self.store.get_record(&key).ok()??;
+        Some(naptr::url_values(&rec))
+    }
+
+    /// Adds EDNS, encodes, and truncates a UDP answer that does not fit.
+    fn finish(
+        &self,
+        mut resp: Message,
+        req_edns: Option<&Edns>,
+        scheme: Option<ZoneScheme>,
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        let limit = match (transport, req_edns) {
+            (Transport::Stream, _) => usize::from(u16::MAX),
+            (Transport::Udp, None) => 512,
+            (Transport::Udp, Some(e)) => usize::from(e.max_payload().clamp(512, self.max_udp)),
+        };
+        if req_edns.is_some() {
+            let mut e = Edns::new();
+            e.set_max_payload(self.max_udp);
+            resp.set_edns(e);
+        }
+        resp.metadata.message_type = MessageType::Response;
+        let rcode = u16::from(resp.metadata.response_code);
+        let mut truncated = false;
+        let bytes = match resp.to_vec() {
+            Ok(b) if b.len() <= limit => b,
+            _ => {
+                truncated = true;
+                resp.answers.clear();
+                resp.authorities.clear();
+                resp.additionals.clear();
+                resp.metadata.truncation = true;
+                match resp.to_vec() {
+                    Ok(b) => b,
+                    Err(_) => return Outcome::dropped(),
+                }
+            }
+        };
+        out.extend_from_slice(&bytes);
+        Outcome { rcode: Some(rcode), scheme, truncated }
+    }
+}
+
+#[cfg(test)]
+mod tests;
