@@ -29,7 +29,8 @@ fn zones() -> String {
     let mut s = String::from(
         "\n[dns]\nenabled = true\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\nquic_listen = \"127.0.0.1:0\"\nudp_sockets = 1\n",
     );
-    for (scheme, origin) in [("oid", "oid-res.test"), ("gs1", "gs1.test"), ("ecode", "ecode.test"), ("vaa", "vaa.test")] {
+    for (scheme, origin) in [("oid", "oid-res.test"), ("gs1", "gs1.test"), ("ecode", "ecode.test"), ("vaa", "vaa.test")]
+    {
         s.push_str(&format!(
             "[[dns.zones]]\nscheme = \"{scheme}\"\norigin = \"{origin}\"\nname_servers = [\"ns1.{origin}\"]\nhostmaster = \"hostmaster.{origin}\"\nserial = 2026\n"
         ));
@@ -40,8 +41,10 @@ fn zones() -> String {
 /// A record with 8 URL values: its NAPTR answer (~900 bytes) needs EDNS or TCP.
 fn big_record(dir: &std::path::Path) -> PathBuf {
     let values: Vec<Value> = (1..=8)
-        .map(|i| json!({"index": i, "type": "URL", "data": format!("https://example.org/dns-big/{i}/{}", "y".repeat(50)),
-                        "ttl": 86400, "permissions": 14, "timestamp": 0, "ttl_type": 0}))
+        .map(|i| {
+            json!({"index": i, "type": "URL", "data": format!("https://example.org/dns-big/{i}/{}", "y".repeat(50)),
+                        "ttl": 86400, "permissions": 14, "timestamp": 0, "ttl_type": 0})
+        })
         .collect();
     let path = dir.join("big.jsonl");
     std::fs::write(&path, format!("{}\n", json!({"handle": "88.118.8/DNS-BIG", "values": values}))).unwrap();
@@ -62,11 +65,23 @@ fn bind_aliases(node: &Node) -> Result<()> {
     let v = snms(&mut http, "POST", "/identity/token", None, &json!({"username": "admin", "password": secret.trim()}))?;
     let token = v["data"]["token"].as_str().with_context(|| format!("login: {v}"))?.to_owned();
     for (scheme, code) in [("oid", "1.2.156.3001.1"), ("gs1", "6901234567892"), ("ecode", "100010000000012345")] {
-        let v = snms(&mut http, "POST", "/identityv2/alias", Some(&token), &json!({"scheme": scheme, "code": code, "handle": TARGET}))?;
+        let v = snms(
+            &mut http,
+            "POST",
+            "/identityv2/alias",
+            Some(&token),
+            &json!({"scheme": scheme, "code": code, "handle": TARGET}),
+        )?;
         assert_eq!(v["status"], 1, "bind {scheme}: {v}");
     }
     // A bad code is refused with the grammar's precise reason.
-    let v = snms(&mut http, "POST", "/identityv2/alias", Some(&token), &json!({"scheme": "gs1", "code": "6901234567891", "handle": TARGET}))?;
+    let v = snms(
+        &mut http,
+        "POST",
+        "/identityv2/alias",
+        Some(&token),
+        &json!({"scheme": "gs1", "code": "6901234567891", "handle": TARGET}),
+    )?;
     assert_ne!(v["status"], 1, "{v}");
     assert!(v["message"].to_string().contains("check digit"), "{v}");
     // The alias reads the bound record over SNMS and REST.
@@ -104,9 +119,12 @@ fn dig_checks(udp: SocketAddr) {
     let port = udp.port().to_string();
     let naptr = format!("\"!^.*$!{URL}!\"");
     for tcp in [false, true] {
-        for (name, service) in
-            [(OID_NAME, "ORS+UINF"), (GS1_NAME, "x-gs1+http"), (ECODE_NAME, "x-ecode+http"), (VAA_NAME, "x-handle+http")]
-        {
+        for (name, service) in [
+            (OID_NAME, "ORS+UINF"),
+            (GS1_NAME, "x-gs1+http"),
+            (ECODE_NAME, "x-ecode+http"),
+            (VAA_NAME, "x-handle+http"),
+        ] {
             let mut a = args(&["-p", &port, "+norec", "+time=5", "+tries=1", name, "NAPTR"]);
             a.insert(0, at.clone());
             if tcp {
@@ -118,19 +136,32 @@ fn dig_checks(udp: SocketAddr) {
         }
     }
     let out = run("dig", &args(&["@127.0.0.1", "-p", &port, "+norec", "+time=5", "+tries=1", MISS, "NAPTR"]));
-    assert!(out.contains("status: NXDOMAIN") && out.contains("IN\tSOA\tns1.oid-res.test. hostmaster.oid-res.test. 2026"), "{out}");
+    assert!(
+        out.contains("status: NXDOMAIN") && out.contains("IN\tSOA\tns1.oid-res.test. hostmaster.oid-res.test. 2026"),
+        "{out}"
+    );
     let out = run("dig", &args(&["@127.0.0.1", "-p", &port, "+norec", "+time=5", "+tries=1", "example.com.", "NAPTR"]));
     assert!(out.contains("status: REFUSED"), "{out}");
-    let out = run("dig", &args(&["@127.0.0.1", "-p", &port, "+norec", "+noedns", "+ignore", "+time=5", "+tries=1", BIG_NAME, "NAPTR"]));
+    let out = run(
+        "dig",
+        &args(&["@127.0.0.1", "-p", &port, "+norec", "+noedns", "+ignore", "+time=5", "+tries=1", BIG_NAME, "NAPTR"]),
+    );
     assert!(out.contains(" tc") && out.contains("ANSWER: 0"), "TC: {out}");
-    let out = run("dig", &args(&["@127.0.0.1", "-p", &port, "+norec", "+bufsize=1232", "+time=5", "+tries=1", BIG_NAME, "NAPTR"]));
+    let out = run(
+        "dig",
+        &args(&["@127.0.0.1", "-p", &port, "+norec", "+bufsize=1232", "+time=5", "+tries=1", BIG_NAME, "NAPTR"]),
+    );
     assert!(!out.contains(" tc") && out.contains("ANSWER: 8"), "EDNS: {out}");
     let out = run("dig", &args(&["@127.0.0.1", "-p", &port, "+norec", "+time=5", "+tries=1", "oid-res.test.", "SOA"]));
     assert!(out.contains("ANSWER: 1") && out.contains("2026 3600 600 604800 60"), "{out}");
 }
 
 fn kdig_checks(dot: SocketAddr, doq: SocketAddr) {
-    let help = Command::new("kdig").arg("-h").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let help = Command::new("kdig")
+        .arg("-h")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
     let mut doors = vec![("+tls", dot)];
     if help.contains("+[no]quic") {
         doors.push(("+quic", doq));
@@ -139,10 +170,14 @@ fn kdig_checks(dot: SocketAddr, doq: SocketAddr) {
     }
     for (flag, addr) in doors {
         for name in [OID_NAME, GS1_NAME, ECODE_NAME] {
-            let out = run("kdig", &args(&["@127.0.0.1", "-p", &addr.port().to_string(), flag, "+norec", "+timeout=5", name, "NAPTR"]));
+            let out = run(
+                "kdig",
+                &args(&["@127.0.0.1", "-p", &addr.port().to_string(), flag, "+norec", "+timeout=5", name, "NAPTR"]),
+            );
             assert!(out.contains("status: NOERROR") && out.contains(URL), "kdig {flag} {name}: {out}");
         }
-        let out = run("kdig", &args(&["@127.0.0.1", "-p", &addr.port().to_string(), flag, "+timeout=5", MISS, "NAPTR"]));
+        let out =
+            run("kdig", &args(&["@127.0.0.1", "-p", &addr.port().to_string(), flag, "+timeout=5", MISS, "NAPTR"]));
         assert!(out.contains("status: NXDOMAIN"), "kdig {flag}: {out}");
     }
 }
@@ -196,7 +231,12 @@ fn venv_python() -> Option<PathBuf> {
 #[test]
 fn dns_front_answers_dig_kdig_and_dnspython() -> Result<()> {
     let tmp = tempfile::tempdir()?;
-    let node = Node::start(&Setup { init: true, imports: vec![big_record(tmp.path())], extra_toml: zones(), ..Setup::default() })?;
+    let node = Node::start(&Setup {
+        init: true,
+        imports: vec![big_record(tmp.path())],
+        extra_toml: zones(),
+        ..Setup::default()
+    })?;
     let udp = node.door("dns-udp").context("dns-udp announced")?;
     let tcp = node.door("dns-tcp").context("dns-tcp announced")?;
     assert_eq!(udp.port(), tcp.port());
@@ -228,7 +268,8 @@ fn dns_front_answers_dig_kdig_and_dnspython() -> Result<()> {
         assert!(out.status.success() && stdout.contains(" passed, 0 failed"), "dnspython scenario failed");
     }
     // Still alive and answering after all of the above.
-    let out = run("dig", &args(&["@127.0.0.1", "-p", &udp.port().to_string(), "+time=5", "+tries=1", GS1_NAME, "NAPTR"]));
+    let out =
+        run("dig", &args(&["@127.0.0.1", "-p", &udp.port().to_string(), "+time=5", "+tries=1", GS1_NAME, "NAPTR"]));
     assert!(out.contains("status: NOERROR"), "{out}");
     Ok(())
 }

@@ -138,3 +138,47 @@ fn negotiation_redirects_headers_size_and_labels() {
         .unwrap();
     assert_eq!(&std::fs::read(&out).unwrap()[..4], b"\x89PNG");
 }
+
+fn snms_token(n: &TestNode) -> String {
+    let r = n.http().send(
+        "POST",
+        "/identity/token",
+        &[("Content-Type", "application/json")],
+        Some(&json!({"username": "admin", "password": n.secret}).to_string()),
+    );
+    r.json()["data"]["token"].as_str().unwrap_or_else(|| panic!("login: {}", r.body)).to_owned()
+}
+
+#[test]
+fn gs1_digital_link() {
+    let n = node();
+    let token = snms_token(&n);
+    for (code, handle) in [("6901234567892", DEMO.to_owned()), ("(01)06901234567892(21)SN-42", format!("{P}/EVIL"))] {
+        let r = n.http().send(
+            "POST",
+            "/identityv2/alias",
+            &[("Content-Type", "application/json"), ("Authorization", &token)],
+            Some(&json!({"scheme": "gs1", "code": code, "handle": handle}).to_string()),
+        );
+        assert_eq!(r.json()["status"], 1, "bind {code}: {}", r.body);
+    }
+    let c = n.http();
+    let html = [("Accept", "text/html")];
+    // GTIN (13 digits, as printed) -> the demo record, as JSON and as the page.
+    let j = c.get("/01/6901234567892").json();
+    assert_eq!(j["handle"], DEMO, "{j}");
+    let r = c.send("GET", "/01/06901234567892", &html, None);
+    assert!(r.status == 200 && r.body.contains(DEMO), "{}", r.status);
+    // A lot qualifies the GTIN; a serial selects the SGTIN binding.
+    assert_eq!(c.get("/01/06901234567892/10/LOT7").json()["handle"], DEMO);
+    assert_eq!(c.get("/01/06901234567892/21/SN-42").json()["handle"], format!("{P}/EVIL"));
+    assert_eq!(c.get("/01/06901234567892/10/LOT7/21/SN-42").json()["handle"], format!("{P}/EVIL"));
+    // A wrong check digit is a clear 400; an unbound key a 404.
+    let r = c.get("/01/6901234567891");
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("check digit"), "{}", r.body);
+    let r = c.send("GET", "/01/6901234567891", &html, None);
+    assert!(r.status == 400 && r.body.contains("check digit"));
+    assert_eq!(c.get("/01/06901234567892/21/NOT-BOUND").status, 404);
+    assert_eq!(c.get("/01/06901234567892/99/x").status, 400);
+}

@@ -112,7 +112,10 @@ impl DnsConfig {
                     p.add(format!("dns.zones[{i}]"), why);
                 }
             }
-            if self.zones[..i].iter().any(|o| o.origin.trim_end_matches('.').eq_ignore_ascii_case(z.origin.trim_end_matches('.'))) {
+            if self.zones[..i]
+                .iter()
+                .any(|o| o.origin.trim_end_matches('.').eq_ignore_ascii_case(z.origin.trim_end_matches('.')))
+            {
                 p.add(format!("dns.zones[{i}].origin"), "configured twice");
             }
         }

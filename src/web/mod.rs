@@ -10,6 +10,9 @@
 //!   graph or (`format=epcis`) as an EPCIS 2.0 document ([`epcis`]).
 //! * `GET /api/label/{identifier}?format=svg|png` — a printable QR label
 //!   ([`label`]).
+//! * `GET /01/{gtin}[/10/{lot}][/21/{serial}]` — GS1 Digital Link
+//!   ([`digital_link`]): the identifier bound to that GS1 key, answered
+//!   like its landing page.
 //! * `GET /_static/idnode.css` — the only stylesheet (no CDN, no fonts).
 //!
 //! Every page is built from a view struct ([`view`]) and a compile-checked
@@ -17,6 +20,7 @@
 //! HTML answer carries a strict Content-Security-Policy without script:
 //! values are escaped by maud and no script can run, even a stored one.
 
+pub mod digital_link;
 pub mod epcis;
 pub mod label;
 pub mod templates;
@@ -51,6 +55,7 @@ pub fn router(deps: ApiDeps) -> Router {
         .route("/", get(home))
         .route("/_static/idnode.css", get(css))
         .route("/_lookup", get(lookup))
+        .route("/01/{*rest}", get(digital_link::resolve))
         .route("/{*identifier}", get(landing))
         .with_state(st)
         .merge(api_router(deps))
@@ -166,17 +171,27 @@ async fn landing(
     headers: HeaderMap,
     req: axum::extract::Request,
 ) -> Response {
-    let tls = is_tls(req.extensions());
     let noredirect = crate::api::query_pairs(&uri).iter().any(|(k, _)| k == "noredirect");
-    let base = base_url(&deps, &headers, tls);
-    let html_wanted = wants_html(&headers);
+    let base = base_url(&deps, &headers, is_tls(req.extensions()));
+    answer(&deps, identifier, noredirect, &base, wants_html(&headers)).await
+}
+
+/// The landing answer for `identifier` (page, JSON, redirect or 404).
+pub(crate) async fn answer(
+    deps: &Deps,
+    identifier: String,
+    noredirect: bool,
+    base: &str,
+    html_wanted: bool,
+) -> Response {
     let d = deps.clone();
     let id = identifier.clone();
-    let built = tokio::task::spawn_blocking(move || view::Landing::build(&d, &id, &base, crate::unix_now())).await;
+    let b = base.to_owned();
+    let built = tokio::task::spawn_blocking(move || view::Landing::build(&d, &id, &b, crate::unix_now())).await;
     let landing = match built {
         Ok(Ok(l)) => l,
         Ok(Err(view::LandingError::BadIdentifier(why))) => {
-            let nf = view::NotFound::new(&deps, &identifier, Some(why));
+            let nf = view::NotFound::new(deps, &identifier, Some(why));
             return not_found(html_wanted, &nf, StatusCode::BAD_REQUEST);
         }
         Ok(Err(view::LandingError::Store(e))) => {
@@ -195,14 +210,12 @@ async fn landing(
         }
     };
     let Some(landing) = landing else {
-        let nf = view::NotFound::new(&deps, &identifier, None);
+        let nf = view::NotFound::new(deps, &identifier, None);
         return not_found(html_wanted, &nf, StatusCode::NOT_FOUND);
     };
+    let prefix = identifier.split('/').next().unwrap_or_default();
     if !noredirect
-        && deps
-            .cfg
-            .web
-            .redirects(idnode_registry::ident::prefix_of(identifier.as_bytes()).escape_ascii().to_string().as_str())
+        && deps.cfg.web.redirects(prefix)
         && let Some(url) = landing.redirect_url()
         && let Ok(v) = HeaderValue::from_str(url)
     {
@@ -217,6 +230,6 @@ async fn landing(
     }
 }
 
-fn not_found(html_wanted: bool, nf: &view::NotFound, status: StatusCode) -> Response {
+pub(crate) fn not_found(html_wanted: bool, nf: &view::NotFound, status: StatusCode) -> Response {
     if html_wanted { html(status, templates::not_found(nf)) } else { json(status, &nf.to_json(status)) }
 }

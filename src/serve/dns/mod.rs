@@ -33,7 +33,11 @@ pub fn front(cfg: &Config, store: Arc<dyn Store>) -> Result<Arc<DnsFront>> {
                 "vaa" => ZoneScheme::Vaa,
                 other => return Err(anyhow!("dns zone {}: unknown scheme {other:?}", z.origin)),
             };
-            let service = if z.naptr_service.is_empty() { default_dns_service(&z.scheme).to_owned() } else { z.naptr_service.clone() };
+            let service = if z.naptr_service.is_empty() {
+                default_dns_service(&z.scheme).to_owned()
+            } else {
+                z.naptr_service.clone()
+            };
             Ok(ZoneConfig {
                 scheme,
                 origin: z.origin.clone(),
@@ -85,12 +89,20 @@ pub async fn start(
         .with_context(|| format!("binding dns.listen {} (udp)", cfg.dns.listen))?;
     let udp_addr = sockets[0].local_addr()?;
     listeners.bound(door::DNS_UDP, udp_addr);
-    let threads = udp::spawn(sockets, front.clone(), Arc::new(metrics::DnsMetrics::new(door::DNS_UDP)), udp_limiter.clone(), listeners.child_token())?;
+    let threads = udp::spawn(
+        sockets,
+        front.clone(),
+        Arc::new(metrics::DnsMetrics::new(door::DNS_UDP)),
+        udp_limiter.clone(),
+        listeners.child_token(),
+    )?;
     listeners.threads(door::DNS_UDP, threads);
 
     // TCP on the UDP door's port (port 0: the one the kernel gave UDP).
     let tcp_addr = std::net::SocketAddr::new(cfg.dns.listen.ip(), udp_addr.port());
-    let tcp = tokio::net::TcpListener::bind(tcp_addr).await.with_context(|| format!("binding dns.listen {tcp_addr} (tcp)"))?;
+    let tcp = tokio::net::TcpListener::bind(tcp_addr)
+        .await
+        .with_context(|| format!("binding dns.listen {tcp_addr} (tcp)"))?;
     listeners.bound(door::DNS_TCP, tcp.local_addr()?);
     let conns = Arc::new(super::limits::ConnCounter::new(cfg.handle.tcp_max_connections_per_address));
     let door_of = |name: &'static str, listeners: &super::Listeners| stream::StreamDoor {
@@ -107,7 +119,9 @@ pub async fn start(
     let tls = match (need_tls, tls) {
         (false, _) => None,
         (true, Some(t)) => Some(t),
-        (true, None) => return Err(anyhow!("dns.tls_listen / dns.quic_listen need [http.tls] enabled (its certificate is used)")),
+        (true, None) => {
+            return Err(anyhow!("dns.tls_listen / dns.quic_listen need [http.tls] enabled (its certificate is used)"));
+        }
     };
     if let (Some(addr), Some(t)) = (cfg.dns.tls_listen, &tls) {
         let mut c = (**t).clone();
@@ -116,14 +130,18 @@ pub async fn start(
         let l = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding dns.tls_listen {addr}"))?;
         listeners.bound(door::DNS_TLS, l.local_addr()?);
         let (d, token) = (door_of(door::DNS_TLS, listeners), listeners.child_token());
-        listeners.spawn(door::DNS_TLS, async move { stream::run(l, d, Some(acceptor), token).await.map_err(anyhow::Error::from) });
+        listeners.spawn(door::DNS_TLS, async move {
+            stream::run(l, d, Some(acceptor), token).await.map_err(anyhow::Error::from)
+        });
     }
     if let (Some(addr), Some(t)) = (cfg.dns.quic_listen, &tls) {
         let ep = quic::endpoint(addr, t).with_context(|| format!("binding dns.quic_listen {addr}"))?;
         listeners.bound(door::DNS_QUIC, ep.local_addr()?);
         let m = Arc::new(metrics::DnsMetrics::new(door::DNS_QUIC));
         let (tracker, token, front, lim) = (listeners.tracker(), listeners.child_token(), front.clone(), udp_limiter);
-        listeners.spawn(door::DNS_QUIC, async move { quic::run(ep, front, m, lim, tracker, token).await.map_err(anyhow::Error::from) });
+        listeners.spawn(door::DNS_QUIC, async move {
+            quic::run(ep, front, m, lim, tracker, token).await.map_err(anyhow::Error::from)
+        });
     }
     Ok(())
 }

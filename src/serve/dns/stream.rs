@@ -32,7 +32,12 @@ pub struct StreamDoor {
 }
 
 /// Accepts until `cancel`; with `tls`, each connection is a TLS session first.
-pub async fn run(listener: TcpListener, door: StreamDoor, tls: Option<TlsAcceptor>, cancel: CancellationToken) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    door: StreamDoor,
+    tls: Option<TlsAcceptor>,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
     loop {
         let (sock, peer) = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
@@ -64,7 +69,12 @@ pub async fn run(listener: TcpListener, door: StreamDoor, tls: Option<TlsAccepto
     }
 }
 
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, peer: SocketAddr, door: &StreamDoor, cancel: &CancellationToken) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    peer: SocketAddr,
+    door: &StreamDoor,
+    cancel: &CancellationToken,
+) {
     let mut buf = Vec::new();
     let mut out = Vec::new();
     loop {

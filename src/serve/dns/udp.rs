@@ -39,7 +39,13 @@ pub fn spawn(
     Ok(out)
 }
 
-fn serve(sock: &UdpSocket, front: &DnsFront, metrics: &DnsMetrics, limiter: Option<&ClientLimiter>, cancel: &CancellationToken) {
+fn serve(
+    sock: &UdpSocket,
+    front: &DnsFront,
+    metrics: &DnsMetrics,
+    limiter: Option<&ClientLimiter>,
+    cancel: &CancellationToken,
+) {
     let mut buf = vec![0u8; RECV_BUF];
     let mut out = Vec::with_capacity(1500);
     while !cancel.is_cancelled() {
