@@ -51,8 +51,8 @@ impl DigitalLink {
     /// The GS1 key the alias is bound to.
     pub fn key(&self) -> Gs1Key {
         match &self.serial {
-            Some(s) => Gs1Key::Sgtin(Sgtin { gtin: self.gtin.clone(), serial: s.clone() }),
-            None => Gs1Key::Gtin(self.gtin.clone()),
+            Some(s) => Gs1Key::Sgtin(Sgtin { gtin: self.gtin, serial: s.clone() }),
+            None => Gs1Key::Gtin(self.gtin),
         }
     }
 }
