@@ -53,7 +53,8 @@ fn bench(c: &mut Criterion) {
             .collect();
         store.write_batch(ops, &ctx).unwrap();
         for i in chunk {
-            let a = Alias { scheme: "gs1".into(), code: gtin(*i).to_string(), target: format!("88.1/G{i}"), created: 1 };
+            let a =
+                Alias { scheme: "gs1".into(), code: gtin(*i).to_string(), target: format!("88.1/G{i}"), created: 1 };
             store.put_alias(&a).unwrap();
         }
     }
@@ -76,7 +77,9 @@ fn bench(c: &mut Criterion) {
     let malformed = query("0.2.9.8.7.6.5.4.3.2.1.0.9.6.6.gtin.gs1.id.onsepc.com.");
     let foreign = query("www.example.com.");
     let mut out = Vec::with_capacity(1500);
-    for (label, q, rcode) in [("hit", &hit, 0), ("miss", &miss, 3), ("malformed", &malformed, 3), ("refused", &foreign, 5)] {
+    for (label, q, rcode) in
+        [("hit", &hit, 0), ("miss", &miss, 3), ("malformed", &malformed, 3), ("refused", &foreign, 5)]
+    {
         assert_eq!(front.answer(q, Transport::Udp, &mut out).rcode, Some(rcode), "{label}");
         c.bench_function(&format!("dns_{label}_{n}_aliases"), |b| {
             b.iter(|| front.answer(std::hint::black_box(q), Transport::Udp, &mut out))

@@ -8,7 +8,8 @@ use idnode_resolver::dns::fuzzing;
 #[test]
 fn dns_corpus_and_mutations() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/dns_request");
-    let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
+    let mut seeds: Vec<Vec<u8>> =
+        std::fs::read_dir(&dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
     seeds.sort();
     assert!(seeds.len() >= 5, "seed corpus missing in {}", dir.display());
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;

@@ -237,3 +237,35 @@ mod admin_over_the_wire {
         assert_eq!(send(&engine, &list).header.response_code.0, 402);
     }
 }
+
+#[test]
+fn alias_form_answers_with_the_bound_record_over_the_handle_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open_path(dir.path()).unwrap());
+    init_store(store.as_ref(), "88.118.8", CasePolicy::CaseSensitive, 1).unwrap();
+    let ctx = WriteCtx::new(1, "t");
+    store.create_record(b"88.118.8/BOUND", vec![Value::new(1, "URL", "https://example.org/b")], false, &ctx).unwrap();
+    let alias = idnode_registry::model::Alias {
+        scheme: "gs1".into(),
+        code: "06901234567892".into(),
+        target: "88.118.8/BOUND".into(),
+        created: 1,
+    };
+    store.put_alias(&alias).unwrap();
+    let store: Arc<dyn Store> = store;
+    let engine = Engine::new(store, EngineConfig::default());
+    // Any spelling of the GTIN (GTIN-13 here) finds the canonical alias.
+    let m = ask(&engine, "gs1:6901234567892", OpFlags::PO);
+    assert_eq!(m.header.response_code.0, 1);
+    match m.body {
+        Body::ResolutionResponse(r) => {
+            assert_eq!(r.handle, b"gs1:6901234567892", "the handle is echoed as asked");
+            assert_eq!(r.values[0].data, b"https://example.org/b");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Unbound, malformed (bad check digit) and unknown-scheme codes: not found here.
+    assert_ne!(ask(&engine, "gs1:6901234567885", OpFlags::PO).header.response_code.0, 1);
+    assert_ne!(ask(&engine, "gs1:6901234567891", OpFlags::PO).header.response_code.0, 1);
+    assert_ne!(ask(&engine, "isbn:6901234567892", OpFlags::PO).header.response_code.0, 1);
+}

@@ -47,7 +47,7 @@ fn env_overrides_apply_on_top_of_the_file() {
             ("IDNODE_HANDLE__UDP_SOCKETS", "3"),
             ("IDNODE_HTTP__ALLOW_PLAIN_HTTP_AUTH", "true"),
             ("IDNODE_HANDLE__SITE__ADDRESSES", "10.0.0.1, 10.0.0.2"),
-            ("IDNODE_DNS__ZONES", r#"["a.example."]"#),
+            ("IDNODE_DNS__MAX_UDP_PAYLOAD", "1400"),
             ("IDNODE_NODE__ROLE", "top"),
             ("IDNODE_HANDLE__SITE__RECORD_FILE", "site.bin"),
             ("IDNODE_CONFIG", "ignored.toml"),
@@ -62,7 +62,7 @@ fn env_overrides_apply_on_top_of_the_file() {
     assert_eq!(cfg.handle.udp_sockets, 3);
     assert!(cfg.http.allow_plain_http_auth);
     assert_eq!(cfg.handle.site.addresses, vec!["10.0.0.1", "10.0.0.2"]);
-    assert_eq!(cfg.dns.zones, vec!["a.example."]);
+    assert_eq!(cfg.dns.max_udp_payload, 1400);
     assert_eq!(cfg.handle.site.record_file, Some(PathBuf::from("site.bin")));
 }
 
@@ -93,6 +93,7 @@ fn validate_reports_every_problem() {
     cfg.handle.site.addresses = vec!["0.0.0.0".into(), "host".into()];
     cfg.http.listen = "0.0.0.0:2641".parse().unwrap();
     cfg.dns.enabled = true;
+    cfg.dns.max_udp_payload = 100;
     cfg.limits.max_message_bytes = 1 << 20;
     cfg.telemetry.log_level = "info,[".into();
     cfg.http.tls.key_file = cfg.http.tls.cert_file.clone();
@@ -108,7 +109,7 @@ fn validate_reports_every_problem() {
         "handle.site.addresses[1]",
         "http.listen",
         "dns.zones",
-        "dns.enabled",
+        "dns.max_udp_payload",
         "node.role",
         "limits.max_message_bytes",
         "telemetry.log_level",

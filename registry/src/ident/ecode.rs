@@ -203,7 +203,11 @@ mod tests {
                 Charset::Digits => format!("[0-9]{{1,{}}}", row.md_max),
                 Charset::DigitsUpper => format!("[0-9A-Z]{{1,{}}}", row.md_max),
             };
-            (Just(row.version), proptest::string::string_regex(&format!("[0-9]{{{}}}", row.nsi_len)).unwrap(), proptest::string::string_regex(&md).unwrap())
+            (
+                Just(row.version),
+                proptest::string::string_regex(&format!("[0-9]{{{}}}", row.nsi_len)).unwrap(),
+                proptest::string::string_regex(&md).unwrap(),
+            )
                 .prop_map(|(v, nsi, md)| format!("{v}{nsi}{md}"))
         })
     }

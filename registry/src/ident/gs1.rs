@@ -221,7 +221,8 @@ impl Sgtin {
         let rest = text.strip_prefix("(01)").ok_or(Gs1Error::Syntax { why: "an SGTIN starts with (01)" })?;
         let gtin_len = rest.find('(').ok_or(Gs1Error::Syntax { why: "an SGTIN needs (21) after the GTIN" })?;
         let gtin = Gtin::parse(&rest[..gtin_len])?;
-        let serial = rest[gtin_len..].strip_prefix("(21)").ok_or(Gs1Error::Syntax { why: "expected (21) after the GTIN" })?;
+        let serial =
+            rest[gtin_len..].strip_prefix("(21)").ok_or(Gs1Error::Syntax { why: "expected (21) after the GTIN" })?;
         Ok(Sgtin { gtin, serial: Serial::parse(serial)? })
     }
 

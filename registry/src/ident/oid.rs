@@ -81,7 +81,9 @@ impl Oid {
         }
         if root != "2" {
             let second = &arcs[1];
-            let small = second.len() <= 2 && second.bytes().all(|b| b.is_ascii_digit()) && second.parse::<u8>().is_ok_and(|n| n < 40);
+            let small = second.len() <= 2
+                && second.bytes().all(|b| b.is_ascii_digit())
+                && second.parse::<u8>().is_ok_and(|n| n < 40);
             if !small {
                 return Err(OidError::BadSecond { root: root.clone(), arc: second.clone() });
             }

@@ -41,7 +41,8 @@ impl Registrar {
         if self.store().get_record(&key)?.is_none() {
             return Err(ServiceError::NotFound);
         }
-        let alias = Alias { scheme: scheme.as_str().to_owned(), code: code.clone(), target: target.to_owned(), created: now };
+        let alias =
+            Alias { scheme: scheme.as_str().to_owned(), code: code.clone(), target: target.to_owned(), created: now };
         self.store().put_alias(&alias)?;
         self.audit(actor, "alias.bind", format!("{scheme}:{code}"), format!("-> {target}"), now)?;
         Ok(alias)
@@ -61,10 +62,10 @@ impl Registrar {
     pub fn alias(&self, actor: &Actor, scheme: &str, code: &str) -> Result<Alias, ServiceError> {
         let scheme = scheme_of(scheme)?;
         let code = canonical(scheme, code)?;
-        let alias = self.store().get_alias(scheme.as_str(), &code)?.ok_or(ServiceError::EntityNotFound {
-            what: "alias",
-            key: format!("{scheme}:{code}"),
-        })?;
+        let alias = self
+            .store()
+            .get_alias(scheme.as_str(), &code)?
+            .ok_or(ServiceError::EntityNotFound { what: "alias", key: format!("{scheme}:{code}") })?;
         let id = parse_handle(&alias.target)?;
         access::check_read(actor, &access::governing(self.store(), id.prefix())?)?;
         Ok(alias)
@@ -111,12 +112,22 @@ mod tests {
         assert_eq!(resolve_asked(&*f.store, "gs1:6901234567891"), None);
         // Another enterprise may neither rebind nor read it.
         create(&f, "88.1.2/q");
-        assert!(matches!(f.reg.bind_alias(&user(2), "gs1", "6901234567892", "88.1.2/q", NOW), Err(ServiceError::Forbidden(_))));
+        assert!(matches!(
+            f.reg.bind_alias(&user(2), "gs1", "6901234567892", "88.1.2/q", NOW),
+            Err(ServiceError::Forbidden(_))
+        ));
         assert!(matches!(f.reg.alias(&user(2), "gs1", "6901234567892"), Err(ServiceError::Forbidden(_))));
         // Bad input names the field; a missing target is NotFound.
-        assert!(matches!(f.reg.bind_alias(&admin(), "isbn", "1", "88.1.1/p1", NOW), Err(ServiceError::Invalid { field, .. }) if field == "scheme"));
-        assert!(matches!(f.reg.bind_alias(&admin(), "oid", "1..2", "88.1.1/p1", NOW), Err(ServiceError::Invalid { field, .. }) if field == "code"));
-        assert!(matches!(f.reg.bind_alias(&admin(), "oid", "1.2.156.9", "88.1.1/none", NOW), Err(ServiceError::NotFound)));
+        assert!(
+            matches!(f.reg.bind_alias(&admin(), "isbn", "1", "88.1.1/p1", NOW), Err(ServiceError::Invalid { field, .. }) if field == "scheme")
+        );
+        assert!(
+            matches!(f.reg.bind_alias(&admin(), "oid", "1..2", "88.1.1/p1", NOW), Err(ServiceError::Invalid { field, .. }) if field == "code")
+        );
+        assert!(matches!(
+            f.reg.bind_alias(&admin(), "oid", "1.2.156.9", "88.1.1/none", NOW),
+            Err(ServiceError::NotFound)
+        ));
         f.reg.unbind_alias(&user(1), "gs1", "06901234567892", NOW).unwrap();
         assert_eq!(resolve_asked(&*f.store, "gs1:6901234567892"), None);
     }

@@ -22,7 +22,8 @@ pub fn front() -> &'static DnsFront {
         let store: Arc<dyn Store> = Arc::new(SledStore::open_path(&dir).expect("fuzz store"));
         let ctx = WriteCtx::new(1, "fuzz");
         store.put_prefix(&Prefix::homed("88.1", 1), &ctx).expect("prefix");
-        let values = (1..=6).map(|i| Value::new(i, "URL", format!("https://example.org/{i}/{}", "z".repeat(60)))).collect();
+        let values =
+            (1..=6).map(|i| Value::new(i, "URL", format!("https://example.org/{i}/{}", "z".repeat(60)))).collect();
         store.create_record(b"88.1/a", values, true, &ctx).expect("record");
         for (scheme, code) in [("oid", "1.2.156.1"), ("gs1", "06901234567892"), ("ecode", "100010000000012345")] {
             let a = Alias { scheme: scheme.into(), code: code.into(), target: "88.1/a".into(), created: 1 };
@@ -65,7 +66,10 @@ pub fn request(data: &[u8]) {
         assert!(out[2] & 0x80 != 0, "answer without QR");
         let m = Message::from_vec(&out).expect("our answer decodes");
         if transport == Transport::Udp {
-            let limit = Message::from_vec(data).ok().and_then(|q| q.edns.map(|e| e.max_payload().clamp(512, 1232))).unwrap_or(512);
+            let limit = Message::from_vec(data)
+                .ok()
+                .and_then(|q| q.edns.map(|e| e.max_payload().clamp(512, 1232)))
+                .unwrap_or(512);
             assert!(out.len() <= usize::from(limit), "UDP answer of {} bytes over {limit}", out.len());
         }
         drop(m);

@@ -137,7 +137,8 @@ impl std::fmt::Debug for DnsFront {
 }
 
 fn name(text: &str, origin: &str) -> Result<Name, ConfigError> {
-    let mut n = Name::from_ascii(text).map_err(|e| ConfigError { origin: origin.into(), why: format!("{text:?}: {e}") })?;
+    let mut n =
+        Name::from_ascii(text).map_err(|e| ConfigError { origin: origin.into(), why: format!("{text:?}: {e}") })?;
     n.set_fqdn(true);
     Ok(n.to_lowercase())
 }
@@ -149,7 +150,15 @@ impl DnsFront {
             let origin = name(&z.origin, &z.origin)?;
             let err = |why: &str| ConfigError { origin: z.origin.clone(), why: why.into() };
             let mname = z.name_servers.first().ok_or_else(|| err("needs at least one name server"))?;
-            let soa = SOA::new(name(mname, &z.origin)?, name(&z.hostmaster, &z.origin)?, z.serial, 3600, 600, 604_800, z.negative_ttl);
+            let soa = SOA::new(
+                name(mname, &z.origin)?,
+                name(&z.hostmaster, &z.origin)?,
+                z.serial,
+                3600,
+                600,
+                604_800,
+                z.negative_ttl,
+            );
             let soa = Record::from_rdata(origin.clone(), z.ttl.min(z.negative_ttl), RData::SOA(soa));
             let ns = z
                 .name_servers

@@ -17,8 +17,11 @@ pub fn url_values(rec: &RecordBytes) -> Vec<String> {
         .filter_map(|v| {
             let data = std::str::from_utf8(v.data).ok()?;
             let lower = data.get(..8).unwrap_or(data).to_ascii_lowercase();
-            let urlish = v.value_type.eq_ignore_ascii_case(b"URL") || lower.starts_with("http://") || lower.starts_with("https://");
-            (urlish && !data.is_empty() && data.len() <= 250 && !data.bytes().any(|b| b.is_ascii_control())).then(|| (v.index, data.to_owned()))
+            let urlish = v.value_type.eq_ignore_ascii_case(b"URL")
+                || lower.starts_with("http://")
+                || lower.starts_with("https://");
+            (urlish && !data.is_empty() && data.len() <= 250 && !data.bytes().any(|b| b.is_ascii_control()))
+                .then(|| (v.index, data.to_owned()))
         })
         .collect();
     out.sort_by_key(|(i, _)| *i);
