@@ -76,6 +76,10 @@ pub enum Command {
     Resolve(crate::resolve_cmd::ResolveArgs),
     /// The store backend: migrate (PostgreSQL schema), status, copy between backends.
     Store(crate::store_cmd::StoreArgs),
+    /// Print the chain of linked identifiers around one identifier as a tree.
+    Trace(crate::trace_cmd::TraceArgs),
+    /// Write a printable QR label (SVG or PNG) for an identifier.
+    Label(crate::trace_cmd::LabelArgs),
     /// Print the version.
     Version,
 }

@@ -48,6 +48,10 @@ pub use store_budget::ByteSize;
 mod store;
 pub use store::{PostgresConfig, StoreBackend};
 
+#[path = "config/web.rs"]
+mod web;
+pub use web::WebConfig;
+
 /// Prefix of environment overrides: `IDNODE_HTTP__LISTEN=127.0.0.1:9000`
 /// sets `[http] listen`. `__` separates nesting levels; a single `_` is part
 /// of a key name (`IDNODE_NODE__DATA_DIR` sets `[node] data_dir`).
@@ -81,6 +85,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub federation: FederationConfig,
     pub mirror: MirrorConfig,
+    pub web: WebConfig,
 }
 
 /// What this node is in the hierarchy (design.md §2).

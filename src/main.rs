@@ -29,6 +29,8 @@ mod serve;
 mod store_cmd;
 mod store_watch;
 mod telemetry;
+mod trace_cmd;
+mod web;
 
 use std::process::ExitCode;
 
@@ -82,6 +84,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(args) => cli_admin::stats(args, &cfg)?,
         Command::Resolve(args) => resolve_cmd::run(args)?,
         Command::Store(args) => store_cmd::run(args, &cfg)?,
+        Command::Trace(args) => trace_cmd::trace(args, &cfg)?,
+        Command::Label(args) => trace_cmd::label(args, &cfg)?,
         Command::Serve => serve_command(cfg)?,
     }
     Ok(ExitCode::SUCCESS)

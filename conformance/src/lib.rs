@@ -7,6 +7,7 @@
 //! The binary is `target/<profile>/idnode` (built by the test command before
 //! the tests run) or `$IDNODE_BIN`.
 
+pub mod browser;
 pub mod http1;
 
 use std::io::{BufRead, BufReader, Read, Write};

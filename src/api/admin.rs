@@ -242,6 +242,7 @@ pub fn local_router(deps: ApiDeps) -> Router {
 
 fn build(deps: ApiDeps, auth: AuthMode) -> Router {
     let reg = deps.reg.clone();
+    let pages = crate::web::api_router(deps.clone());
     let limiter = AuthState::new(false, Vec::new(), deps.throttle.clone());
     let st = Arc::new(Admin { deps, reg, auth, limiter });
     routes()
@@ -250,6 +251,7 @@ fn build(deps: ApiDeps, auth: AuthMode) -> Router {
         .route("/admin/", any(unknown_endpoint))
         .route("/admin/{*rest}", any(unknown_endpoint))
         .with_state(st)
+        .merge(pages)
 }
 
 async fn unknown_endpoint() -> AdminError {

@@ -115,7 +115,8 @@ pub fn response(family: Family, status: StatusCode, message: &str) -> Response {
 fn is_json(r: &Response) -> bool {
     r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
         let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        mime.ends_with("/json") || mime.ends_with("+json") || mime == "application/javascript"
+        // text/html: the error pages of src/web (browsers asked for HTML).
+        mime.ends_with("/json") || mime.ends_with("+json") || mime == "application/javascript" || mime == "text/html"
     })
 }
 

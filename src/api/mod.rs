@@ -43,6 +43,10 @@ pub struct ApiDeps {
     /// reservation ledger, audit, change log) shared by every door; the
     /// daemon hands the same instance to the Handle engine.
     pub reg: Arc<Registrar>,
+    /// The reverse link index (issue 12), one per store.
+    pub refs: Arc<idnode_registry::service::refs::RefIndex>,
+    /// The node's server key: landing pages are signed with it when set.
+    pub signer: Option<Arc<idnode_resolver::auth::sign::ServerSigner>>,
 }
 
 impl ApiDeps {
@@ -51,14 +55,30 @@ impl ApiDeps {
         let throttle = Arc::new(LoginThrottle::new(&cfg.http.limits));
         let sealer = Arc::new(Sealer::in_data_dir(cfg.data_dir()));
         let reg = Arc::new(Registrar::new(store.clone(), snms::limits_of(&cfg)));
-        ApiDeps { store, cfg, site_record: Arc::from(Vec::new()), outbox: None, mirror: None, throttle, sealer, reg }
+        let refs = Arc::new(idnode_registry::service::refs::RefIndex::new(store.clone()));
+        ApiDeps {
+            store,
+            cfg,
+            site_record: Arc::from(Vec::new()),
+            outbox: None,
+            mirror: None,
+            throttle,
+            sealer,
+            reg,
+            refs,
+            signer: None,
+        }
     }
 }
 
 /// The public HTTP door's API routes (REST and SNMS); the admin API is
 /// served on its own listener ([`admin::router`]).
 pub fn router(deps: ApiDeps) -> Router {
-    Router::new().merge(rest::router(deps.clone())).merge(snms::router(deps.clone())).merge(admin::openapi::router())
+    Router::new()
+        .merge(rest::router(deps.clone()))
+        .merge(snms::router(deps.clone()))
+        .merge(admin::openapi::router())
+        .merge(crate::web::router(deps))
 }
 
 /// The pairs of a URL's query string through axum's `Query` extractor

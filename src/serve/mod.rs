@@ -147,6 +147,7 @@ pub async fn run_until(
     api_deps.site_record = site_arc;
     api_deps.outbox = fed.outbox.clone();
     api_deps.mirror = fed.mirror.clone();
+    api_deps.signer = Some(signer.clone());
     let throttle = api_deps.throttle.clone();
     migrate_v1_verifiers(&api_deps).await?;
     let shapes = crate::api::errors::Shapes::new(&cfg);

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod link;
 pub mod log;
 pub mod prefix;
 pub mod pubkey;

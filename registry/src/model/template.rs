@@ -132,7 +132,14 @@ impl Template {
                     format!("longer than {MAX_TYPE_CHARS} characters"),
                 ));
             }
-            if !it.metadata.data_type.eq_ignore_ascii_case("string") {
+            if it.metadata.data_type == super::link::TEMPLATE_DATA_TYPE {
+                if !super::link::is_link_type(it.id_type.as_bytes()) {
+                    return Err(violation(
+                        format!("items[{i}].idType"),
+                        format!("a reference item's idType must start with {:?}", super::link::TYPE_PREFIX),
+                    ));
+                }
+            } else if !it.metadata.data_type.eq_ignore_ascii_case("string") {
                 return Err(violation(
                     format!("items[{i}].metadata.type"),
                     format!("{:?} is not supported (only \"string\")", it.metadata.data_type),
@@ -207,6 +214,11 @@ impl Template {
             let Ok(text) = std::str::from_utf8(&v.data) else {
                 return Err(violation(format!("value[{i}].data.value"), "not UTF-8 text"));
             };
+            if item.metadata.data_type == super::link::TEMPLATE_DATA_TYPE
+                && let Some(Err(e)) = super::link::Link::from_parts(&v.value_type, &v.data)
+            {
+                return Err(violation(format!("value[{i}].data.value"), e.to_string()));
+            }
             let n = text.chars().count();
             if n > MAX_SNMS_VALUE_CHARS {
                 return Err(violation(

@@ -201,6 +201,7 @@ impl Registrar {
             values.push(Value::new(v.index, v.value_type.as_bytes(), v.data.as_bytes()));
         }
         tpl.validate_values(&values[1..])?;
+        super::refs::check_links(self.store(), &values)?;
         if !auth.is_empty() {
             let json = serde_json::to_string(&auth).unwrap_or_default();
             values.push(Value::new(AUTH_INDEX, AUTH_TYPE, json).with_permissions(perm::SECRET));

@@ -36,8 +36,10 @@ pub mod identifiers;
 pub mod prefixes;
 pub mod quota;
 pub mod records;
+pub mod refs;
 pub mod stats;
 pub mod templates;
+pub mod trace;
 
 pub use error::{QuotaKind, ServiceError};
 

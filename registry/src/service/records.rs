@@ -73,6 +73,14 @@ impl Registrar {
 
     fn write_one(&self, op: RecordOp, ctx: &WriteCtx) -> RecordResult {
         let now = ctx.now;
+        // Typed references (`REF.<relation>`) are checked on every door.
+        if let RecordOp::Create { values, .. }
+        | RecordOp::Replace { values, .. }
+        | RecordOp::AddValues { values, .. }
+        | RecordOp::ModifyValues { values, .. } = &op
+        {
+            super::refs::check_links(self.store(), values)?;
+        }
         let prefix = self.governing(op.key());
         let deletes = matches!(op, RecordOp::Delete { .. });
         let mut admission = None;

@@ -55,11 +55,17 @@ fn check_prefix_field(prefix: &str) -> Result<(), ServiceError> {
 
 fn check_metadata(i: usize, it: &ItemInput, create: bool) -> Result<ItemMetadata, ServiceError> {
     let f = |s: &str| format!("items[{i}].metadata.{s}");
+    let reference =
+        it.data_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(crate::model::link::TEMPLATE_DATA_TYPE));
     if let Some(t) = &it.data_type
         && !t.is_empty()
         && !t.eq_ignore_ascii_case("string")
+        && !reference
     {
-        return Err(ServiceError::invalid(f("type"), format!("{t:?} is not supported (only \"string\")")));
+        return Err(ServiceError::invalid(
+            f("type"),
+            format!("{t:?} is not supported (only \"string\" or \"reference\")"),
+        ));
     }
     if create && it.min_length.is_none() {
         return Err(ServiceError::invalid(f("minLength"), "required"));
@@ -77,7 +83,8 @@ fn check_metadata(i: usize, it: &ItemInput, create: bool) -> Result<ItemMetadata
     {
         return Err(ServiceError::invalid(f("minLength"), format!("{min} is greater than maxLength {max}")));
     }
-    Ok(ItemMetadata { data_type: "string".into(), min_length: it.min_length, max_length: it.max_length })
+    let data_type = if reference { crate::model::link::TEMPLATE_DATA_TYPE } else { "string" };
+    Ok(ItemMetadata { data_type: data_type.into(), min_length: it.min_length, max_length: it.max_length })
 }
 
 fn check_item_names(i: usize, it: &ItemInput) -> Result<(), ServiceError> {

@@ -557,6 +557,38 @@ pub trait Store: Send + Sync + fmt::Debug {
         self.set_consumer_position(consumer, position, ctx.now)?;
         Ok(r)
     }
+
+    // -------------------------------------------- link index (issue 12)
+    // Maintained only by `service::refs::RefIndex` from the change log; a
+    // backend without these methods has no `up` traces (the default bodies
+    // say so). Writes here need not be durable on return: the index's
+    // consumer position, stored after them, is (and a replay is idempotent).
+
+    /// Replaces the links recorded for the record `source` (canonical key)
+    /// by `links` (relation, target canonical key), forward and reverse,
+    /// atomically.
+    fn set_links(&self, source: &[u8], links: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let _ = (source, links);
+        Err(StoreError::Backend("this store keeps no link index".into()))
+    }
+
+    /// Records linking to `target` (canonical key), as (source canonical
+    /// key, relation), in (source, relation) order strictly after `after`,
+    /// at most `limit`.
+    fn links_to(
+        &self,
+        target: &[u8],
+        after: Option<(&[u8], &str)>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, String)>, StoreError> {
+        let _ = (target, after, limit);
+        Err(StoreError::Backend("this store keeps no link index".into()))
+    }
+
+    /// Empties the link index (before a rebuild).
+    fn clear_links(&self) -> Result<(), StoreError> {
+        Err(StoreError::Backend("this store keeps no link index".into()))
+    }
 }
 
 /// Convenience wrappers over [`Store::write`].

@@ -61,6 +61,7 @@ const CHANGES_PER_GROUP: usize = 256;
 mod cas;
 mod changelog;
 mod snapshot;
+mod links;
 mod write;
 use changelog::{decode_group, group_bytes, last_change};
 pub use snapshot::index_bytes_for as read_snapshot_index_bytes;
@@ -1035,5 +1036,22 @@ impl Store for SledStore {
         }
         let mark = ConsumerPosition { name: consumer.to_owned(), position, updated: ctx.now };
         self.apply_marked(ops, ctx, Some(mark))
+    }
+
+    fn set_links(&self, source: &[u8], links: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        links::set_links(&self.db, source, links)
+    }
+
+    fn links_to(
+        &self,
+        target: &[u8],
+        after: Option<(&[u8], &str)>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, String)>, StoreError> {
+        links::links_to(&self.db, target, after, limit)
+    }
+
+    fn clear_links(&self) -> Result<(), StoreError> {
+        links::clear_links(&self.db)
     }
 }
