@@ -23,6 +23,7 @@
 //! and per account, `governor`), which answers 429 with `Retry-After`.
 
 pub mod sealed;
+pub mod web;
 pub mod throttle;
 
 use std::collections::{HashMap, VecDeque};
