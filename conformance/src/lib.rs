@@ -8,6 +8,7 @@
 //! the tests run) or `$IDNODE_BIN`.
 
 pub mod http1;
+pub mod web;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};

@@ -190,6 +190,11 @@ pub async fn templates(State(st): State<Console>, w: Web) -> Response {
             label { "Prefix " input name="prefix" required value=(from.as_ref().map(|t| t.prefix.as_str()).unwrap_or("")); }
             label { "Version " input name="version" required; }
             label { "Description " input name="description" value=(from.as_ref().map(|t| t.description.as_str()).unwrap_or("")); }
+            label { "Industry category (e.g. C) " input name="industry_category" required value=(from.as_ref().map(|t| t.industry_category.as_str()).unwrap_or("")); }
+            label { "Industry specific (e.g. 34) " input name="industry_specific" required value=(from.as_ref().map(|t| t.industry_specific.as_str()).unwrap_or("")); }
+            label { "Industry trade (e.g. 341) " input name="industry_trade" required value=(from.as_ref().map(|t| t.industry_trade.as_str()).unwrap_or("")); }
+            label { "Industry subclass (e.g. 3411) " input name="industry_subclass" required value=(from.as_ref().map(|t| t.industry_subclass.as_str()).unwrap_or("")); }
+            label { "Type " select name="object_type" { option value="1" { "1 active identifier carrier" } option value="2" selected { "2 other" } } }
             label { "Items, one per line: name,idType,index,required(0/1),minLength,maxLength"
                 textarea name="items" rows="6" cols="60" required { (items_text) } }
             p { button type="submit" { "Create" } }
@@ -235,9 +240,12 @@ pub async fn create_template(State(st): State<Console>, w: Web) -> Response {
         prefix: w.f("prefix").unwrap_or("").trim().to_owned(),
         version: w.f("version").unwrap_or("").trim().to_owned(),
         description: w.f("description").map(str::to_owned),
-        object_type: Some(2),
+        industry_category: w.f("industry_category").map(|s| s.trim().to_owned()),
+        industry_specific: w.f("industry_specific").map(|s| s.trim().to_owned()),
+        industry_trade: w.f("industry_trade").map(|s| s.trim().to_owned()),
+        industry_subclass: w.f("industry_subclass").map(|s| s.trim().to_owned()),
+        object_type: Some(if w.f("object_type") == Some("1") { 1 } else { 2 }),
         items,
-        ..Default::default()
     };
     let (reg, actor) = (st.deps.reg.clone(), s.actor.clone());
     match blocking(move || reg.template_create(&actor, &input, crate::unix_now())).await {
