@@ -285,7 +285,7 @@ fn console_and_portal() -> Result<()> {
     )?;
     assert_eq!(bad.status, 422);
     let html = bad.text();
-    let err = text_after(&html, "data-field=\"v2001\">").context("message next to v2001")?;
+    let err = text_after(&html, "data-field=\"v2001\">").with_context(|| format!("message next to v2001: {html}"))?;
     assert!(err.contains("maxLength 8"), "{err}");
     let missing = ent.post_form("/portal/register", &[("csrf", &csrf), ("prefix", ACME), ("suffix", "one")])?;
     assert!(text_after(&missing.text(), "data-field=\"v2000\">").is_some_and(|m| m.contains("required")));
