@@ -159,7 +159,8 @@ fn console_and_portal() -> Result<()> {
     // A short load: resolutions over Handle TCP.
     let n = 60;
     for i in 0..n {
-        let req = resolution_request(i + 1, &format!("{}/LOT2026-000451", "88.118.8.1001"), &[], &[], OpFlags::PO, V, V);
+        let req =
+            resolution_request(i + 1, &format!("{}/LOT2026-000451", "88.118.8.1001"), &[], &[], OpFlags::PO, V, V);
         let _ = tcp_exchange(node.handle_tcp, &req, false)?;
     }
     let r = op.get("/console")?;
@@ -215,7 +216,10 @@ fn console_and_portal() -> Result<()> {
     )?;
     assert_eq!(wrong.status, 403);
     assert!(ok(&op.get(&format!("/console/prefix/{ACME}"))?, "acme")?.contains("awaiting review"), "unchanged");
-    let r = op.post_form(&format!("/console/prefix/{ACME}/action"), &[("do", "approve"), ("confirm", "yes"), ("csrf", &csrf)])?;
+    let r = op.post_form(
+        &format!("/console/prefix/{ACME}/action"),
+        &[("do", "approve"), ("confirm", "yes"), ("csrf", &csrf)],
+    )?;
     assert_eq!(r.status, 303, "{}", r.text());
     let html = ok(&op.get(&format!("/console/prefix/{ACME}"))?, "acme")?;
     assert!(html.contains("<b class=\"state\">enabled</b>"), "{html}");
@@ -256,7 +260,8 @@ fn console_and_portal() -> Result<()> {
     login(&mut aud, "/console", "aud1", "aud1-password")?;
     ok(&aud.get("/console/audit")?, "auditor reads the audit log")?;
     let c = csrf_of(&ok(&aud.get(&format!("/console/prefix/{BETA}/action?do=approve"))?, "confirm")?).unwrap();
-    let r = aud.post_form(&format!("/console/prefix/{BETA}/action"), &[("do", "approve"), ("confirm", "yes"), ("csrf", &c)])?;
+    let r = aud
+        .post_form(&format!("/console/prefix/{BETA}/action"), &[("do", "approve"), ("confirm", "yes"), ("csrf", &c)])?;
     assert_eq!(r.status, 403, "auditors do not act");
 
     // --- Portal: an enterprise user.
@@ -291,7 +296,8 @@ fn console_and_portal() -> Result<()> {
     assert!(text_after(&missing.text(), "data-field=\"v2000\">").is_some_and(|m| m.contains("required")));
     let no_csrf = ent.post_form("/portal/register", &[("prefix", ACME), ("suffix", "one"), ("v2000", "M-1")])?;
     assert_eq!(no_csrf.status, 403);
-    let good = ent.post_form("/portal/register", &[("csrf", &csrf), ("prefix", ACME), ("suffix", "one"), ("v2000", "M-1")])?;
+    let good =
+        ent.post_form("/portal/register", &[("csrf", &csrf), ("prefix", ACME), ("suffix", "one"), ("v2000", "M-1")])?;
     assert!(ok(&good, "register")?.contains("registered"));
     let (st, body) = http_get(node.http, &format!("/api/handles/{ACME}/one"))?;
     assert_eq!(st, 200, "{body}");

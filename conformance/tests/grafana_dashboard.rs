@@ -83,6 +83,8 @@ fn dashboard_is_valid_and_uses_exported_metrics() -> Result<()> {
 
 #[test]
 fn names_are_found_in_expressions() {
-    let n = metric_names("histogram_quantile(0.5, sum by (le) (rate(idnode_request_duration_seconds_bucket[5m]))) + x_idnode_no");
+    let n = metric_names(
+        "histogram_quantile(0.5, sum by (le) (rate(idnode_request_duration_seconds_bucket[5m]))) + x_idnode_no",
+    );
     assert_eq!(n.into_iter().collect::<Vec<_>>(), vec!["idnode_request_duration_seconds_bucket".to_owned()]);
 }

@@ -23,8 +23,8 @@
 //! and per account, `governor`), which answers 429 with `Retry-After`.
 
 pub mod sealed;
-pub mod web;
 pub mod throttle;
+pub mod web;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;

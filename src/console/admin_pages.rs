@@ -113,13 +113,9 @@ pub async fn create_account(State(st): State<Console>, w: Web) -> Response {
         if let Some(id) = enterprise {
             deps.reg.ent_detail(&actor, Some(id))?;
         }
-        let (phc, v1) = crate::api::snms::account_hashes(
-            &deps.sealer,
-            &username,
-            password.as_bytes(),
-            deps.cfg.snms.hashed_login,
-        )
-        .map_err(ServiceError::Rejected)?;
+        let (phc, v1) =
+            crate::api::snms::account_hashes(&deps.sealer, &username, password.as_bytes(), deps.cfg.snms.hashed_login)
+                .map_err(ServiceError::Rejected)?;
         let a = NewAccount {
             username: username.clone(),
             role,
@@ -211,7 +207,8 @@ pub fn parse_items(text: &str) -> Result<Vec<ItemInput>, String> {
         if f.len() != 6 {
             return Err(format!("line {}: expected 6 comma-separated fields", n + 1));
         }
-        let num = |i: usize, what: &str| f[i].parse::<u32>().map_err(|_| format!("line {}: {what} is not a number", n + 1));
+        let num =
+            |i: usize, what: &str| f[i].parse::<u32>().map_err(|_| format!("line {}: {what} is not a number", n + 1));
         out.push(ItemInput {
             name: f[0].to_owned(),
             id_type: f[1].to_owned(),
@@ -293,9 +290,8 @@ pub struct AuditFilter {
 
 impl AuditFilter {
     fn of(w: &Web) -> AuditFilter {
-        let day = |k: &str, end: bool| {
-            w.q(k).and_then(|d| dates::parse(d, 0)).map(|t| if end { t + 86_399 } else { t })
-        };
+        let day =
+            |k: &str, end: bool| w.q(k).and_then(|d| dates::parse(d, 0)).map(|t| if end { t + 86_399 } else { t });
         AuditFilter {
             actor: w.q("actor").map(str::to_owned),
             action: w.q("action").map(str::to_owned),
@@ -346,7 +342,11 @@ pub async fn audit(State(st): State<Console>, w: Web) -> Response {
         Ok(Err(e)) => return page::error(BASE, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         Err(r) => return r,
     };
-    let qs: String = w.query.iter().map(|(k, v)| format!("{k}={}&", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC))).collect();
+    let qs: String = w
+        .query
+        .iter()
+        .map(|(k, v)| format!("{k}={}&", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
+        .collect();
     let body = html! {
         form method="get" action="/console/audit" {
             label { "Actor " input name="actor" value=(w.q("actor").unwrap_or("")); }

@@ -164,7 +164,11 @@ pub struct Sampler {
 
 impl Sampler {
     /// A sampler and its task (which stops when the last `Arc` is dropped).
-    pub fn start(metrics: Option<PrometheusHandle>, store: Arc<dyn Store>, data_dir: std::path::PathBuf) -> Arc<Sampler> {
+    pub fn start(
+        metrics: Option<PrometheusHandle>,
+        store: Arc<dyn Store>,
+        data_dir: std::path::PathBuf,
+    ) -> Arc<Sampler> {
         let s = Arc::new(Sampler { samples: Mutex::new(VecDeque::new()), slow: Mutex::new(Slow::default()), metrics });
         let weak: Weak<Sampler> = Arc::downgrade(&s);
         tokio::spawn(async move {
@@ -263,7 +267,7 @@ pub fn slow_figures(store: &dyn Store, data_dir: &Path) -> Slow {
         store_bytes: dir_size(&data_dir.join("store")),
         free_bytes: nix::sys::statvfs::statvfs(data_dir)
             .ok()
-            .map(|v| (v.blocks_available() as u64).saturating_mul(v.fragment_size() as u64)),
+            .map(|v| v.blocks_available().saturating_mul(v.fragment_size())),
     }
 }
 

@@ -15,6 +15,11 @@
 //! Sessions and CSRF tokens come from the one auth module
 //! (`crate::api::auth::web`).
 
+#![allow(
+    clippy::result_large_err,
+    reason = "a page handler's error is the page to send instead (login redirect, 403, 404)"
+)]
+
 pub mod admin_pages;
 pub mod chart;
 pub mod figures;

@@ -50,11 +50,7 @@ pub fn build(st: &Console) -> Overview {
     let current = snap.resolutions_by_door();
     let rates = st.sampler.rates(&current);
     let doors = current.iter().map(|(d, &t)| (d.clone(), (rates[d].0, rates[d].1, t))).collect();
-    let latency = snap
-        .buckets
-        .keys()
-        .map(|d| (d.clone(), (snap.quantile(d, 0.5), snap.quantile(d, 0.99))))
-        .collect();
+    let latency = snap.buckets.keys().map(|d| (d.clone(), (snap.quantile(d, 0.5), snap.quantile(d, 0.99)))).collect();
     let outbox = match &st.deps.outbox {
         None => Vec::new(),
         Some(_) => [

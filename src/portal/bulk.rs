@@ -94,6 +94,11 @@ pub fn read_sheet(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
         let mut rows = Vec::new();
         for r in rdr.records() {
             let r = r.map_err(|e| format!("CSV: {e}"))?;
+            // Keep row numbers equal to file lines (the reader skips blank lines).
+            let line = r.position().map_or(0, |p| p.line() as usize);
+            while rows.len() + 1 < line {
+                rows.push(Vec::new());
+            }
             rows.push(r.iter().map(|c| c.trim().to_owned()).collect());
         }
         Ok(rows)
@@ -123,7 +128,9 @@ pub fn rows_to_items(
             "handle" | "identifier" => Col::Handle,
             other => match t.items.iter().find(|i| i.id_type == other || i.name == other) {
                 Some(i) => Col::Item(i.id_index, i.id_type.clone()),
-                None => return Err(format!("column {other:?} is not suffix, handle or an item of template {}", t.version)),
+                None => {
+                    return Err(format!("column {other:?} is not suffix, handle or an item of template {}", t.version));
+                }
             },
         };
         cols.push(c);

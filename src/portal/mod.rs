@@ -8,6 +8,11 @@
 //! changes their own enterprise's data, also when guessing URLs (another
 //! enterprise's prefix answers 404 like a missing one).
 
+#![allow(
+    clippy::result_large_err,
+    reason = "a page handler's error is the page to send instead (login redirect, 403, 404)"
+)]
+
 pub mod bulk;
 
 use std::sync::Arc;
@@ -51,10 +56,7 @@ pub fn router(deps: ApiDeps) -> Router {
         .route("/portal/prefix/{prefix}", axum::routing::get(prefix))
         .route("/portal/register", axum::routing::get(register_form).post(register))
         .route("/portal/bulk", axum::routing::get(bulk::form))
-        .route(
-            "/portal/bulk/upload",
-            axum::routing::post(bulk::upload).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
-        )
+        .route("/portal/bulk/upload", axum::routing::post(bulk::upload).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/portal/bulk/{job}", axum::routing::get(bulk::status))
         .route("/portal/bulk/{job}/run", axum::routing::post(bulk::run))
         .route("/portal/bulk/{job}/results.csv", axum::routing::get(bulk::results))
@@ -119,10 +121,7 @@ async fn logout(State(st): State<Portal>, w: Web) -> Response {
         return r;
     }
     let tls = w.peer.is_some_and(|p| p.tls);
-    page::see_other(
-        &format!("{BASE}/login"),
-        Some(crate::api::auth::web::set_cookie(COOKIE, None, BASE, tls, 0)),
-    )
+    page::see_other(&format!("{BASE}/login"), Some(crate::api::auth::web::set_cookie(COOKIE, None, BASE, tls, 0)))
 }
 
 /// The prefixes the actor may see (its enterprise's), with today's figures.
@@ -165,7 +164,11 @@ async fn home(State(st): State<Portal>, w: Web) -> Response {
     frame(&s, "My prefixes", body)
 }
 
-async fn prefix(State(st): State<Portal>, axum::extract::Path(prefix): axum::extract::Path<String>, w: Web) -> Response {
+async fn prefix(
+    State(st): State<Portal>,
+    axum::extract::Path(prefix): axum::extract::Path<String>,
+    w: Web,
+) -> Response {
     let s = match user(&st, &w) {
         Ok(s) => s,
         Err(r) => return r,
@@ -213,7 +216,9 @@ pub fn latest_template(reg: &Registrar, actor: &Actor, prefix: &str) -> Result<T
 pub fn error_field(e: &ServiceError, t: &Template, values: &[IdValue]) -> Option<u32> {
     match e {
         ServiceError::Template(v) => {
-            if let Some(i) = v.field.strip_prefix("value[").and_then(|r| r.split(']').next()).and_then(|i| i.parse::<usize>().ok()) {
+            if let Some(i) =
+                v.field.strip_prefix("value[").and_then(|r| r.split(']').next()).and_then(|i| i.parse::<usize>().ok())
+            {
                 return values.get(i).map(|v| v.index);
             }
             t.items.iter().find(|it| it.id_type == v.field).map(|it| it.id_index)
@@ -330,13 +335,13 @@ async fn register(State(st): State<Portal>, w: Web) -> Response {
                 })
             })
             .collect();
-        let item = IdInput { handle: format!("{p2}/{s2}"), template_version: t.version.clone(), values: values.clone() };
+        let item =
+            IdInput { handle: format!("{p2}/{s2}"), template_version: t.version.clone(), values: values.clone() };
         let now = crate::unix_now();
         let res = if s2.is_empty() {
             Err(ServiceError::Invalid { field: "suffix".into(), reason: "required".into() })
         } else if edit {
-            reg.update_identifiers(&actor, std::slice::from_ref(&item), now)
-                .and_then(|mut r| r.pop().unwrap_or(Ok(())))
+            reg.update_identifiers(&actor, std::slice::from_ref(&item), now).and_then(|mut r| r.pop().unwrap_or(Ok(())))
         } else {
             reg.create_identifiers(&actor, std::slice::from_ref(&item), now).and_then(|mut r| r.pop().unwrap_or(Ok(())))
         };
@@ -349,7 +354,9 @@ async fn register(State(st): State<Portal>, w: Web) -> Response {
         Err(r) => return r,
     };
     let (error, ok, status) = match &res {
-        Ok(()) => (None, Some(format!("{prefix}/{suffix} {}", if edit { "saved" } else { "registered" })), StatusCode::OK),
+        Ok(()) => {
+            (None, Some(format!("{prefix}/{suffix} {}", if edit { "saved" } else { "registered" })), StatusCode::OK)
+        }
         Err(e) => (Some((error_field(e, &t, &values), e.to_string())), None, StatusCode::UNPROCESSABLE_ENTITY),
     };
     let v = FormView {

@@ -38,6 +38,7 @@ pub enum LoginError {
 
 /// Checks `password` against `username`'s account and issues a session
 /// token valid `ttl` seconds.
+#[allow(clippy::too_many_arguments, reason = "the login's inputs, each used once; a struct would only rename them")]
 pub fn login(
     reg: &Registrar,
     throttle: &LoginThrottle,
