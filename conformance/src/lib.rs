@@ -9,6 +9,7 @@
 
 pub mod browser;
 pub mod http1;
+pub mod web;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};

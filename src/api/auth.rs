@@ -24,6 +24,7 @@
 
 pub mod sealed;
 pub mod throttle;
+pub mod web;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;

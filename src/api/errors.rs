@@ -120,12 +120,17 @@ fn is_json(r: &Response) -> bool {
     })
 }
 
+/// HTML pages (console, portal) keep their own error pages.
+fn is_html(r: &Response) -> bool {
+    r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/html"))
+}
+
 /// Middleware: gives every error answer a JSON body (see the module docs).
 pub async fn json_errors(State(shapes): State<Shapes>, req: Request, next: Next) -> Response {
     let family = shapes.family(req.uri().path());
     let resp = next.run(req).await;
     let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(&resp) {
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&resp) || is_html(&resp) {
         return resp;
     }
     let (mut parts, old) = resp.into_parts();

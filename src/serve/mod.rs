@@ -153,11 +153,13 @@ pub async fn run_until(
     let shapes = crate::api::errors::Shapes::new(&cfg);
     let limits = &cfg.http.limits;
     let public = http::probes(ready.clone()).merge(crate::api::router(api_deps.clone()));
+    let public = public.merge(crate::portal::router(api_deps.clone()));
     let public = read_only::guard(public, &cfg);
     let public = http_limits::harden(public, limits, shapes.clone());
     // One registry service for every door: the Handle engine gets the same.
     let registrar = api_deps.reg.clone();
-    let admin = read_only::guard(http::router(ops).merge(crate::api::admin::router(api_deps)), &cfg);
+    let console = crate::console::router(api_deps.clone(), Some(metrics.clone()));
+    let admin = read_only::guard(http::router(ops).merge(crate::api::admin::router(api_deps)).merge(console), &cfg);
     let admin = http_limits::harden(admin, limits, shapes);
     let (token, door_limits, tls) =
         (listeners.child_token(), http::DoorLimits::from_config(limits), tls_config.clone());

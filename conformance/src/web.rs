@@ -1,0 +1,170 @@
+//! A minimal browser-like HTTP/1.1 client for the HTML pages (console,
+//! portal): a cookie jar fed by `Set-Cookie`, form posts
+//! (`application/x-www-form-urlencoded`) and file uploads
+//! (`multipart/form-data`), one connection per request (`Connection:
+//! close`), chunked bodies decoded. Loopback only, no TLS, no redirects
+//! followed (tests look at the 303s).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+/// An answer: status, headers (lower-case names), body.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A client with a cookie jar.
+#[derive(Debug)]
+pub struct Browser {
+    addr: SocketAddr,
+    pub cookies: BTreeMap<String, String>,
+}
+
+fn pct(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `k=v&...` with percent-encoding.
+pub fn form_encode(fields: &[(&str, &str)]) -> String {
+    fields.iter().map(|(k, v)| format!("{}={}", pct(k), pct(v))).collect::<Vec<_>>().join("&")
+}
+
+/// The value of `<input name="csrf" value="...">` in a page.
+pub fn csrf_of(html: &str) -> Option<String> {
+    let i = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    Some(html[i..].split('"').next()?.to_owned())
+}
+
+impl Browser {
+    pub fn new(addr: SocketAddr) -> Self {
+        Browser { addr, cookies: BTreeMap::new() }
+    }
+
+    pub fn get(&mut self, path: &str) -> Result<Resp> {
+        self.send("GET", path, None, &[])
+    }
+
+    pub fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Result<Resp> {
+        self.send("POST", path, Some("application/x-www-form-urlencoded"), form_encode(fields).as_bytes())
+    }
+
+    /// A multipart form: text fields, then one file field.
+    pub fn post_file(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_field: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> Result<Resp> {
+        let boundary = "----idnodeconformance7f3a";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.send("POST", path, Some(&format!("multipart/form-data; boundary={boundary}")), &body)
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// Sends one request (the jar's cookies attached) and reads the answer.
+    pub fn send(&mut self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Result<Resp> {
+        let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))?;
+        s.set_read_timeout(Some(Duration::from_secs(120)))?;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        if let Some(ct) = content_type {
+            head.push_str(&format!("Content-Type: {ct}\r\n"));
+        }
+        if !self.cookies.is_empty() {
+            head.push_str(&format!("Cookie: {}\r\n", self.cookie_header()));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes())?;
+        s.write_all(body)?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw)?;
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").context("no end of headers")?;
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status: u16 =
+            lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).context("status")?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let mut body = raw[split + 4..].to_vec();
+        if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+            body = dechunk(&body)?;
+        }
+        for (k, v) in &headers {
+            if k == "set-cookie"
+                && let Some((name, rest)) = v.split_once('=')
+            {
+                let value = rest.split(';').next().unwrap_or("");
+                if value.is_empty() || v.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+        Ok(Resp { status, headers, body })
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let nl = b.windows(2).position(|w| w == b"\r\n").context("chunk size line")?;
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..nl]).split(';').next().unwrap_or("").trim(), 16)?;
+        b = &b[nl + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if b.len() < size + 2 {
+            bail!("truncated chunk");
+        }
+        out.extend_from_slice(&b[..size]);
+        b = &b[size + 2..];
+    }
+}
