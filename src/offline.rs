@@ -137,7 +137,14 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
         IdCommand::Import { file, format, batch, overwrite } => {
             let format = format_of(&file, format);
             let data_dir = store.path().parent().map(Path::to_path_buf).unwrap_or_default();
-            let summary = import(&reg, &actor, &data_dir, &file, format, batch as usize, overwrite, &ctx)?;
+            let summary = import(
+                ImportTo { reg: &reg, actor: &actor, data_dir: &data_dir },
+                &file,
+                format,
+                batch as usize,
+                overwrite,
+                &ctx,
+            )?;
             println!("{summary}");
             if summary.ok > 0 && cfg.store.read_snapshot {
                 // The store is closed again: write the daemon's read snapshot
@@ -290,16 +297,23 @@ fn cli_actor() -> Actor {
     Actor::admin("cli", "cli-offline")
 }
 
+/// Where an import writes: the registry service, as whom, and the data
+/// directory that keeps its resume point.
+struct ImportTo<'a> {
+    reg: &'a Registrar,
+    actor: &'a Actor,
+    data_dir: &'a Path,
+}
+
 fn import(
-    reg: &Registrar,
-    actor: &Actor,
-    data_dir: &Path,
+    to: ImportTo<'_>,
     file: &Path,
     format: Format,
     batch: usize,
     overwrite: bool,
     ctx: &WriteCtx,
 ) -> Result<ImportSummary> {
+    let ImportTo { reg, actor, data_dir } = to;
     // JSON lines from a file resume where an interrupted import of the
     // same file stopped (see `resume.rs`).
     let mut checkpoint = match format {
@@ -381,13 +395,13 @@ fn import(
             c.offset = base_offset + pos;
             c.lines = base_lines + lines;
             c.ok = ok;
-            c.save(&data_dir).with_context(|| format!("writing the resume point in {}", data_dir.display()))?;
+            c.save(data_dir).with_context(|| format!("writing the resume point in {}", data_dir.display()))?;
         }
     }
     bar.finish_and_clear();
     parser.join().map_err(|_| anyhow::anyhow!("the parser thread panicked"))??;
     store.persist_counters()?;
-    resume::Checkpoint::clear(&data_dir);
+    resume::Checkpoint::clear(data_dir);
     Ok(ImportSummary { ok, failed, seconds: t0.elapsed().as_secs_f64() })
 }
 
@@ -621,7 +635,15 @@ mod tests {
         let s = store(&dir.path().join("db"));
         let ctx = WriteCtx::new(1, "t");
         let reg = Registrar::new(s.clone(), Limits::default());
-        let sum = import(&reg, &cli_actor(), dir.path(), &input, Format::Jsonl, 1, false, &ctx).unwrap();
+        let sum = import(
+            ImportTo { reg: &reg, actor: &cli_actor(), data_dir: dir.path() },
+            &input,
+            Format::Jsonl,
+            1,
+            false,
+            &ctx,
+        )
+        .unwrap();
         assert_eq!((sum.ok, sum.failed), (2, 2));
         let mut out = Vec::new();
         assert_eq!(export(&*s, Some("88.1"), &mut out).unwrap(), 2);
@@ -641,7 +663,15 @@ mod tests {
         .unwrap();
         let s = store(&dir.path().join("db"));
         let reg = Registrar::new(s.clone(), Limits::default());
-        let sum = import(&reg, &cli_actor(), dir.path(), &input, Format::Csv, 2, false, &WriteCtx::new(1, "t")).unwrap();
+        let sum = import(
+            ImportTo { reg: &reg, actor: &cli_actor(), data_dir: dir.path() },
+            &input,
+            Format::Csv,
+            2,
+            false,
+            &WriteCtx::new(1, "t"),
+        )
+        .unwrap();
         assert_eq!((sum.ok, sum.failed), (2, 1));
         assert_eq!(s.get_record(b"88.1/a").unwrap().unwrap().len(), 2);
         assert!(s.get_record(b"88.1/b").unwrap().is_none(), "a record with a bad row is skipped whole");
@@ -674,7 +704,15 @@ mod write_path_tests {
         let lines: Vec<String> = (1..=3).map(|i| line(&format!("88.118.8.1001/imp-{i}"))).collect();
         std::fs::write(&input, lines.join("\n")).unwrap();
         let ctx = WriteCtx::new(1, "cli");
-        let sum = import(&reg, &cli_actor(), dir.path(), &input, Format::Jsonl, 10, false, &ctx).unwrap();
+        let sum = import(
+            ImportTo { reg: &reg, actor: &cli_actor(), data_dir: dir.path() },
+            &input,
+            Format::Jsonl,
+            10,
+            false,
+            &ctx,
+        )
+        .unwrap();
         assert_eq!((sum.ok, sum.failed), (2, 1), "2 fit under the quota of 5");
         assert_eq!(s.count_records(Some("88.118.8.1001")).unwrap(), 5);
         // `id put` through the same service: refused with the quota error.

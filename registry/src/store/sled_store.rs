@@ -60,8 +60,8 @@ const CHANGES_PER_GROUP: usize = 256;
 
 mod cas;
 mod changelog;
-mod snapshot;
 mod links;
+mod snapshot;
 mod write;
 use changelog::{decode_group, group_bytes, last_change};
 pub use snapshot::index_bytes_for as read_snapshot_index_bytes;
