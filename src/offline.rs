@@ -146,6 +146,10 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
                 &ctx,
             )?;
             println!("{summary}");
+            // Close the store (the service holds a handle too) before it is
+            // opened again for the read snapshot.
+            drop(reg);
+            drop(store);
             if summary.ok > 0 && cfg.store.read_snapshot {
                 // The store is closed again: write the daemon's read snapshot
                 // now, so that its first start serves from it at once.
