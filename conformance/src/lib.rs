@@ -14,7 +14,7 @@ pub mod web;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,28 @@ pub fn idnode_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// Runs `idnode --config <cfg> <args>` (`RUST_LOG=warn`, no stdin) and
+/// returns its output, whatever the exit code.
+pub fn cli(cfg: &Path, args: &[&str]) -> Output {
+    Command::new(idnode_bin())
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running idnode")
+}
+
+/// [`cli`] for a command that must exit 0: its standard output (the
+/// failure message shows both streams).
+pub fn cli_ok(cfg: &Path, args: &[&str]) -> String {
+    let o = cli(cfg, args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "idnode {args:?}\n{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    out
 }
 
 /// Directory of this crate's fixtures and vectors.

@@ -11,26 +11,14 @@
 mod rest_util;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use idnode_conformance::idnode_bin;
+use idnode_conformance::cli;
 use rest_util::{TestNode, start};
 use serde_json::Value;
 
 const ENT: &str = "88.118.8.1001";
 const DEMO: &str = "88.118.8.1001/LOT2026-000451";
-
-/// Runs `idnode --config <cfg> <args>` and returns its output, whatever the exit code.
-fn cli(cfg: &Path, args: &[&str]) -> Output {
-    Command::new(idnode_bin())
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running idnode")
-}
 
 fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -7,34 +7,14 @@
 //! (visible in `idnode stats`) and arrive exactly once after it restarts.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use idnode_conformance::{Node, Setup, idnode_bin, resolution_request, udp_exchange};
+use idnode_conformance::{Node, Setup, cli_ok as ok, resolution_request, udp_exchange};
 use idnode_registry::model::HsSite;
 use idnode_registry::model::site::interface_protocol;
 use idnode_resolver::wire::{Body, Message, OpFlags, ProtocolVersion, udp_fragments};
 
 const A_PREFIX: &str = "88.118.8";
-
-fn cli(cfg: &Path, args: &[&str]) -> Output {
-    Command::new(idnode_bin())
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running idnode")
-}
-
-fn ok(cfg: &Path, args: &[&str]) -> String {
-    let o = cli(cfg, args);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(o.status.code(), Some(0), "idnode {args:?}\n{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    out
-}
 
 /// One resolution over UDP, as a 2.10 client suggesting 2.10; the answer.
 fn resolve(server: SocketAddr, handle: &str, types: &[&str]) -> Message {

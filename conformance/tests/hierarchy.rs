@@ -18,35 +18,15 @@
 //!    arrive after it restarts, each exactly once.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use idnode_conformance::{Node, Setup, http_get, idnode_bin, resolution_request, udp_exchange, vectors};
+use idnode_conformance::{Node, Setup, cli_ok as ok, http_get, resolution_request, udp_exchange, vectors};
 use idnode_registry::model::HsSite;
 use idnode_registry::model::site::interface_protocol;
 use idnode_resolver::wire::{Body, Message, OpFlags, ProtocolVersion, udp_fragments};
 
 const A_PREFIX: &str = "88.118.8";
 const DEMO: &str = "88.118.8.1001/LOT2026-000451";
-
-fn cli(cfg: &Path, args: &[&str]) -> Output {
-    Command::new(idnode_bin())
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running idnode")
-}
-
-fn ok(cfg: &Path, args: &[&str]) -> String {
-    let o = cli(cfg, args);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(o.status.code(), Some(0), "idnode {args:?}\n{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    out
-}
 
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()

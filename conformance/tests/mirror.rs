@@ -11,33 +11,14 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use idnode_conformance::{Node, Setup, idnode_bin, read_message, resolution_request, udp_exchange};
+use idnode_conformance::{Node, Setup, cli_ok as ok, read_message, resolution_request, udp_exchange};
 use idnode_resolver::wire::{
     Body, Envelope, HandleValues, Header, Message, OpCode, OpFlags, ProtocolVersion, udp_fragments,
 };
 
 const PREFIX: &str = "88.118.8";
-
-fn cli(cfg: &Path, args: &[&str]) -> Output {
-    Command::new(idnode_bin())
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running idnode")
-}
-
-fn ok(cfg: &Path, args: &[&str]) -> String {
-    let o = cli(cfg, args);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(o.status.code(), Some(0), "idnode {args:?}\n{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    out
-}
 
 fn resolve(server: SocketAddr, handle: &str) -> Message {
     let v = ProtocolVersion { major: 2, minor: 10 };

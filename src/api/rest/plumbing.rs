@@ -167,6 +167,8 @@ impl ApiError {
             e @ (StoreError::DuplicateIndex(_) | StoreError::Limit(_) | StoreError::Invalid(_)) => {
                 ApiError::new(StatusCode::BAD_REQUEST, rc::INVALID_VALUE, e.to_string())
             }
+            e @ StoreError::Unavailable(_) => unavailable(&e),
+            e @ StoreError::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, rc::ERROR, e.to_string()),
             e if e.is_client_error() => ApiError::bad(e.to_string()),
             e => ApiError::internal("store write failed", e),
         }
@@ -342,6 +344,7 @@ pub(super) fn load(store: &dyn Store, handle: &str) -> Result<Option<Vec<Value>>
     match store.get_record(&key) {
         Ok(None) => Ok(None),
         Ok(Some(r)) => r.values().map(Some).map_err(|e| ApiError::internal("stored record undecodable", e)),
+        Err(e) if e.is_unavailable() => Err(unavailable(&e)),
         Err(e) => Err(ApiError::internal("store read failed", e)),
     }
 }
@@ -380,6 +383,7 @@ pub(super) fn require(
         Ok(true) => Ok(()),
         Ok(false) => Err(ApiError::forbidden(format!("{who} may not {} {target}", describe(action))).handle(target)),
         Err(e) if e.is_client_error() => Err(ApiError::forbidden(e.to_string())),
+        Err(idnode_resolver::auth::AuthError::Store(e)) if e.is_unavailable() => Err(unavailable(&e)),
         Err(e) => Err(ApiError::internal("authorisation could not read the store", e)),
     }
 }
@@ -403,4 +407,9 @@ pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal("request task failed", e))?
+}
+
+/// The store's backend cannot be reached: 503, retry later (issue 11).
+pub(super) fn unavailable(e: &StoreError) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, rc::ERROR, format!("{e}; retry later"))
 }
