@@ -259,7 +259,7 @@ fn alias_form_answers_with_the_bound_record_over_the_handle_protocol() {
     assert_eq!(m.header.response_code.0, 1);
     match m.body {
         Body::ResolutionResponse(r) => {
-            assert_eq!(r.handle, b"88.118.8/BOUND", "the answer names the bound record");
+            assert_eq!(r.handle, b"gs1:6901234567892", "the answer names the handle as asked");
             assert_eq!(r.values[0].data, b"https://example.org/b");
         }
         other => panic!("{other:?}"),

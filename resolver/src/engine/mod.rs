@@ -493,6 +493,9 @@ impl Engine {
         }
         // An alias (`gs1:<gtin>`, `oid:<oid>`, `ecode:<code>`) answers with
         // its bound record; only the `<scheme>:` form reaches the alias table.
+        // The answer names the handle as asked: clients (pyhandle, the
+        // reference tools) check that an answer is for the handle they sent.
+        let asked = handle;
         let bound = alias_target(&*self.store, handle);
         let handle = bound.as_deref().map_or(handle, str::as_bytes);
         let prefix = prefix_of(handle);
@@ -610,13 +613,13 @@ impl Engine {
         let digest = req.response_digest();
         let head = head(ResponseCode::SUCCESS);
         let res = if selected == total {
-            encode_resolution_response_list(out, &head, digest.as_ref(), handle, record.value_list())
+            encode_resolution_response_list(out, &head, digest.as_ref(), asked, record.value_list())
         } else {
             encode_resolution_response(
                 out,
                 &head,
                 digest.as_ref(),
-                handle,
+                asked,
                 record.iter().filter(|v| (unfiltered || wanted(req, v)) && (!po || v.is_public_read())).map(|v| v.raw),
             )
             .map(|_| ())
