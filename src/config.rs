@@ -46,7 +46,7 @@ pub use store_budget::ByteSize;
 
 #[path = "config/store.rs"]
 mod store;
-pub use store::{PostgresConfig, StoreBackend};
+pub use store::{StoreBackend, StoreConfig};
 
 #[path = "config/web.rs"]
 mod web;
@@ -153,59 +153,6 @@ impl Default for NodeConfig {
             data_dir: PathBuf::from("./idnode-data"),
             case_policy: CasePolicy::Sensitive,
             shutdown_timeout_ms: 5_000,
-        }
-    }
-}
-
-/// `[store]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StoreConfig {
-    /// sled page cache in MiB (sled's own default of 1 GiB is too much for
-    /// small machines).
-    pub cache_mib: u64,
-    /// Records the daemon keeps in its in-memory read cache in front of
-    /// sled (the resolution hot path; roughly 250 bytes each for typical
-    /// records). 0 turns it off.
-    pub read_cache_entries: u64,
-    /// Change-log entries older than this many days are removed (unless a
-    /// registered consumer such as the outbox still needs them); 0 = keep.
-    pub changelog_max_age_days: u64,
-    /// The change log is kept below this many MiB, oldest entries first
-    /// (same exception); 0 = no size limit.
-    pub changelog_max_mib: u64,
-    /// `sled` (default) or `postgres` (see `[store.postgres]`).
-    pub backend: StoreBackend,
-    pub postgres: PostgresConfig,
-    /// The store's memory (sled cache + read cache + snapshot index), see
-    /// `config/store_budget.rs`; `"0"` = off (then `cache_mib` and
-    /// `read_cache_entries` apply as given).
-    pub memory_budget: ByteSize,
-    /// Serve resolutions from the read snapshot of the identifier tree.
-    pub read_snapshot: bool,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            cache_mib: 256,
-            read_cache_entries: 1_000_000,
-            changelog_max_age_days: 30,
-            changelog_max_mib: 4096,
-            backend: StoreBackend::default(),
-            postgres: PostgresConfig::default(),
-            memory_budget: store_budget::default_memory_budget(),
-            read_snapshot: true,
-        }
-    }
-}
-
-impl StoreConfig {
-    /// The change-log retention these settings ask for.
-    pub fn retention(&self) -> idnode_registry::store::Retention {
-        idnode_registry::store::Retention {
-            max_age_secs: (self.changelog_max_age_days > 0).then(|| self.changelog_max_age_days * 86_400),
-            max_bytes: (self.changelog_max_mib > 0).then(|| self.changelog_max_mib * 1024 * 1024),
         }
     }
 }
