@@ -229,7 +229,7 @@ impl Conn<'_> {
             let ctx = Ctx { transport: Transport::Tcp, peer, now };
             let request = &buf[start..start + total];
             let verdict = match &self.sources.tcp {
-                Some(l) if !self.exempt => l.check(peer.ip(), started),
+                Some(l) if !self.exempt => l.check_charged(peer.ip(), started),
                 _ => Verdict::Allow,
             };
             let refused = match verdict {

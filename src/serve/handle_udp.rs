@@ -257,7 +257,7 @@ fn serve(
             let datagram = &bufs[i][..n.min(RECV_BUF)];
             let exempt = limits.exempt.contains(peer.ip());
             if let Some(limiter) = limits.udp.as_ref().filter(|_| !exempt) {
-                match limiter.check(peer.ip(), batch_started) {
+                match limiter.check_charged(peer.ip(), batch_started) {
                     Verdict::Allow => {}
                     Verdict::Drop => {
                         metrics.rate_limited(LimitAction::Drop);
