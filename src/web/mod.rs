@@ -87,7 +87,12 @@ pub(crate) fn html(status: StatusCode, body: maud::Markup) -> Response {
 
 /// A JSON answer.
 pub(crate) fn json(status: StatusCode, v: &serde_json::Value) -> Response {
-    let mut r = (status, v.to_string()).into_response();
+    json_body(status, v.to_string())
+}
+
+/// A JSON answer already serialised.
+pub(crate) fn json_body(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
     r

@@ -3,7 +3,6 @@
 //! the home page. The landing view is also the JSON a non-browser client
 //! gets from `GET /{identifier}`.
 
-use base64::Engine as _;
 use idnode_registry::ident::{Identifier, prefix_chain};
 use idnode_registry::model::link::{Link, is_link_type};
 use idnode_registry::model::{Template, Value};
@@ -134,13 +133,11 @@ impl Landing {
             let mut msg = identifier.as_bytes().to_vec();
             msg.push(0);
             msg.extend_from_slice(&list);
-            s.sign(idnode_resolver::auth::pubkey::SigHash::Sha256, &msg).ok().map(|sig| Signature {
-                algorithm: if s.is_dsa() { "DSA-SHA256" } else { "RSA-SHA256" },
-                value_b64: base64::engine::general_purpose::STANDARD.encode(sig),
-            })
+            let value_b64 = page_cache::signature(s, &msg)?;
+            Some(Signature { algorithm: if s.is_dsa() { "DSA-SHA256" } else { "RSA-SHA256" }, value_b64 })
         });
         let page_url = format!("{base}{}", super::page_path(identifier));
-        let qr_svg = super::label::qr_inline_svg(&page_url);
+        let qr_svg = page_cache::qr_svg(&page_url);
         Ok(Some(Landing {
             identifier: identifier.to_owned(),
             enterprise: enterprise_of(deps, &prefix)?,
@@ -297,5 +294,64 @@ impl Home {
         prefixes.sort();
         prefixes.truncate(20);
         Home { node: deps.cfg.node.node_prefix.clone(), prefixes }
+    }
+}
+
+/// What a landing page computes from its content alone, kept for the next
+/// scan of the same identifier: the node's signature over the identifier and
+/// its public values (an RSA signature is most of an uncached page's cost)
+/// and the QR code of the page's URL. Both tables are bounded and emptied
+/// when full; a changed record or key is a different cache key, so an entry
+/// is never stale.
+mod page_cache {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    use base64::Engine as _;
+    use idnode_resolver::auth::sign::ServerSigner;
+    use sha2::Digest as _;
+
+    const MAX_SIGNATURES: usize = 16_384;
+    const MAX_QR: usize = 1_024;
+
+    type Table<K> = OnceLock<Mutex<HashMap<K, Arc<str>>>>;
+    static SIGNATURES: Table<[u8; 32]> = OnceLock::new();
+    static QR: Table<String> = OnceLock::new();
+
+    fn cached<K: std::hash::Hash + Eq>(
+        table: &'static Table<K>,
+        max: usize,
+        key: K,
+        make: impl FnOnce() -> Option<String>,
+    ) -> Option<String> {
+        let t = table.get_or_init(Mutex::default);
+        if let Some(v) = t.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Some(v.to_string());
+        }
+        let v: Arc<str> = make()?.into();
+        let mut m = t.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= max {
+            m.clear();
+        }
+        m.insert(key, v.clone());
+        Some(v.to_string())
+    }
+
+    /// Base64 of the signer's SHA-256 signature of `msg`.
+    pub(super) fn signature(signer: &ServerSigner, msg: &[u8]) -> Option<String> {
+        let mut h = sha2::Sha256::new();
+        h.update(signer.public_key());
+        h.update([0]);
+        h.update(msg);
+        let key: [u8; 32] = h.finalize().into();
+        cached(&SIGNATURES, MAX_SIGNATURES, key, || {
+            let sig = signer.sign(idnode_resolver::auth::pubkey::SigHash::Sha256, msg).ok()?;
+            Some(base64::engine::general_purpose::STANDARD.encode(sig))
+        })
+    }
+
+    /// The inline SVG QR code of `url`.
+    pub(super) fn qr_svg(url: &str) -> String {
+        cached(&QR, MAX_QR, url.to_owned(), || Some(super::super::label::qr_inline_svg(url))).unwrap_or_default()
     }
 }
