@@ -57,6 +57,17 @@ fn reads_come_from_the_snapshot_and_see_every_later_write() {
     s.create_record(&key(1000), vec![Value::new(1, "URL", "new")], false, &ctx()).unwrap();
     assert_eq!(url(&s, 1000), Some(b"new".to_vec()));
     assert_eq!(url(&s, 7), Some(b"a-7".to_vec()));
+
+    // The record count comes from the snapshot and the keys written since
+    // (no walk of the tree): 300 - 1 deleted + 1 created, the replaced one
+    // counted once; the same as a walk of one prefix's records.
+    assert_eq!(s.count_records(None).unwrap(), 300);
+    assert_eq!(s.count_records(Some("88.118.8")).unwrap(), 300);
+    s.delete_record(&key(1000), &ctx()).unwrap();
+    s.create_record(&key(2000), vec![Value::new(1, "URL", "x")], false, &ctx()).unwrap();
+    s.create_record(&key(2001), vec![Value::new(1, "URL", "y")], false, &ctx()).unwrap();
+    assert_eq!(s.count_records(None).unwrap(), 301);
+    assert_eq!(s.count_records(Some("88.118.8")).unwrap(), 301);
 }
 
 #[test]

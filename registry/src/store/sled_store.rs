@@ -564,6 +564,13 @@ impl Store for SledStore {
             s.push(b'/');
             s
         });
+        if start.is_none()
+            && let Some(rs) = &self.snap
+            && let Some(n) = rs.count_records(|k| self.t.handles.contains_key(k).map_err(backend))
+        {
+            // Every record without walking 10^7 keys (the daemon's gauge).
+            return n;
+        }
         let mut n = 0u64;
         match start {
             None => {

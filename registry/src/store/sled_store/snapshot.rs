@@ -329,6 +329,33 @@ impl ReadSnapshot {
         self.state.read().unwrap_or_else(|e| e.into_inner()).snap.is_some()
     }
 
+    /// Records in the store, counted without walking it: the snapshot's
+    /// count, corrected for every key written since (`in_store` says whether
+    /// such a key has a record now). `None` before a snapshot is installed.
+    /// A gauge: a write racing the count may or may not be in it.
+    pub(crate) fn count_records(
+        &self,
+        in_store: impl Fn(&[u8]) -> Result<bool, crate::store::StoreError>,
+    ) -> Option<Result<u64, crate::store::StoreError>> {
+        let (snap, dirty) = {
+            let s = self.state.read().unwrap_or_else(|e| e.into_inner());
+            (s.snap.clone()?, s.dirty.iter().cloned().collect::<Vec<_>>())
+        };
+        let mut n = snap.count as i64;
+        for k in &dirty {
+            let was = match snap.get(k) {
+                Ok(v) => v.is_some(),
+                Err(e) => return Some(Err(crate::store::StoreError::Backend(format!("read snapshot: {e}")))),
+            };
+            let is = match in_store(k) {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
+            n += i64::from(is) - i64::from(was);
+        }
+        Some(Ok(n.max(0) as u64))
+    }
+
     /// (records in the snapshot, dirty keys, index bytes)
     pub(crate) fn stats(&self) -> (u64, usize, u64) {
         let s = self.state.read().unwrap_or_else(|e| e.into_inner());
