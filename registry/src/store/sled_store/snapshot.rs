@@ -27,7 +27,12 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+/// The index's hasher: foldhash, seeded at random per load (a few
+/// instructions per key where SipHash costs over a hundred; every
+/// resolution that misses the read cache hashes once).
+type Fast = foldhash::fast::RandomState;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -51,7 +56,7 @@ pub(crate) struct SnapFile {
     file: File,
     slots: Box<[u64]>,
     mask: usize,
-    hasher: RandomState,
+    hasher: Fast,
     /// The store's change seq the snapshot covers.
     pub(crate) seq: u64,
     /// Records in the file.
@@ -144,14 +149,13 @@ impl SnapFile {
             file,
             slots: vec![0u64; nslots].into_boxed_slice(),
             mask: nslots - 1,
-            hasher: RandomState::new(),
+            hasher: Fast::default(),
             seq,
             count,
         };
         let mut r = BufReader::with_capacity(1 << 20, File::open(path)?);
         let mut off = 0u64;
         let mut key = Vec::with_capacity(256);
-        let mut skip = vec![0u8; 4096];
         let mut n = 0u64;
         while off < end {
             if n.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
@@ -163,12 +167,7 @@ impl SnapFile {
             let vl = u32::from_be_bytes([h[2], h[3], h[4], h[5]]) as usize;
             key.resize(kl, 0);
             r.read_exact(&mut key)?;
-            let mut left = vl;
-            while left > 0 {
-                let take = left.min(skip.len());
-                r.read_exact(&mut skip[..take])?;
-                left -= take;
-            }
+            r.seek_relative(vl as i64)?;
             snap.insert(&key, off);
             off += 6 + kl as u64 + vl as u64;
             n += 1;
@@ -247,7 +246,7 @@ pub fn index_bytes_for(count: u64) -> u64 {
 struct State {
     snap: Option<Arc<SnapFile>>,
     /// Keys written since the snapshot's seq (or since open, before one).
-    dirty: HashSet<Box<[u8]>>,
+    dirty: HashSet<Box<[u8]>, Fast>,
 }
 
 /// The store's read snapshot, shared with the background thread.
