@@ -181,7 +181,7 @@ fn batches_and_changelog(f: Fixture) {
             (before + 4, ChangeOp::Delete, b"P/b"),
         ]
     );
-    assert!(ch.iter().all(|c| c.actor == "test" && c.time == NOW));
+    assert!(ch.iter().all(|c| c.actor == "suite" && c.time == NOW));
     assert_eq!(s.last_seq(), before + 4);
     assert_eq!(s.changes_since(before, 2).unwrap().len(), 2);
     assert_eq!(s.changes_since(before + 4, 10).unwrap().len(), 0);
