@@ -133,7 +133,7 @@ snms s "$work/snms-s.json"
 
 echo "== staleness: a record B has cached, changed on A ($samples times)"
 h=88.118.8.1001/STALE-$$
-put() { "$idnode" --config "$work/a/idnode.toml" id put "$h" "1:URL:https://example.com/$1" > /dev/null; }
+put() { "$idnode" --config "$work/a/idnode.toml" id put --overwrite "$h" "1:URL:https://example.com/$1" > /dev/null; }
 put v0
 stale=()
 for i in $(seq 1 "$samples"); do

@@ -774,48 +774,35 @@ macro_rules! suite {
     };
 }
 
-suite!(
-    sled,
-    super::sled_fixture,
-    [
-        records_crud,
-        batches_and_changelog,
-        large_batches_see_existing_records,
-        scan_and_count,
-        cas_conflicts,
-        changelog_gap_free_concurrent,
-        consumers_and_retention,
-        prefixes_and_homing,
-        entities_and_aliases,
-        audit_and_counters,
-        reopen_keeps_everything,
-        link_index,
-        batch_marking,
-        accounts_across_processes,
-    ]
-);
+/// Every case, on the backend `$fixture` opens.
+macro_rules! all_cases {
+    ($backend:ident, $fixture:path) => {
+        suite!(
+            $backend,
+            $fixture,
+            [
+                records_crud,
+                batches_and_changelog,
+                large_batches_see_existing_records,
+                scan_and_count,
+                cas_conflicts,
+                changelog_gap_free_concurrent,
+                consumers_and_retention,
+                prefixes_and_homing,
+                entities_and_aliases,
+                audit_and_counters,
+                reopen_keeps_everything,
+                link_index,
+                batch_marking,
+                accounts_across_processes,
+            ]
+        );
+    };
+}
 
+all_cases!(sled, super::sled_fixture);
 #[cfg(feature = "postgres")]
-suite!(
-    postgres,
-    super::pg_fixture,
-    [
-        records_crud,
-        batches_and_changelog,
-        large_batches_see_existing_records,
-        scan_and_count,
-        cas_conflicts,
-        changelog_gap_free_concurrent,
-        consumers_and_retention,
-        prefixes_and_homing,
-        entities_and_aliases,
-        audit_and_counters,
-        reopen_keeps_everything,
-        link_index,
-        batch_marking,
-        accounts_across_processes,
-    ]
-);
+all_cases!(postgres, super::pg_fixture);
 
 /// PostgreSQL at SERIALIZABLE isolation (what CockroachDB runs): every
 /// writer waiting on the change-log lock gets SQLSTATE 40001 when the
@@ -831,23 +818,7 @@ fn pg_serializable_fixture() -> Fixture {
 }
 
 #[cfg(feature = "postgres")]
-suite!(
-    postgres_serializable,
-    super::pg_serializable_fixture,
-    [
-        records_crud,
-        batches_and_changelog,
-        large_batches_see_existing_records,
-        scan_and_count,
-        cas_conflicts,
-        changelog_gap_free_concurrent,
-        consumers_and_retention,
-        prefixes_and_homing,
-        link_index,
-        batch_marking,
-        accounts_across_processes,
-    ]
-);
+all_cases!(postgres_serializable, super::pg_serializable_fixture);
 
 /// Concurrent conflicting writers at SERIALIZABLE: conflicts happen (the
 /// retry counter moves), every write lands, the log stays gap-free, and no
@@ -896,6 +867,25 @@ fn postgres_serializable_retries_conflicts() {
     let retries = s.follow_status().tx_retries;
     assert!(retries > 0, "concurrent writers at SERIALIZABLE conflicted and were retried");
     eprintln!("serializable: {} changes, {retries} transaction retries", log.len());
+}
+
+/// Several processes starting at once on an empty database: one applies
+/// each migration, the others find it applied; every open succeeds and they
+/// share one schema and one meta row.
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_concurrent_first_open() {
+    use idnode_registry::store::postgres::{PG_SCHEMA_VERSION, PgStore};
+    let db = pg::shared().create_db("first_open");
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let mut o = pg_options(&db);
+            o.node_id = format!("node-{i}");
+            std::thread::spawn(move || PgStore::open(o).map(|s| (s.meta(), s.schema_version())))
+        })
+        .collect();
+    let metas: Vec<_> = threads.into_iter().map(|t| t.join().unwrap().expect("open on a fresh database")).collect();
+    assert!(metas.iter().all(|(m, v)| m == &metas[0].0 && *v.as_ref().unwrap() == PG_SCHEMA_VERSION));
 }
 
 /// TLS to the database: rustls (ring) verifying the server against the

@@ -688,6 +688,15 @@ pub trait StoreExt: Store {
     }
 }
 
+/// The consumer position a [`Store::write_batch_marking`] stores with its
+/// batch ([`StoreError::Invalid`] for an empty consumer name).
+pub(crate) fn consumer_mark(consumer: &str, position: u64, now: u64) -> Result<ConsumerPosition, StoreError> {
+    if consumer.is_empty() {
+        return Err(StoreError::Invalid("empty consumer name".into()));
+    }
+    Ok(ConsumerPosition { name: consumer.to_owned(), position, updated: now })
+}
+
 fn split_versioned<T>(v: Option<(T, Version)>) -> (Option<T>, Version) {
     match v {
         Some((t, ver)) => (Some(t), ver),

@@ -92,18 +92,31 @@ pub(super) async fn migrate(c: &mut Client) -> Result<Vec<i32>, StoreError> {
     }
     let mut applied = Vec::new();
     for (v, stmts) in MIGRATIONS.iter().filter(|(v, _)| *v > cur) {
-        let tx = c.transaction().await.map_err(super::pg_err)?;
-        for s in *stmts {
-            tx.batch_execute(s).await.map_err(super::pg_err)?;
+        match apply_one(c, *v, stmts).await {
+            Ok(()) => applied.push(*v),
+            // Several processes starting together on an old schema: one
+            // applies the migration, the others fail on its tables or its
+            // `idnode_migrations` row; that is success for them too.
+            Err(e) if current_version(c).await? >= *v => {
+                let _ = e;
+            }
+            Err(e) => return Err(e),
         }
-        tx.execute(
-            "INSERT INTO idnode_migrations (version, applied_ms) VALUES ($1, $2)",
-            &[v, &(super::unix_ms() as i64)],
-        )
-        .await
-        .map_err(super::pg_err)?;
-        tx.commit().await.map_err(super::pg_err)?;
-        applied.push(*v);
     }
     Ok(applied)
+}
+
+/// Applies migration `v` and records it, in one transaction.
+async fn apply_one(c: &mut Client, v: i32, stmts: &[&str]) -> Result<(), StoreError> {
+    let tx = c.transaction().await.map_err(super::pg_err)?;
+    for s in stmts {
+        tx.batch_execute(s).await.map_err(super::pg_err)?;
+    }
+    tx.execute(
+        "INSERT INTO idnode_migrations (version, applied_ms) VALUES ($1, $2)",
+        &[&v, &(super::unix_ms() as i64)],
+    )
+    .await
+    .map_err(super::pg_err)?;
+    tx.commit().await.map_err(super::pg_err)
 }
