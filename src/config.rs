@@ -46,7 +46,7 @@ pub use store_budget::ByteSize;
 
 #[path = "config/store.rs"]
 mod store;
-pub use store::{StoreBackend, StoreConfig};
+pub use store::{PgIsolation, StoreBackend, StoreConfig};
 
 #[path = "config/web.rs"]
 mod web;

@@ -68,6 +68,7 @@ pub fn pg_options(cfg: &Config, url: &str, password_file: Option<&std::path::Pat
     o.poll_interval = Duration::from_millis(pc.poll_interval_ms);
     o.connect_timeout = Duration::from_millis(pc.connect_timeout_ms);
     o.migrate = pc.migrate_on_start;
+    o.serializable = pc.isolation == crate::config::PgIsolation::Serializable;
     o.read_cache_entries = usize::try_from(cfg.store.read_cache_entries).unwrap_or(usize::MAX);
     o.node_id = cfg.node.node_prefix.clone();
     o.now = crate::unix_now();

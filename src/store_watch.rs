@@ -35,6 +35,7 @@ pub fn spawn(
             metrics::gauge!("idnode_store_follow_behind_seconds").set(f.behind_ms as f64 / 1000.0);
             metrics::gauge!("idnode_store_follow_lag_seconds").set(f.last_lag_ms as f64 / 1000.0);
             metrics::gauge!("idnode_store_follow_applied_seq").set(f.applied_seq as f64);
+            metrics::counter!("idnode_store_tx_retries_total").absolute(f.tx_retries);
             let behind = f.behind_ms > bound_ms;
             if behind && !took_out && ready.is_ready() {
                 tracing::warn!(behind_ms = f.behind_ms, bound_ms, "store follower too far behind: not ready");

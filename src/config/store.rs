@@ -18,6 +18,19 @@ pub enum StoreBackend {
     Postgres,
 }
 
+/// `store.postgres.isolation`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PgIsolation {
+    /// The server's default (READ COMMITTED on PostgreSQL, SERIALIZABLE on
+    /// CockroachDB).
+    #[default]
+    Default,
+    /// Every transaction at SERIALIZABLE; contention shows as SQLSTATE
+    /// 40001, which the store retries.
+    Serializable,
+}
+
 /// `[store.postgres]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -46,6 +59,8 @@ pub struct PostgresConfig {
     /// paths are under `node.data_dir`. Empty = no TLS (Unix socket or a
     /// private network).
     pub ca_file: PathBuf,
+    /// Transaction isolation: `default` or `serializable`.
+    pub isolation: PgIsolation,
 }
 
 impl Default for PostgresConfig {
@@ -59,6 +74,7 @@ impl Default for PostgresConfig {
             connect_timeout_ms: 2000,
             migrate_on_start: true,
             ca_file: PathBuf::new(),
+            isolation: PgIsolation::Default,
         }
     }
 }

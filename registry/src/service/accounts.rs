@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Actor, Registrar, ServiceError, access, check_len, check_required, dates};
 use crate::model::{Identity, Role, TokenHash};
+use crate::store::{ABSENT, StoreError, StoreExt};
 
 /// Label of session tokens issued by the SNMS login.
 pub const SESSION_LABEL: &str = "snms-session";
@@ -100,7 +101,11 @@ pub struct NewAccount {
     pub mobile: String,
 }
 
-/// Serialises account changes (read-modify-write of identities).
+/// Serialises account changes within this process. Across processes
+/// sharing one store, every read-modify-write of an identity is a
+/// compare-and-swap ([`StoreExt::update_identity`], `put_identity_if`), so
+/// two nodes cannot lose each other's update; this lock only keeps one
+/// process's own writers from retrying against each other.
 #[derive(Debug, Default)]
 pub(crate) struct AccountLock(pub(crate) Mutex<()>);
 
@@ -151,7 +156,12 @@ impl Registrar {
         i.snms_v1_verifier = a.v1_verifier;
         i.email = a.email;
         i.mobile = a.mobile;
-        self.store().put_identity(&i)?;
+        match self.store().put_identity_if(&i, ABSENT) {
+            Err(StoreError::Conflict { .. }) => {
+                return Err(ServiceError::rejected(format!("用户名{}已存在 (username taken)", a.username)));
+            }
+            r => r?,
+        }
         if let Some(actor) = by {
             self.audit(actor, "account.create", &a.username, "ok", now)?;
         }
@@ -168,15 +178,14 @@ impl Registrar {
         now: u64,
     ) -> Result<(), ServiceError> {
         let _g = self.account_guard();
-        let mut i = match self.store().get_identity(username)? {
-            Some(i) => i,
-            None => Identity::new(username, Role::PlatformAdmin, String::new(), now),
-        };
-        i.role = Role::PlatformAdmin;
-        i.password_hash = password_phc;
-        i.snms_v1_verifier = v1;
-        i.disabled = false;
-        self.store().put_identity(&i)?;
+        self.store().update_identity(username, &mut |cur| {
+            let mut i = cur.unwrap_or_else(|| Identity::new(username, Role::PlatformAdmin, String::new(), now));
+            i.role = Role::PlatformAdmin;
+            i.password_hash = password_phc.clone();
+            i.snms_v1_verifier = v1.clone();
+            i.disabled = false;
+            Ok(i)
+        })?;
         Ok(())
     }
 
@@ -192,35 +201,49 @@ impl Registrar {
         max_sessions: usize,
     ) -> Result<(), ServiceError> {
         let _g = self.account_guard();
-        let mut i = self
-            .store()
-            .get_identity(&actor.username)?
-            .ok_or_else(|| ServiceError::Unauthenticated("用户名/密码错误！".into()))?;
-        i.api_tokens.retain(|t| t.label != SESSION_LABEL || t.expires.is_some_and(|e| e > now));
-        let live = i.api_tokens.iter().filter(|t| t.label == SESSION_LABEL).count();
-        let mut excess = (live + 1).saturating_sub(max_sessions.max(1));
-        // Tokens are appended in issue order, so the first ones are the oldest.
-        i.api_tokens.retain(|t| {
-            if excess > 0 && t.label == SESSION_LABEL {
-                excess -= 1;
-                false
-            } else {
-                true
-            }
-        });
         let hash = token_hash(token);
-        i.api_tokens.push(TokenHash {
-            id: hash[..12].to_owned(),
-            hash,
-            label: SESSION_LABEL.into(),
-            created: now,
-            expires: Some(now.saturating_add(ttl)),
+        let r = self.store().update_identity(&actor.username, &mut |cur| {
+            let mut i =
+                cur.ok_or_else(|| StoreError::EntityNotFound { what: "identity", key: actor.username.clone() })?;
+            add_session(&mut i, &hash, now, ttl, max_sessions);
+            Ok(i)
         });
-        self.store().put_identity(&i)?;
+        match r {
+            Err(StoreError::EntityNotFound { .. }) => {
+                return Err(ServiceError::Unauthenticated("用户名/密码错误！".into()));
+            }
+            r => r?,
+        };
         self.audit(actor, "login", &actor.username, "ok", now)?;
         Ok(())
     }
+}
 
+/// Prunes expired sessions of `i`, drops the oldest beyond
+/// `max_sessions - 1` and adds a session with token hash `hash`.
+fn add_session(i: &mut Identity, hash: &str, now: u64, ttl: u64, max_sessions: usize) {
+    i.api_tokens.retain(|t| t.label != SESSION_LABEL || t.expires.is_some_and(|e| e > now));
+    let live = i.api_tokens.iter().filter(|t| t.label == SESSION_LABEL).count();
+    let mut excess = (live + 1).saturating_sub(max_sessions.max(1));
+    // Tokens are appended in issue order, so the first ones are the oldest.
+    i.api_tokens.retain(|t| {
+        if excess > 0 && t.label == SESSION_LABEL {
+            excess -= 1;
+            false
+        } else {
+            true
+        }
+    });
+    i.api_tokens.push(TokenHash {
+        id: hash[..12].to_owned(),
+        hash: hash.to_owned(),
+        label: SESSION_LABEL.into(),
+        created: now,
+        expires: Some(now.saturating_add(ttl)),
+    });
+}
+
+impl Registrar {
     /// Rewrites stored hashed-login verifiers: `f(username, stored)` returns
     /// `Some(new)` to replace one (`Some(None)` removes it), `None` to keep
     /// it. Used at start to seal verifiers older versions kept in clear.
@@ -237,9 +260,14 @@ impl Registrar {
             for i in &page {
                 let Some(stored) = i.snms_v1_verifier.as_deref() else { continue };
                 if let Some(new) = f(&i.username, stored) {
-                    let mut i = i.clone();
-                    i.snms_v1_verifier = new;
-                    self.store().put_identity(&i)?;
+                    // Compare-and-swap: only the verifier changes, whatever
+                    // else another process wrote since the page was read.
+                    self.store().update_identity(&i.username, &mut |cur| {
+                        let mut i = cur
+                            .ok_or_else(|| StoreError::EntityNotFound { what: "identity", key: i.username.clone() })?;
+                        i.snms_v1_verifier = new.clone();
+                        Ok(i)
+                    })?;
                     changed += 1;
                 }
             }

@@ -187,11 +187,19 @@ impl Registrar {
                 self.create_account(None, a, now)?;
             }
             Applicant::Existing(_) => {
-                if let Some(mut i) = existing_identity
+                if let Some(i) = existing_identity
                     && i.enterprise_id != Some(id)
                 {
-                    i.enterprise_id = Some(id);
-                    self.store().put_identity(&i)?;
+                    // Compare-and-swap: keeps what another process wrote
+                    // to the account meanwhile (sessions, password).
+                    crate::store::StoreExt::update_identity(self.store(), &i.username, &mut |cur| {
+                        let mut cur = cur.ok_or_else(|| crate::store::StoreError::EntityNotFound {
+                            what: "identity",
+                            key: i.username.clone(),
+                        })?;
+                        cur.enterprise_id = Some(id);
+                        Ok(cur)
+                    })?;
                 }
             }
         }

@@ -187,6 +187,9 @@ pub struct FollowStatus {
     /// Milliseconds the last successful catch-up took from a change's
     /// commit to its application (measured staleness; 0 when unknown).
     pub last_lag_ms: u64,
+    /// Transactions this process ran again after the backend reported a
+    /// serialization failure or deadlock (a counter; 0 on sled).
+    pub tx_retries: u64,
 }
 
 /// Who and when, for every write (`now` comes from the caller: the crate
@@ -512,7 +515,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// How current memory-only state is (memory only, cheap; for `/readyz`
     /// and metrics).
     fn follow_status(&self) -> FollowStatus {
-        FollowStatus { shared: false, applied_seq: self.durable_seq(), behind_ms: 0, last_lag_ms: 0 }
+        FollowStatus { shared: false, applied_seq: self.durable_seq(), behind_ms: 0, last_lag_ms: 0, tx_retries: 0 }
     }
 
     /// Bulk-loads records given as stored bytes (import, restore, `store
@@ -683,6 +686,15 @@ pub trait StoreExt: Store {
         }
         Err(StoreError::Conflict { what: "identity", key: username.to_owned() })
     }
+}
+
+/// The consumer position a [`Store::write_batch_marking`] stores with its
+/// batch ([`StoreError::Invalid`] for an empty consumer name).
+pub(crate) fn consumer_mark(consumer: &str, position: u64, now: u64) -> Result<ConsumerPosition, StoreError> {
+    if consumer.is_empty() {
+        return Err(StoreError::Invalid("empty consumer name".into()));
+    }
+    Ok(ConsumerPosition { name: consumer.to_owned(), position, updated: now })
 }
 
 fn split_versioned<T>(v: Option<(T, Version)>) -> (Option<T>, Version) {

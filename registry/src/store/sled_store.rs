@@ -1038,10 +1038,7 @@ impl Store for SledStore {
         consumer: &str,
         position: u64,
     ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
-        if consumer.is_empty() {
-            return Err(StoreError::Invalid("empty consumer name".into()));
-        }
-        let mark = ConsumerPosition { name: consumer.to_owned(), position, updated: ctx.now };
+        let mark = crate::store::consumer_mark(consumer, position, ctx.now)?;
         self.apply_marked(ops, ctx, Some(mark))
     }
 

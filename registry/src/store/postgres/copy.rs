@@ -66,48 +66,52 @@ impl PgStore {
         }
         let ctx2 = ctx.clone();
         let n = records.len() as u64;
-        let (created, last) = self.s.with_client(move |mut c| async move {
-            let tx = c.transaction().await.map_err(pg_err)?;
-            let (seq0, _) = lock_log(&tx).await?;
-            tx.batch_execute("CREATE TEMPORARY TABLE idnode_load (k BYTEA, v BYTEA) ON COMMIT DROP")
-                .await
-                .map_err(pg_err)?;
-            let sink = tx.copy_in("COPY idnode_load (k, v) FROM STDIN (FORMAT binary)").await.map_err(pg_err)?;
-            let w = BinaryCopyInWriter::new(sink, &[Type::BYTEA, Type::BYTEA]);
-            pin_mut!(w);
-            for (k, v) in &records {
-                w.as_mut().write(&[k, &v.stored()]).await.map_err(pg_err)?;
-            }
-            w.finish().await.map_err(pg_err)?;
-            // Keys new to the table count as registrations.
-            let created: Vec<Vec<u8>> = tx
-                .query("SELECT l.k FROM idnode_load l LEFT JOIN handles h ON h.k = l.k WHERE h.k IS NULL", &[])
-                .await
-                .map_err(pg_err)?
-                .into_iter()
-                .map(|r| r.get(0))
-                .collect();
-            tx.execute(
+        let records = std::sync::Arc::new(records);
+        let (created, last) = self.s.with_client(move |mut c| {
+            let (records, ctx2) = (records.clone(), ctx2.clone());
+            async move {
+                let tx = c.transaction().await.map_err(pg_err)?;
+                let (seq0, _) = lock_log(&tx).await?;
+                tx.batch_execute("CREATE TEMPORARY TABLE idnode_load (k BYTEA, v BYTEA) ON COMMIT DROP")
+                    .await
+                    .map_err(pg_err)?;
+                let sink = tx.copy_in("COPY idnode_load (k, v) FROM STDIN (FORMAT binary)").await.map_err(pg_err)?;
+                let w = BinaryCopyInWriter::new(sink, &[Type::BYTEA, Type::BYTEA]);
+                pin_mut!(w);
+                for (k, v) in records.iter() {
+                    w.as_mut().write(&[k, &v.stored()]).await.map_err(pg_err)?;
+                }
+                w.finish().await.map_err(pg_err)?;
+                // Keys new to the table count as registrations.
+                let created: Vec<Vec<u8>> = tx
+                    .query("SELECT l.k FROM idnode_load l LEFT JOIN handles h ON h.k = l.k WHERE h.k IS NULL", &[])
+                    .await
+                    .map_err(pg_err)?
+                    .into_iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                tx.execute(
                 "INSERT INTO handles (k, v) SELECT k, v FROM idnode_load ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
                 &[],
             )
             .await
             .map_err(pg_err)?;
-            let changes: Vec<Change> = records
-                .iter()
-                .enumerate()
-                .map(|(i, (k, _))| Change {
-                    seq: seq0 + 1 + i as u64,
-                    time: ctx2.now,
-                    op: ChangeOp::Create,
-                    key: k.clone(),
-                    actor: ctx2.actor.clone(),
-                })
-                .collect();
-            copy_changes(&tx, &changes).await?;
-            append_log_counter(&tx, changes.last().map_or(seq0, |c| c.seq)).await?;
-            tx.commit().await.map_err(pg_err)?;
-            Ok((created, changes.last().map_or(seq0, |c| c.seq)))
+                let changes: Vec<Change> = records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| Change {
+                        seq: seq0 + 1 + i as u64,
+                        time: ctx2.now,
+                        op: ChangeOp::Create,
+                        key: k.clone(),
+                        actor: ctx2.actor.clone(),
+                    })
+                    .collect();
+                copy_changes(&tx, &changes).await?;
+                append_log_counter(&tx, changes.last().map_or(seq0, |c| c.seq)).await?;
+                tx.commit().await.map_err(pg_err)?;
+                Ok((created, changes.last().map_or(seq0, |c| c.seq)))
+            }
         })?;
         self.s.last.fetch_max(last, Ordering::AcqRel);
         let day = day_of(ctx.now);

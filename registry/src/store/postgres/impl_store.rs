@@ -71,15 +71,18 @@ impl PgStore {
         hi: Option<Vec<u8>>,
         limit: Option<i64>,
     ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-        self.s.with_client(move |c| async move {
-            let mut params: Vec<&(dyn ToSql + Sync)> = vec![&lo];
-            if let Some(h) = &hi {
-                params.push(h);
+        self.s.with_client(move |c| {
+            let (sql, lo, hi) = (sql.clone(), lo.clone(), hi.clone());
+            async move {
+                let mut params: Vec<&(dyn ToSql + Sync)> = vec![&lo];
+                if let Some(h) = &hi {
+                    params.push(h);
+                }
+                if let Some(l) = &limit {
+                    params.push(l);
+                }
+                c.query(&sql, &params).await.map_err(pg_err)
             }
-            if let Some(l) = &limit {
-                params.push(l);
-            }
-            c.query(&sql, &params).await.map_err(pg_err)
         })
     }
 
@@ -92,28 +95,31 @@ impl PgStore {
         limit: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         let limit = limit.min(i64::MAX as usize) as i64;
-        self.s.with_client(move |c| async move {
-            let cmp = if excl { ">" } else { ">=" };
-            let rows = match &hi {
-                Some(h) => {
-                    c.query(
-                        &format!(
-                            "SELECT v FROM entities WHERE kind = $1 AND k {cmp} $2 AND k < $3 ORDER BY k LIMIT $4"
-                        ),
-                        &[&k, &lo, h, &limit],
-                    )
-                    .await
+        self.s.with_client(move |c| {
+            let (lo, hi) = (lo.clone(), hi.clone());
+            async move {
+                let cmp = if excl { ">" } else { ">=" };
+                let rows = match &hi {
+                    Some(h) => {
+                        c.query(
+                            &format!(
+                                "SELECT v FROM entities WHERE kind = $1 AND k {cmp} $2 AND k < $3 ORDER BY k LIMIT $4"
+                            ),
+                            &[&k, &lo, h, &limit],
+                        )
+                        .await
+                    }
+                    None => {
+                        c.query(
+                            &format!("SELECT v FROM entities WHERE kind = $1 AND k {cmp} $2 ORDER BY k LIMIT $3"),
+                            &[&k, &lo, &limit],
+                        )
+                        .await
+                    }
                 }
-                None => {
-                    c.query(
-                        &format!("SELECT v FROM entities WHERE kind = $1 AND k {cmp} $2 ORDER BY k LIMIT $3"),
-                        &[&k, &lo, &limit],
-                    )
-                    .await
-                }
+                .map_err(pg_err)?;
+                Ok(rows.into_iter().map(|r| r.get(0)).collect())
             }
-            .map_err(pg_err)?;
-            Ok(rows.into_iter().map(|r| r.get(0)).collect())
         })
     }
 
@@ -123,7 +129,10 @@ impl PgStore {
         what: &'static str,
         key: Vec<u8>,
     ) -> Result<Option<(T, Version)>, StoreError> {
-        match self.s.with_client(move |c| async move { records::get_entity(&**c, k, key).await })? {
+        match self.s.with_client(move |c| {
+            let key = key.clone();
+            async move { records::get_entity(&**c, k, key).await }
+        })? {
             None => Ok(None),
             Some((v, ver)) => Ok(Some((decode(what, &v)?, ver))),
         }
@@ -131,7 +140,10 @@ impl PgStore {
 
     fn write_entity(&self, w: EntityWrite) -> Result<Change, StoreError> {
         let reload = w.kind == kind::PREFIX;
-        let change = self.s.with_client(move |mut c| async move { records::write_entity(&mut c, w).await })?;
+        let change = self.s.with_client(move |mut c| {
+            let w = w.clone();
+            async move { records::write_entity(&mut c, w).await }
+        })?;
         self.s.last.fetch_max(change.seq, Ordering::AcqRel);
         if reload {
             self.s.reload_index()?;
@@ -190,9 +202,13 @@ impl PgStore {
         &self,
         ops: Vec<RecordOp>,
         ctx: &WriteCtx,
+        mark: Option<ConsumerPosition>,
     ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
         let ctx2 = ctx.clone();
-        let applied = self.s.with_client(move |mut c| async move { records::apply(&mut c, ops, ctx2).await })?;
+        let applied = self.s.with_client(move |mut c| {
+            let (ops, ctx2, mark) = (ops.clone(), ctx2.clone(), mark.clone());
+            async move { records::apply(&mut c, ops, ctx2, mark).await }
+        })?;
         if let Some(cache) = &self.s.cache {
             for ch in &applied.changes {
                 cache.invalidate(&ch.key);
@@ -219,8 +235,9 @@ impl Store for PgStore {
             None => None,
         };
         let k = key.to_vec();
-        let row = self.s.with_client(move |c| async move {
-            c.query_opt("SELECT v FROM handles WHERE k = $1", &[&k]).await.map_err(pg_err)
+        let row = self.s.with_client(move |c| {
+            let k = k.clone();
+            async move { c.query_opt("SELECT v FROM handles WHERE k = $1", &[&k]).await.map_err(pg_err) }
         })?;
         match row {
             None => Ok(None),
@@ -240,7 +257,7 @@ impl Store for PgStore {
     }
 
     fn write(&self, op: RecordOp, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
-        self.apply_ops(vec![op], ctx)?.pop().unwrap_or(Err(StoreError::Backend("empty batch result".into())))
+        self.apply_ops(vec![op], ctx, None)?.pop().unwrap_or(Err(StoreError::Backend("empty batch result".into())))
     }
 
     fn write_batch(
@@ -251,7 +268,7 @@ impl Store for PgStore {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
-        self.apply_ops(ops, ctx)
+        self.apply_ops(ops, ctx, None)
     }
 
     fn scan_records(
@@ -649,22 +666,30 @@ impl Store for PgStore {
         }
         let c = ConsumerPosition { name: name.to_owned(), position, updated: now };
         let (k, v) = (name.as_bytes().to_vec(), c.to_stored());
-        self.s.with_client(move |c| async move {
-            c.execute(
-                "INSERT INTO entities (kind, k, v, ver) VALUES ($1, $2, $3, 1) \
-                 ON CONFLICT (kind, k) DO UPDATE SET v = EXCLUDED.v, ver = entities.ver + 1",
-                &[&kind::CONSUMER, &k, &v],
-            )
-            .await
-            .map_err(pg_err)?;
-            Ok(())
+        self.s.with_client(move |c| {
+            let (k, v) = (k.clone(), v.clone());
+            async move {
+                c.execute(
+                    "INSERT INTO entities (kind, k, v, ver) VALUES ($1, $2, $3, 1) \
+                     ON CONFLICT (kind, k) DO UPDATE SET v = EXCLUDED.v, ver = entities.ver + 1",
+                    &[&kind::CONSUMER, &k, &v],
+                )
+                .await
+                .map_err(pg_err)?;
+                Ok(())
+            }
         })
     }
 
     fn remove_consumer(&self, name: &str) -> Result<(), StoreError> {
         let k = name.as_bytes().to_vec();
-        let n = self.s.with_client(move |c| async move {
-            c.execute("DELETE FROM entities WHERE kind = $1 AND k = $2", &[&kind::CONSUMER, &k]).await.map_err(pg_err)
+        let n = self.s.with_client(move |c| {
+            let k = k.clone();
+            async move {
+                c.execute("DELETE FROM entities WHERE kind = $1 AND k = $2", &[&kind::CONSUMER, &k])
+                    .await
+                    .map_err(pg_err)
+            }
         })?;
         if n == 0 {
             return Err(StoreError::EntityNotFound { what: "consumer", key: name.to_owned() });
@@ -704,7 +729,9 @@ impl Store for PgStore {
         let days: Vec<i32> = pending.iter().map(|(_, d, _)| *d as i32).collect();
         let reg: Vec<i64> = pending.iter().map(|(_, _, c)| c.registrations.min(i64::MAX as u64) as i64).collect();
         let res: Vec<i64> = pending.iter().map(|(_, _, c)| c.resolutions.min(i64::MAX as u64) as i64).collect();
-        let r = self.s.with_client(move |c| async move {
+        let r = self.s.with_client(move |c| {
+            let (ps, days, reg, res) = (ps.clone(), days.clone(), reg.clone(), res.clone());
+            async move {
             c.execute(
                 "INSERT INTO counters (p, day, reg, res) \
                  SELECT p, d, g, s FROM UNNEST($1::BYTEA[], $2::INT[], $3::BIGINT[], $4::BIGINT[]) AS u(p, d, g, s) \
@@ -713,6 +740,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(pg_err)
+            }
         });
         if let Err(e) = r {
             self.s.counters.restore(pending);
@@ -726,13 +754,16 @@ impl Store for PgStore {
         let mut out: Vec<(u32, DayCounters)> = Vec::new();
         if from <= to {
             let (pp, f, t) = (p.clone(), from as i32, to.min(i32::MAX as u32) as i32);
-            let rows = self.s.with_client(move |c| async move {
-                c.query(
-                    "SELECT day, reg, res FROM counters WHERE p = $1 AND day >= $2 AND day <= $3 ORDER BY day",
-                    &[&pp, &f, &t],
-                )
-                .await
-                .map_err(pg_err)
+            let rows = self.s.with_client(move |c| {
+                let pp = pp.clone();
+                async move {
+                    c.query(
+                        "SELECT day, reg, res FROM counters WHERE p = $1 AND day >= $2 AND day <= $3 ORDER BY day",
+                        &[&pp, &f, &t],
+                    )
+                    .await
+                    .map_err(pg_err)
+                }
             })?;
             for r in rows {
                 out.push((
@@ -752,18 +783,23 @@ impl Store for PgStore {
     }
 
     fn append_audit(&self, e: AuditEntry) -> Result<u64, StoreError> {
-        self.s.with_client(move |mut c| async move {
-            let tx = c.transaction().await.map_err(pg_err)?;
-            let seq: i64 = tx
-                .query_one("UPDATE seqs SET v = v + 1 WHERE name = 'audit' RETURNING v", &[])
-                .await
-                .map_err(pg_err)?
-                .get(0);
-            let mut e = e;
-            e.seq = seq as u64;
-            tx.execute("INSERT INTO audit (seq, e) VALUES ($1, $2)", &[&seq, &e.to_stored()]).await.map_err(pg_err)?;
-            tx.commit().await.map_err(pg_err)?;
-            Ok(seq as u64)
+        self.s.with_client(move |mut c| {
+            let e = e.clone();
+            async move {
+                let tx = c.transaction().await.map_err(pg_err)?;
+                let seq: i64 = tx
+                    .query_one("UPDATE seqs SET v = v + 1 WHERE name = 'audit' RETURNING v", &[])
+                    .await
+                    .map_err(pg_err)?
+                    .get(0);
+                let mut e = e;
+                e.seq = seq as u64;
+                tx.execute("INSERT INTO audit (seq, e) VALUES ($1, $2)", &[&seq, &e.to_stored()])
+                    .await
+                    .map_err(pg_err)?;
+                tx.commit().await.map_err(pg_err)?;
+                Ok(seq as u64)
+            }
         })
     }
 
@@ -799,6 +835,7 @@ impl Store for PgStore {
             applied_seq: self.s.applied.load(Ordering::Acquire),
             behind_ms: last_ok.elapsed().as_millis() as u64,
             last_lag_ms: self.s.last_lag_ms.load(Ordering::Acquire),
+            tx_retries: self.s.retries.load(Ordering::Relaxed),
         }
     }
 
@@ -808,5 +845,49 @@ impl Store for PgStore {
 
     fn load_records(&self, records: Vec<(Vec<u8>, RecordBytes)>, ctx: &WriteCtx) -> Result<u64, StoreError> {
         self.copy_records(records, ctx)
+    }
+
+    fn write_batch_marking(
+        &self,
+        ops: Vec<RecordOp>,
+        ctx: &WriteCtx,
+        consumer: &str,
+        position: u64,
+    ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
+        let mark = crate::store::consumer_mark(consumer, position, ctx.now)?;
+        self.apply_ops(ops, ctx, Some(mark))
+    }
+
+    fn set_links(&self, source: &[u8], links: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let (source, links) = (source.to_vec(), links.to_vec());
+        self.s.with_client(move |mut c| {
+            let (source, links) = (source.clone(), links.clone());
+            async move { super::links::set_links(&mut c, source, links).await }
+        })
+    }
+
+    fn links_to(
+        &self,
+        target: &[u8],
+        after: Option<(&[u8], &str)>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, String)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let target = target.to_vec();
+        let after = after.map(|(s, r)| (s.to_vec(), r.as_bytes().to_vec()));
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.s.with_client(move |c| {
+            let (target, after) = (target.clone(), after.clone());
+            async move { super::links::links_to(&**c, target, after, limit).await }
+        })
+    }
+
+    fn clear_links(&self) -> Result<(), StoreError> {
+        self.s.with_client(|c| async move {
+            c.execute("DELETE FROM links", &[]).await.map_err(pg_err)?;
+            Ok(())
+        })
     }
 }

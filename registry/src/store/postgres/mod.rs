@@ -24,6 +24,15 @@
 //!   change log every `poll_interval` and invalidates cached records and
 //!   reloads the prefix index for changes made by any process
 //!   ([`Store::catch_up`]); [`Store::follow_status`] reports the lag.
+//! * **Retries**: every call runs under [`Shared::with_client`], which
+//!   retries the whole transaction (a fresh connection from the pool, the
+//!   closure called again) when the server answers SQLSTATE `40001`
+//!   (serialization failure) or `40P01` (deadlock) — what CockroachDB and
+//!   YugabyteDB return on contention and PostgreSQL at `SERIALIZABLE`
+//!   ([`PgOptions::serializable`]) — up to [`TX_ATTEMPTS`] times with a
+//!   jittered exponential backoff; retries are counted
+//!   ([`crate::store::FollowStatus::tx_retries`]). Only when the attempts
+//!   are used up does the caller see the error.
 //! * **Failures**: a pool that cannot hand out a connection within
 //!   `connect_timeout` and connection-level errors map to
 //!   [`StoreError::Unavailable`]; resolutions keep answering from the read
@@ -46,6 +55,7 @@ use crate::model::{Change, ChangeOp, Prefix, Stored};
 
 mod copy;
 mod impl_store;
+mod links;
 mod records;
 mod schema;
 
@@ -86,6 +96,11 @@ pub struct PgOptions {
     /// connect with TLS (rustls, ring) and verify the server against them
     /// (`sslmode` defaults to `require`). `None` = no TLS.
     pub tls_ca_pem: Option<Vec<u8>>,
+    /// Run every transaction at `SERIALIZABLE` isolation (the session's
+    /// `default_transaction_isolation`), as CockroachDB always does;
+    /// contention then surfaces as SQLSTATE 40001, which the store retries.
+    /// Default: the server's default (`READ COMMITTED` on PostgreSQL).
+    pub serializable: bool,
 }
 
 impl fmt::Debug for PgOptions {
@@ -95,6 +110,7 @@ impl fmt::Debug for PgOptions {
             .field("password", &self.password.as_ref().map(|_| "<set>"))
             .field("pool_size", &self.pool_size)
             .field("poll_interval", &self.poll_interval)
+            .field("serializable", &self.serializable)
             .finish_non_exhaustive()
     }
 }
@@ -112,12 +128,45 @@ impl PgOptions {
             node_id: String::new(),
             now: 0,
             tls_ca_pem: None,
+            serializable: false,
         }
     }
 }
 
-/// Maps a client error: server-side (SQL) errors are backend errors, the
-/// rest (connection refused, closed, timeouts) mean "unavailable".
+/// How many times one call runs its transaction before a serialization
+/// failure or deadlock reaches the caller.
+pub const TX_ATTEMPTS: u32 = 40;
+
+/// Backoff before retry `attempt` (1-based): uniformly random in
+/// `[0, min(2 ms * 2^attempt, 100 ms)]` (full jitter, so that writers that
+/// collided do not collide again in step).
+fn retry_backoff(attempt: u32) -> Duration {
+    static SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+    let cap_us = (2_000u64 << attempt.min(16)).min(100_000);
+    // xorshift64* over a shared seed perturbed by the clock: cheap, and
+    // different for every caller.
+    let mut x = SEED.fetch_add(unix_ms() ^ 0x2545_f491_4f6c_dd1d, Ordering::Relaxed) | 1;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+    Duration::from_micros(r % (cap_us + 1))
+}
+
+/// SQLSTATEs after which the whole transaction is run again:
+/// serialization failure and deadlock.
+const RETRY_CODES: [&str; 2] = ["40001", "40P01"];
+
+/// Whether `e` (from [`pg_err`]) is a serialization failure or deadlock,
+/// i.e. the transaction may simply be run again.
+pub(crate) fn is_retryable(e: &StoreError) -> bool {
+    matches!(e, StoreError::Backend(m) if RETRY_CODES.iter().any(|c| m.ends_with(&format!("({c})"))))
+}
+
+/// Maps a client error: server-side (SQL) errors are backend errors (the
+/// message ends with the SQLSTATE in parentheses, which
+/// [`is_retryable`] reads), the rest (connection refused, closed, timeouts)
+/// mean "unavailable".
 pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
         // 57P01 admin_shutdown, 57P02/57P03: the server is going away or not
@@ -147,6 +196,9 @@ fn make_pool(opts: &PgOptions) -> Result<Pool, StoreError> {
     }
     cfg.connect_timeout(opts.connect_timeout);
     cfg.application_name("idnode");
+    if opts.serializable {
+        cfg.options("-c default_transaction_isolation=serializable");
+    }
     let mc = ManagerConfig { recycling_method: RecyclingMethod::Fast };
     let mgr = match &opts.tls_ca_pem {
         None => Manager::from_config(cfg, NoTls, mc),
@@ -210,6 +262,8 @@ pub(crate) struct Shared {
     pub(crate) poll_interval: Duration,
     /// Serialises prefix-index reloads with the follower's.
     pub(crate) index_lock: Mutex<()>,
+    /// Transactions run again after a serialization failure or deadlock.
+    pub(crate) retries: Arc<AtomicU64>,
 }
 
 /// The PostgreSQL-backed store. Any number of processes may open the same
@@ -240,17 +294,32 @@ impl Shared {
         rx.recv().map_err(|_| StoreError::Unavailable("store runtime stopped".into()))?
     }
 
-    /// Runs `f` with a pooled connection.
+    /// Runs `f` with a pooled connection; when it fails with a
+    /// serialization failure or deadlock ([`is_retryable`]), runs it again
+    /// (a whole transaction: `f` begins and commits its own) after a
+    /// jittered backoff, at most [`TX_ATTEMPTS`] times in all. `f` must
+    /// therefore be callable more than once (clone what it moves).
     pub(crate) fn with_client<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(deadpool_postgres::Object) -> Fut + Send + 'static,
+        F: Fn(deadpool_postgres::Object) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, StoreError>> + Send,
     {
         let pool = self.pool.clone();
+        let retries = self.retries.clone();
         self.run(async move {
-            let c = pool.get().await.map_err(pool_err)?;
-            f(c).await
+            let mut attempt = 1;
+            loop {
+                let c = pool.get().await.map_err(pool_err)?;
+                match f(c).await {
+                    Err(e) if attempt < TX_ATTEMPTS && is_retryable(&e) => {
+                        retries.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(retry_backoff(attempt)).await;
+                        attempt += 1;
+                    }
+                    r => return r,
+                }
+            }
         })
     }
 
@@ -388,11 +457,14 @@ impl PgStore {
             stop: AtomicBool::new(false),
             poll_interval: opts.poll_interval,
             index_lock: Mutex::new(()),
+            retries: Arc::new(AtomicU64::new(0)),
         });
         let migrate = opts.migrate;
         let node_id = opts.node_id.clone();
         let now = opts.now;
-        let (meta, seq) = s.with_client(move |mut c| async move {
+        let (meta, seq) = s.with_client(move |mut c| {
+            let node_id = node_id.clone();
+            async move {
             let cur = schema::current_version(&c).await?;
             if cur > PG_SCHEMA_VERSION {
                 return Err(StoreError::SchemaTooNew { found: cur as u32, supported: PG_SCHEMA_VERSION as u32 });
@@ -409,6 +481,7 @@ impl PgStore {
             let seq: i64 =
                 c.query_one("SELECT v FROM seqs WHERE name = 'changelog'", &[]).await.map_err(pg_err)?.get(0);
             Ok((meta, seq as u64))
+            }
         })?;
         s.applied.store(seq, Ordering::Release);
         s.last.store(seq, Ordering::Release);

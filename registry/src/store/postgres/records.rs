@@ -9,7 +9,7 @@ use tokio_postgres::{GenericClient, Transaction};
 use super::pg_err;
 use crate::model::{Change, ChangeOp, Record, Stored, Value};
 use crate::store::sled_store::{check_key, encode_checked, prepare_values};
-use crate::store::{ABSENT, RecordOp, StoreError, StoreMeta, Version, WriteCtx, WriteReceipt};
+use crate::store::{ABSENT, ConsumerPosition, RecordOp, StoreError, StoreMeta, Version, WriteCtx, WriteReceipt};
 
 const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 
@@ -136,11 +136,14 @@ pub(super) struct Applied {
     pub created: Vec<Vec<u8>>,
 }
 
-/// Applies `ops` in one transaction.
+/// Applies `ops` in one transaction; with `mark`, also stores that
+/// change-log consumer position in the same transaction
+/// ([`crate::store::Store::write_batch_marking`]).
 pub(super) async fn apply(
     c: &mut deadpool_postgres::Object,
     ops: Vec<RecordOp>,
     ctx: WriteCtx,
+    mark: Option<ConsumerPosition>,
 ) -> Result<Applied, StoreError> {
     let now32 = u32::try_from(ctx.now).unwrap_or(u32::MAX);
     let tx = c.transaction().await.map_err(pg_err)?;
@@ -172,8 +175,21 @@ pub(super) async fn apply(
             Err(e) => results.push(Err(e)),
         }
     }
+    if let Some(m) = &mark {
+        tx.execute(
+            "INSERT INTO entities (kind, k, v, ver) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (kind, k) DO UPDATE SET v = EXCLUDED.v, ver = entities.ver + 1",
+            &[&super::kind::CONSUMER, &m.name.as_bytes(), &m.to_stored()],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
     if changes.is_empty() {
-        tx.rollback().await.map_err(pg_err)?;
+        if mark.is_some() {
+            tx.commit().await.map_err(pg_err)?;
+        } else {
+            tx.rollback().await.map_err(pg_err)?;
+        }
         return Ok(Applied { results, changes, created });
     }
     let mut up_k: Vec<&[u8]> = Vec::new();
@@ -206,6 +222,7 @@ pub(super) async fn apply(
 }
 
 /// One entity write: what, where, and the change it logs.
+#[derive(Clone)]
 pub(super) struct EntityWrite {
     pub kind: i16,
     pub what: &'static str,

@@ -18,31 +18,45 @@
 //!   [`super`]).
 //! * `seqs (name, v)`: the change-log, audit and id counters.
 //! * `counters (p, day, reg, res)`, `audit (seq, e)`, `meta (id, v)`.
+//! * `links (dst, src, rel)` (version 2): the link index, see
+//!   [`super::links`].
 
 use tokio_postgres::Client;
 
 use crate::store::StoreError;
 
 /// Migrations in order: (version, SQL statements).
-pub(super) const MIGRATIONS: &[(i32, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE handles (k BYTEA PRIMARY KEY, v BYTEA NOT NULL)",
-        "CREATE TABLE entities (kind SMALLINT NOT NULL, k BYTEA NOT NULL, v BYTEA NOT NULL, ver BIGINT NOT NULL, \
+pub(super) const MIGRATIONS: &[(i32, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE handles (k BYTEA PRIMARY KEY, v BYTEA NOT NULL)",
+            "CREATE TABLE entities (kind SMALLINT NOT NULL, k BYTEA NOT NULL, v BYTEA NOT NULL, ver BIGINT NOT NULL, \
          PRIMARY KEY (kind, k))",
-        "CREATE TABLE changelog (seq BIGINT PRIMARY KEY, t BIGINT NOT NULL, c BYTEA NOT NULL, \
+            "CREATE TABLE changelog (seq BIGINT PRIMARY KEY, t BIGINT NOT NULL, c BYTEA NOT NULL, \
          committed_ms BIGINT NOT NULL)",
-        "CREATE TABLE seqs (name TEXT PRIMARY KEY, v BIGINT NOT NULL)",
-        "INSERT INTO seqs (name, v) VALUES ('changelog', 0), ('audit', 0), ('ids', 0)",
-        "CREATE TABLE counters (p BYTEA NOT NULL, day INT NOT NULL, reg BIGINT NOT NULL, res BIGINT NOT NULL, \
+            "CREATE TABLE seqs (name TEXT PRIMARY KEY, v BIGINT NOT NULL)",
+            "INSERT INTO seqs (name, v) VALUES ('changelog', 0), ('audit', 0), ('ids', 0)",
+            "CREATE TABLE counters (p BYTEA NOT NULL, day INT NOT NULL, reg BIGINT NOT NULL, res BIGINT NOT NULL, \
          PRIMARY KEY (p, day))",
-        "CREATE TABLE audit (seq BIGINT PRIMARY KEY, e BYTEA NOT NULL)",
-        "CREATE TABLE meta (id INT PRIMARY KEY, v BYTEA NOT NULL)",
-    ],
-)];
+            "CREATE TABLE audit (seq BIGINT PRIMARY KEY, e BYTEA NOT NULL)",
+            "CREATE TABLE meta (id INT PRIMARY KEY, v BYTEA NOT NULL)",
+        ],
+    ),
+    (
+        2,
+        &[
+            // The link index (issue 12, `Store::set_links`): one row per
+            // (target, source, relation); the relation as bytes so that its
+            // order is byte order under any collation.
+            "CREATE TABLE links (dst BYTEA NOT NULL, src BYTEA NOT NULL, rel BYTEA NOT NULL, PRIMARY KEY (dst, src, rel))",
+            "CREATE INDEX links_src ON links (src)",
+        ],
+    ),
+];
 
 /// The schema version this build writes.
-pub const PG_SCHEMA_VERSION: i32 = 1;
+pub const PG_SCHEMA_VERSION: i32 = 2;
 
 /// The highest applied migration (0 on an empty database).
 pub(super) async fn current_version(c: &Client) -> Result<i32, StoreError> {
@@ -78,18 +92,31 @@ pub(super) async fn migrate(c: &mut Client) -> Result<Vec<i32>, StoreError> {
     }
     let mut applied = Vec::new();
     for (v, stmts) in MIGRATIONS.iter().filter(|(v, _)| *v > cur) {
-        let tx = c.transaction().await.map_err(super::pg_err)?;
-        for s in *stmts {
-            tx.batch_execute(s).await.map_err(super::pg_err)?;
+        match apply_one(c, *v, stmts).await {
+            Ok(()) => applied.push(*v),
+            // Several processes starting together on an old schema: one
+            // applies the migration, the others fail on its tables or its
+            // `idnode_migrations` row; that is success for them too.
+            Err(e) if current_version(c).await? >= *v => {
+                let _ = e;
+            }
+            Err(e) => return Err(e),
         }
-        tx.execute(
-            "INSERT INTO idnode_migrations (version, applied_ms) VALUES ($1, $2)",
-            &[v, &(super::unix_ms() as i64)],
-        )
-        .await
-        .map_err(super::pg_err)?;
-        tx.commit().await.map_err(super::pg_err)?;
-        applied.push(*v);
     }
     Ok(applied)
+}
+
+/// Applies migration `v` and records it, in one transaction.
+async fn apply_one(c: &mut Client, v: i32, stmts: &[&str]) -> Result<(), StoreError> {
+    let tx = c.transaction().await.map_err(super::pg_err)?;
+    for s in stmts {
+        tx.batch_execute(s).await.map_err(super::pg_err)?;
+    }
+    tx.execute(
+        "INSERT INTO idnode_migrations (version, applied_ms) VALUES ($1, $2)",
+        &[&v, &(super::unix_ms() as i64)],
+    )
+    .await
+    .map_err(super::pg_err)?;
+    tx.commit().await.map_err(super::pg_err)
 }
