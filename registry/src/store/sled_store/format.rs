@@ -109,7 +109,18 @@ pub(super) fn open_meta(
         }
     }
     let b = meta.get(META_KEY).map_err(backend)?.ok_or_else(|| StoreError::corrupt("meta", "no store metadata"))?;
-    decode::<StoreMeta>("meta", &b)
+    let m = decode::<StoreMeta>("meta", &b)?;
+    // Both places must agree: a newer build writes both.
+    if m.schema > FORMAT_VERSION {
+        return Err(StoreError::SchemaTooNew { found: m.schema, supported: FORMAT_VERSION });
+    }
+    if m.schema != FORMAT_VERSION {
+        return Err(StoreError::corrupt(
+            "meta",
+            format!("meta/format says format {FORMAT_VERSION} but the store metadata says {}", m.schema),
+        ));
+    }
+    Ok(m)
 }
 
 /// The upgrade history recorded in `meta/upgraded`.
