@@ -155,7 +155,7 @@ fn migrate_sled(cfg: &Config) -> Result<()> {
         SledOptions::new(&path).cache_capacity(cfg.store_cache_bytes()).migrate(true).now(before),
     )
     .with_context(|| format!("opening the store in {} to upgrade it (stop the daemon first)", path.display()))?;
-    let steps: Vec<_> = s.upgrade_history().steps.iter().filter(|u| u.at >= before).collect();
+    let steps = s.upgraded_at_open();
     if steps.is_empty() {
         println!("store format is current ({})", idnode_registry::store::FORMAT_VERSION);
     } else {

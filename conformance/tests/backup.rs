@@ -258,3 +258,37 @@ fn a_damaged_archive_is_refused() -> Result<()> {
     assert_eq!(std::fs::read_dir(&busy)?.count(), 1);
     Ok(())
 }
+
+/// The committed format-1 fixture through the binary: every store command
+/// refuses it naming `idnode store migrate`; that command upgrades it and
+/// the data reads back; a second migrate has nothing to do.
+#[test]
+fn a_format_1_store_is_refused_then_migrated_by_the_cli() -> Result<()> {
+    use std::io::Read;
+    let scratch = tempfile::tempdir()?;
+    let data = scratch.path().join("data");
+    let store = data.join("store");
+    std::fs::create_dir_all(store.join("blobs"))?;
+    let fixture = idnode_conformance::crate_dir().join("../registry/tests/fixtures/store-v1");
+    for name in ["conf", "snap.0000000000001276"] {
+        std::fs::copy(fixture.join(name), store.join(name))?;
+    }
+    let mut db = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(fixture.join("db.gz"))?).read_to_end(&mut db)?;
+    std::fs::write(store.join("db"), db)?;
+    let config = scratch.path().join("idnode.toml");
+    std::fs::write(&config, format!("[node]\nnode_prefix = \"88.118.8\"\ndata_dir = \"{}\"\n", data.display()))?;
+
+    let o = cli(&config, &["id", "get", "88.118.8.1001/FMT-1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("store format 1 is older") && err.contains("idnode store migrate"), "{err}");
+
+    let out = idnode(&config, &["store", "migrate"])?;
+    assert!(out.contains("upgraded the store format 1 -> 2"), "{out}");
+    let got = idnode(&config, &["id", "get", "88.118.8.1001/FMT-1"])?;
+    assert!(got.contains("https://fixture.test/1"), "{got}");
+    let out = idnode(&config, &["store", "migrate"])?;
+    assert!(out.contains("store format is current (2)"), "{out}");
+    Ok(())
+}

@@ -64,6 +64,7 @@ fn format_1_migrates_and_keeps_its_data() {
     assert_eq!(s.meta().schema, FORMAT_VERSION);
     let h = s.upgrade_history();
     assert_eq!(h.steps.len(), 1);
+    assert_eq!(s.upgraded_at_open(), &h.steps[..]);
     assert_eq!((h.steps[0].from, h.steps[0].to, h.steps[0].at), (1, 2, 1_790_000_000));
     for id in IDS {
         let key = s.canonical_key(id.as_bytes());
@@ -82,6 +83,7 @@ fn format_1_migrates_and_keeps_its_data() {
     let s = open(dir.path(), false).unwrap();
     assert_eq!(s.meta().schema, FORMAT_VERSION);
     assert_eq!(s.upgrade_history().steps.len(), 1);
+    assert!(s.upgraded_at_open().is_empty());
     assert_eq!(s.last_seq(), last, "the migration writes no change-log entry");
 }
 

@@ -171,6 +171,8 @@ pub struct SledStore {
     meta: StoreMeta,
     /// Format upgrades applied to this store (`format.rs`).
     history: UpgradeHistory,
+    /// How many of them this open applied.
+    upgraded_now: usize,
     cache: Option<ReadCache>,
     snap: Option<Arc<snapshot::ReadSnapshot>>,
     snap_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -308,7 +310,7 @@ impl SledStore {
         let meta_tree = open("meta")?;
         // The format is checked before anything else is decoded.
         let node_id = opts.node_id.clone();
-        let meta = format::open_meta(
+        let (meta, upgraded_now) = format::open_meta(
             &db,
             &meta_tree,
             opts.migrate,
@@ -358,6 +360,7 @@ impl SledStore {
             gc,
             meta,
             history,
+            upgraded_now,
             cache: ReadCache::new(opts.read_cache_entries),
             snap,
             snap_thread: Mutex::new(snap_thread),
@@ -377,6 +380,13 @@ impl SledStore {
     /// The format upgrades applied to this store, oldest first (`format.rs`).
     pub fn upgrade_history(&self) -> &UpgradeHistory {
         &self.history
+    }
+
+    /// The format upgrades this open applied (empty unless opened with
+    /// [`SledOptions::migrate`] on an older store).
+    pub fn upgraded_at_open(&self) -> &[Upgrade] {
+        let h = &self.history.steps;
+        &h[h.len().saturating_sub(self.upgraded_now)..]
     }
 
     /// Waits for the read snapshot's background load or build (tests,

@@ -75,14 +75,15 @@ pub(super) fn stored_version(meta: &sled::Tree) -> Result<Option<u32>, StoreErro
 }
 
 /// Checks the format of an existing store and upgrades it when `migrate`;
-/// writes the current format into a new one. Returns the store's metadata.
+/// writes the current format into a new one. Returns the store's metadata
+/// and how many upgrade steps this call applied.
 pub(super) fn open_meta(
     db: &sled::Db,
     meta: &sled::Tree,
     migrate: bool,
     new_meta: impl FnOnce() -> StoreMeta,
     now: u64,
-) -> Result<StoreMeta, StoreError> {
+) -> Result<(StoreMeta, usize), StoreError> {
     let Some(found) = stored_version(meta)? else {
         let m = new_meta();
         let mut b = sled::Batch::default();
@@ -90,7 +91,7 @@ pub(super) fn open_meta(
         b.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes());
         meta.apply_batch(b).map_err(backend)?;
         db.flush().map_err(backend)?;
-        return Ok(m);
+        return Ok((m, 0));
     };
     if found == 0 {
         return Err(StoreError::corrupt("meta", "format version 0"));
@@ -98,6 +99,7 @@ pub(super) fn open_meta(
     if found > FORMAT_VERSION {
         return Err(StoreError::SchemaTooNew { found, supported: FORMAT_VERSION });
     }
+    let mut applied = 0;
     if found < FORMAT_VERSION {
         if !migrate {
             return Err(StoreError::FormatTooOld { found, current: FORMAT_VERSION });
@@ -106,6 +108,7 @@ pub(super) fn open_meta(
         while v < FORMAT_VERSION {
             upgrade_step(db, meta, v, now)?;
             v += 1;
+            applied += 1;
         }
     }
     let b = meta.get(META_KEY).map_err(backend)?.ok_or_else(|| StoreError::corrupt("meta", "no store metadata"))?;
@@ -120,7 +123,7 @@ pub(super) fn open_meta(
             format!("meta/format says format {FORMAT_VERSION} but the store metadata says {}", m.schema),
         ));
     }
-    Ok(m)
+    Ok((m, applied))
 }
 
 /// The upgrade history recorded in `meta/upgraded`.
