@@ -151,10 +151,8 @@ fn migrate_sled(cfg: &Config) -> Result<()> {
         bail!(UsageError(format!("no store in {}", cfg.data_dir().display())));
     }
     let before = crate::unix_now();
-    let s = SledStore::open(
-        SledOptions::new(&path).cache_capacity(cfg.store_cache_bytes()).migrate(true).now(before),
-    )
-    .with_context(|| format!("opening the store in {} to upgrade it (stop the daemon first)", path.display()))?;
+    let s = SledStore::open(SledOptions::new(&path).cache_capacity(cfg.store_cache_bytes()).migrate(true).now(before))
+        .with_context(|| format!("opening the store in {} to upgrade it (stop the daemon first)", path.display()))?;
     let steps = s.upgraded_at_open();
     if steps.is_empty() {
         println!("store format is current ({})", idnode_registry::store::FORMAT_VERSION);

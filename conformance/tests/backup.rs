@@ -105,8 +105,12 @@ fn a_backup_under_snms_writes_restores_one_instant() -> Result<()> {
                         s.push(Sent { handles: handles.clone(), acked: false, acked_before_backup: false });
                         s.len() - 1
                     };
-                    let (status, bytes) =
-                        http.request("POST", "/identityv2/data/batchCreate", Some(&token), &serde_json::to_vec(&body)?)?;
+                    let (status, bytes) = http.request(
+                        "POST",
+                        "/identityv2/data/batchCreate",
+                        Some(&token),
+                        &serde_json::to_vec(&body)?,
+                    )?;
                     let v: Value = serde_json::from_slice(&bytes)?;
                     if status != 200 || v["status"] != 1 {
                         bail!("batch {c}/{b}: HTTP {status}: {v}");
@@ -185,7 +189,10 @@ fn a_backup_under_snms_writes_restores_one_instant() -> Result<()> {
             before += 1;
         }
     }
-    eprintln!("{} batches sent: {whole} restored whole, {absent} absent; {before} acknowledged before the backup", sent.len());
+    eprintln!(
+        "{} batches sent: {whole} restored whole, {absent} absent; {before} acknowledged before the backup",
+        sent.len()
+    );
     assert!(before >= 2 * CLIENTS);
 
     // Every identifier acknowledged before the backup resolves (REST).
@@ -222,7 +229,9 @@ fn a_damaged_archive_is_refused() -> Result<()> {
     assert_eq!(again.status.code(), Some(64));
     let good = std::fs::read(&archive)?;
 
-    let restore = |file: &Path, target: &Path| cli(&node.config, &["--data-dir", target.to_str().unwrap(), "restore", file.to_str().unwrap()]);
+    let restore = |file: &Path, target: &Path| {
+        cli(&node.config, &["--data-dir", target.to_str().unwrap(), "restore", file.to_str().unwrap()])
+    };
     // A clean restore works (control for the refusals below).
     let ok_dir = scratch.path().join("ok");
     let o = restore(&archive, &ok_dir);

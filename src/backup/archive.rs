@@ -21,10 +21,7 @@ pub fn secret_files(cfg: &Config) -> Vec<(&'static str, PathBuf)> {
     vec![
         ("server.key", cfg.server_key_path()),
         ("admin.secret", cfg.admin_secret_path()),
-        (
-            crate::api::auth::sealed::KEY_FILE,
-            cfg.data_dir().join(crate::api::auth::sealed::KEY_FILE),
-        ),
+        (crate::api::auth::sealed::KEY_FILE, cfg.data_dir().join(crate::api::auth::sealed::KEY_FILE)),
     ]
 }
 

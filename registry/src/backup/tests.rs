@@ -62,10 +62,16 @@ fn round_trip_with_secrets_restores_everything() {
 
     let dst = store(b.path());
     let mut files = Vec::new();
-    restore(&*dst, &mut &bytes[..], &WriteCtx::new(NOW, "restore"), &mut |n, c| {
-        files.push((n.to_owned(), c.to_vec()));
-        Ok(())
-    }, &mut |_| {})
+    restore(
+        &*dst,
+        &mut &bytes[..],
+        &WriteCtx::new(NOW, "restore"),
+        &mut |n, c| {
+            files.push((n.to_owned(), c.to_vec()));
+            Ok(())
+        },
+        &mut |_| {},
+    )
     .unwrap();
     assert_eq!(files, vec![("admin.secret".to_owned(), b"s3cret".to_vec())]);
     assert_eq!(all_records(&*src), all_records(&*dst));
@@ -115,7 +121,8 @@ fn a_backup_under_writes_holds_whole_batches() {
     let src = seeded(a.path());
     for i in 0..3000u32 {
         let key = src.canonical_key(format!("88.118.8/pre-{i:05}").as_bytes());
-        src.create_record(&key, vec![Value::new(1, "URL", "https://x.test/")], false, &WriteCtx::new(NOW, "t")).unwrap();
+        src.create_record(&key, vec![Value::new(1, "URL", "https://x.test/")], false, &WriteCtx::new(NOW, "t"))
+            .unwrap();
     }
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(AtomicU64::new(0));
@@ -188,8 +195,16 @@ fn changes_during_the_copy_are_repaired() {
         }
         let key = |h: &str| s2.canonical_key(h.as_bytes());
         let ops = vec![
-            RecordOp::Create { key: key("0.NA/88.118.8.0000"), values: vec![Value::new(1, "URL", "a")], overwrite: false },
-            RecordOp::Create { key: key("88.118.8/zz-late"), values: vec![Value::new(1, "URL", "z")], overwrite: false },
+            RecordOp::Create {
+                key: key("0.NA/88.118.8.0000"),
+                values: vec![Value::new(1, "URL", "a")],
+                overwrite: false,
+            },
+            RecordOp::Create {
+                key: key("88.118.8/zz-late"),
+                values: vec![Value::new(1, "URL", "z")],
+                overwrite: false,
+            },
             RecordOp::Delete { key: key("88.118.8/m-00003") },
             RecordOp::Replace { key: key("88.118.8/m-00004"), values: vec![Value::new(7, "EMAIL", "x@y.test")] },
         ];

@@ -141,7 +141,8 @@ fn upgrade_step(db: &sled::Db, meta: &sled::Tree, from: u32, now: u64) -> Result
     match from {
         1 => {
             // 1 -> 2: the fixed-shape version key; StoreMeta.schema follows.
-            let b = meta.get(META_KEY).map_err(backend)?.ok_or_else(|| StoreError::corrupt("meta", "no store metadata"))?;
+            let b =
+                meta.get(META_KEY).map_err(backend)?.ok_or_else(|| StoreError::corrupt("meta", "no store metadata"))?;
             let mut m: StoreMeta = decode("meta", &b)?;
             m.schema = to;
             batch.insert(META_KEY, m.to_stored());
