@@ -11,7 +11,7 @@
 //! two phases:
 //!
 //! 1. *Fuzzy copy*, writers running: note `S0 = durable_seq()`, register
-//!    the change-log consumer [`CONSUMER`] at `S0` (retention then keeps
+//!    a change-log consumer (named [`CONSUMER`]`<time>-<random>`) at `S0` (retention then keeps
 //!    every change after it), and copy every entity and record page by
 //!    page. A record copied here may be older or newer than any single
 //!    instant.
@@ -63,9 +63,14 @@ use crate::store::{Store, StoreError, WriteCtx};
 /// First bytes of an archive (after decompression).
 pub const MAGIC: &[u8; 8] = b"IDNBAK\x00\x01";
 
-/// The change-log consumer a running backup registers (retention keeps the
-/// changes the repair phase reads).
-pub const CONSUMER: &str = "backup";
+/// Prefix of the change-log consumer a running backup registers
+/// (`backup:<time>-<random>`: retention keeps the changes its repair phase
+/// reads; removed when the backup ends; one left by a process that died is removed
+/// by a later backup after a day).
+pub const CONSUMER: &str = "backup:";
+
+/// Age after which a backup's retention hold is taken as abandoned.
+const STALE_HOLD_SECS: u64 = 86_400;
 
 /// Records per page of the fuzzy copy.
 const PAGE: usize = 1000;
@@ -299,11 +304,21 @@ pub fn write_backup(
     opts: &BackupOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Trailer, BackupError> {
+    // Fail before copying anything when the store cannot pause its writers.
+    store.pause_writes(&mut || Ok(()))?;
     let s0 = store.durable_seq();
-    store.set_consumer_position(CONSUMER, s0, opts.now)?;
+    // A hold left by a backup that died with its process (a day old: no
+    // backup runs that long) is released.
+    for c in store.consumers()? {
+        if c.name.starts_with(CONSUMER) && c.updated.saturating_add(STALE_HOLD_SECS) < opts.now {
+            let _ = store.remove_consumer(&c.name);
+        }
+    }
+    let consumer = format!("{CONSUMER}{}-{:08x}", opts.now, rand::random::<u32>());
+    store.set_consumer_position(&consumer, s0, opts.now)?;
     let r = write_inner(store, out, opts, progress, s0);
     // The hold on retention ends with the backup, whatever happened.
-    let _ = store.remove_consumer(CONSUMER);
+    let _ = store.remove_consumer(&consumer);
     r
 }
 
@@ -408,6 +423,9 @@ fn write_inner(
     Ok(trailer)
 }
 
+/// Receives each data-directory file of an archive (name, content).
+pub type FileSink<'a> = dyn FnMut(&str, &[u8]) -> Result<(), BackupError> + 'a;
+
 /// Reads an archive frame by frame, hashing as it goes.
 struct FrameReader<'a> {
     r: &'a mut dyn Read,
@@ -488,7 +506,7 @@ impl FrameReader<'_> {
 /// the checksum; returns the header and trailer.
 fn read_archive(
     r: &mut dyn Read,
-    on_file: &mut dyn FnMut(&str, &[u8]) -> Result<(), BackupError>,
+    on_file: &mut FileSink<'_>,
     on_entry: &mut dyn FnMut(Entry) -> Result<(), BackupError>,
 ) -> Result<(Header, Trailer), BackupError> {
     let mut fr = FrameReader { r, sha: Sha256::new() };
@@ -530,7 +548,7 @@ pub fn restore(
     store: &dyn Store,
     r: &mut dyn Read,
     ctx: &WriteCtx,
-    on_file: &mut dyn FnMut(&str, &[u8]) -> Result<(), BackupError>,
+    on_file: &mut FileSink<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Header, Trailer), BackupError> {
     let ctx = ctx.clone().keeping_timestamps();
