@@ -16,7 +16,8 @@
 //!    page. A record copied here may be older or newer than any single
 //!    instant.
 //! 2. *Repair*, writers paused ([`Store::pause_writes`]: the store's writer
-//!    lock, after a flush, typically milliseconds): `S1 = last_seq()`; every
+//!    lock, after a flush; as long as re-reading the keys changed during
+//!    the copy takes): `S1 = last_seq()`; every
 //!    key named by a change in `(S0, S1]` is read again and its state *at
 //!    S1* (present, or absent) is appended. Keys not changed since `S0`
 //!    were copied with their `S1` state already. The pause covers only
