@@ -80,6 +80,11 @@ pub enum Command {
     Trace(crate::trace_cmd::TraceArgs),
     /// Write a printable QR label (SVG or PNG) for an identifier.
     Label(crate::trace_cmd::LabelArgs),
+    /// Back up the store into one consistent, compressed, checksummed
+    /// archive (through the running daemon, or offline).
+    Backup(crate::backup::BackupArgs),
+    /// Restore an archive of `idnode backup` into an empty data directory.
+    Restore(crate::backup::RestoreArgs),
     /// Print the version.
     Version,
 }

@@ -18,6 +18,7 @@ mod admin_client;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod api;
+mod backup;
 mod cli;
 mod cli_admin;
 mod config;
@@ -88,6 +89,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Store(args) => store_cmd::run(args, &cfg)?,
         Command::Trace(args) => trace_cmd::trace(args, &cfg)?,
         Command::Label(args) => trace_cmd::label(args, &cfg)?,
+        Command::Backup(args) => backup::run_backup(args, &cfg)?,
+        Command::Restore(args) => backup::run_restore(args, &cfg)?,
         Command::Serve => serve_command(cfg)?,
     }
     Ok(ExitCode::SUCCESS)

@@ -22,7 +22,8 @@ pub struct StoreArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum StoreCommand {
-    /// Apply pending schema migrations to the configured PostgreSQL database.
+    /// Upgrade the store to this build's format: the sled store in place
+    /// (daemon stopped), or pending schema migrations of PostgreSQL.
     Migrate,
     /// Backend, schema version, change-log position and record count.
     Status,
@@ -115,7 +116,7 @@ pub fn run(args: StoreArgs, cfg: &Config) -> Result<()> {
     match args.command {
         StoreCommand::Migrate => {
             if cfg.store.backend != StoreBackend::Postgres {
-                bail!(UsageError("store.backend is not \"postgres\": sled needs no migrations".into()));
+                return migrate_sled(cfg);
             }
             let o = pg_options(cfg, &cfg.store.postgres.url, None)?;
             let applied = PgStore::migrate(&o).context("migrating the PostgreSQL schema")?;
@@ -140,6 +141,28 @@ pub fn run(args: StoreArgs, cfg: &Config) -> Result<()> {
         }
         StoreCommand::Copy(a) => copy_cmd(cfg, a)?,
     }
+    Ok(())
+}
+
+/// `idnode store migrate` on sled: opens the store allowing the format
+/// upgrade (`registry::store::sled_store::format`) and reports it.
+fn migrate_sled(cfg: &Config) -> Result<()> {
+    let path = crate::cli::store_path(cfg.data_dir());
+    if !path.exists() {
+        bail!(UsageError(format!("no store in {}", cfg.data_dir().display())));
+    }
+    let before = crate::unix_now();
+    let s = SledStore::open(SledOptions::new(&path).cache_capacity(cfg.store_cache_bytes()).migrate(true).now(before))
+        .with_context(|| format!("opening the store in {} to upgrade it (stop the daemon first)", path.display()))?;
+    let steps = s.upgraded_at_open();
+    if steps.is_empty() {
+        println!("store format is current ({})", idnode_registry::store::FORMAT_VERSION);
+    } else {
+        for u in steps {
+            println!("upgraded the store format {} -> {}", u.from, u.to);
+        }
+    }
+    s.flush()?;
     Ok(())
 }
 

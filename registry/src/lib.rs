@@ -8,6 +8,7 @@
 //! hands this crate paths and values.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod ident;
 pub mod model;
 pub mod replica;

@@ -100,7 +100,7 @@ impl Entry {
         8 + 8 + 2 + 4 + self.key.len() + 1 + self.state.as_ref().map_or(0, |s| 4 + s.len())
     }
 
-    fn encode(&self, out: &mut Vec<u8>) {
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.seq.to_be_bytes());
         out.extend_from_slice(&self.time.to_be_bytes());
         out.extend_from_slice(&op_number(self.op).to_be_bytes());
@@ -114,7 +114,7 @@ impl Entry {
         }
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<Entry, WireError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Entry, WireError> {
         let seq = u64_of(r)?;
         let time = u64_of(r)?;
         let n = r.u16()? as usize;

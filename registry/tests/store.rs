@@ -86,7 +86,7 @@ fn newer_schema_refused() {
         db.flush().unwrap();
     }
     match SledStore::open(SledOptions::new(dir.path())) {
-        Err(StoreError::SchemaTooNew { found: 99, supported: 1 }) => {}
+        Err(StoreError::SchemaTooNew { found: 99, supported: idnode_registry::store::SCHEMA_VERSION }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
 }

@@ -9,6 +9,7 @@
 //! | `/admin/v1/records/{handle}` | GET, PUT, DELETE | one record in the export format ([`records`]) |
 //! | `/admin/v1/import` | POST | JSON lines in, one result line per record out |
 //! | `/admin/v1/export` | GET | every record (`?prefix=`) as streamed JSON lines |
+//! | `/admin/v1/backup` | GET | a consistent gzip archive of the store (`?secrets=`), streamed ([`backup`]) |
 //! | `/admin/v1/prefixes[/{prefix}[/state,/home,/unhome]]` | GET, POST | prefixes and their state machine ([`prefixes`]) |
 //! | `/admin/v1/enterprises[/{id}[/approve]]` | GET, POST | enterprises ([`enterprises`]) |
 //! | `/admin/v1/templates[/{prefix}/{version}]` | GET, PUT, DELETE | metadata templates ([`templates`]) |
@@ -29,6 +30,7 @@
 //! status, mapped in one place ([`AdminError`]). Store and service calls
 //! run on the blocking pool.
 
+pub mod backup;
 pub mod enterprises;
 pub mod openapi;
 pub mod prefixes;
@@ -185,6 +187,7 @@ pub fn routes() -> Routes {
         )
         .add("/admin/v1/import", &["POST"], post(records::import))
         .add("/admin/v1/export", &["GET"], get(records::export))
+        .add("/admin/v1/backup", &["GET"], get(backup::backup))
         .add("/admin/v1/prefixes", &["GET", "POST"], get(prefixes::list).post(prefixes::create))
         .add("/admin/v1/prefixes/{prefix}", &["GET"], get(prefixes::get))
         .add("/admin/v1/prefixes/{prefix}/state", &["POST"], post(prefixes::set_state))

@@ -70,7 +70,10 @@ mod sled_store;
 pub mod postgres;
 
 pub use prefix_index::PrefixMatch;
-pub use sled_store::{DEFAULT_CACHE_BYTES, SCHEMA_VERSION, SledOptions, SledStore, read_snapshot_index_bytes};
+pub use sled_store::{
+    DEFAULT_CACHE_BYTES, FORMAT_VERSION, SCHEMA_VERSION, SledOptions, SledStore, Upgrade, UpgradeHistory,
+    read_snapshot_index_bytes,
+};
 
 /// Why a store operation failed. Callers map this at one boundary to a
 /// Handle response code / HTTP status.
@@ -110,9 +113,16 @@ pub enum StoreError {
     /// Stored bytes could not be decoded (schema mismatch or corruption).
     #[error("corrupt stored data in {tree}: {detail}")]
     Corrupt { tree: &'static str, detail: String },
-    /// The store was written by a newer idnode.
-    #[error("store schema version {found} is newer than this build supports ({supported}); upgrade idnode")]
+    /// The store was written by a newer idnode (a downgrade): refused.
+    #[error(
+        "store format {found} was written by a newer idnode; this build reads format {supported} and refuses to downgrade a store: run the newer idnode, or restore a backup taken before the upgrade"
+    )]
     SchemaTooNew { found: u32, supported: u32 },
+    /// The store was written by an older idnode and must be upgraded first.
+    #[error(
+        "store format {found} is older than this build's format {current}: back it up (`idnode backup --out FILE` with the old binary, or a copy of the stopped data directory), then run `idnode store migrate` to upgrade it in place"
+    )]
+    FormatTooOld { found: u32, current: u32 },
     /// The directory is locked by another process (a running daemon).
     #[error("store at {path} is in use by another process (is the daemon running?)")]
     Locked { path: String },
@@ -145,6 +155,7 @@ impl StoreError {
             self,
             StoreError::Corrupt { .. }
                 | StoreError::SchemaTooNew { .. }
+                | StoreError::FormatTooOld { .. }
                 | StoreError::Locked { .. }
                 | StoreError::Backend(_)
                 | StoreError::Unavailable(_)
@@ -591,6 +602,20 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Empties the link index (before a rebuild).
     fn clear_links(&self) -> Result<(), StoreError> {
         Err(StoreError::Backend("this store keeps no link index".into()))
+    }
+
+    // ------------------------------------------------ backup (issue 15)
+    /// Runs `f` while no write of any kind can commit, after every
+    /// committed write is durable (so `changes_since` reaches `last_seq`):
+    /// the short, consistent read at the end of an online backup
+    /// (`crate::backup`). Keep `f` short: writers wait. Reads inside `f`
+    /// must not write. Backends that cannot pause their writers say so.
+    fn pause_writes(&self, f: &mut dyn FnMut() -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let _ = f;
+        Err(StoreError::Backend(format!(
+            "the {} store cannot pause its writers for an online backup; use the database's own backup tools",
+            self.backend_name()
+        )))
     }
 }
 

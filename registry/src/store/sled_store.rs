@@ -42,10 +42,10 @@ use crate::model::{
 
 /// Default sled page-cache size: 256 MiB.
 pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
-/// Layout version of this build's store (the `meta` tree's `schema`).
-pub const SCHEMA_VERSION: u32 = 1;
-
-const META_KEY: &[u8] = b"store";
+/// Layout version of this build's store (the `meta` tree's `schema`):
+/// the store format, see `format.rs`.
+pub const SCHEMA_VERSION: u32 = format::FORMAT_VERSION;
+pub use format::{FORMAT_VERSION, Upgrade, UpgradeHistory};
 
 /// Most change-log entries stored under one `changelog` key.
 ///
@@ -60,6 +60,7 @@ const CHANGES_PER_GROUP: usize = 256;
 
 mod cas;
 mod changelog;
+mod format;
 mod links;
 mod snapshot;
 mod write;
@@ -83,6 +84,9 @@ pub struct SledOptions {
     /// Serve resolutions from a read snapshot of the `handles` tree
     /// (`snapshot.rs`), loaded or built in the background after open.
     pub read_snapshot: bool,
+    /// Upgrade a store written in an older format (`format.rs`) instead of
+    /// refusing it with [`StoreError::FormatTooOld`].
+    pub migrate: bool,
 }
 
 impl SledOptions {
@@ -94,7 +98,13 @@ impl SledOptions {
             now: 0,
             read_cache_entries: 0,
             read_snapshot: false,
+            migrate: false,
         }
+    }
+    /// Upgrade an older store format in place (`idnode store migrate`).
+    pub fn migrate(mut self, on: bool) -> Self {
+        self.migrate = on;
+        self
     }
     /// Serve resolutions from the read snapshot (see `snapshot.rs`).
     pub fn read_snapshot(mut self, on: bool) -> Self {
@@ -159,6 +169,10 @@ pub struct SledStore {
     counters: CounterAcc,
     gc: GroupCommit,
     meta: StoreMeta,
+    /// Format upgrades applied to this store (`format.rs`).
+    history: UpgradeHistory,
+    /// How many of them this open applied.
+    upgraded_now: usize,
     cache: Option<ReadCache>,
     snap: Option<Arc<snapshot::ReadSnapshot>>,
     snap_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -294,26 +308,20 @@ impl SledStore {
             consumers: open("consumers")?,
         };
         let meta_tree = open("meta")?;
-        let meta = match meta_tree.get(META_KEY).map_err(backend)? {
-            Some(b) => {
-                // Check the schema number before trusting the rest of the layout.
-                let m: StoreMeta = decode("meta", &b)?;
-                if m.schema > SCHEMA_VERSION {
-                    return Err(StoreError::SchemaTooNew { found: m.schema, supported: SCHEMA_VERSION });
-                }
-                if m.schema == 0 {
-                    return Err(StoreError::corrupt("meta", "schema version 0"));
-                }
-                m
-            }
-            None => {
-                let node_id = opts.node_id.clone().unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
-                let m = StoreMeta { schema: SCHEMA_VERSION, node_id, created: opts.now };
-                meta_tree.insert(META_KEY, m.to_stored()).map_err(backend)?;
-                db.flush().map_err(backend)?;
-                m
-            }
-        };
+        // The format is checked before anything else is decoded.
+        let node_id = opts.node_id.clone();
+        let (meta, upgraded_now) = format::open_meta(
+            &db,
+            &meta_tree,
+            opts.migrate,
+            || StoreMeta {
+                schema: SCHEMA_VERSION,
+                node_id: node_id.unwrap_or_else(|| format!("{:016x}", rand::random::<u64>())),
+                created: opts.now,
+            },
+            opts.now,
+        )?;
+        let history = format::history(&meta_tree)?;
         let (seq, last_time) = last_change(&t.changelog)?;
         let audit_seq = last_u64_key(&t.audit, "audit")?;
         let mut prefixes = Vec::new();
@@ -351,6 +359,8 @@ impl SledStore {
             counters: CounterAcc::default(),
             gc,
             meta,
+            history,
+            upgraded_now,
             cache: ReadCache::new(opts.read_cache_entries),
             snap,
             snap_thread: Mutex::new(snap_thread),
@@ -365,6 +375,18 @@ impl SledStore {
     /// The directory of the store.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The format upgrades applied to this store, oldest first (`format.rs`).
+    pub fn upgrade_history(&self) -> &UpgradeHistory {
+        &self.history
+    }
+
+    /// The format upgrades this open applied (empty unless opened with
+    /// [`SledOptions::migrate`] on an older store).
+    pub fn upgraded_at_open(&self) -> &[Upgrade] {
+        let h = &self.history.steps;
+        &h[h.len().saturating_sub(self.upgraded_now)..]
     }
 
     /// Waits for the read snapshot's background load or build (tests,
@@ -1029,6 +1051,15 @@ impl Store for SledStore {
     fn flush(&self) -> Result<(), StoreError> {
         let seq = self.last_seq();
         self.wait_durable(seq)
+    }
+
+    fn pause_writes(&self, f: &mut dyn FnMut() -> Result<(), StoreError>) -> Result<(), StoreError> {
+        // Every write path takes the writer mutex to commit; holding it,
+        // nothing commits. Writes committed before it are made durable
+        // here so that `changes_since` returns them.
+        let _w = lock(&self.writer);
+        self.wait_durable(self.last_seq())?;
+        f()
     }
 
     fn write_batch_marking(
