@@ -21,8 +21,8 @@ ids=${IDS:-200000}
 read -r -a variants <<< "${VARIANTS:-off on charged}"
 
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --locked -p idnode -p idnode-bench
-idnode=$PWD/target/release/idnode
-bench=$PWD/target/release/idnode-bench
+idnode=${IDNODE_BIN:-$PWD/target/release/idnode}
+bench=${BENCH_BIN:-$PWD/target/release/idnode-bench}
 mkdir -p "$work"
 # Fixed literal loopback addresses only.
 declare -A port=([off]=26411 [on]=26412 [charged]=26413)

@@ -8,15 +8,16 @@
 # the machine is doing, which answers/s on a shared 2-core box are not.
 #   benches/scripts/limits-callgrind.sh [WORKDIR]   (default /tmp/idnode-limits-ab)
 # Needs the stores and configs of limits-ab.sh in WORKDIR (run it first, any
-# ROUNDS). Environment: REQUESTS (20000), VARIANTS ("off on charged").
+# ROUNDS). Environment: REQUESTS (20000), VARIANTS ("off on charged"),
+# IDNODE_BIN and BENCH_BIN (default target/release/idnode, idnode-bench).
 # Loopback only; bounded in count and time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 work=${1:-/tmp/idnode-limits-ab}
 requests=${REQUESTS:-20000}
 read -r -a variants <<< "${VARIANTS:-off on charged}"
-idnode=$PWD/target/release/idnode
-bench=$PWD/target/release/idnode-bench
+idnode=${IDNODE_BIN:-$PWD/target/release/idnode}
+bench=${BENCH_BIN:-$PWD/target/release/idnode-bench}
 declare -A port=([off]=26411 [on]=26412 [charged]=26413)
 ids=$(wc -l < "$work/ids.jsonl")
 printf 'variant\tanswered\tinstructions\tper_answer\n' > "$work/callgrind.tsv"
