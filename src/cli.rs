@@ -80,6 +80,12 @@ pub enum Command {
     Trace(crate::trace_cmd::TraceArgs),
     /// Write a printable QR label (SVG or PNG) for an identifier.
     Label(crate::trace_cmd::LabelArgs),
+    /// Check an installed node: config, secret file modes, disk, clock,
+    /// certificates, doors, HS_SITE, top node; exit 1 on a failure.
+    Doctor(crate::doctor::DoctorArgs),
+    /// Write man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    GenAssets(crate::ops::GenAssetsArgs),
     /// Print the version.
     Version,
 }
