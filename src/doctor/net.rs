@@ -253,7 +253,7 @@ pub fn check_top(cfg: &Config, timeout: Duration, report: &mut Report) {
     let handle = idnode_registry::ident::prefix_handle(&cfg.node.node_prefix);
     let msg = Message {
         envelope: Envelope::request(ProtocolVersion::OURS, (rand::random::<i32>() & 0x7fff_ffff).max(1)),
-        header: Header::request(OpCode::RESOLUTION, OpFlags::CA, (crate::unix_now() as u32).wrapping_add(3600)),
+        header: Header::request(OpCode::RESOLUTION, OpFlags::CA | OpFlags::PO, (crate::unix_now() as u32).wrapping_add(3600)),
         body: Body::Resolution(ResolutionRequest {
             handle: handle.as_bytes().to_vec(),
             indexes: Vec::new(),
