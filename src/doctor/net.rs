@@ -117,6 +117,20 @@ fn key_id(key: &[u8]) -> String {
     hex::encode(&sha2::Sha256::digest(key)[..8])
 }
 
+/// Whether two HS_PUBKEY encodings hold the same key: RSA keys compare by
+/// exponent and modulus (writers differ in the trailing bytes CNRI adds),
+/// anything else byte for byte.
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    use idnode_registry::model::pubkey::PublicKey;
+    match (PublicKey::from_bytes(a), PublicKey::from_bytes(b)) {
+        (
+            Ok(PublicKey::Rsa { exponent: ea, modulus: ma, .. }),
+            Ok(PublicKey::Rsa { exponent: eb, modulus: mb, .. }),
+        ) => ea == eb && ma == mb,
+        _ => a == b,
+    }
+}
+
 /// The HS_SITE this node publishes (built as `serve` builds it, or the
 /// configured `record_file`) against its addresses, listen ports and key.
 pub fn check_site(cfg: &Config, report: &mut Report) {
@@ -182,7 +196,7 @@ pub fn check_site(cfg: &Config, report: &mut Report) {
                 "publish the node's addresses (handle.site.addresses), or fix the record and bump its serial",
             );
         }
-        if s.public_key != ours {
+        if !same_key(&s.public_key, &ours) {
             report.fail(
                 "hs-site",
                 format!(
@@ -253,7 +267,11 @@ pub fn check_top(cfg: &Config, timeout: Duration, report: &mut Report) {
     let handle = idnode_registry::ident::prefix_handle(&cfg.node.node_prefix);
     let msg = Message {
         envelope: Envelope::request(ProtocolVersion::OURS, (rand::random::<i32>() & 0x7fff_ffff).max(1)),
-        header: Header::request(OpCode::RESOLUTION, OpFlags::CA | OpFlags::PO, (crate::unix_now() as u32).wrapping_add(3600)),
+        header: Header::request(
+            OpCode::RESOLUTION,
+            OpFlags::CA | OpFlags::PO,
+            (crate::unix_now() as u32).wrapping_add(3600),
+        ),
         body: Body::Resolution(ResolutionRequest {
             handle: handle.as_bytes().to_vec(),
             indexes: Vec::new(),
