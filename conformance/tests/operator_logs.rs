@@ -49,10 +49,10 @@ fn wait_for(
         }
         let left = deadline.saturating_duration_since(Instant::now());
         assert!(!left.is_zero(), "no {target} line as expected; JSON lines seen:\n{seen:#?}");
-        if let Ok(line) = rx.recv_timeout(left.min(Duration::from_millis(200))) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                seen.push(v);
-            }
+        if let Ok(line) = rx.recv_timeout(left.min(Duration::from_millis(200)))
+            && let Ok(v) = serde_json::from_str::<Value>(&line)
+        {
+            seen.push(v);
         }
     }
 }

@@ -243,6 +243,8 @@ fn check_disk(cfg: &Config, report: &mut Report) {
             return;
         }
     };
+    // fsblkcnt_t / c_ulong are u64 on 64-bit Linux but not everywhere.
+    #[allow(clippy::useless_conversion)]
     let free = u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size()));
     let store = tree_bytes(&crate::cli::store_path(dir));
     let text = format!("{} MiB free on {}, store {} MiB", free / MIB, probe.display(), store.div_ceil(MIB));

@@ -34,7 +34,7 @@ struct Sampler {
 
 impl Sampler {
     fn hit(&self) -> bool {
-        self.seen.fetch_add(1, Ordering::Relaxed) % self.every == 0
+        self.seen.fetch_add(1, Ordering::Relaxed).is_multiple_of(self.every)
     }
 }
 
