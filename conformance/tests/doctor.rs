@@ -243,3 +243,29 @@ fn certificate_expiring_within_30_days_fails() {
     let (code, out) = site.doctor();
     assert_fails_with(code, &out, "certificates", "near.crt expires in 10 day(s)");
 }
+
+#[test]
+fn clock_off_against_a_peer_fails() {
+    let site = Site::new().with(LOOPBACK_SITE);
+    // A peer on loopback whose HTTP Date is an hour behind this host's clock.
+    let peer = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = peer.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = peer.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = std::io::Read::read(&mut conn, &mut buf);
+        let format = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        let date = (time::OffsetDateTime::now_utc() - time::Duration::hours(1)).format(&format).unwrap();
+        let answer = format!("HTTP/1.1 200 OK\r\nDate: {date}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        std::io::Write::write_all(&mut conn, answer.as_bytes()).unwrap();
+    });
+    let o = cli(&site.config(), &["doctor", "--timeout-ms", "2000", "--clock-peer", &addr.to_string()]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    server.join().unwrap();
+    assert_fails_with(o.status.code(), &out, "clock", &format!("against {addr} (HTTP Date)"));
+    let line = fails(&out).into_iter().find(|l| l.contains("clock")).unwrap();
+    let skew: i64 = line.split("off by ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!((3590..=3610).contains(&skew), "{line}");
+}

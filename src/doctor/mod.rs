@@ -22,6 +22,11 @@ pub struct DoctorArgs {
     /// Milliseconds to wait for the top node (and other peers) to answer.
     #[arg(long, default_value_t = 3_000)]
     pub timeout_ms: u64,
+    /// Compare this host's clock with an HTTP server's `Date` header
+    /// (`host:port`, plain HTTP; e.g. the top node's HTTP door or a time
+    /// server on the LAN).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub clock_peer: Option<String>,
 }
 
 /// How a check came out.
@@ -121,7 +126,7 @@ pub fn check_all(cfg: &Config, args: &DoctorArgs, report: &mut Report) {
     let daemon = net::daemon_running(cfg);
     check_secret_modes(cfg, report);
     check_disk(cfg, report);
-    check_clock(report);
+    check_clock(cfg, args, report);
     check_certificates(cfg, report);
     net::check_doors(cfg, daemon, report);
     net::check_site(cfg, report);
@@ -260,14 +265,43 @@ fn check_disk(cfg: &Config, report: &mut Report) {
 // ------------------------------------------------------------------ clock
 
 /// Challenges (handle.challenge_lifetime_s) and tokens depend on the clock.
-/// Asks systemd whether the kernel clock is synchronised (NTP, chrony,
-/// timesyncd all set the kernel's flag).
-fn check_clock(report: &mut Report) {
+/// With `--clock-peer` the clock is compared with that server's `Date`;
+/// otherwise doctor asks systemd whether the kernel clock is synchronised
+/// (NTP, chrony, timesyncd all set the kernel's flag) and says that no peer
+/// was compared.
+fn check_clock(cfg: &Config, args: &DoctorArgs, report: &mut Report) {
+    if let Some(peer) = &args.clock_peer {
+        let timeout = std::time::Duration::from_millis(args.timeout_ms);
+        match net::peer_date(peer, timeout) {
+            Ok(theirs) => {
+                let skew = crate::unix_now() as i64 - theirs;
+                let fail_at = (cfg.handle.challenge_lifetime_s / 2).max(2) as i64;
+                let text = format!("{skew:+} s against {peer} (HTTP Date)");
+                if skew.abs() >= fail_at {
+                    report.fail(
+                        "clock",
+                        format!("off by {text}: challenges live {} s", cfg.handle.challenge_lifetime_s),
+                        "synchronise the clock (`timedatectl set-ntp true`, or chrony)",
+                    );
+                } else if skew.abs() > 2 {
+                    report.warn("clock", format!("off by {text}"), "enable NTP or chrony on this host");
+                } else {
+                    report.ok("clock", format!("within {text}"));
+                }
+            }
+            Err(e) => report.warn(
+                "clock",
+                format!("clock peer {peer}: {e:#}"),
+                "check --clock-peer (host:port of an HTTP server)",
+            ),
+        }
+        return;
+    }
     let out =
         std::process::Command::new("timedatectl").args(["show", "--property=NTPSynchronized", "--value"]).output();
     match out {
         Ok(o) if o.status.success() => match String::from_utf8_lossy(&o.stdout).trim() {
-            "yes" => report.ok("clock", "synchronised (timedatectl: NTPSynchronized=yes)"),
+            "yes" => report.ok("clock", "synchronised (timedatectl: NTPSynchronized=yes; no peer compared)"),
             other => report.warn(
                 "clock",
                 format!("not synchronised (timedatectl: NTPSynchronized={other})"),
@@ -276,8 +310,8 @@ fn check_clock(report: &mut Report) {
         },
         _ => report.warn(
             "clock",
-            "cannot tell whether the clock is synchronised (no timedatectl answer; no peer to compare with)",
-            "make sure NTP or chrony keeps this host's clock right",
+            "cannot tell whether the clock is synchronised (no timedatectl answer; no peer compared)",
+            "make sure NTP or chrony keeps this host's clock right, or compare with --clock-peer host:port",
         ),
     }
 }

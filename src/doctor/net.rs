@@ -111,6 +111,31 @@ pub fn check_doors(cfg: &Config, daemon: Option<SocketAddr>, report: &mut Report
     }
 }
 
+/// Unix seconds of an HTTP server's `Date` header (IMF-fixdate,
+/// RFC 9110 §5.6.7), from one `HEAD /` over plain HTTP.
+pub fn peer_date(peer: &str, timeout: Duration) -> anyhow::Result<i64> {
+    use anyhow::Context;
+    let addr = peer.to_socket_addrs().ok().and_then(|mut a| a.next()).context("does not resolve")?;
+    let mut s = TcpStream::connect_timeout(&addr, timeout).with_context(|| format!("connecting to {addr}"))?;
+    s.set_read_timeout(Some(timeout))?;
+    s.write_all(format!("HEAD / HTTP/1.0\r\nHost: {peer}\r\n\r\n").as_bytes())?;
+    let mut head = Vec::new();
+    let _ = s.take(16 << 10).read_to_end(&mut head);
+    let text = String::from_utf8_lossy(&head);
+    let date = text
+        .lines()
+        .find_map(|l| {
+            l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("date")).map(|(_, v)| v.trim().to_owned())
+        })
+        .context("no Date header in its answer")?;
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let t =
+        time::PrimitiveDateTime::parse(&date, &format).with_context(|| format!("Date {date:?} is not an HTTP date"))?;
+    Ok(t.assume_utc().unix_timestamp())
+}
+
 /// Short fingerprint of a public key for messages.
 fn key_id(key: &[u8]) -> String {
     use sha2::Digest;
