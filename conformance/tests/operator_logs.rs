@@ -62,62 +62,76 @@ fn request_and_audit_lines_carry_the_documented_fields() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let cfg = dir.path().join("idnode.toml");
-    let (handle, http, admin) = (free_port(), free_port(), free_port());
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"[node]
-node_prefix = "88.118.8"
-data_dir = "{}"
-[handle]
-udp_listen = "127.0.0.1:{handle}"
-tcp_listen = "127.0.0.1:{handle}"
-udp_sockets = 1
-[http]
-listen = "127.0.0.1:{http}"
-[http.tls]
-enabled = false
-[admin]
-listen = "127.0.0.1:{admin}"
-[telemetry]
-log_format = "json"
-log_level = "warn,idnode::audit=info,idnode::request=info"
-[logs]
-requests = true
-request_sample = 1
-"#,
-            data.display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(idnode_bin())
-        .arg("--config")
-        .arg(&cfg)
-        .arg("serve")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    // Free ports are picked, then bound by the daemon: another process on
+    // this machine can take one in between, so a start that exits before
+    // listening is retried with new ports (at most 3 times).
+    let mut attempt = 0;
+    let (handle, http, _daemon, rx) = loop {
+        attempt += 1;
+        let (handle, http, admin) = (free_port(), free_port(), free_port());
+        std::fs::write(
+            &cfg,
+            format!(
+                r#"[node]
+    node_prefix = "88.118.8"
+    data_dir = "{}"
+    [handle]
+    udp_listen = "127.0.0.1:{handle}"
+    tcp_listen = "127.0.0.1:{handle}"
+    udp_sockets = 1
+    [http]
+    listen = "127.0.0.1:{http}"
+    [http.tls]
+    enabled = false
+    [admin]
+    listen = "127.0.0.1:{admin}"
+    [telemetry]
+    log_format = "json"
+    log_level = "warn,idnode::audit=info,idnode::request=info"
+    [logs]
+    requests = true
+    request_sample = 1
+    "#,
+                data.display()
+            ),
+        )
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let _daemon = Daemon(child);
-    let (ready_tx, ready_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("idnode: listening ") {
-                let _ = ready_tx.send(());
+        let mut child = Command::new(idnode_bin())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("serve")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let daemon = Daemon(child);
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("idnode: listening ") {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        match ready_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(()) => break (handle, http, daemon, rx),
+            Err(_) if attempt < 3 => continue,
+            Err(_) => {
+                let lines: Vec<String> = rx.try_iter().collect();
+                panic!("the daemon did not start listening:\n{}", lines.join("\n"));
             }
         }
-    });
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    ready_rx.recv_timeout(Duration::from_secs(60)).expect("the daemon did not start listening");
+    };
     let mut seen = Vec::new();
 
     // Handle door (UDP): one resolution.
