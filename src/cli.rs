@@ -85,6 +85,12 @@ pub enum Command {
     Backup(crate::backup::BackupArgs),
     /// Restore an archive of `idnode backup` into an empty data directory.
     Restore(crate::backup::RestoreArgs),
+    /// Check an installed node: config, secret file modes, disk, clock,
+    /// certificates, doors, HS_SITE, top node; exit 1 on a failure.
+    Doctor(crate::doctor::DoctorArgs),
+    /// Write man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    GenAssets(crate::ops::GenAssetsArgs),
     /// Print the version.
     Version,
 }

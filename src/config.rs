@@ -52,6 +52,10 @@ pub use store::{PgIsolation, StoreBackend, StoreConfig};
 mod web;
 pub use web::WebConfig;
 
+#[path = "config/logs.rs"]
+mod logs;
+pub use logs::LogsConfig;
+
 /// Prefix of environment overrides: `IDNODE_HTTP__LISTEN=127.0.0.1:9000`
 /// sets `[http] listen`. `__` separates nesting levels; a single `_` is part
 /// of a key name (`IDNODE_NODE__DATA_DIR` sets `[node] data_dir`).
@@ -86,6 +90,7 @@ pub struct Config {
     pub federation: FederationConfig,
     pub mirror: MirrorConfig,
     pub web: WebConfig,
+    pub logs: LogsConfig,
 }
 
 /// What this node is in the hierarchy (design.md §2).
@@ -700,6 +705,7 @@ impl Config {
         self.federation.validate(self.node.role, &mut p);
         // [mirror]
         self.mirror.validate(self.node.role, &mut p);
+        self.logs.validate(&mut p);
 
         // [handle]
         let h = &self.handle;

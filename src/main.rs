@@ -23,9 +23,11 @@ mod cli;
 mod cli_admin;
 mod config;
 mod console;
+mod doctor;
 mod federation;
 mod keys;
 mod offline;
+mod ops;
 mod portal;
 mod resolve_cmd;
 mod serve;
@@ -66,6 +68,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::CheckConfig(args) => return Ok(cli::check_config(&cli, args)),
+        Command::Doctor(args) => return Ok(doctor::run(&cli, args)),
+        Command::GenAssets(args) => return ops::gen_assets(args).map(|()| ExitCode::SUCCESS),
         _ => {}
     }
 
@@ -73,7 +77,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     telemetry::init_tracing(&cfg.telemetry)?;
 
     match cli.command {
-        Command::Version | Command::CheckConfig(_) => unreachable!("handled above"),
+        Command::Version | Command::CheckConfig(_) | Command::Doctor(_) | Command::GenAssets(_) => {
+            unreachable!("handled above")
+        }
         Command::Init(args) => {
             let outcome = cli::init(&cfg, args.force, args.demo)?;
             cli::print_init_summary(&cfg, &outcome, args.demo);

@@ -258,6 +258,7 @@ impl Conn<'_> {
                 }
                 _ => outcome,
             };
+            crate::ops::request_log::handle("handle-tcp", peer, request, outcome.opcode, outcome.rc, started);
             if tracing::enabled!(tracing::Level::DEBUG) {
                 tracing::debug!(
                     door = "handle-tcp",

@@ -297,6 +297,7 @@ fn serve(
             };
             let mut outcome = engine.handle(&ctx, request, &mut arena);
             log_request(peer, request, outcome, started);
+            crate::ops::request_log::handle("handle-udp", peer, request, outcome.opcode, outcome.rc, started);
             if outcome.recurse {
                 // Cache hits are answered here; misses later by the
                 // recursion task, from this socket.

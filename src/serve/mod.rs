@@ -80,6 +80,7 @@ pub async fn run_until(
 ) -> Result<()> {
     let ready = http::Readiness::default();
     let mut listeners = Listeners::new(shutdown.clone());
+    crate::ops::request_log::init(&cfg.logs);
     let server_key = ServerKey::load(&cfg.server_key_path())?;
     tracing::info!(
         role = cfg.node.role.as_str(),
@@ -156,11 +157,13 @@ pub async fn run_until(
     let public = public.merge(crate::portal::router(api_deps.clone()));
     let public = read_only::guard(public, &cfg);
     let public = http_limits::harden(public, limits, shapes.clone());
+    let public = crate::ops::request_log::layer(public, &cfg.logs, door::HTTP);
     // One registry service for every door: the Handle engine gets the same.
     let registrar = api_deps.reg.clone();
     let console = crate::console::router(api_deps.clone(), Some(metrics.clone()));
     let admin = read_only::guard(http::router(ops).merge(crate::api::admin::router(api_deps)).merge(console), &cfg);
     let admin = http_limits::harden(admin, limits, shapes);
+    let admin = crate::ops::request_log::layer(admin, &cfg.logs, door::ADMIN);
     let (token, door_limits, tls) =
         (listeners.child_token(), http::DoorLimits::from_config(limits), tls_config.clone());
     listeners.spawn(door::HTTP, async move {

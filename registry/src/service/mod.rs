@@ -157,7 +157,7 @@ pub fn audit(
     outcome: impl Into<String>,
     now: u64,
 ) -> Result<(), ServiceError> {
-    store.append_audit(AuditEntry {
+    let entry = AuditEntry {
         seq: 0,
         time: now,
         actor: actor.username.clone(),
@@ -165,8 +165,30 @@ pub fn audit(
         target: target.into(),
         outcome: outcome.into(),
         detail: actor.origin.clone(),
-    })?;
+    };
+    let event = AuditEntry { seq: store.append_audit(entry.clone())?, ..entry };
+    emit_audit(&event);
     Ok(())
+}
+
+/// Target of the audit events: operators route or silence it by name.
+pub const AUDIT_TARGET: &str = "idnode::audit";
+
+/// The stored audit entry as a structured event (fields: seq, time, actor,
+/// action, object, outcome, origin). The entry never holds a secret (names,
+/// handles, outcomes), so neither does the event.
+fn emit_audit(e: &AuditEntry) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        seq = e.seq,
+        time = e.time,
+        actor = %e.actor,
+        action = %e.action,
+        object = %e.target,
+        outcome = %e.outcome,
+        origin = %e.detail,
+        "audit"
+    );
 }
 
 /// Characters in `s` (the SNMS limits count characters, not bytes).
