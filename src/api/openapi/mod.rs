@@ -5,12 +5,15 @@
 //! and served at `GET /openapi.json` ([`crate::api::admin::openapi`]); the
 //! tests check that the file matches [`to_json`] and that every route the
 //! axum routers register is documented. Rewrite the file with
-//! `UPDATE_OPENAPI=1 cargo test -p idnode --lib api::openapi`.
+//! `UPDATE_OPENAPI=1 cargo test -p idnode --bin idnode api::openapi`.
 
+mod bodies;
 mod paths_admin;
+mod paths_alias;
 mod paths_ops;
 mod paths_rest;
 mod paths_snms;
+mod paths_trace;
 pub mod schemas;
 #[cfg(test)]
 mod tests;
@@ -36,6 +39,7 @@ use schemas::*;
         (name = "admin", description = "The admin API (`admin.api_enabled`). Authentication: `Authorization: Bearer <admin secret>` (the file named by `admin.secret_file`) or HTTP Basic as `300:0.NA/<node_prefix>` (or an `admin.server_admins` identity) with its secret. Errors: `{\"error\": {\"code\", \"message\", \"field\"}}`. Every write appends an audit entry."),
         (name = "handle-rest", description = "The Handle HTTP JSON REST API, CNRI-compatible (handle-protocol.md §8)."),
         (name = "snms", description = "The SNMS-compatible API (shared/spec/snms-api.md): `Authorization: Bearer <token>` from a login; every answer with a JSON envelope `{message, status, data}` is HTTP 200 (snms-api.md §1.3): `status` 1 success, -1 not logged in, -2 business failure, -3 no permission, -4 internal error, 21000 type mismatch; unknown path 404, wrong method 405, body too large 413."),
+        (name = "trace", description = "Chains of linked identifiers and printable labels (`/api/trace/...`, `/api/label/...`): no authentication, public values only. Errors: `{\"responseCode\", \"message\"}`."),
         (name = "operations", description = "Health, readiness, metrics and this document.")
     ),
     components(schemas(
@@ -92,6 +96,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(paths_ops::Paths::openapi());
     doc.merge(paths_rest::Paths::openapi());
     doc.merge(paths_snms::Paths::openapi());
+    doc.merge(paths_alias::Paths::openapi());
+    doc.merge(paths_trace::Paths::openapi());
     doc.merge(paths_admin::Paths::openapi());
     doc
 }

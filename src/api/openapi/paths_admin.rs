@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 #[allow(unused_imports)]
+use super::bodies::*;
+#[allow(unused_imports)]
 use super::schemas::*;
 
 #[utoipa::path(

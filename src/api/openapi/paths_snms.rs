@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 #[allow(unused_imports)]
+use super::bodies::*;
+#[allow(unused_imports)]
 use super::schemas::*;
 
 #[utoipa::path(
@@ -14,7 +16,7 @@ use super::schemas::*;
     description = "Username and clear password; `data.token` is the session token (24 h).",
     request_body(content = SnmsLoginBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsLoginStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -32,7 +34,7 @@ pub(super) fn snms_login() {}
     description = "`password` = SHA-256(SHA-256(password) + yyyy-MM-dd) in the deployment's UTC offset (snms.hashed_login).",
     request_body(content = SnmsLoginV1Body, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsLoginV1Status200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -50,7 +52,7 @@ pub(super) fn snms_login_v1() {}
     description = "Appendix A of snms-api.md.",
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsRegistryStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -68,7 +70,7 @@ pub(super) fn snms_registry() {}
     description = "snms-api.md §4.3; values validated against the prefix's template.",
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsDataCreateStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -86,7 +88,7 @@ pub(super) fn snms_data_create() {}
     description = "snms-api.md §4.4.",
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsDataUpdateStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -106,7 +108,7 @@ pub(super) fn snms_data_update() {}
         ("handle" = String, Query, description = "The identifier.")
     ),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsDataDeleteStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -126,7 +128,7 @@ pub(super) fn snms_data_delete() {}
         ("handle" = String, Query, description = "The identifier.")
     ),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsDataDetailStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -144,7 +146,7 @@ pub(super) fn snms_data_detail() {}
     description = "snms-api.md §4.5 (at most snms.batch_limit items, one transaction).",
     request_body(content = Vec<serde_json::Map<String, serde_json::Value>>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsBatchCreateStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -162,7 +164,7 @@ pub(super) fn snms_batch_create() {}
     description = "snms-api.md §4.6.",
     request_body(content = Vec<serde_json::Map<String, serde_json::Value>>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsBatchUpdateStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -180,7 +182,7 @@ pub(super) fn snms_batch_update() {}
     description = "snms-api.md §4.8.",
     request_body(content = Vec<String>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsBatchDeleteStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -201,7 +203,7 @@ pub(super) fn snms_batch_delete() {}
         ("version" = String, Query, description = "The template version.")
     ),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsTemplateGetV5Status200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -219,7 +221,7 @@ pub(super) fn snms_template_get_v5() {}
     description = "snms-api.md §3.3.",
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsTemplateCreateV5Status200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -237,7 +239,7 @@ pub(super) fn snms_template_create_v5() {}
     description = "snms-api.md §3.4 (items added or changed, never removed).",
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsTemplateEditV5Status200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -258,7 +260,7 @@ pub(super) fn snms_template_edit_v5() {}
         ("version" = String, Query, description = "The template version.")
     ),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV5Status200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -279,7 +281,7 @@ pub(super) fn snms_template_delete_v5() {}
         ("version" = String, Query, description = "The template version.")
     ),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsTemplateGetV3Status200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -297,7 +299,7 @@ pub(super) fn snms_template_get_v3() {}
     description = "snms-api.md §3.6.",
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsTemplateCreateV3Status200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -318,7 +320,7 @@ pub(super) fn snms_template_create_v3() {}
         ("version" = String, Query, description = "The template version.")
     ),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV3Status200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -338,7 +340,7 @@ pub(super) fn snms_template_delete_v3() {}
         ("prefix" = String, Query, description = "The prefix.")
     ),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsPrefixQueryStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -363,7 +365,7 @@ pub(super) fn snms_prefix_query() {}
         ("pageSize" = Option<i64>, Query, description = "Page size (at most 100).")
     ),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsPrefixPageStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -381,7 +383,7 @@ pub(super) fn snms_prefix_page() {}
     description = "snms-api.md §7 (hosted or self-hosted).",
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsEntConfigStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -399,7 +401,7 @@ pub(super) fn snms_ent_config() {}
     description = "snms-api.md §6.2.",
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsEntApplyV3Status200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -417,7 +419,7 @@ pub(super) fn snms_ent_apply_v3() {}
     description = "Same as /snms/api/v3/ent/apply.",
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsEntApplyStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -435,7 +437,7 @@ pub(super) fn snms_ent_apply() {}
     description = "snms-api.md §6.3.",
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsEntUpgradeApplyStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -457,7 +459,7 @@ pub(super) fn snms_ent_upgrade_apply() {}
         ("pageSize" = Option<i64>, Query, description = "Page size.")
     ),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsEntPageStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -477,7 +479,7 @@ pub(super) fn snms_ent_page() {}
         ("id" = Option<i64>, Query, description = "Enterprise id (default: the caller's).")
     ),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsEntDetailStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
@@ -495,7 +497,7 @@ pub(super) fn snms_ent_detail() {}
     description = "snms-api.md §6.1 (multipart/form-data, field `file`); `data` is the file id.",
     request_body(content = SnmsFileUploadBody, content_type = "multipart/form-data"),
     responses(
-        (status = 200, description = "The envelope.", body = serde_json::Value, content_type = "application/json"),
+        (status = 200, description = "The envelope.", body = SnmsFileUploadStatus200, content_type = "application/json"),
         (status = 404, description = "Unknown path."),
         (status = 405, description = "Wrong method."),
         (status = 413, description = "Body larger than limits.http_max_body_bytes.")
