@@ -17,9 +17,9 @@ use super::schemas::*;
     responses(
         (status = 200, description = "Status.", body = AdminStatus, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -39,10 +39,10 @@ pub(super) fn admin_status() {}
     responses(
         (status = 200, description = "The record.", body = JsonRecord, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -64,10 +64,10 @@ pub(super) fn admin_record_get() {}
     responses(
         (status = 200, description = "Stored.", body = AdminRecordPutStatus200, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -87,10 +87,10 @@ pub(super) fn admin_record_put() {}
     responses(
         (status = 200, description = "Deleted.", body = AdminRecordDeleteStatus200, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -113,9 +113,9 @@ pub(super) fn admin_record_delete() {}
     responses(
         (status = 200, description = "Per-line results, then the summary.", body = AdminImportStatus200, content_type = "application/x-ndjson"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -135,9 +135,9 @@ pub(super) fn admin_import() {}
     responses(
         (status = 200, description = "JSON lines.", body = JsonRecord, content_type = "application/x-ndjson"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -154,9 +154,9 @@ pub(super) fn admin_export() {}
     responses(
         (status = 200, description = "Prefixes.", body = AdminPrefixListStatus200, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -174,11 +174,11 @@ pub(super) fn admin_prefix_list() {}
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
         (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -198,10 +198,10 @@ pub(super) fn admin_prefix_create() {}
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -222,11 +222,11 @@ pub(super) fn admin_prefix_get() {}
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
         (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -246,9 +246,9 @@ pub(super) fn admin_prefix_state() {}
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -268,10 +268,10 @@ pub(super) fn admin_prefix_home() {}
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -288,9 +288,9 @@ pub(super) fn admin_prefix_unhome() {}
     responses(
         (status = 200, description = "Enterprises.", body = AdminEnterpriseListStatus200, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -308,10 +308,10 @@ pub(super) fn admin_enterprise_list() {}
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -331,10 +331,10 @@ pub(super) fn admin_enterprise_create() {}
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -354,10 +354,10 @@ pub(super) fn admin_enterprise_get() {}
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -377,9 +377,9 @@ pub(super) fn admin_enterprise_approve() {}
     responses(
         (status = 200, description = "Templates.", body = AdminTemplateListStatus200, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -399,10 +399,10 @@ pub(super) fn admin_template_list() {}
     responses(
         (status = 200, description = "The template.", body = AdminTemplate, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -425,11 +425,11 @@ pub(super) fn admin_template_get() {}
         (status = 200, description = "Edited.", body = AdminTemplate, content_type = "application/json"),
         (status = 201, description = "Created.", body = AdminTemplate, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
         (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -450,11 +450,11 @@ pub(super) fn admin_template_put() {}
     responses(
         (status = 200, description = "Deleted.", body = AdminTemplateDeleteStatus200, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
         (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -471,9 +471,9 @@ pub(super) fn admin_template_delete() {}
     responses(
         (status = 200, description = "Accounts.", body = AdminUserListStatus200, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -491,11 +491,11 @@ pub(super) fn admin_user_list() {}
     responses(
         (status = 201, description = "The account.", body = AdminUser, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
         (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -514,10 +514,10 @@ pub(super) fn admin_user_create() {}
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -538,10 +538,10 @@ pub(super) fn admin_user_get() {}
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -561,10 +561,10 @@ pub(super) fn admin_user_password() {}
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -584,10 +584,10 @@ pub(super) fn admin_user_disable() {}
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -610,10 +610,10 @@ pub(super) fn admin_user_enable() {}
     responses(
         (status = 200, description = "Statistics.", body = AdminStats, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
         (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -630,9 +630,9 @@ pub(super) fn admin_stats() {}
     responses(
         (status = 200, description = "Persisted.", body = AdminStatsPersistStatus200, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
@@ -653,9 +653,9 @@ pub(super) fn admin_stats_persist() {}
     responses(
         (status = 200, description = "Entries.", body = AdminAuditStatus200, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
         (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
         (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
