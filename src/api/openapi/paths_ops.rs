@@ -62,10 +62,5 @@ pub(super) fn openapi() {}
 
 /// The `operations` operations.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-        healthz,
-        readyz,
-        metrics,
-        openapi
-))]
+#[openapi(paths(healthz, readyz, metrics, openapi))]
 pub(super) struct Paths;

@@ -277,16 +277,16 @@ pub(super) fn rest_session_delete() {}
 /// The `handle-rest` operations.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
-        rest_resolve,
-        rest_resolve_post,
-        rest_put,
-        rest_delete,
-        rest_list,
-        rest_prefixes,
-        rest_site,
-        rest_session_open,
-        rest_session_get,
-        rest_session_put,
-        rest_session_delete
+    rest_resolve,
+    rest_resolve_post,
+    rest_put,
+    rest_delete,
+    rest_list,
+    rest_prefixes,
+    rest_site,
+    rest_session_open,
+    rest_session_get,
+    rest_session_put,
+    rest_session_delete
 ))]
 pub(super) struct Paths;

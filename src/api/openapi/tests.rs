@@ -23,7 +23,9 @@ fn committed_document_is_the_generated_one() {
     let file = std::fs::read_to_string(FILE).unwrap();
     if file != generated {
         let at = file.lines().zip(generated.lines()).position(|(a, b)| a != b).map_or(0, |i| i + 1);
-        panic!("docs/openapi.json is not the generated document (first difference at line {at}); rewrite it with `{REWRITE}`");
+        panic!(
+            "docs/openapi.json is not the generated document (first difference at line {at}); rewrite it with `{REWRITE}`"
+        );
     }
     let doc: Json = serde_json::from_str(&generated).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
@@ -189,7 +191,7 @@ async fn every_route_is_documented_and_every_operation_routed() {
     let mut stale = Vec::new();
     for (path, methods) in &documented {
         match want.get(path) {
-            None => stale.push(format!("{path}")),
+            None => stale.push(path.clone()),
             Some(r) if r.contains("ANY") => {}
             Some(r) => stale.extend(methods.difference(r).map(|m| format!("{m} {path}"))),
         }
