@@ -301,18 +301,6 @@ pub struct SnmsFileUploadStatus200 {
 }
 
 #[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AdminRecordPutBody {
-    /// Optional; must equal the path's.
-    #[serde(rename = "handle")]
-    #[schema(required = false)]
-    pub handle: String,
-    #[serde(rename = "values")]
-    #[schema(min_items = 1)]
-    pub values: Vec<JsonValue>,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct AdminRecordPutStatus200 {
     #[serde(rename = "handle")]
     #[schema(required = false)]
@@ -351,13 +339,6 @@ pub struct AdminPrefixListStatus200 {
 }
 
 #[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AdminPrefixStateBody {
-    #[serde(rename = "state")]
-    pub state: PrefixStateInput,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct AdminEnterpriseListStatus200 {
     #[serde(rename = "enterprises")]
     #[schema(required = false)]
@@ -389,14 +370,6 @@ pub struct AdminUserListStatus200 {
     #[serde(rename = "users")]
     #[schema(required = false)]
     pub users: Vec<AdminUser>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AdminUserPasswordBody {
-    #[serde(rename = "password")]
-    #[schema(max_length = 64, min_length = 8, required = false)]
-    pub password: String,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -44,8 +44,8 @@ use schemas::*;
     ),
     components(schemas(
         AdminError, JsonValue, JsonRecord, ImportResult, ImportSummaryLine, AdminStatus, PrefixStateInput,
-        AdminPrefix, AdminPrefixInput, AdminEnterprise, AdminEnterpriseInput, AdminTemplateItem, AdminTemplate,
-        AdminTemplateInput, AdminUser, AdminUserInput, DayStat, PrefixStats, AdminStats, AuditEntry, HandleValue,
+        AdminPrefix, AdminEnterprise, AdminTemplateItem, AdminTemplate,
+        AdminTemplateInput, AdminUser, DayStat, PrefixStats, AdminStats, AuditEntry, HandleValue,
         HandleValues, HandleValuesInput, HandleOk, HandleList, HandleSession, HandleErrorBody, SnmsEnvelope, SnmsPage
     )),
     modifiers(&SecuritySchemes)

@@ -60,7 +60,7 @@ pub(super) fn admin_record_get() {}
         ("handle" = String, Path, description = "The identifier, slashes unencoded, other reserved characters percent-encoded."),
         ("overwrite" = Option<bool>, Query, description = "Replace an existing record.")
     ),
-    request_body(content = AdminRecordPutBody, content_type = "application/json"),
+    request_body(content = crate::api::admin::records::PutBody, content_type = "application/json"),
     responses(
         (status = 200, description = "Stored.", body = AdminRecordPutStatus200, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
@@ -170,7 +170,7 @@ pub(super) fn admin_prefix_list() {}
     operation_id = "adminPrefixCreate",
     summary = "Create a prefix",
     description = "409 when it exists; 404 (field `enterpriseId`) for an unknown enterprise. Audited as `prefix.create`.",
-    request_body(content = AdminPrefixInput, content_type = "application/json"),
+    request_body(content = crate::api::admin::prefixes::NewPrefix, content_type = "application/json"),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
@@ -218,7 +218,7 @@ pub(super) fn admin_prefix_get() {}
     params(
         ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case).")
     ),
-    request_body(content = AdminPrefixStateBody, content_type = "application/json"),
+    request_body(content = crate::api::admin::prefixes::StateBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
@@ -304,7 +304,7 @@ pub(super) fn admin_enterprise_list() {}
     operation_id = "adminEnterpriseCreate",
     summary = "Create an enterprise",
     description = "Files an enterprise directly (approved unless `status` is `pending`), optionally with a prefix (created, or an existing prefix without an owner). 409 for a known credit code or an owned prefix. Audited as `enterprise.create`.",
-    request_body(content = AdminEnterpriseInput, content_type = "application/json"),
+    request_body(content = crate::api::admin::enterprises::NewEnterprise, content_type = "application/json"),
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
@@ -487,7 +487,7 @@ pub(super) fn admin_user_list() {}
     operation_id = "adminUserCreate",
     summary = "Create an account",
     description = "The password (8..=64 characters) is stored as an Argon2id PHC of its SHA-256 (plus the hashed-login verifier when snms.hashed_login is on); when absent one is generated and returned once in `password`. Audited as `account.create`.",
-    request_body(content = AdminUserInput, content_type = "application/json"),
+    request_body(content = crate::api::admin::users::NewUser, content_type = "application/json"),
     responses(
         (status = 201, description = "The account.", body = AdminUser, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
@@ -534,7 +534,7 @@ pub(super) fn admin_user_get() {}
     params(
         ("username" = String, Path, description = "The account's username.")
     ),
-    request_body(content = AdminUserPasswordBody, content_type = "application/json"),
+    request_body(content = crate::api::admin::users::PasswordBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),

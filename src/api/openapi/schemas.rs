@@ -358,35 +358,6 @@ pub struct AdminPrefix {
 }
 
 #[derive(Serialize, ToSchema)]
-pub enum AdminPrefixInputCasePolicy {
-    #[serde(rename = "sensitive")]
-    Sensitive,
-    #[serde(rename = "insensitive")]
-    Insensitive,
-    #[serde(rename = "None")]
-    None,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AdminPrefixInput {
-    #[serde(rename = "prefix")]
-    pub prefix: String,
-    #[serde(rename = "enterpriseId")]
-    pub enterprise_id: Option<i64>,
-    #[serde(rename = "state")]
-    #[schema(default = json!("enabled"), required = false)]
-    pub state: PrefixStateInput,
-    #[serde(rename = "homed")]
-    #[schema(default = json!(true), required = false)]
-    pub homed: bool,
-    #[serde(rename = "casePolicy")]
-    pub case_policy: Option<AdminPrefixInputCasePolicy>,
-    #[serde(rename = "description")]
-    pub description: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct AdminEnterpriseContact {
     #[serde(rename = "name")]
     #[schema(required = false)]
@@ -459,66 +430,6 @@ pub struct AdminEnterprise {
     #[serde(rename = "extra")]
     #[schema(required = false)]
     pub extra: std::collections::BTreeMap<String, String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AdminEnterpriseInputContact {
-    #[serde(rename = "name")]
-    #[schema(required = false)]
-    pub name: String,
-    #[serde(rename = "email")]
-    #[schema(required = false)]
-    pub email: String,
-    #[serde(rename = "phone")]
-    #[schema(required = false)]
-    pub phone: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub enum AdminEnterpriseInputStatus {
-    #[serde(rename = "approved")]
-    Approved,
-    #[serde(rename = "pending")]
-    Pending,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AdminEnterpriseInput {
-    #[serde(rename = "name")]
-    pub name: String,
-    #[serde(rename = "creditCode")]
-    pub credit_code: String,
-    #[serde(rename = "nature")]
-    #[schema(minimum = 0, maximum = 5, required = false)]
-    pub nature: u64,
-    #[serde(rename = "address")]
-    #[schema(required = false)]
-    pub address: String,
-    #[serde(rename = "region")]
-    #[schema(required = false)]
-    pub region: Vec<String>,
-    #[serde(rename = "website")]
-    #[schema(required = false)]
-    pub website: String,
-    #[serde(rename = "industry")]
-    #[schema(required = false)]
-    pub industry: String,
-    #[serde(rename = "description")]
-    #[schema(required = false)]
-    pub description: String,
-    #[serde(rename = "contact")]
-    #[schema(required = false)]
-    pub contact: AdminEnterpriseInputContact,
-    #[serde(rename = "status")]
-    #[schema(default = json!("approved"), required = false)]
-    pub status: AdminEnterpriseInputStatus,
-    #[serde(rename = "prefix")]
-    #[schema(required = false)]
-    pub prefix: String,
-    #[serde(rename = "homed")]
-    #[schema(default = json!(true), required = false)]
-    pub homed: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -693,39 +604,6 @@ pub struct AdminUser {
     #[serde(rename = "password")]
     #[schema(required = false)]
     pub password: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub enum AdminUserInputRole {
-    #[serde(rename = "admin")]
-    Admin,
-    #[serde(rename = "enterprise")]
-    Enterprise,
-    #[serde(rename = "auditor")]
-    Auditor,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AdminUserInput {
-    #[serde(rename = "username")]
-    #[schema(max_length = 50)]
-    pub username: String,
-    #[serde(rename = "password")]
-    #[schema(max_length = 64, min_length = 8, required = false)]
-    pub password: String,
-    #[serde(rename = "role")]
-    #[schema(default = json!("enterprise"), required = false)]
-    pub role: AdminUserInputRole,
-    /// Required for (and only for) enterprise accounts.
-    #[serde(rename = "enterpriseId")]
-    pub enterprise_id: Option<i64>,
-    #[serde(rename = "email")]
-    #[schema(required = false)]
-    pub email: String,
-    #[serde(rename = "mobile")]
-    #[schema(required = false)]
-    pub mobile: String,
 }
 
 #[derive(Serialize, ToSchema)]
