@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod auth;
 pub mod errors;
+pub mod openapi;
 pub mod rest;
 pub mod snms;
 

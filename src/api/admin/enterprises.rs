@@ -110,9 +110,11 @@ pub async fn get(State(st): State<St>, _who: Who, Path(id): Path<String>) -> Res
     blocking(move || one(&*store, id).map(Json)).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The enterprise's contact person.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ContactIn {
+#[schema(as = AdminEnterpriseContactInput)]
+pub(crate) struct ContactIn {
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -122,12 +124,14 @@ struct ContactIn {
 }
 
 /// Body of `POST /admin/v1/enterprises`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct NewEnterprise {
+#[schema(as = AdminEnterpriseInput)]
+pub(crate) struct NewEnterprise {
     name: String,
     credit_code: String,
     #[serde(default)]
+    #[schema(maximum = 5)]
     nature: u8,
     #[serde(default)]
     address: String,
@@ -143,12 +147,14 @@ struct NewEnterprise {
     contact: Option<ContactIn>,
     /// `approved` (default) or `pending`.
     #[serde(default)]
+    #[schema(default = "approved")]
     status: Option<String>,
     /// A prefix for the enterprise: created (homed and hosted here unless
     /// `homed` is false), or an existing prefix without an owner.
     #[serde(default)]
     prefix: Option<String>,
     #[serde(default)]
+    #[schema(default = true)]
     homed: Option<bool>,
 }
 

@@ -152,17 +152,20 @@ pub async fn get(State(st): State<St>, _who: Who, Path(prefix): Path<String>) ->
 }
 
 /// Body of `POST /admin/v1/prefixes`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct NewPrefix {
+#[schema(as = AdminPrefixInput)]
+pub(crate) struct NewPrefix {
     prefix: String,
     #[serde(default)]
     enterprise_id: Option<u64>,
     /// Name or code; default `enabled`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::openapi::schemas::PrefixStateInput>, default = "enabled")]
     state: Option<Value>,
     /// Default true: this node answers for the prefix.
     #[serde(default)]
+    #[schema(default = true)]
     homed: Option<bool>,
     /// `sensitive` / `insensitive`; default: the homed parent's, else `node.case_policy`.
     #[serde(default)]
@@ -229,9 +232,11 @@ fn state_names() -> String {
 }
 
 /// Body of `POST /admin/v1/prefixes/{prefix}/state`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StateBody {
+#[schema(as = AdminPrefixStateBody)]
+pub(crate) struct StateBody {
+    #[schema(value_type = crate::api::openapi::schemas::PrefixStateInput)]
     state: Value,
 }
 

@@ -92,12 +92,14 @@ pub async fn get(State(st): State<St>, _who: Who, Path(handle): Path<String>) ->
 }
 
 /// Body of `PUT /admin/v1/records/{handle}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PutBody {
+#[schema(as = AdminRecordPutBody)]
+pub(crate) struct PutBody {
     /// Optional; must equal the path's handle when present.
     #[serde(default)]
     handle: Option<String>,
+    #[schema(value_type = Vec<crate::api::openapi::schemas::JsonValue>, min_items = 1)]
     values: Vec<JsonValue>,
 }
 

@@ -116,16 +116,21 @@ pub async fn get(State(st): State<St>, _who: Who, Path(username): Path<String>) 
 }
 
 /// Body of `POST /admin/v1/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct NewUser {
+#[schema(as = AdminUserInput)]
+pub(crate) struct NewUser {
+    #[schema(max_length = 50)]
     username: String,
     /// Absent: generated and returned once.
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 64)]
     password: Option<String>,
     /// `admin`, `enterprise` (default), `auditor`.
     #[serde(default)]
+    #[schema(default = "enterprise")]
     role: Option<String>,
+    /// Required for (and only for) enterprise accounts.
     #[serde(default)]
     enterprise_id: Option<u64>,
     #[serde(default)]
@@ -187,10 +192,13 @@ pub async fn create(State(st): State<St>, who: Who, body: Body) -> Result<(Statu
 }
 
 /// Body of `POST /admin/v1/users/{username}/password`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordBody {
+#[schema(as = AdminUserPasswordBody)]
+pub(crate) struct PasswordBody {
+    /// Absent: generated and returned once.
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 64)]
     password: Option<String>,
 }
 
