@@ -96,8 +96,8 @@ fn console_and_portal_driven_in_chromium() -> Result<()> {
     ensure!(total >= 45.0, "resolutions on the overview: {total}");
     let ids: f64 = s.find("[data-k=\"identifiers\"]")?.text()?.trim().parse()?;
     ensure!(ids > 0.0, "identifiers total");
-//TMP    let top = s.wait_for("#top-identifiers", WAIT)?.text()?;
-//TMP    ensure!(top.contains(DEMO) && top.contains("40"), "most-resolved identifiers: {top}");
+    let top = s.wait_for("#top-identifiers", WAIT)?.text()?;
+    ensure!(top.contains(DEMO) && top.contains("40"), "most-resolved identifiers: {top}");
     s.assert_closed_network("console overview")?;
     s.screenshot("console_overview")?;
 

@@ -146,6 +146,8 @@ pub struct PrefixPage {
     pub records: u64,
     pub quota: Quota,
     pub today: (u64, u64),
+    /// Its most-resolved identifiers (from `registry::topids`).
+    pub top: Vec<(String, u64)>,
 }
 
 /// Builds a prefix page for `actor` (the service checks visibility).
@@ -169,7 +171,13 @@ pub fn prefix_page(reg: &Registrar, actor: &Actor, prefix: &str, days: u32) -> R
         _ => v.prefix.quota,
     };
     let today = stats.days.iter().find(|d| d.day == to).map(|d| (d.registrations, d.resolutions)).unwrap_or((0, 0));
-    Ok(PrefixPage { prefix: v.prefix, enterprise: v.enterprise, days, stats, from, to, sample, records, quota, today })
+    let under = format!("{}/", v.prefix.prefix.to_ascii_uppercase());
+    let top = idnode_registry::topids::top(idnode_registry::topids::SLOTS)
+        .into_iter()
+        .filter(|(id, _)| id.to_ascii_uppercase().starts_with(&under))
+        .take(super::overview::TOP_N)
+        .collect();
+    Ok(PrefixPage { prefix: v.prefix, enterprise: v.enterprise, days, stats, from, to, sample, records, quota, today, top })
 }
 
 /// The charts, figures and quota of a prefix page (`base` for links).
@@ -195,8 +203,9 @@ pub fn prefix_body(p: &PrefixPage, base: &str) -> Markup {
             tr { th { "identifiers" } td { (p.records) } td { "limit " (opt(p.quota.max_registrations)) } }
             tr { th { "requests today" } td { (p.today.0 + p.today.1) } td { "limit " (opt(p.quota.daily_requests)) } }
         }
+        h2 { "Most-resolved identifiers" }
+        (super::overview::top_table(&p.top))
         h2 { "Identifiers (first 20 by name)" }
-        p { "Per-identifier resolution counts are not kept; the node counts per prefix and day." }
         ul #identifiers { @for k in &p.sample { li { (k) } } }
     }
 }

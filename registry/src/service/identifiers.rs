@@ -418,6 +418,7 @@ impl Registrar {
         self.check_daily(&g.prefix, now)?;
         let key = self.store().canonical_key(id.as_bytes());
         self.store().count_resolution(g.key().as_bytes(), day_of(now), 1);
+        crate::topids::note(id.as_bytes());
         let rec = self.store().get_record(&key)?.ok_or(ServiceError::NotFound)?;
         let auth: BTreeMap<u32, String> =
             rec.find(AUTH_INDEX).and_then(|v| serde_json::from_slice(v.data).ok()).unwrap_or_default();
