@@ -282,9 +282,23 @@ impl Session {
         Ok(())
     }
 
-    /// Writes a PNG screenshot `target/screenshots/<name>.png`.
+    /// Writes a PNG screenshot of the whole page (the window grown to the
+    /// page's height, at most 4,000 pixels, then restored)
+    /// `target/screenshots/<name>.png`.
     pub fn screenshot(&self, name: &str) -> Result<PathBuf> {
-        let v = self.cmd("GET", "/screenshot", None)?;
+        let rect = self.cmd("GET", "/window/rect", None)?;
+        let (w, h) = (rect["width"].as_u64().unwrap_or(1280), rect["height"].as_u64().unwrap_or(900));
+        let page_h = self.eval("return document.documentElement.scrollHeight")?.as_u64().unwrap_or(h);
+        let tall = page_h.clamp(h, 4000);
+        if tall > h {
+            // The window's outer height includes no browser UI in headless mode.
+            self.resize(w as u32, tall as u32)?;
+        }
+        let v = self.cmd("GET", "/screenshot", None);
+        if tall > h {
+            self.resize(w as u32, h as u32)?;
+        }
+        let v = v?;
         let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().context("screenshot data")?)?;
         if !png.starts_with(b"\x89PNG") {
             bail!("screenshot is not a PNG");
