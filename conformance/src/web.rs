@@ -216,4 +216,3 @@ pub fn filing(user: &str, prefix: &str, code: &str, rid0: u64) -> Value {
                     "email": format!("{user}@example.com"), "mobile": format!("139{rid0}"), "remarks": ""}
     })
 }
-

@@ -82,10 +82,8 @@ fn call(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Res
     let bytes = body.map(|v| v.to_string()).unwrap_or_default();
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        bytes.len()
-    );
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", bytes.len());
     if body.is_some() {
         head.push_str("Content-Type: application/json; charset=utf-8\r\n");
     }
@@ -269,7 +267,8 @@ impl Session {
                const m = r.cssText.match(/url\\(([^)]*)\\)/g); if (m) u.push(...m); } } catch (e) { u.push('unreadable stylesheet ' + s.href); } }\
              return u;",
         )?;
-        let all: Vec<String> = v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+        let all: Vec<String> =
+            v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default();
         Ok(all.into_iter().filter(|u| !is_local(u)).collect())
     }
 
@@ -378,10 +377,13 @@ mod tests {
 
     #[test]
     fn loopback_urls_only() {
-        for u in ["http://127.0.0.1:8000/x", "http://[::1]:80/", "data:image/png;base64,AA", "/rel", "url(\"/a.svg\")"] {
+        for u in ["http://127.0.0.1:8000/x", "http://[::1]:80/", "data:image/png;base64,AA", "/rel", "url(\"/a.svg\")"]
+        {
             assert!(is_local(u), "{u}");
         }
-        for u in ["https://cdn.example.com/x.js", "//fonts.gstatic.com/a", "url(https://x.org/f.woff)", "http://10.0.0.1/"] {
+        for u in
+            ["https://cdn.example.com/x.js", "//fonts.gstatic.com/a", "url(https://x.org/f.woff)", "http://10.0.0.1/"]
+        {
             assert!(!is_local(u), "{u}");
         }
     }

@@ -211,7 +211,11 @@ fn landing_and_trace_driven_in_chromium() -> Result<()> {
         .collect();
     values.push(val(2100, "REF.batch", &format!("{P}/BATCH-7")));
     put(&n, DEMO, Value::Array(values));
-    put(&n, &format!("{P}/ITEM-2"), json!([val(2000, "model", "CP-200"), val(2100, "REF.batch", &format!("{P}/BATCH-7"))]));
+    put(
+        &n,
+        &format!("{P}/ITEM-2"),
+        json!([val(2000, "model", "CP-200"), val(2100, "REF.batch", &format!("{P}/BATCH-7"))]),
+    );
 
     let (w, h) = idnode_conformance::browser::PHONE;
     let s = Session::start(w, h)?;

@@ -142,7 +142,7 @@ impl TopIds {
             .map(|s| (s.tag.load(Relaxed), s.count.load(Relaxed)))
             .filter(|&(t, c)| t != 0 && c >= NAME_AT)
             .collect();
-        hot.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+        hot.sort_unstable_by_key(|h| std::cmp::Reverse(h.1));
         let m = self.names.lock().unwrap_or_else(|e| e.into_inner());
         hot.into_iter().filter_map(|(t, c)| m.get(&t).map(|name| (name.to_string(), c))).take(n).collect()
     }

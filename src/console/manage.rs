@@ -177,7 +177,19 @@ pub fn prefix_page(reg: &Registrar, actor: &Actor, prefix: &str, days: u32) -> R
         .filter(|(id, _)| id.to_ascii_uppercase().starts_with(&under))
         .take(super::overview::TOP_N)
         .collect();
-    Ok(PrefixPage { prefix: v.prefix, enterprise: v.enterprise, days, stats, from, to, sample, records, quota, today, top })
+    Ok(PrefixPage {
+        prefix: v.prefix,
+        enterprise: v.enterprise,
+        days,
+        stats,
+        from,
+        to,
+        sample,
+        records,
+        quota,
+        today,
+        top,
+    })
 }
 
 /// The charts, figures and quota of a prefix page (`base` for links).

@@ -134,7 +134,10 @@ pub async fn overview(State(st): State<Console>, w: Web) -> Response {
         .sampler
         .hour_series()
         .into_iter()
-        .map(|(ago, r)| Bar { label: if ago == 0 { "now".into() } else { format!("{ago} s ago") }, value: r.round() as u64 })
+        .map(|(ago, r)| Bar {
+            label: if ago == 0 { "now".into() } else { format!("{ago} s ago") },
+            value: r.round() as u64,
+        })
         .collect();
     let body = html! {
         div.grid {

@@ -235,13 +235,7 @@ impl Registrar {
     /// `prefix.quota`). `None` fields are unlimited; a prefix with no limit
     /// at all falls back to its enterprise's quota. Takes effect on the next
     /// registration (admission reads the stored prefix).
-    pub fn set_prefix_quota(
-        &self,
-        actor: &Actor,
-        prefix: &str,
-        q: Quota,
-        now: u64,
-    ) -> Result<Prefix, ServiceError> {
+    pub fn set_prefix_quota(&self, actor: &Actor, prefix: &str, q: Quota, now: u64) -> Result<Prefix, ServiceError> {
         super::access::check_writer(actor)?;
         if !actor.is_admin() {
             return Err(ServiceError::forbidden("只有管理员可以修改配额 (administrators only)"));
@@ -260,13 +254,7 @@ impl Registrar {
     /// [`ENT_MAX_REGISTRATIONS`] / [`ENT_DAILY_REQUESTS`]; `None` removes the
     /// key, so the node's default applies). Administrators only; audited as
     /// `enterprise.quota`.
-    pub fn set_enterprise_quota(
-        &self,
-        actor: &Actor,
-        id: u64,
-        q: Quota,
-        now: u64,
-    ) -> Result<Enterprise, ServiceError> {
+    pub fn set_enterprise_quota(&self, actor: &Actor, id: u64, q: Quota, now: u64) -> Result<Enterprise, ServiceError> {
         super::access::check_writer(actor)?;
         if !actor.is_admin() {
             return Err(ServiceError::forbidden("只有管理员可以修改配额 (administrators only)"));
