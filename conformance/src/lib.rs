@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod http1;
 pub mod web;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};

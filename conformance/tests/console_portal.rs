@@ -13,58 +13,14 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use idnode_conformance::web::{Browser, Resp, csrf_of};
+use idnode_conformance::web::{Browser, Resp, csrf_of, filing, snms};
 use idnode_conformance::{Node, Setup, http_get, resolution_request, tcp_exchange};
 use idnode_resolver::wire::{OpFlags, ProtocolVersion};
-use serde_json::{Value, json};
-use sha2::Digest;
+use serde_json::json;
 
 const V: ProtocolVersion = ProtocolVersion::OURS;
 const ACME: &str = "88.118.8.2001";
 const BETA: &str = "88.118.8.2002";
-
-fn sha256_hex(b: &[u8]) -> String {
-    hex::encode(sha2::Sha256::digest(b))
-}
-
-fn snms(node: &Node, method: &str, path: &str, token: Option<&str>, body: &Value) -> Result<Value> {
-    let mut c = idnode_conformance::http1::Http::new(node.http);
-    let (status, bytes) = c.request(method, path, token, &serde_json::to_vec(body)?)?;
-    if status != 200 {
-        bail!("{method} {path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes));
-    }
-    Ok(serde_json::from_slice(&bytes)?)
-}
-
-/// An SNMS filing (new account `user`, password `<user>-pass`) for `prefix`.
-fn filing(user: &str, prefix: &str, code: &str, rid0: u64) -> Value {
-    json!({
-        "entBasicInfo": {
-            "orgName": format!("{user} 有限公司"), "orgNature": "2", "orgAddr": "示例路1号", "orgAddrProvince": "110000",
-            "orgAddrCity": "110100", "orgAddrCounty": "110105", "orgCrtType": "1", "orgCrtCode": code,
-            "orgCrtImgRid": rid0, "industryCategory": "C", "industrySpecific": "34", "website": "www.example.com",
-            "regCapital": 1000, "establishDate": "2015-05-20", "contactName": "联系人", "contactCrtType": 1,
-            "contactCrtNo": "ID-1", "contactEmail": format!("{user}@example.com"), "contactPhone": "13800000001",
-            "legalName": "法人代表", "legalCrtType": "1", "legalCrtNo": "ID-2", "legalCrtFrontImgRid": rid0 + 1,
-            "legalCrtBackImgRid": rid0 + 2, "entPrefix": prefix
-        },
-        "entRegisterManageInfo": {
-            "entInfoSyses": [
-                { "sysType": 1, "deployMode": 1, "deployAddrProvince": "110000", "deployAddrCity": "110100",
-                  "deployAddrCounty": "110105", "deployAddr": "示例路1号", "ipPort": "[192.0.2.10]:8080" },
-                { "sysType": 2, "deployMode": 2, "name": "Example Cloud" },
-                { "sysType": 3, "deployMode": 2, "name": "Example Cloud" },
-                { "sysType": 4, "deployMode": "2", "name": "Example Cloud" }
-            ],
-            "servSysBuildType": 1, "servSysOperType": 1
-        },
-        "entHostingAndIdentifyServeInfo": {
-            "extWebName": "portal", "entInfoLicenses": [ { "licenceType": 4, "licenceNo": "LIC-1" } ]
-        },
-        "sysUser": {"userName": user, "password": sha256_hex(format!("{user}-pass").as_bytes()),
-                    "email": format!("{user}@example.com"), "mobile": format!("139{rid0}"), "remarks": ""}
-    })
-}
 
 fn ok(r: &Resp, what: &str) -> Result<String> {
     if r.status != 200 {

@@ -15,4 +15,5 @@ pub mod replica;
 pub mod seed;
 pub mod service;
 pub mod store;
+pub mod topids;
 pub mod transfer;

@@ -45,7 +45,7 @@ pub fn bars(id: &str, title: &str, bars: &[Bar]) -> Markup {
                 @if let Some(first) = bars.first() {
                     text x=(PAD_L) y=(H - 8.0) class="axis" { (first.label) }
                 }
-                @if let Some(last) = bars.last() {
+                @if let Some(last) = bars.last().filter(|_| bars.len() > 1) {
                     text x=(W) y=(H - 8.0) class="axis" text-anchor="end" { (last.label) }
                 }
             }

@@ -97,7 +97,7 @@ fn state_name(s: PrefixState) -> &'static str {
     }
 }
 
-fn svc_error(e: &ServiceError) -> Response {
+pub(crate) fn svc_error(e: &ServiceError) -> Response {
     let status = match e {
         ServiceError::EntityNotFound { .. } => StatusCode::NOT_FOUND,
         ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -146,6 +146,8 @@ pub struct PrefixPage {
     pub records: u64,
     pub quota: Quota,
     pub today: (u64, u64),
+    /// Its most-resolved identifiers (from `registry::topids`).
+    pub top: Vec<(String, u64)>,
 }
 
 /// Builds a prefix page for `actor` (the service checks visibility).
@@ -169,7 +171,25 @@ pub fn prefix_page(reg: &Registrar, actor: &Actor, prefix: &str, days: u32) -> R
         _ => v.prefix.quota,
     };
     let today = stats.days.iter().find(|d| d.day == to).map(|d| (d.registrations, d.resolutions)).unwrap_or((0, 0));
-    Ok(PrefixPage { prefix: v.prefix, enterprise: v.enterprise, days, stats, from, to, sample, records, quota, today })
+    let under = format!("{}/", v.prefix.prefix.to_ascii_uppercase());
+    let top = idnode_registry::topids::top(idnode_registry::topids::SLOTS)
+        .into_iter()
+        .filter(|(id, _)| id.to_ascii_uppercase().starts_with(&under))
+        .take(super::overview::TOP_N)
+        .collect();
+    Ok(PrefixPage {
+        prefix: v.prefix,
+        enterprise: v.enterprise,
+        days,
+        stats,
+        from,
+        to,
+        sample,
+        records,
+        quota,
+        today,
+        top,
+    })
 }
 
 /// The charts, figures and quota of a prefix page (`base` for links).
@@ -195,8 +215,9 @@ pub fn prefix_body(p: &PrefixPage, base: &str) -> Markup {
             tr { th { "identifiers" } td { (p.records) } td { "limit " (opt(p.quota.max_registrations)) } }
             tr { th { "requests today" } td { (p.today.0 + p.today.1) } td { "limit " (opt(p.quota.daily_requests)) } }
         }
+        h2 { "Most-resolved identifiers" }
+        (super::overview::top_table(&p.top))
         h2 { "Identifiers (first 20 by name)" }
-        p { "Per-identifier resolution counts are not kept; the node counts per prefix and day." }
         ul #identifiers { @for k in &p.sample { li { (k) } } }
     }
 }
@@ -216,8 +237,12 @@ pub async fn prefix(State(st): State<Console>, Path(prefix): Path<String>, w: We
         Ok(pp) => pp,
         Err(e) => return svc_error(&e),
     };
+    let note = "Empty = no limit of its own (the enterprise's quota applies). Recorded in the audit log.";
     let body = html! {
+        @if let Some(m) = w.q("ok") { p.ok #flash { (m) } }
         (prefix_body(&pp, BASE))
+        h3 { "Edit the prefix's quota" }
+        (super::quotas::form(&format!("/console/prefix/{}/quota", pp.prefix.prefix), &s.csrf, &pp.prefix.quota, note))
         h2 { "Actions" }
         p { @for a in actions_for(pp.prefix.state) {
             a.action href=(format!("/console/prefix/{}/action?do={}", pp.prefix.prefix, a.name())) { (a.name()) } " "
@@ -311,10 +336,18 @@ pub async fn enterprise(State(st): State<Console>, Path(id): Path<u64>, w: Web) 
         Err(r) => return r,
     };
     let q = enterprise_quota(&e, st.reg().limits().enterprise_quota);
+    let own = |k: &str| e.extra.get(k).and_then(|v| v.trim().parse::<u64>().ok());
+    let own = Quota {
+        max_registrations: own(idnode_registry::service::quota::ENT_MAX_REGISTRATIONS),
+        daily_requests: own(idnode_registry::service::quota::ENT_DAILY_REQUESTS),
+    };
+    let note = "Empty = the node's default quota ([snms] in the configuration). Recorded in the audit log.";
     let body = html! {
+        @if let Some(m) = w.q("ok") { p.ok #flash { (m) } }
         p { "Status: " b.status { (format!("{:?}", e.status)) } " · credit code " (e.credit_code) }
         p { "Quota: identifiers " (q.max_registrations.map(|n| n.to_string()).unwrap_or("unlimited".into()))
             ", requests per day " (q.daily_requests.map(|n| n.to_string()).unwrap_or("unlimited".into())) }
+        (super::quotas::form(&format!("/console/enterprise/{id}/quota"), &s.csrf, &own, note))
         h2 { "Prefixes" }
         ul { @for p in &ps { li { a href=(format!("/console/prefix/{}", p.prefix)) { (p.prefix) } " — " (state_name(p.state)) } } }
         @if e.status != idnode_registry::model::EnterpriseStatus::Approved {

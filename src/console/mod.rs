@@ -8,6 +8,7 @@
 //!
 //! * [`overview`] — the node at a glance, live over SSE.
 //! * [`manage`] — prefixes and enterprises: charts, quota, state actions.
+//! * [`quotas`] — the editable prefix and enterprise quotas.
 //! * [`admin_pages`] — accounts, templates, the audit log (+ CSV).
 //! * [`page`] / [`chart`] — layout, security headers, SVG charts (shared
 //!   with the enterprise portal, `crate::portal`).
@@ -26,6 +27,7 @@ pub mod figures;
 pub mod manage;
 pub mod overview;
 pub mod page;
+pub mod quotas;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -87,6 +89,8 @@ pub fn router(deps: ApiDeps, metrics: Option<PrometheusHandle>) -> Router {
         .route("/console/prefixes", get(manage::prefixes))
         .route("/console/prefix/{prefix}", get(manage::prefix))
         .route("/console/prefix/{prefix}/action", get(manage::confirm).post(manage::act))
+        .route("/console/prefix/{prefix}/quota", post(quotas::set_prefix))
+        .route("/console/enterprise/{id}/quota", post(quotas::set_enterprise))
         .route("/console/enterprises", get(manage::enterprises))
         .route("/console/enterprise/{id}", get(manage::enterprise))
         .route("/console/enterprise/{id}/approve", get(manage::confirm_enterprise).post(manage::approve_enterprise))

@@ -134,7 +134,10 @@ pub async fn overview(State(st): State<Console>, w: Web) -> Response {
         .sampler
         .hour_series()
         .into_iter()
-        .map(|(ago, r)| Bar { label: format!("-{ago}s"), value: r.round() as u64 })
+        .map(|(ago, r)| Bar {
+            label: if ago == 0 { "now".into() } else { format!("{ago} s ago") },
+            value: r.round() as u64,
+        })
         .collect();
     let body = html! {
         div.grid {
@@ -168,7 +171,9 @@ pub async fn overview(State(st): State<Console>, w: Web) -> Response {
             tr { th { "rc" } th { "requests" } }
             @for (rc, n) in &o.rc_mix { tr { td { (rc) } td data-k=(format!("rc-{rc}")) { (n) } } }
         }
-        h2 { "Per day (last " (OVERVIEW_DAYS) " days, UTC)" }
+        h2 { "Most-resolved identifiers" }
+        (top_table(&idnode_registry::topids::top(TOP_N)))
+                h2 { "Per day (last " (OVERVIEW_DAYS) " days, UTC)" }
         (bars("chart-registrations", "Registrations per day", &reg_bars))
         (bars("chart-resolutions", "Resolutions per day", &res_bars))
         h2 { "Federation" }
@@ -184,6 +189,25 @@ pub async fn overview(State(st): State<Console>, w: Web) -> Response {
         }
     };
     frame(&s, "Overview", Some("/console/events"), body)
+}
+
+/// Rows of the most-resolved identifiers tables.
+pub const TOP_N: usize = 10;
+
+/// A table of most-resolved identifiers (`#top-identifiers`) with its note.
+pub fn top_table(top: &[(String, u64)]) -> maud::Markup {
+    html! {
+        @if top.is_empty() {
+            p #top-identifiers { em { "none yet" } " (an identifier is listed once resolved "
+                (idnode_registry::topids::NAME_AT) " times)" }
+        } @else {
+            table #top-identifiers {
+                tr { th { "identifier" } th { "resolutions" } }
+                @for (id, n) in top { tr { td { (id) } td.num { (n) } } }
+            }
+        }
+        p.note { "Estimated since the node started, over every door (a bounded in-memory sketch; per-day figures are per prefix)." }
+    }
 }
 
 /// `GET /console/events`: the live figures as server-sent events.

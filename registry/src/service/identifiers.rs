@@ -418,6 +418,7 @@ impl Registrar {
         self.check_daily(&g.prefix, now)?;
         let key = self.store().canonical_key(id.as_bytes());
         self.store().count_resolution(g.key().as_bytes(), day_of(now), 1);
+        crate::topids::note(id.as_bytes());
         let rec = self.store().get_record(&key)?.ok_or(ServiceError::NotFound)?;
         let auth: BTreeMap<u32, String> =
             rec.find(AUTH_INDEX).and_then(|v| serde_json::from_slice(v.data).ok()).unwrap_or_default();
@@ -550,5 +551,31 @@ mod tests {
         assert_eq!(r[2].as_ref().unwrap_err().idis_rc(), 603);
         assert_eq!(f.reg.identifier_detail(&user(2), "88.1.2/d0", NOW).unwrap_err().idis_rc(), 603);
         assert!(f.reg.identifier_detail(&user(2), "88.1.2/d0", NOW + 86_400).is_ok());
+    }
+
+    #[test]
+    fn quotas_edited_by_administrators() {
+        let f = fixture(Limits::default());
+        let q = Quota { max_registrations: Some(1), daily_requests: None };
+        assert!(matches!(f.reg.set_prefix_quota(&user(1), "88.1.1", q, NOW), Err(ServiceError::Forbidden(_))));
+        assert!(matches!(f.reg.set_prefix_quota(&auditor(), "88.1.1", q, NOW), Err(ServiceError::Forbidden(_))));
+        assert!(f.reg.set_prefix_quota(&admin(), "88.9.9", q, NOW).is_err());
+        f.reg.set_prefix_quota(&admin(), "88.1.1", q, NOW).unwrap();
+        assert_eq!(f.store.get_prefix("88.1.1").unwrap().unwrap().quota, q);
+        let items: Vec<IdInput> = (0..2).map(|n| item(&format!("88.1.1/e{n}"), "M")).collect();
+        let r = f.reg.create_identifiers(&user(1), &items, NOW).unwrap();
+        assert!(r[0].is_ok());
+        assert_eq!(r[1].as_ref().unwrap_err().idis_rc(), QuotaKind::Registrations.idis_rc());
+        let eq = Quota { max_registrations: None, daily_requests: Some(7) };
+        f.reg.set_enterprise_quota(&admin(), 2, eq, NOW).unwrap();
+        let e = f.store.get_enterprise(2).unwrap().unwrap();
+        assert_eq!(crate::service::quota::enterprise_quota(&e, Quota::default()), eq);
+        f.reg.set_enterprise_quota(&admin(), 2, Quota::default(), NOW).unwrap();
+        assert!(!f.store.get_enterprise(2).unwrap().unwrap().extra.contains_key("quota.dailyRequests"));
+        let audit = f.store.read_audit(0, 100).unwrap();
+        let acts: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+        assert_eq!(acts.iter().filter(|a| **a == "prefix.quota").count(), 1, "{acts:?}");
+        assert_eq!(acts.iter().filter(|a| **a == "enterprise.quota").count(), 2, "{acts:?}");
+        assert!(audit.iter().any(|a| a.action == "prefix.quota" && a.outcome.contains("maxRegistrations=1")));
     }
 }

@@ -17,8 +17,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{QuotaKind, Registrar, ServiceError};
+use super::{Actor, QuotaKind, Registrar, ServiceError};
 use crate::model::{Enterprise, Prefix, Quota, day_of};
+use crate::store::{StoreError, StoreExt, WriteCtx};
 
 /// How long a cached record count is trusted, seconds.
 pub const RECOUNT_SECS: u64 = 600;
@@ -220,5 +221,59 @@ impl Registrar {
             }
         }
         Ok(())
+    }
+}
+
+/// Text of a quota for the audit log (`-` = unlimited / inherited).
+fn quota_text(q: &Quota) -> String {
+    let f = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+    format!("maxRegistrations={} dailyRequests={}", f(q.max_registrations), f(q.daily_requests))
+}
+
+impl Registrar {
+    /// Sets the quota of a prefix (administrators only; audited as
+    /// `prefix.quota`). `None` fields are unlimited; a prefix with no limit
+    /// at all falls back to its enterprise's quota. Takes effect on the next
+    /// registration (admission reads the stored prefix).
+    pub fn set_prefix_quota(&self, actor: &Actor, prefix: &str, q: Quota, now: u64) -> Result<Prefix, ServiceError> {
+        super::access::check_writer(actor)?;
+        if !actor.is_admin() {
+            return Err(ServiceError::forbidden("只有管理员可以修改配额 (administrators only)"));
+        }
+        let ctx = WriteCtx::new(now, actor.username.clone());
+        let (p, _) = self.store().update_prefix(prefix, &ctx, &mut |cur| {
+            let mut p = cur.ok_or_else(|| StoreError::EntityNotFound { what: "prefix", key: prefix.to_owned() })?;
+            p.quota = q;
+            Ok(p)
+        })?;
+        self.audit(actor, "prefix.quota", &p.prefix, quota_text(&q), now)?;
+        Ok(p)
+    }
+
+    /// Sets the quota of an enterprise (its `extra` keys
+    /// [`ENT_MAX_REGISTRATIONS`] / [`ENT_DAILY_REQUESTS`]; `None` removes the
+    /// key, so the node's default applies). Administrators only; audited as
+    /// `enterprise.quota`.
+    pub fn set_enterprise_quota(&self, actor: &Actor, id: u64, q: Quota, now: u64) -> Result<Enterprise, ServiceError> {
+        super::access::check_writer(actor)?;
+        if !actor.is_admin() {
+            return Err(ServiceError::forbidden("只有管理员可以修改配额 (administrators only)"));
+        }
+        let e = self.store().update_enterprise(id, &mut |cur| {
+            let mut e = cur.ok_or_else(|| StoreError::EntityNotFound { what: "enterprise", key: id.to_string() })?;
+            for (k, v) in [(ENT_MAX_REGISTRATIONS, q.max_registrations), (ENT_DAILY_REQUESTS, q.daily_requests)] {
+                match v {
+                    Some(n) => {
+                        e.extra.insert(k.to_owned(), n.to_string());
+                    }
+                    None => {
+                        e.extra.remove(k);
+                    }
+                }
+            }
+            Ok(e)
+        })?;
+        self.audit(actor, "enterprise.quota", id.to_string(), quota_text(&q), now)?;
+        Ok(e)
     }
 }

@@ -553,6 +553,7 @@ impl Engine {
         };
         if !is_na {
             self.store.count_resolution(prefix, (ctx.now / 86_400) as u32, 1);
+            idnode_registry::topids::note(handle);
         }
 
         // Pass 1: which values are asked for, and may they be read?

@@ -23,6 +23,7 @@ pub(super) fn get_handle(st: &Rest, ctx: &Ctx, asked: &str) -> Result<Response, 
     let prefix = prefix_of(handle.as_bytes());
     if handle.contains('/') && !prefix.eq_ignore_ascii_case(GLOBAL_NA.as_bytes()) {
         store.count_resolution(prefix, (ctx.now / 86_400) as u32, 1);
+        idnode_registry::topids::note(handle.as_bytes());
     }
     let unfiltered = indexes.is_empty() && types.is_empty();
     let mut selected: Vec<&Value> = values
