@@ -12,13 +12,22 @@
 //! invalidate the keys they touch *after* their transaction committed, under
 //! the store's writer lock; a per-shard generation makes a reader that
 //! raced with a write drop its fill instead of caching the old bytes.
-//! Absent keys are not cached (hostile input cannot fill memory). Bounded by
-//! an entry count: a full shard drops an arbitrary entry per fill (clearing
-//! it whole made unevenly loaded shards churn).
+//! Absent keys are cached only where asking the backend costs a network
+//! round trip (PostgreSQL: [`ReadCache::fill_absent`]), in a separate small
+//! set per shard (a quarter of its record capacity) that is emptied when
+//! full: hostile input churns that set, never the cached records. A write
+//! that creates the key invalidates it like any other (on a node that did
+//! not write it, when its change-log follower sees the change: the same
+//! staleness bound as an update). Bounded by an entry count: a full shard
+//! drops an arbitrary entry per fill (clearing it whole made unevenly loaded
+//! shards churn).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::sync::RwLock;
+
+/// Seeded foldhash: every resolution hashes its key here once.
+type Fast = foldhash::fast::RandomState;
 
 use crate::model::RecordBytes;
 
@@ -26,7 +35,8 @@ const SHARDS: usize = 64;
 
 #[derive(Debug, Default)]
 struct Shard {
-    map: HashMap<Box<[u8]>, RecordBytes>,
+    map: HashMap<Box<[u8]>, RecordBytes, Fast>,
+    absent: HashSet<Box<[u8]>, Fast>,
     generation: u64,
 }
 
@@ -35,7 +45,7 @@ struct Shard {
 pub(crate) struct ReadCache {
     shards: Box<[RwLock<Shard>]>,
     per_shard: usize,
-    hasher: RandomState,
+    hasher: Fast,
 }
 
 /// A reader's ticket between a miss and the fill.
@@ -54,21 +64,37 @@ impl ReadCache {
         let shards = (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect();
         // 1/8 slack per shard: keys do not spread perfectly evenly.
         let per_shard = (entries.div_ceil(SHARDS) + entries.div_ceil(SHARDS * 8)).max(1);
-        Some(ReadCache { shards, per_shard, hasher: RandomState::new() })
+        Some(ReadCache { shards, per_shard, hasher: Fast::default() })
     }
 
     fn shard_of(&self, key: &[u8]) -> usize {
         (self.hasher.hash_one(key) as usize) % SHARDS
     }
 
-    /// A cached record, or a ticket to fill the entry after reading sled.
-    pub(crate) fn get(&self, key: &[u8]) -> Result<RecordBytes, Ticket> {
+    /// A cached record (`Ok(None)`: known absent), or a ticket to fill the
+    /// entry after reading the backend.
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<RecordBytes>, Ticket> {
         let shard = self.shard_of(key);
         let s = self.shards[shard].read().unwrap_or_else(|e| e.into_inner());
         match s.map.get(key) {
-            Some(r) => Ok(r.clone()),
+            Some(r) => Ok(Some(r.clone())),
+            None if !s.absent.is_empty() && s.absent.contains(key) => Ok(None),
             None => Err(Ticket { shard, generation: s.generation }),
         }
+    }
+
+    /// Records that the backend has no `key` (read under `ticket`), unless a
+    /// write touched the shard since.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn fill_absent(&self, key: &[u8], ticket: Ticket) {
+        let mut s = self.shards[ticket.shard].write().unwrap_or_else(|e| e.into_inner());
+        if s.generation != ticket.generation {
+            return;
+        }
+        if s.absent.len() >= (self.per_shard / 4).max(1) {
+            s.absent.clear();
+        }
+        s.absent.insert(key.into());
     }
 
     /// Caches `record` read from sled under `ticket`, unless a write touched
@@ -94,6 +120,7 @@ impl ReadCache {
         let mut s = self.shards[shard].write().unwrap_or_else(|e| e.into_inner());
         s.generation = s.generation.wrapping_add(1);
         s.map.remove(key);
+        s.absent.remove(key);
     }
 
     /// Forgets every entry (a follower that lost track of the log).
@@ -103,6 +130,7 @@ impl ReadCache {
             let mut s = sh.write().unwrap_or_else(|e| e.into_inner());
             s.generation = s.generation.wrapping_add(1);
             s.map.clear();
+            s.absent.clear();
         }
     }
 
@@ -127,9 +155,33 @@ mod tests {
         let c = ReadCache::new(1000).unwrap();
         let t = c.get(b"A/1").unwrap_err();
         c.fill(b"A/1", &rec("x"), t);
-        assert_eq!(c.get(b"A/1").unwrap().stored(), rec("x").stored());
+        assert_eq!(c.get(b"A/1").unwrap().unwrap().stored(), rec("x").stored());
         c.invalidate(b"A/1");
         assert!(c.get(b"A/1").is_err());
+    }
+
+    #[test]
+    fn absent_keys_are_remembered_bounded_and_forgotten_on_write() {
+        let c = ReadCache::new(64 * 8).unwrap();
+        let t = c.get(b"A/none").unwrap_err();
+        c.fill_absent(b"A/none", t);
+        assert!(matches!(c.get(b"A/none"), Ok(None)), "known absent");
+        // A create of the key (its invalidation) forgets the absence.
+        c.invalidate(b"A/none");
+        assert!(c.get(b"A/none").is_err());
+        // A flood of absent keys never evicts a cached record and stays
+        // within a quarter of each shard's record capacity.
+        let t = c.get(b"A/1").unwrap_err();
+        c.fill(b"A/1", &rec("x"), t);
+        for i in 0..100_000 {
+            let k = format!("A/x{i}");
+            if let Err(t) = c.get(k.as_bytes()) {
+                c.fill_absent(k.as_bytes(), t);
+            }
+        }
+        assert!(matches!(c.get(b"A/1"), Ok(Some(_))));
+        let absent: usize = c.shards.iter().map(|s| s.read().unwrap().absent.len()).sum();
+        assert!(absent <= SHARDS * (c.per_shard / 4).max(1), "{absent}");
     }
 
     #[test]

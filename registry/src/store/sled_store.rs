@@ -326,7 +326,7 @@ impl Store for SledStore {
     fn get_record(&self, key: &[u8]) -> Result<Option<RecordBytes>, StoreError> {
         let ticket = match &self.cache {
             Some(c) => match c.get(key) {
-                Ok(hit) => return Ok(Some(hit)),
+                Ok(hit) => return Ok(hit),
                 Err(ticket) => Some(ticket),
             },
             None => None,

@@ -229,7 +229,7 @@ impl Store for PgStore {
     fn get_record(&self, key: &[u8]) -> Result<Option<RecordBytes>, StoreError> {
         let ticket = match &self.s.cache {
             Some(c) => match c.get(key) {
-                Ok(hit) => return Ok(Some(hit)),
+                Ok(hit) => return Ok(hit),
                 Err(t) => Some(t),
             },
             None => None,
@@ -240,7 +240,14 @@ impl Store for PgStore {
             async move { c.query_opt("SELECT v FROM handles WHERE k = $1", &[&k]).await.map_err(pg_err) }
         })?;
         match row {
-            None => Ok(None),
+            None => {
+                // Absent: remembered, so a flood of unknown identifiers
+                // costs no round trip each (a create invalidates it).
+                if let (Some(c), Some(t)) = (&self.s.cache, ticket) {
+                    c.fill_absent(key, t);
+                }
+                Ok(None)
+            }
             Some(r) => {
                 let v: Vec<u8> = r.get(0);
                 let rec = RecordBytes::new(v).map_err(|e| StoreError::corrupt("handles", e))?;
