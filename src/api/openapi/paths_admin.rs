@@ -124,6 +124,28 @@ pub(super) fn admin_import() {}
 
 #[utoipa::path(
     get,
+    path = "/admin/v1/backup",
+    tag = "admin",
+    operation_id = "adminBackup",
+    summary = "Online backup (gzip archive)",
+    description = "One consistent archive of the store (records, prefixes, enterprises, accounts, templates, aliases and the change-log position it was taken at), gzip-compressed, ending with a SHA-256 over its content; streamed (chunked) while it is written. The copy runs beside the writers; a short final pause of the writers makes it the state after one change-log sequence, so every batch is in it whole or not at all. With `secrets=true` it also carries the server key, the admin secret, the credentials key and HS_SECKEY values. A failure mid-stream aborts the connection without the final chunk. `idnode backup` is the client; the format is described in docs/operations.md. On a backend that cannot pause its writers (PostgreSQL: use `pg_dump`) the stream aborts. Audited as `backup`.",
+    params(
+        ("secrets" = Option<bool>, Query, description = "Include keys and secrets (`true`/`false`, default false).")
+    ),
+    responses(
+        (status = 200, description = "The archive (gzip).", content((Vec<u8> = "application/gzip"))),
+        (status = 400, description = "Invalid request (`invalid`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
+        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
+        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
+        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
+        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+    ),
+    security(("adminBearer" = []), ("adminBasic" = []))
+)]
+pub(super) fn admin_backup() {}
+
+#[utoipa::path(
+    get,
     path = "/admin/v1/export",
     tag = "admin",
     operation_id = "adminExport",
@@ -670,6 +692,7 @@ pub(super) fn admin_audit() {}
     admin_record_put,
     admin_record_delete,
     admin_import,
+    admin_backup,
     admin_export,
     admin_prefix_list,
     admin_prefix_create,
