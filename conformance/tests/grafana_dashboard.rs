@@ -67,14 +67,24 @@ fn dashboard_is_valid_and_uses_exported_metrics() -> Result<()> {
         let req = resolution_request(i + 1, "88.118.8.1001/LOT2026-000451", &[], &[], OpFlags::PO, v, v);
         tcp_exchange(node.handle_tcp, &req, false)?;
     }
-    let (status, text) = http_get(node.admin, "/metrics")?;
-    assert_eq!(status, 200);
-    let exported: BTreeSet<String> = text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .map(str::to_owned)
-        .collect();
+    // Some gauges (the record count, the store's size) are set by the
+    // node's background upkeep shortly after it starts: scrape until every
+    // name is there, for at most 20 s, then report what is missing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let exported = loop {
+        let (status, text) = http_get(node.admin, "/metrics")?;
+        assert_eq!(status, 200);
+        let exported: BTreeSet<String> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split(['{', ' ']).next())
+            .map(str::to_owned)
+            .collect();
+        if used.is_subset(&exported) || std::time::Instant::now() > deadline {
+            break exported;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
     for name in &used {
         assert!(exported.contains(name), "{name} is used by the dashboard but not exported on /metrics");
     }
