@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use idnode_resolver::engine::{ConnState, Ctx, Engine, Transport, logged_handle};
+use idnode_resolver::engine::{ConnState, Ctx, Engine, Transport};
 use idnode_resolver::wire::{ENVELOPE_LEN, MAX_MESSAGE, ResponseCode, framing};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -259,17 +259,6 @@ impl Conn<'_> {
                 _ => outcome,
             };
             crate::ops::request_log::handle("handle-tcp", peer, request, outcome.opcode, outcome.rc, started);
-            if tracing::enabled!(tracing::Level::DEBUG) {
-                tracing::debug!(
-                    door = "handle-tcp",
-                    client = %peer,
-                    opcode = outcome.opcode,
-                    handle = %String::from_utf8_lossy(logged_handle(request).unwrap_or_default()),
-                    rc = outcome.rc,
-                    elapsed_us = started.elapsed().as_micros() as u64,
-                    "request"
-                );
-            }
             if !proven && verdict == Verdict::Allow {
                 // A full request arrived over an established connection: the
                 // address is real. Its UDP answers are no longer capped.

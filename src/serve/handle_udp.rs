@@ -296,7 +296,6 @@ fn serve(
                 }
             };
             let mut outcome = engine.handle(&ctx, request, &mut arena);
-            log_request(peer, request, outcome, started);
             crate::ops::request_log::handle("handle-udp", peer, request, outcome.opcode, outcome.rc, started);
             if outcome.recurse {
                 // Cache hits are answered here; misses later by the
@@ -360,22 +359,6 @@ fn wire_len(len: usize) -> usize {
 /// Bytes the client sent for a request of `len` bytes (envelope + message).
 fn request_wire_len(len: usize) -> usize {
     wire_len(len)
-}
-
-/// One debug line per request (client, opcode, handle, response code, time).
-#[inline]
-fn log_request(peer: SocketAddr, request: &[u8], outcome: idnode_resolver::engine::Outcome, started: Instant) {
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        tracing::debug!(
-            door = "handle-udp",
-            client = %peer,
-            opcode = outcome.opcode,
-            handle = %String::from_utf8_lossy(idnode_resolver::engine::logged_handle(request).unwrap_or_default()),
-            rc = outcome.rc,
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "request"
-        );
-    }
 }
 
 /// Sends every pending datagram with as few `sendmmsg` calls as it takes.
