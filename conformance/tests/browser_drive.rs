@@ -178,19 +178,11 @@ fn webdriver_phone() -> (u32, u32) {
 }
 
 fn put(n: &rest_util::TestNode, id: &str, values: Value) {
-    let auth = n.basic();
-    let r = n.https().send(
-        "PUT",
-        &format!("/api/handles/{id}"),
-        &[("Content-Type", "application/json"), ("Authorization", &auth)],
-        Some(&json!({ "values": values }).to_string()),
-    );
+    let r = n.put_values(id, values);
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
-fn val(index: u32, t: &str, data: &str) -> Value {
-    json!({"index": index, "type": t, "data": {"format": "string", "value": data}})
-}
+use rest_util::string_value as val;
 
 #[test]
 fn landing_and_trace_driven_in_chromium() -> Result<()> {

@@ -17,19 +17,11 @@ const DEMO: &str = "88.118.8.1001/LOT2026-000451";
 const P: &str = "88.118.8.1001";
 
 fn put(n: &TestNode, id: &str, values: Value) {
-    let auth = n.basic();
-    let r = n.https().send(
-        "PUT",
-        &format!("/api/handles/{id}"),
-        &[("Content-Type", "application/json"), ("Authorization", &auth)],
-        Some(&json!({ "values": values }).to_string()),
-    );
+    let r = n.put_values(id, values);
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
-fn v(index: u32, t: &str, data: &str) -> Value {
-    json!({"index": index, "type": t, "data": {"format": "string", "value": data}})
-}
+use rest_util::string_value as v;
 
 fn node() -> TestNode {
     let n = start("\n[web]\nredirect_prefixes = [\"88.118.8.1002\"]\n");

@@ -84,14 +84,7 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> 
 }
 
 fn put_url(n: &TestNode, handle: &str, url: &str) -> rest_util::Resp {
-    let auth = n.basic();
-    let body = json!({"values": [{"index": 1, "type": "URL", "data": {"format": "string", "value": url}}]});
-    n.https().send(
-        "PUT",
-        &format!("/api/handles/{handle}"),
-        &[("Content-Type", "application/json"), ("Authorization", &auth)],
-        Some(&body.to_string()),
-    )
+    n.put_values(handle, json!([rest_util::string_value(1, "URL", url)]))
 }
 
 #[test]

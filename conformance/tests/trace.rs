@@ -15,18 +15,10 @@ use serde_json::{Value, json};
 const P: &str = "88.118.8.1001";
 
 fn put(n: &TestNode, id: &str, values: Value) -> rest_util::Resp {
-    let auth = n.basic();
-    n.https().send(
-        "PUT",
-        &format!("/api/handles/{id}"),
-        &[("Content-Type", "application/json"), ("Authorization", &auth)],
-        Some(&json!({ "values": values }).to_string()),
-    )
+    n.put_values(id, values)
 }
 
-fn v(index: u32, t: &str, data: &str) -> Value {
-    json!({"index": index, "type": t, "data": {"format": "string", "value": data}})
-}
+use rest_util::string_value as v;
 
 fn ids(g: &Value) -> BTreeSet<String> {
     g["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect()

@@ -61,6 +61,22 @@ impl TestNode {
     pub fn basic(&self) -> String {
         basic(&ADMIN.replace(':', "%3A"), &self.secret)
     }
+
+    /// `PUT /api/handles/{id}` with `values` as the administrator, over TLS.
+    pub fn put_values(&self, id: &str, values: serde_json::Value) -> Resp {
+        let auth = self.basic();
+        self.https().send(
+            "PUT",
+            &format!("/api/handles/{id}"),
+            &[("Content-Type", "application/json"), ("Authorization", &auth)],
+            Some(&serde_json::json!({ "values": values }).to_string()),
+        )
+    }
+}
+
+/// A REST value with string data.
+pub fn string_value(index: u32, t: &str, data: &str) -> serde_json::Value {
+    serde_json::json!({"index": index, "type": t, "data": {"format": "string", "value": data}})
 }
 
 pub fn basic(user: &str, password: &str) -> String {
