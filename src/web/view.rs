@@ -58,7 +58,8 @@ pub struct Landing {
     pub resolved_at: u64,
     pub verified: Option<Signature>,
     pub page_url: String,
-    pub qr_svg: String,
+    /// Shared with the page cache (a hit copies no SVG).
+    pub qr_svg: std::sync::Arc<str>,
     urls: Vec<String>,
 }
 
@@ -323,10 +324,10 @@ mod page_cache {
         max: usize,
         key: K,
         make: impl FnOnce() -> Option<String>,
-    ) -> Option<String> {
+    ) -> Option<Arc<str>> {
         let t = table.get_or_init(Mutex::default);
         if let Some(v) = t.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Some(v.to_string());
+            return Some(v.clone());
         }
         let v: Arc<str> = make()?.into();
         let mut m = t.lock().unwrap_or_else(|e| e.into_inner());
@@ -334,7 +335,7 @@ mod page_cache {
             m.clear();
         }
         m.insert(key, v.clone());
-        Some(v.to_string())
+        Some(v)
     }
 
     /// Base64 of the signer's SHA-256 signature of `msg`.
@@ -348,10 +349,12 @@ mod page_cache {
             let sig = signer.sign(idnode_resolver::auth::pubkey::SigHash::Sha256, msg).ok()?;
             Some(base64::engine::general_purpose::STANDARD.encode(sig))
         })
+        .map(|s| s.to_string())
     }
 
     /// The inline SVG QR code of `url`.
-    pub(super) fn qr_svg(url: &str) -> String {
-        cached(&QR, MAX_QR, url.to_owned(), || Some(super::super::label::qr_inline_svg(url))).unwrap_or_default()
+    pub(super) fn qr_svg(url: &str) -> Arc<str> {
+        cached(&QR, MAX_QR, url.to_owned(), || Some(super::super::label::qr_inline_svg(url)))
+            .unwrap_or_else(|| "".into())
     }
 }

@@ -92,7 +92,7 @@ pub fn landing(l: &Landing) -> Markup {
             }
             section class="qr" aria-labelledby="qr-h" {
                 h2 id="qr-h" { "本页二维码 " span class="en" { "QR code of this page" } }
-                (PreEscaped(l.qr_svg.as_str()))
+                (PreEscaped(&*l.qr_svg))
                 p class="meta" { (l.page_url) }
             }
         }
