@@ -103,6 +103,21 @@ fn negotiation_redirects_headers_size_and_labels() {
     let j = c.get(&format!("/{DEMO}")).json();
     assert_eq!((j["responseCode"].as_u64(), j["handle"].as_str()), (Some(1), Some(DEMO)));
     assert!(j["chain"].as_array().unwrap().iter().any(|s| s["relation"] == "batch"));
+    // The chain is the item's lineage: what it comes from (the batch) and
+    // what comes from it (a shipment linking to it), never its siblings (a
+    // second item of the same batch).
+    put(&n, &format!("{P}/SIBLING"), json!([v(2100, "REF.batch", &format!("{P}/BATCH-A"))]));
+    put(&n, &format!("{P}/SHIP-1"), json!([v(2100, "REF.shipment", DEMO)]));
+    let j = c.get(&format!("/{DEMO}")).json();
+    let steps: Vec<(String, String)> = j["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["from"].as_str().unwrap().to_owned(), s["to"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(steps.contains(&(DEMO.to_owned(), format!("{P}/BATCH-A"))), "{steps:?}");
+    assert!(steps.contains(&(format!("{P}/SHIP-1"), DEMO.to_owned())), "{steps:?}");
+    assert!(!steps.iter().any(|(f, _)| f.ends_with("/SIBLING")), "a sibling is not in the chain: {steps:?}");
     let r = c.get(&format!("/{P}/NO-SUCH"));
     assert_eq!((r.status, r.rc()), (404, 100));
     let r = c.send("GET", &format!("/{P}/NO-SUCH"), &html, None);

@@ -189,28 +189,20 @@ pub(crate) async fn answer(
     base: &str,
     html_wanted: bool,
 ) -> Response {
-    let d = deps.clone();
-    let id = identifier.clone();
-    let b = base.to_owned();
-    let built = tokio::task::spawn_blocking(move || view::Landing::build(&d, &id, &b, crate::unix_now())).await;
-    let landing = match built {
-        Ok(Ok(l)) => l,
-        Ok(Err(view::LandingError::BadIdentifier(why))) => {
+    // Inline like the REST door's resolution: every read here is a point
+    // read or a short range read of the store (memory speed); a thread
+    // hand-off per page cost more than the page's reads.
+    let landing = match view::Landing::build(deps, &identifier, base, crate::unix_now()) {
+        Ok(l) => l,
+        Err(view::LandingError::BadIdentifier(why)) => {
             let nf = view::NotFound::new(deps, &identifier, Some(why));
             return not_found(html_wanted, &nf, StatusCode::BAD_REQUEST);
         }
-        Ok(Err(view::LandingError::Store(e))) => {
+        Err(view::LandingError::Store(e)) => {
             tracing::warn!(error = %e, "landing page: store");
             return json(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &serde_json::json!({"responseCode": 2, "message": "store failure"}),
-            );
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "landing page task");
-            return json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &serde_json::json!({"responseCode": 2, "message": "internal error"}),
             );
         }
     };

@@ -211,19 +211,26 @@ fn enterprise_of(deps: &ApiDeps, prefix: &str) -> Result<Option<String>, StoreEr
     Ok(None)
 }
 
-/// The chain around `identifier` (both directions, depth 3), as steps
-/// ordered by the time of the link.
+/// The chain of `identifier`: what it comes from (along its links: batch,
+/// components, up to depth 3) and what comes from it (who links to it, down
+/// to depth 3), as two directed walks, never sideways: a page shows this
+/// item's lineage, not its siblings (a walk in both directions at every hop
+/// would reach every other item of the same batch). Steps are ordered by the
+/// time of the link.
 fn chain_of(deps: &ApiDeps, identifier: &str) -> Result<Vec<ChainStep>, StoreError> {
-    let mut req = TraceRequest::new(identifier, Direction::Both);
-    req.limit = MAX_CHAIN;
-    req.fanout = 20;
-    let Some(g) = trace(&deps.refs, &req)? else { return Ok(Vec::new()) };
-    let node = |id: &str| g.nodes.iter().find(|n| n.id == id);
-    let mut steps: Vec<ChainStep> = g
-        .edges
-        .iter()
-        .take(MAX_CHAIN)
-        .map(|e| {
+    let mut steps: Vec<ChainStep> = Vec::new();
+    for direction in [Direction::Down, Direction::Up] {
+        let mut req = TraceRequest::new(identifier, direction);
+        req.limit = MAX_CHAIN;
+        req.fanout = 20;
+        let Some(g) = trace(&deps.refs, &req)? else { return Ok(Vec::new()) };
+        let node = |id: &str| g.nodes.iter().find(|n| n.id == id);
+        let local =
+            |n: Option<&idnode_registry::service::trace::TraceNode>| n.is_some_and(|n| n.status == NodeStatus::Found);
+        for e in g.edges.iter().take(MAX_CHAIN) {
+            if steps.iter().any(|s| s.from == e.from && s.to == e.to && s.relation == e.relation) {
+                continue; // a cycle through the root shows up in both walks
+            }
             let from = node(&e.from);
             let time = from.and_then(|n| {
                 n.values
@@ -232,20 +239,18 @@ fn chain_of(deps: &ApiDeps, identifier: &str) -> Result<Vec<ChainStep>, StoreErr
                     .map(|v| u64::from(v.timestamp))
                     .min()
             });
-            let local = |n: Option<&idnode_registry::service::trace::TraceNode>| {
-                n.is_some_and(|n| n.status == NodeStatus::Found)
-            };
-            ChainStep {
+            steps.push(ChainStep {
                 from: e.from.clone(),
                 to: e.to.clone(),
                 relation: e.relation.clone(),
                 time,
                 from_local: local(from),
                 to_local: local(node(&e.to)),
-            }
-        })
-        .collect();
+            });
+        }
+    }
     steps.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.from.cmp(&b.from)));
+    steps.truncate(MAX_CHAIN);
     Ok(steps)
 }
 
