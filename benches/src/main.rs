@@ -37,6 +37,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 mod admin;
+mod http_rate;
 mod idis;
 mod request;
 mod snms;
@@ -70,6 +71,8 @@ enum Cmd {
     /// An axum hello-world on the same axum/tokio as the node: the HTTP ceiling
     /// to compare the REST door with (same load tool, same machine).
     HelloServer(HelloServer),
+    /// GET one path at a fixed rate and report the latency at that rate.
+    HttpRate(http_rate::HttpRateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -242,6 +245,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::IdisSeed(a) => idis::seed(&a),
         Cmd::GenIds(g) => gen_ids(&g),
         Cmd::HelloServer(h) => hello_server(&h),
+        Cmd::HttpRate(a) => http_rate::run(&a).map(|_| ()),
     }
 }
 
