@@ -168,6 +168,56 @@ impl Registrar {
         Ok(())
     }
 
+    /// Changes the role (and, for enterprise users, the enterprise) of an
+    /// existing account (the operator console). Platform admins only, not
+    /// on their own account (no self-lockout); audited `account.role` with
+    /// the new role in the target. Live sessions keep working with the new
+    /// role (it is read on every request).
+    pub fn set_account_role(
+        &self,
+        by: &Actor,
+        username: &str,
+        role: Role,
+        enterprise_id: Option<u64>,
+        now: u64,
+    ) -> Result<Identity, ServiceError> {
+        access::check_writer(by)?;
+        if !by.is_admin() {
+            return Err(ServiceError::forbidden("只有管理员可以修改角色 (administrators only)"));
+        }
+        if by.username == username {
+            return Err(ServiceError::rejected("不能修改自己的角色 (not your own role)"));
+        }
+        if role == Role::EnterpriseUser && enterprise_id.is_none() {
+            return Err(ServiceError::rejected("企业用户需要企业 (enterprise users need an enterprise id)"));
+        }
+        if let Some(id) = enterprise_id
+            && self.store().get_enterprise(id)?.is_none()
+        {
+            return Err(ServiceError::rejected(format!("企业{id}不存在 (no such enterprise)")));
+        }
+        let ent = if role == Role::EnterpriseUser { enterprise_id } else { None };
+        let _g = self.account_guard();
+        let r = self.store().update_identity(username, &mut |cur| {
+            let mut i = cur.ok_or_else(|| StoreError::EntityNotFound { what: "identity", key: username.to_owned() })?;
+            i.role = role;
+            i.enterprise_id = ent;
+            Ok(i)
+        });
+        let i = match r {
+            Err(StoreError::EntityNotFound { .. }) => {
+                return Err(ServiceError::rejected(format!("用户{username}不存在 (no such account)")));
+            }
+            r => r?,
+        };
+        let target = match ent {
+            Some(e) => format!("{username} role={role:?} enterprise={e}"),
+            None => format!("{username} role={role:?}"),
+        };
+        self.audit(by, "account.role", &target, "ok", now)?;
+        Ok(i)
+    }
+
     /// Creates or replaces the credentials of `username` (used by `init`
     /// for the platform admin account).
     pub fn put_admin_account(
