@@ -399,4 +399,36 @@ mod tests {
         let stored = f.store.get_identity("ent1").unwrap().unwrap();
         assert!(stored.api_tokens.iter().all(|t| !t.hash.contains(&tokens[3])));
     }
+
+    #[test]
+    fn roles_are_changed_by_admins_and_audited() {
+        let f = fixture(Limits::default());
+        let a = NewAccount {
+            username: "ops".into(),
+            role: Role::Auditor,
+            enterprise_id: None,
+            password_phc: "$argon2id$stub".into(),
+            v1_verifier: None,
+            email: String::new(),
+            mobile: String::new(),
+        };
+        f.reg.create_account(Some(&admin()), a, NOW).unwrap();
+        // Refused: auditors, enterprise users, one's own role, unknown
+        // enterprises or accounts, enterprise users without an enterprise.
+        assert!(f.reg.set_account_role(&auditor(), "ops", Role::PlatformAdmin, None, NOW).is_err());
+        assert!(f.reg.set_account_role(&user(1), "ops", Role::PlatformAdmin, None, NOW).is_err());
+        assert!(f.reg.set_account_role(&admin(), "admin", Role::Auditor, None, NOW).is_err());
+        assert!(f.reg.set_account_role(&admin(), "ops", Role::EnterpriseUser, None, NOW).is_err());
+        assert!(f.reg.set_account_role(&admin(), "ops", Role::EnterpriseUser, Some(99), NOW).is_err());
+        assert!(f.reg.set_account_role(&admin(), "nobody", Role::Auditor, None, NOW).is_err());
+        assert_eq!(f.store.get_identity("ops").unwrap().unwrap().role, Role::Auditor, "unchanged");
+        let i = f.reg.set_account_role(&admin(), "ops", Role::EnterpriseUser, Some(2), NOW).unwrap();
+        assert_eq!((i.role, i.enterprise_id), (Role::EnterpriseUser, Some(2)));
+        // An enterprise id is dropped for other roles.
+        let i = f.reg.set_account_role(&admin(), "ops", Role::PlatformAdmin, Some(2), NOW).unwrap();
+        assert_eq!((i.role, i.enterprise_id), (Role::PlatformAdmin, None));
+        let log = f.store.read_audit(0, 100).unwrap();
+        let roles: Vec<_> = log.iter().filter(|e| e.action == "account.role").map(|e| e.target.as_str()).collect();
+        assert_eq!(roles, ["ops role=EnterpriseUser enterprise=2", "ops role=PlatformAdmin"]);
+    }
 }
