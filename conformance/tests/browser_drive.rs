@@ -256,7 +256,14 @@ fn console_and_portal_driven_in_chromium() -> Result<()> {
 /// the end and checks the counts shown (`rows` in the preview, `(ok,
 /// failed)` at the end); then downloads the per-row result file through
 /// its link with the browser's session cookie and returns its rows.
-fn upload(s: &Session, portal: &str, file: &std::path::Path, rows: usize, want: (usize, usize), shot: &str) -> Result<Vec<Vec<String>>> {
+fn upload(
+    s: &Session,
+    portal: &str,
+    file: &std::path::Path,
+    rows: usize,
+    want: (usize, usize),
+    shot: &str,
+) -> Result<Vec<Vec<String>>> {
     s.goto(&format!("{portal}/portal/bulk?prefix={ACME}"))?;
     s.wait_for("input[type=file]", WAIT)?.pick_file(file)?;
     s.find("form[enctype] button[type=submit]")?.click()?;

@@ -232,7 +232,8 @@ impl Sampler {
             }
         }
         let slow = slow_figures(&*self.store, &self.data_dir);
-        *self.slow.lock().unwrap_or_else(|e| e.into_inner()) = SlowAt { slow, seq: Some(seq), at: Some(Instant::now()) };
+        *self.slow.lock().unwrap_or_else(|e| e.into_inner()) =
+            SlowAt { slow, seq: Some(seq), at: Some(Instant::now()) };
     }
 
     /// The slow figures, refreshed first if the store changed since they
