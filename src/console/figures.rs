@@ -227,7 +227,7 @@ impl Sampler {
         {
             let g = self.slow.lock().unwrap_or_else(|e| e.into_inner());
             let recent = g.at.is_some_and(|t| t.elapsed() < Duration::from_millis(500));
-            if g.seq == Some(seq) && !(force && !recent) {
+            if g.seq == Some(seq) && (!force || recent) {
                 return;
             }
         }
