@@ -187,8 +187,8 @@ struct IdsBase {
 
 impl Sampler {
     /// A sampler and its task (which stops when the last `Arc` is dropped).
-    /// The slow figures are read once before it returns, so the first view
-    /// is right.
+    /// The task reads the slow figures on its first tick, at once; a render
+    /// before that reads them itself, so the first view is right.
     pub fn start(
         metrics: Option<PrometheusHandle>,
         store: Arc<dyn Store>,
@@ -209,11 +209,14 @@ impl Sampler {
             loop {
                 tick.tick().await;
                 let Some(s) = weak.upgrade() else { break };
-                s.sample();
                 // Day counters after writes (the store's change sequence
-                // moved), and every 30 s for resolutions and file sizes.
+                // moved), and every 30 s for resolutions and file sizes;
+                // then the request counters (and a new record count, noted
+                // against fresh registration figures).
                 let force = n.is_multiple_of(6);
-                let _ = tokio::task::spawn_blocking(move || s.refresh_slow(force)).await;
+                let s2 = s.clone();
+                let _ = tokio::task::spawn_blocking(move || s2.refresh_slow(force)).await;
+                s.sample();
                 n += 1;
             }
         });

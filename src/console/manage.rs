@@ -318,8 +318,8 @@ pub async fn enterprises(State(st): State<Console>, w: Web) -> Response {
 }
 
 /// An enterprise's figures: its prefixes' day counters summed over
-/// `from..=to` (one range read per prefix), identifiers under them and its
-/// most-resolved identifiers.
+/// `from..=to` (one range read per prefix) and its most-resolved
+/// identifiers; `records` (identifiers under its prefixes) is the caller's.
 #[derive(Debug, Clone, Default)]
 pub struct EnterpriseFigures {
     pub days: u32,
@@ -344,7 +344,6 @@ pub fn enterprise_figures(reg: &Registrar, ps: &[Prefix], days: u32) -> Result<E
             e.0 += d.registrations;
             e.1 += d.resolutions;
         }
-        f.records += reg.store().count_records(Some(&p.prefix))?;
         under.push(format!("{}/", p.prefix.to_ascii_uppercase()));
     }
     f.top = idnode_registry::topids::top(idnode_registry::topids::SLOTS)
@@ -388,7 +387,10 @@ pub async fn enterprise(State(st): State<Console>, Path(id): Path<u64>, w: Web) 
         let e = reg.ent_detail(&actor, Some(id))?;
         let ps: Vec<Prefix> =
             reg.store().list_prefixes()?.into_iter().filter(|p| p.enterprise_id == Some(id)).collect();
-        let f = enterprise_figures(&reg, &ps, days)?;
+        let mut f = enterprise_figures(&reg, &ps, days)?;
+        for p in &ps {
+            f.records += reg.store().count_records(Some(&p.prefix))?;
+        }
         Ok::<_, ServiceError>((e, ps, f))
     })
     .await;

@@ -145,7 +145,9 @@ async fn home(State(st): State<Portal>, w: Web) -> Response {
     let r = blocking(move || {
         let list = own_prefixes(&reg, &actor)?;
         let ps: Vec<_> = list.iter().map(|p| p.prefix.clone()).collect();
-        Ok::<_, ServiceError>((list, manage::enterprise_figures(&reg, &ps, days)?))
+        let mut f = manage::enterprise_figures(&reg, &ps, days)?;
+        f.records = list.iter().map(|p| p.records).sum();
+        Ok::<_, ServiceError>((list, f))
     })
     .await;
     let (list, figures) = match r {
