@@ -15,7 +15,8 @@
 # Environment: SKIP_BUILD=1 (use the built binaries), BIN_DIR (default
 # target/release; target/debug for a quick functional run), IDS (1000000),
 # PREFIXES (1000), RENDERS (200), UPLOAD_ROWS (100000), SNMS_COUNT (100000),
-# ROUNDS (2), KEEP=1 keeps the store.
+# ROUNDS (2), KEEP=1 keeps the store (the generated ids-*.jsonl is kept for the
+# next run either way).
 # Loopback literal addresses only; every loop is bounded in count and time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -81,7 +82,8 @@ trap 'kill $node_pid 2>/dev/null || true' EXIT
 # most 300 s.
 ready=0
 for _ in $(seq 1 3000); do
-  if curl -s --max-time 2 "http://$admin/metrics" 2>/dev/null | grep -q '^idnode_store_records '; then ready=1; break; fi
+  m=$(curl -s --max-time 2 "http://$admin/metrics" 2>/dev/null || true)
+  if grep -q '^idnode_store_records ' <<< "$m"; then ready=1; break; fi
   sleep 0.1
 done
 [ "$ready" = 1 ] || { echo "node not ready (no idnode_store_records on /metrics)"; exit 1; }
@@ -133,7 +135,7 @@ for r in $(seq 1 "$rounds"); do
   done_page=
   for _ in $(seq 1 3000); do   # at most ~10 minutes
     p=$(curl -s -b "$pjar" --max-time 10 "$job")
-    if printf '%s' "$p" | grep -q 'id="download"'; then done_page=$p; break; fi
+    if grep -q 'id="download"' <<< "$p"; then done_page=$p; break; fi
     sleep 0.2
   done
   w1=$(date +%s.%N)
