@@ -106,6 +106,15 @@ struct GenIds {
     /// How many identifiers: `<prefix>/BENCH-<n>` for n in 0..count.
     #[arg(long, default_value_t = 1_000_000)]
     count: u64,
+    /// Spread the identifiers over this many prefixes `<prefix>.<k>` (k from
+    /// `--first-prefix`, identifier n under k = first + n % prefixes); 0 = all
+    /// under `--prefix` itself. The prefixes must exist in the store
+    /// (`idnode prefix create`) before the import.
+    #[arg(long, default_value_t = 0)]
+    prefixes: u64,
+    /// First k of `--prefixes`.
+    #[arg(long, default_value_t = 1)]
+    first_prefix: u64,
     /// Output file.
     #[arg(long)]
     out: std::path::PathBuf,
@@ -115,10 +124,13 @@ struct GenIds {
 fn gen_ids(g: &GenIds) -> anyhow::Result<()> {
     let mut w = std::io::BufWriter::new(std::fs::File::create(&g.out)?);
     for n in 0..g.count {
+        let p = match g.prefixes {
+            0 => g.prefix.clone(),
+            k => format!("{}.{}", g.prefix, g.first_prefix + n % k),
+        };
         writeln!(
             w,
-            r#"{{"handle":"{p}/BENCH-{n}","values":[{{"index":1,"type":"URL","data":"https://www.example.com/p/BENCH-{n}"}},{{"index":2000,"type":"model","data":"CP-200"}},{{"index":2001,"type":"batch","data":"LOT2026-{n:06}"}}]}}"#,
-            p = g.prefix
+            r#"{{"handle":"{p}/BENCH-{n}","values":[{{"index":1,"type":"URL","data":"https://www.example.com/p/BENCH-{n}"}},{{"index":2000,"type":"model","data":"CP-200"}},{{"index":2001,"type":"batch","data":"LOT2026-{n:06}"}}]}}"#
         )?;
     }
     w.flush()?;

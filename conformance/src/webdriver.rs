@@ -192,6 +192,17 @@ impl Session {
         Ok(self.cmd("GET", "/url", None)?.as_str().unwrap_or("").to_owned())
     }
 
+    /// The value of the cookie `name` of the current page's site (HttpOnly
+    /// ones too), e.g. to fetch a download link with the browser's session.
+    pub fn cookie(&self, name: &str) -> Result<Option<String>> {
+        let all = self.cmd("GET", "/cookie", None)?;
+        Ok(all
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == name))
+            .and_then(|c| c["value"].as_str())
+            .map(str::to_owned))
+    }
+
     /// The serialised DOM.
     pub fn source(&self) -> Result<String> {
         Ok(self.cmd("GET", "/source", None)?.as_str().unwrap_or("").to_owned())

@@ -4,9 +4,13 @@
 //! logs in to the console through its form, reads the overview (figures
 //! after a short load, the most-resolved identifiers), navigates to a filed
 //! prefix, approves it through the confirmation form, edits its quota and
-//! finds both in the audit log; an enterprise user logs in to the portal,
-//! uploads a CSV batch of product codes and sees the per-row result (the
-//! new quota refusing the rows beyond it); on a phone-size window a scan
+//! finds both in the audit log; creates an account and edits its role
+//! (a post without the CSRF token refused); an enterprise user logs in to
+//! the portal, registers one identifier through the template form (the
+//! violation shown next to its field), uploads a 10,000-row CSV and a
+//! 1,000-row XLSX with bad rows through the file input, reads the per-row
+//! results and downloads the result file with the browser's session; the
+//! enterprise's 90-day chart shows the day's registrations; on a phone-size window a scan
 //! user looks up an identifier on the home page, reads its landing page and
 //! follows the chain to the batch's page. Every page must load nothing but
 //! loopback URLs (closed network). Screenshots go to `target/screenshots/`.
@@ -110,67 +114,183 @@ fn console_and_portal_driven_in_chromium() -> Result<()> {
     s.wait_for("button[name=confirm]", WAIT)?.click()?;
     s.wait_text("b.state", "enabled", WAIT)?;
 
-    // Edit the prefix's quota: at most 12 identifiers.
-    s.find("#max_registrations")?.fill("12")?;
+    // Edit the prefix's quota: at most 11,000 identifiers.
+    s.find("#max_registrations")?.fill("11000")?;
     s.find("form.quota button[type=submit]")?.click()?;
     let flash = s.wait_for("#flash", WAIT)?.text()?;
     ensure!(flash.contains("quota saved"), "{flash}");
     let quota = s.find("#quota")?.text()?;
-    ensure!(quota.contains("limit 12"), "quota shown: {quota}");
+    ensure!(quota.contains("limit 11000"), "quota shown: {quota}");
     s.assert_closed_network("prefix page")?;
     s.screenshot("console_prefix")?;
 
-    // Both changes are in the audit log.
+    // Accounts: create an auditor through the form, then make it an
+    // administrator through its role form (a post without the CSRF token
+    // is refused first).
+    s.find("header a[href=\"/console/accounts\"]")?.click()?;
+    s.wait_for("input[name=username]", WAIT)?.send_keys("ops2")?;
+    s.find("input[name=password]")?.send_keys("ops2-password")?;
+    s.eval("document.querySelector('select[name=role]').value = 'auditor'")?;
+    s.find("form[action=\"/console/accounts\"] button[type=submit]")?.click()?;
+    s.wait_text("p.ok", "account ops2 created", WAIT)?;
+    s.find("a.action[href=\"/console/account/ops2/role\"]")?.click()?;
+    ensure!(s.wait_for("#current-role", WAIT)?.text()? == "auditor", "current role");
+    s.eval("document.querySelector('select[name=role]').value = 'admin'")?;
+    s.eval("document.querySelector('form.role input[name=csrf]').remove()")?;
+    s.find("form.role button[name=confirm]")?.click()?;
+    s.wait_text("body", "CSRF", WAIT)?;
+    s.goto(&format!("{console}/console/account/ops2/role"))?;
+    s.eval("document.querySelector('select[name=role]').value = 'admin'")?;
+    s.find("form.role button[name=confirm]")?.click()?;
+    s.wait_text("p.ok", "role of ops2 set to admin", WAIT)?;
+    let row = s.eval(
+        "return Array.from(document.querySelectorAll('#accounts tr')).find(r => r.cells[0].textContent == 'ops2').cells[1].textContent",
+    )?;
+    ensure!(row == "admin", "ops2's role in the table: {row}");
+    s.screenshot("console_accounts")?;
+
+    // The changes are in the audit log.
     s.find("header a[href=\"/console/audit\"]")?.click()?;
     s.wait_for("table", WAIT)?;
     let audit = s.source()?;
-    for action in ["prefix.approve", "prefix.quota"] {
+    for action in ["prefix.approve", "prefix.quota", "account.create", "account.role"] {
         ensure!(audit.contains(action), "{action} in the audit log");
     }
-    ensure!(audit.contains("maxRegistrations=12"), "the new quota in the audit log");
+    ensure!(audit.contains("maxRegistrations=11000"), "the new quota in the audit log");
+    ensure!(audit.contains("ops2 role=PlatformAdmin"), "the new role in the audit log");
     acme_template(&node, &secret)?;
 
-    // Portal: an enterprise user uploads a CSV batch (14 good rows, then one
-    // without its required model): 12 fit the quota.
+    // Portal: an enterprise user registers one identifier through the
+    // template form (a violation is shown next to its field first).
     let portal = format!("http://{}", node.http);
     s.goto(&format!("{portal}/portal"))?;
     ensure!(s.url()?.ends_with("/portal/login"), "portal login page, got {}", s.url()?);
     login_form(&s, "acme", "acme-pass")?;
-    s.wait_for(&format!("a[href*=\"{ACME}\"]"), WAIT)?;
-    s.goto(&format!("{portal}/portal/bulk?prefix={ACME}"))?;
+    s.wait_for(&format!("a[href=\"/portal/register?prefix={ACME}\"]"), WAIT)?.click()?;
+    s.wait_for("input[name=suffix]", WAIT)?.send_keys("ONE")?;
+    s.find("input[name=v2000]")?.send_keys("M-1")?;
+    s.find("input[name=v2001]")?.send_keys("much-too-long")?;
+    s.find("form[action=\"/portal/register\"] button[type=submit]")?.click()?;
+    let err = s.wait_for("[data-field=v2001]", WAIT)?.text()?;
+    ensure!(err.contains("maxLength 8"), "violation next to the batch field: {err}");
+    s.screenshot("portal_register_violation")?;
+    s.find("input[name=v2001]")?.fill("B-1")?;
+    s.find("form[action=\"/portal/register\"] button[type=submit]")?.click()?;
+    s.wait_text("#result", &format!("{ACME}/ONE registered"), WAIT)?;
+    // Another enterprise's prefix, by URL: not found.
+    s.goto(&format!("{portal}/portal/prefix/88.118.8.1001"))?;
+    ensure!(s.find("body")?.text()?.contains("Not Found"), "another enterprise's prefix by URL");
+
+    // Bulk: a 10,000-row CSV (20 bad rows) and a 1,000-row XLSX (5 rows
+    // duplicating the CSV's identifiers), picked in the file input.
     let dir = tempfile::tempdir()?;
     let csv = dir.path().join("codes.csv");
     let mut text = String::from("suffix,model,batch\n");
-    for i in 1..=14 {
-        text.push_str(&format!("P{i:03},CP-{i},B{}\n", i % 3));
+    for i in 0..10_000 {
+        match i % 1000 {
+            7 => text.push_str(&format!("P{i},,B1\n")),
+            9 => text.push_str(&format!("P{i},CP-{i},batch-too-long\n")),
+            _ => text.push_str(&format!("P{i},CP-{i},B{}\n", i % 3)),
+        }
     }
-    text.push_str("P015,,B1\n");
     std::fs::write(&csv, text)?;
-    s.find("input[type=file]")?.pick_file(&csv)?;
-    s.find("form[enctype] button[type=submit]")?.click()?;
-    s.wait_for("#preview", WAIT)?;
-    ensure!(s.find("#rows")?.text()? == "15", "rows in the preview");
-    s.screenshot("portal_upload_preview")?;
-    s.find("form[action$=\"/run\"] button")?.click()?;
-    s.wait_for("#download", Duration::from_secs(30))?;
-    let ok = s.find("#ok")?.text()?;
-    let failed = s.find("#failed")?.text()?;
-    ensure!(ok == "12" && failed == "3", "registered {ok}, failed {failed}");
+    let rows = upload(&s, &portal, &csv, 10_000, (9_980, 20), "portal_upload_csv")?;
+    let bad: Vec<_> = rows.iter().filter(|r| r[2] != "ok").collect();
+    ensure!(bad.len() == 20, "bad rows in the result file: {bad:?}");
+    ensure!(
+        bad.iter().any(|r| r[0] == "9" && r[1] == format!("{ACME}/P7") && r[3].contains("required")),
+        "row 9 (P7, no model) in the result file: {bad:?}"
+    );
+    ensure!(bad.iter().any(|r| r[1] == format!("{ACME}/P9") && r[3].contains("maxLength 8")), "{bad:?}");
     let failures = s.find("#failures")?.text()?;
-    ensure!(failures.contains("registration quota exhausted"), "quota refusal shown: {failures}");
-    ensure!(s.find("#download")?.attr("href")?.is_some_and(|h| h.ends_with("/results.csv")));
-    s.assert_closed_network("portal upload result")?;
-    s.screenshot("portal_upload_result")?;
+    ensure!(failures.contains("required") && failures.contains("maxLength 8"), "messages shown: {failures}");
+
+    let xlsx = dir.path().join("codes.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["suffix", "model", "batch"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h)?;
+    }
+    for i in 0..1000u32 {
+        let suffix = if i % 200 == 0 { format!("P{}", i + 1) } else { format!("X{i}") };
+        ws.write_string(i + 1, 0, &suffix)?;
+        ws.write_string(i + 1, 1, format!("MX-{i}"))?;
+        ws.write_number(i + 1, 2, f64::from(i % 50))?;
+    }
+    wb.save(&xlsx)?;
+    let rows = upload(&s, &portal, &xlsx, 1_000, (995, 5), "portal_upload_xlsx")?;
+    let bad: Vec<_> = rows.iter().filter(|r| r[2] != "ok").collect();
+    ensure!(bad.len() == 5 && bad.iter().all(|r| r[3].contains("标识已存在")), "duplicates: {bad:?}");
+    ensure!(rows.iter().any(|r| r[1] == format!("{ACME}/X999") && r[2] == "ok"), "X999 registered");
+
+    // The enterprise's charts (console, 90 days): today's registrations.
+    s.goto(&format!("{console}/console/enterprises"))?;
+    let href = s.eval(
+        "return Array.from(document.querySelectorAll('#enterprises tr')).find(r => r.textContent.includes('acme')).querySelector('a').getAttribute('href')",
+    )?;
+    let href = href.as_str().context("enterprise link")?.to_owned();
+    s.goto(&format!("{console}{href}"))?;
+    s.wait_for("a[href$=\"?days=90\"]", WAIT)?.click()?;
+    let title = s.wait_for("#chart-ent-registrations", WAIT)?.attr("aria-label")?.unwrap_or_default();
+    ensure!(title.contains("(90 days)"), "90-day chart: {title}");
+    let today = s.eval(
+        "const t = Array.from(document.querySelectorAll('#chart-ent-registrations text.fig')).pop(); return t ? t.textContent : ''",
+    )?;
+    let today: u64 = today.as_str().unwrap_or("").parse().context("today's registrations in the SVG")?;
+    ensure!(today >= 1 + 9_980 + 995, "the enterprise's registrations today: {today}");
+    s.assert_closed_network("enterprise page")?;
+    s.screenshot("console_enterprise")?;
 
     // The registered product's landing page (template labels in Chinese).
     s.resize(webdriver_phone().0, webdriver_phone().1)?;
-    s.goto(&format!("{portal}/{ACME}/P001"))?;
-    s.wait_text("header h1", &format!("{ACME}/P001"), WAIT)?;
+    s.goto(&format!("{portal}/{ACME}/P1"))?;
+    s.wait_text("header h1", &format!("{ACME}/P1"), WAIT)?;
     let body = s.find("body")?.text()?;
-    ensure!(body.contains("型号") && body.contains("CP-1"), "landing page of P001: {body}");
+    ensure!(body.contains("型号") && body.contains("CP-1"), "landing page of P1: {body}");
     s.assert_closed_network("landing page")?;
     s.screenshot("landing_portal_item")?;
     Ok(())
+}
+
+/// Uploads `file` through the bulk form in the browser, runs it, waits for
+/// the end and checks the counts shown (`rows` in the preview, `(ok,
+/// failed)` at the end); then downloads the per-row result file through
+/// its link with the browser's session cookie and returns its rows.
+fn upload(
+    s: &Session,
+    portal: &str,
+    file: &std::path::Path,
+    rows: usize,
+    want: (usize, usize),
+    shot: &str,
+) -> Result<Vec<Vec<String>>> {
+    s.goto(&format!("{portal}/portal/bulk?prefix={ACME}"))?;
+    s.wait_for("input[type=file]", WAIT)?.pick_file(file)?;
+    s.find("form[enctype] button[type=submit]")?.click()?;
+    s.wait_for("#preview", WAIT)?;
+    ensure!(s.find("#rows")?.text()? == rows.to_string(), "rows in the preview");
+    s.find("form[action$=\"/run\"] button")?.click()?;
+    s.wait_for("#download", Duration::from_secs(120))?;
+    let (ok, failed) = (s.find("#ok")?.text()?, s.find("#failed")?.text()?);
+    ensure!(ok == want.0.to_string() && failed == want.1.to_string(), "registered {ok}, failed {failed}");
+    let href = s.find("#download")?.attr("href")?.context("download link")?;
+    ensure!(href.ends_with("/results.csv"), "{href}");
+    s.assert_closed_network("portal upload result")?;
+    s.screenshot(shot)?;
+    let cookie = s.cookie("idnode_portal")?.context("the browser's portal session cookie")?;
+    let addr: std::net::SocketAddr = portal.trim_start_matches("http://").parse()?;
+    let mut b = Browser::new(addr);
+    b.cookies.insert("idnode_portal".into(), cookie);
+    let r = b.get(&href)?;
+    ensure!(r.status == 200, "results.csv: {}", r.status);
+    ensure!(r.header("content-disposition").is_some_and(|d| d.contains("attachment")), "a download");
+    let text = r.text();
+    let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let out: Vec<Vec<String>> =
+        rdr.records().map(|r| r.map(|r| r.iter().map(str::to_owned).collect())).collect::<Result<_, _>>()?;
+    ensure!(out.len() == rows, "rows in the result file: {}", out.len());
+    ensure!(out.iter().filter(|r| r[2] == "ok").count() == want.0, "ok rows in the result file");
+    Ok(out)
 }
 
 fn webdriver_phone() -> (u32, u32) {

@@ -304,6 +304,14 @@ fn console_and_portal() -> Result<()> {
     assert_eq!(st, 200);
     assert!(body.contains("MX-999"));
 
+    // The overview follows the writes at once (no wait for a sampler
+    // period): identifiers and today's registrations include the uploads.
+    let html = ok(&op.get("/console")?, "overview after the uploads")?;
+    let after: f64 = text_after(&html, "data-k=\"identifiers\">").context("identifiers")?.parse()?;
+    assert!(after >= ids + 1.0 + 9_980.0 + 995.0, "identifiers after the uploads: {ids} -> {after}");
+    let today: u64 = text_after(&html, "data-k=\"reg-today\">").context("reg-today")?.parse()?;
+    assert!(today > 10_975, "registrations today on the overview: {today}");
+
     // Logout ends the console session (cookie cleared).
     let page = ok(&op.get("/console/accounts")?, "accounts")?;
     let csrf = csrf_of(&page).unwrap();

@@ -55,10 +55,11 @@ pub async fn accounts(State(st): State<Console>, w: Web) -> Response {
     let body = html! {
         (message(&w))
         table #accounts {
-            tr { th { "user" } th { "role" } th { "enterprise" } th { "disabled" } th { "sessions" } }
+            tr { th { "user" } th { "role" } th { "enterprise" } th { "disabled" } th { "sessions" } th {} }
             @for i in &list {
-                tr { td { (i.username) } td { (role_name(i.role)) } td { (i.enterprise_id.map(|e| e.to_string()).unwrap_or_default()) }
-                     td { (i.disabled) } td { (i.api_tokens.len()) } }
+                tr { td { (i.username) } td.role { (role_name(i.role)) } td { (i.enterprise_id.map(|e| e.to_string()).unwrap_or_default()) }
+                     td { (i.disabled) } td { (i.api_tokens.len()) }
+                     td { a.action href=(format!("/console/account/{}/role", super::roles::path_part(&i.username))) { "edit role" } } }
             }
         }
         p { "Default enterprise quota: identifiers " (q.max_registrations.map(|n| n.to_string()).unwrap_or("unlimited".into()))

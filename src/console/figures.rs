@@ -4,6 +4,10 @@
 //! the store's per-prefix day counters, the data directory's file sizes and
 //! the file system's free space.
 //!
+//! The slow figures (day counters, sizes) are re-read when the store's
+//! change sequence moved (at the latest on the next render), so the
+//! overview is right on first view and after writes.
+//!
 //! A [`Sampler`] task snapshots the request counters every
 //! [`SAMPLE_EVERY`] and keeps one hour of samples, so the page shows
 //! resolutions per second now and over the last hour per door without
@@ -158,18 +162,46 @@ pub struct Slow {
 #[derive(Debug)]
 pub struct Sampler {
     samples: Mutex<VecDeque<Sample>>,
-    slow: Mutex<Slow>,
+    slow: Mutex<SlowAt>,
     metrics: Option<PrometheusHandle>,
+    store: Arc<dyn Store>,
+    data_dir: std::path::PathBuf,
+    ids: Mutex<IdsBase>,
+}
+
+/// The slow figures and the store's change sequence they were read at.
+#[derive(Debug, Default)]
+struct SlowAt {
+    slow: Slow,
+    seq: Option<u64>,
+    at: Option<Instant>,
+}
+
+/// The record-count gauge last seen and the registrations counted by then
+/// (see [`Sampler::identifiers`]).
+#[derive(Debug, Default)]
+struct IdsBase {
+    gauge: Option<f64>,
+    regs: u64,
 }
 
 impl Sampler {
     /// A sampler and its task (which stops when the last `Arc` is dropped).
+    /// The task reads the slow figures on its first tick, at once; a render
+    /// before that reads them itself, so the first view is right.
     pub fn start(
         metrics: Option<PrometheusHandle>,
         store: Arc<dyn Store>,
         data_dir: std::path::PathBuf,
     ) -> Arc<Sampler> {
-        let s = Arc::new(Sampler { samples: Mutex::new(VecDeque::new()), slow: Mutex::new(Slow::default()), metrics });
+        let s = Arc::new(Sampler {
+            samples: Mutex::new(VecDeque::new()),
+            slow: Mutex::new(SlowAt::default()),
+            metrics,
+            store,
+            data_dir,
+            ids: Mutex::new(IdsBase::default()),
+        });
         let weak: Weak<Sampler> = Arc::downgrade(&s);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SAMPLE_EVERY);
@@ -177,18 +209,56 @@ impl Sampler {
             loop {
                 tick.tick().await;
                 let Some(s) = weak.upgrade() else { break };
+                // Day counters after writes (the store's change sequence
+                // moved), and every 30 s for resolutions and file sizes;
+                // then the request counters (and a new record count, noted
+                // against fresh registration figures).
+                let force = n.is_multiple_of(6);
+                let s2 = s.clone();
+                let _ = tokio::task::spawn_blocking(move || s2.refresh_slow(force)).await;
                 s.sample();
-                // Day counters and file sizes every 30 s.
-                if n.is_multiple_of(6) {
-                    let (store, dir) = (store.clone(), data_dir.clone());
-                    if let Ok(slow) = tokio::task::spawn_blocking(move || slow_figures(&*store, &dir)).await {
-                        *s.slow.lock().unwrap_or_else(|e| e.into_inner()) = slow;
-                    }
-                }
                 n += 1;
             }
         });
         s
+    }
+
+    /// Re-reads the slow figures if the store changed since the last read
+    /// (or `force`). One counter range read per prefix; no record is read.
+    pub fn refresh_slow(&self, force: bool) {
+        let seq = self.store.last_seq();
+        {
+            let g = self.slow.lock().unwrap_or_else(|e| e.into_inner());
+            let recent = g.at.is_some_and(|t| t.elapsed() < Duration::from_millis(500));
+            if g.seq == Some(seq) && (!force || recent) {
+                return;
+            }
+        }
+        let slow = slow_figures(&*self.store, &self.data_dir);
+        *self.slow.lock().unwrap_or_else(|e| e.into_inner()) =
+            SlowAt { slow, seq: Some(seq), at: Some(Instant::now()) };
+    }
+
+    /// The slow figures, refreshed first if the store changed since they
+    /// were read (blocking: call off the async threads).
+    pub fn slow_fresh(&self) -> Slow {
+        self.refresh_slow(false);
+        self.slow()
+    }
+
+    /// Identifiers in the store: the record-count gauge (counted by the
+    /// daemon at start and every few minutes after writes) plus the
+    /// registrations the day counters saw since that gauge value was first
+    /// seen, so the figure follows registrations at once without a count
+    /// (deletions show at the next count). `None` before the first count.
+    pub fn identifiers(&self, gauge: Option<f64>, slow: &Slow) -> Option<f64> {
+        let regs: u64 = slow.registrations.iter().map(|x| x.1).sum();
+        let g = gauge?;
+        let mut b = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        if b.gauge != Some(g) {
+            *b = IdsBase { gauge: Some(g), regs };
+        }
+        Some(g + regs.saturating_sub(b.regs) as f64)
     }
 
     /// The current exposition, parsed (empty without a recorder).
@@ -197,7 +267,10 @@ impl Sampler {
     }
 
     fn sample(&self) {
-        let by_door = self.snapshot().resolutions_by_door();
+        let snap = self.snapshot();
+        let by_door = snap.resolutions_by_door();
+        // Notes a new record count as soon as the daemon sets it.
+        let _ = self.identifiers(snap.get(names::STORE_RECORDS), &self.slow());
         let mut q = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         q.push_back(Sample { at: Instant::now(), by_door });
         while q.len() > KEEP {
@@ -205,8 +278,9 @@ impl Sampler {
         }
     }
 
+    /// The slow figures as last read.
     pub fn slow(&self) -> Slow {
-        self.slow.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.slow.lock().unwrap_or_else(|e| e.into_inner()).slow.clone()
     }
 
     /// Resolutions per second by door: over the last sample interval (now,

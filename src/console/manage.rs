@@ -1,6 +1,7 @@
 //! Prefixes and enterprises in the console: lists, a prefix's charts of
 //! registrations and resolutions per day (30/90/365 days, from the store's
-//! day counters), a sample of its identifiers, its quota and use, and the
+//! day counters), a sample of its identifiers, its quota and use; an
+//! enterprise's charts summed over its prefixes (same ranges); and the
 //! filing state machine's actions — approve, suspend, resume, revoke —
 //! each behind a confirmation form (CSRF-protected) and carried out by
 //! `registry::service` (`set_prefix_state`, `approve_enterprise`), which
@@ -316,21 +317,84 @@ pub async fn enterprises(State(st): State<Console>, w: Web) -> Response {
     frame(&s, "Enterprises", None, body)
 }
 
-/// `GET /console/enterprise/{id}`.
+/// An enterprise's figures: its prefixes' day counters summed over
+/// `from..=to` (one range read per prefix) and its most-resolved
+/// identifiers; `records` (identifiers under its prefixes) is the caller's.
+#[derive(Debug, Clone, Default)]
+pub struct EnterpriseFigures {
+    pub days: u32,
+    pub from: u32,
+    pub to: u32,
+    /// day -> (registrations, resolutions)
+    pub by_day: std::collections::BTreeMap<u32, (u64, u64)>,
+    pub records: u64,
+    pub top: Vec<(String, u64)>,
+}
+
+/// Builds [`EnterpriseFigures`] for the prefixes `ps` over the last `days` days.
+pub fn enterprise_figures(reg: &Registrar, ps: &[Prefix], days: u32) -> Result<EnterpriseFigures, ServiceError> {
+    let days = if RANGES.contains(&days) { days } else { 30 };
+    let to = day_of(crate::unix_now());
+    let from = to.saturating_sub(days - 1);
+    let mut f = EnterpriseFigures { days, from, to, ..Default::default() };
+    let mut under = Vec::new();
+    for p in ps {
+        for d in stats::prefix_stats(reg.store(), &p.prefix, from, to)?.days {
+            let e = f.by_day.entry(d.day).or_default();
+            e.0 += d.registrations;
+            e.1 += d.resolutions;
+        }
+        under.push(format!("{}/", p.prefix.to_ascii_uppercase()));
+    }
+    f.top = idnode_registry::topids::top(idnode_registry::topids::SLOTS)
+        .into_iter()
+        .filter(|(id, _)| {
+            let id = id.to_ascii_uppercase();
+            under.iter().any(|u| id.starts_with(u.as_str()))
+        })
+        .take(super::overview::TOP_N)
+        .collect();
+    Ok(f)
+}
+
+/// The charts of an enterprise page (`link` = the page, `?days=` appended).
+pub fn enterprise_charts(f: &EnterpriseFigures, link: &str) -> Markup {
+    let mk = |pick: fn(&(u64, u64)) -> u64| -> Vec<Bar> {
+        (f.from..=f.to)
+            .map(|d| Bar { label: dates::day_string(d), value: f.by_day.get(&d).map(pick).unwrap_or(0) })
+            .collect()
+    };
+    html! {
+        p { "Range: " @for r in RANGES {
+            @if r == f.days { b { (r) " days" } " " } @else { a href=(format!("{link}?days={r}")) { (r) " days" } " " }
+        } }
+        (bars("chart-ent-registrations", &format!("Registrations per day, all its prefixes ({} days)", f.days), &mk(|x| x.0)))
+        (bars("chart-ent-resolutions", &format!("Resolutions per day, all its prefixes ({} days)", f.days), &mk(|x| x.1)))
+        h2 { "Most-resolved identifiers" }
+        (super::overview::top_table(&f.top))
+    }
+}
+
+/// `GET /console/enterprise/{id}[?days=30|90|365]`.
 pub async fn enterprise(State(st): State<Console>, Path(id): Path<u64>, w: Web) -> Response {
     let s = match operator(&st, &w) {
         Ok(s) => s,
         Err(r) => return r,
     };
+    let days = w.q("days").and_then(|d| d.parse().ok()).unwrap_or(30);
     let (reg, actor) = (st.deps.reg.clone(), s.actor.clone());
     let r = blocking(move || {
         let e = reg.ent_detail(&actor, Some(id))?;
         let ps: Vec<Prefix> =
             reg.store().list_prefixes()?.into_iter().filter(|p| p.enterprise_id == Some(id)).collect();
-        Ok::<_, ServiceError>((e, ps))
+        let mut f = enterprise_figures(&reg, &ps, days)?;
+        for p in &ps {
+            f.records += reg.store().count_records(Some(&p.prefix))?;
+        }
+        Ok::<_, ServiceError>((e, ps, f))
     })
     .await;
-    let (e, ps) = match r {
+    let (e, ps, f) = match r {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return svc_error(&e),
         Err(r) => return r,
@@ -341,18 +405,24 @@ pub async fn enterprise(State(st): State<Console>, Path(id): Path<u64>, w: Web) 
         max_registrations: own(idnode_registry::service::quota::ENT_MAX_REGISTRATIONS),
         daily_requests: own(idnode_registry::service::quota::ENT_DAILY_REQUESTS),
     };
+    let today = f.by_day.get(&f.to).copied().unwrap_or((0, 0));
+    let opt = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "unlimited".into());
     let note = "Empty = the node's default quota ([snms] in the configuration). Recorded in the audit log.";
     let body = html! {
         @if let Some(m) = w.q("ok") { p.ok #flash { (m) } }
         p { "Status: " b.status { (format!("{:?}", e.status)) } " · credit code " (e.credit_code) }
-        p { "Quota: identifiers " (q.max_registrations.map(|n| n.to_string()).unwrap_or("unlimited".into()))
-            ", requests per day " (q.daily_requests.map(|n| n.to_string()).unwrap_or("unlimited".into())) }
+        h2 { "Quota and use" }
+        table #ent-quota {
+            tr { th { "identifiers" } td { (f.records) } td { "limit " (opt(q.max_registrations)) } }
+            tr { th { "requests today" } td { (today.0 + today.1) } td { "limit " (opt(q.daily_requests)) } }
+        }
         (super::quotas::form(&format!("/console/enterprise/{id}/quota"), &s.csrf, &own, note))
         h2 { "Prefixes" }
         ul { @for p in &ps { li { a href=(format!("/console/prefix/{}", p.prefix)) { (p.prefix) } " — " (state_name(p.state)) } } }
         @if e.status != idnode_registry::model::EnterpriseStatus::Approved {
             p { a.action href=(format!("/console/enterprise/{id}/approve")) { "approve filing" } }
         }
+        (enterprise_charts(&f, &format!("/console/enterprise/{id}")))
     };
     frame(&s, &format!("Enterprise {}", e.name), None, body)
 }

@@ -10,6 +10,7 @@
 //! * [`manage`] — prefixes and enterprises: charts, quota, state actions.
 //! * [`quotas`] — the editable prefix and enterprise quotas.
 //! * [`admin_pages`] — accounts, templates, the audit log (+ CSV).
+//! * [`roles`] — editing an account's role (confirmation form, audited).
 //! * [`page`] / [`chart`] — layout, security headers, SVG charts (shared
 //!   with the enterprise portal, `crate::portal`).
 //!
@@ -28,6 +29,7 @@ pub mod manage;
 pub mod overview;
 pub mod page;
 pub mod quotas;
+pub mod roles;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -95,6 +97,7 @@ pub fn router(deps: ApiDeps, metrics: Option<PrometheusHandle>) -> Router {
         .route("/console/enterprise/{id}", get(manage::enterprise))
         .route("/console/enterprise/{id}/approve", get(manage::confirm_enterprise).post(manage::approve_enterprise))
         .route("/console/accounts", get(admin_pages::accounts).post(admin_pages::create_account))
+        .route("/console/account/{user}/role", get(roles::form).post(roles::set))
         .route("/console/templates", get(admin_pages::templates).post(admin_pages::create_template))
         .route("/console/template/{prefix}/{version}", get(admin_pages::template))
         .route("/console/audit", get(admin_pages::audit))

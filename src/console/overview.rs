@@ -43,10 +43,13 @@ pub struct Overview {
     pub mirror: Vec<(String, String)>,
 }
 
-/// Builds the overview from the sampler (no store scan).
+/// Builds the overview from the sampler (no store scan): blocking, the
+/// slow figures are re-read if the store changed (one counter range read
+/// per prefix).
 pub fn build(st: &Console) -> Overview {
     let snap = st.sampler.snapshot();
-    let slow = st.sampler.slow();
+    let slow = st.sampler.slow_fresh();
+    let identifiers = st.sampler.identifiers(snap.get(names::STORE_RECORDS), &slow);
     let current = snap.resolutions_by_door();
     let rates = st.sampler.rates(&current);
     let doors = current.iter().map(|(d, &t)| (d.clone(), (rates[d].0, rates[d].1, t))).collect();
@@ -77,7 +80,7 @@ pub fn build(st: &Console) -> Overview {
         latency,
         registrations: slow.registrations,
         resolutions_per_day: slow.resolutions,
-        identifiers: snap.get(names::STORE_RECORDS),
+        identifiers,
         prefixes: slow.prefixes,
         store_bytes: slow.store_bytes,
         free_bytes: slow.free_bytes,
@@ -125,7 +128,10 @@ pub async fn overview(State(st): State<Console>, w: Web) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let o = build(&st);
+    let st2 = st.clone();
+    let Ok(o) = super::blocking(move || build(&st2)).await else {
+        return super::page::error(super::BASE, axum::http::StatusCode::INTERNAL_SERVER_ERROR, "overview failed");
+    };
     let reg_bars: Vec<Bar> =
         o.registrations.iter().map(|(d, n)| Bar { label: dates::day_string(*d), value: *n }).collect();
     let res_bars: Vec<Bar> =
@@ -219,7 +225,8 @@ pub async fn events(State(st): State<Console>, w: Web) -> Response {
         if !first {
             tokio::time::sleep(SAMPLE_EVERY).await;
         }
-        let o = build(&st);
+        let st2 = st.clone();
+        let o = tokio::task::spawn_blocking(move || build(&st2)).await.unwrap_or_default();
         let data = serde_json::Value::Object(o.live()).to_string();
         Some((Ok::<Event, Infallible>(Event::default().event("figures").data(data)), (st, false)))
     });

@@ -58,6 +58,8 @@ pub struct Progress {
     /// Per item of `items`: None = not yet, Some(Ok) / Some(Err(message)).
     pub results: Vec<Option<Result<(), String>>>,
     pub error: Option<String>,
+    /// Wall time from the first batch to the last one's answer.
+    pub elapsed: Option<std::time::Duration>,
 }
 
 /// The jobs in memory.
@@ -306,6 +308,10 @@ pub async fn status(State(st): State<Portal>, Path(id): Path<String>, w: Web) ->
             progress #progress value=(p.done) max=(total.max(1)) { (p.done) " / " (total) }
             p { span #done { (p.done) } " of " (total) " processed · " span #ok { (ok) } " registered · " span #failed { (failed) } " failed" }
             @if let Some(e) = &p.error { p.err { (e) } }
+            @if let Some(d) = p.elapsed {
+                p { "Registered in " span #elapsed { (format!("{:.3}", d.as_secs_f64())) } " s ("
+                    (format!("{:.0}", ok as f64 / d.as_secs_f64().max(1e-6))) " identifiers/s)" }
+            }
             @if p.finished {
                 p { a #download href=(format!("/portal/bulk/{}/results.csv", job.id)) { "Download per-row results (CSV)" } }
             }
@@ -352,6 +358,7 @@ pub async fn run(State(st): State<Portal>, Path(id): Path<String>, w: Web) -> Re
     }
     let (reg, actor, j) = (st.deps.reg.clone(), s.actor.clone(), job.clone());
     tokio::task::spawn_blocking(move || {
+        let t0 = std::time::Instant::now();
         let batch = reg.limits().max_batch.max(1);
         let mut start = 0;
         for chunk in j.items.chunks(batch) {
@@ -374,6 +381,7 @@ pub async fn run(State(st): State<Portal>, Path(id): Path<String>, w: Web) -> Re
             p.done = start;
         }
         let mut p = j.state.lock().unwrap_or_else(|e| e.into_inner());
+        p.elapsed = Some(t0.elapsed());
         p.finished = true;
     });
     page::see_other(&format!("/portal/bulk/{id}"), None)

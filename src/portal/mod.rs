@@ -141,7 +141,16 @@ async fn home(State(st): State<Portal>, w: Web) -> Response {
         Err(r) => return r,
     };
     let (reg, actor) = (st.deps.reg.clone(), s.actor.clone());
-    let list = match blocking(move || own_prefixes(&reg, &actor)).await {
+    let days = w.q("days").and_then(|d| d.parse().ok()).unwrap_or(30);
+    let r = blocking(move || {
+        let list = own_prefixes(&reg, &actor)?;
+        let ps: Vec<_> = list.iter().map(|p| p.prefix.clone()).collect();
+        let mut f = manage::enterprise_figures(&reg, &ps, days)?;
+        f.records = list.iter().map(|p| p.records).sum();
+        Ok::<_, ServiceError>((list, f))
+    })
+    .await;
+    let (list, figures) = match r {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => return svc_error(&e),
         Err(r) => return r,
@@ -159,6 +168,10 @@ async fn home(State(st): State<Portal>, w: Web) -> Response {
                     td { a href=(format!("/portal/register?prefix={}", p.prefix.prefix)) { "register one" } }
                 }
             }
+        }
+        @if !list.is_empty() {
+            h2 { "Your enterprise" }
+            (manage::enterprise_charts(&figures, BASE))
         }
     };
     frame(&s, "My prefixes", body)

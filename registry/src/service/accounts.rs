@@ -168,6 +168,56 @@ impl Registrar {
         Ok(())
     }
 
+    /// Changes the role (and, for enterprise users, the enterprise) of an
+    /// existing account (the operator console). Platform admins only, not
+    /// on their own account (no self-lockout); audited `account.role` with
+    /// the new role in the target. Live sessions keep working with the new
+    /// role (it is read on every request).
+    pub fn set_account_role(
+        &self,
+        by: &Actor,
+        username: &str,
+        role: Role,
+        enterprise_id: Option<u64>,
+        now: u64,
+    ) -> Result<Identity, ServiceError> {
+        access::check_writer(by)?;
+        if !by.is_admin() {
+            return Err(ServiceError::forbidden("只有管理员可以修改角色 (administrators only)"));
+        }
+        if by.username == username {
+            return Err(ServiceError::rejected("不能修改自己的角色 (not your own role)"));
+        }
+        if role == Role::EnterpriseUser && enterprise_id.is_none() {
+            return Err(ServiceError::rejected("企业用户需要企业 (enterprise users need an enterprise id)"));
+        }
+        if let Some(id) = enterprise_id
+            && self.store().get_enterprise(id)?.is_none()
+        {
+            return Err(ServiceError::rejected(format!("企业{id}不存在 (no such enterprise)")));
+        }
+        let ent = if role == Role::EnterpriseUser { enterprise_id } else { None };
+        let _g = self.account_guard();
+        let r = self.store().update_identity(username, &mut |cur| {
+            let mut i = cur.ok_or_else(|| StoreError::EntityNotFound { what: "identity", key: username.to_owned() })?;
+            i.role = role;
+            i.enterprise_id = ent;
+            Ok(i)
+        });
+        let i = match r {
+            Err(StoreError::EntityNotFound { .. }) => {
+                return Err(ServiceError::rejected(format!("用户{username}不存在 (no such account)")));
+            }
+            r => r?,
+        };
+        let target = match ent {
+            Some(e) => format!("{username} role={role:?} enterprise={e}"),
+            None => format!("{username} role={role:?}"),
+        };
+        self.audit(by, "account.role", &target, "ok", now)?;
+        Ok(i)
+    }
+
     /// Creates or replaces the credentials of `username` (used by `init`
     /// for the platform admin account).
     pub fn put_admin_account(
@@ -348,5 +398,37 @@ mod tests {
         assert!(f.reg.authenticate("garbage", NOW).is_err());
         let stored = f.store.get_identity("ent1").unwrap().unwrap();
         assert!(stored.api_tokens.iter().all(|t| !t.hash.contains(&tokens[3])));
+    }
+
+    #[test]
+    fn roles_are_changed_by_admins_and_audited() {
+        let f = fixture(Limits::default());
+        let a = NewAccount {
+            username: "ops".into(),
+            role: Role::Auditor,
+            enterprise_id: None,
+            password_phc: "$argon2id$stub".into(),
+            v1_verifier: None,
+            email: String::new(),
+            mobile: String::new(),
+        };
+        f.reg.create_account(Some(&admin()), a, NOW).unwrap();
+        // Refused: auditors, enterprise users, one's own role, unknown
+        // enterprises or accounts, enterprise users without an enterprise.
+        assert!(f.reg.set_account_role(&auditor(), "ops", Role::PlatformAdmin, None, NOW).is_err());
+        assert!(f.reg.set_account_role(&user(1), "ops", Role::PlatformAdmin, None, NOW).is_err());
+        assert!(f.reg.set_account_role(&admin(), "admin", Role::Auditor, None, NOW).is_err());
+        assert!(f.reg.set_account_role(&admin(), "ops", Role::EnterpriseUser, None, NOW).is_err());
+        assert!(f.reg.set_account_role(&admin(), "ops", Role::EnterpriseUser, Some(99), NOW).is_err());
+        assert!(f.reg.set_account_role(&admin(), "nobody", Role::Auditor, None, NOW).is_err());
+        assert_eq!(f.store.get_identity("ops").unwrap().unwrap().role, Role::Auditor, "unchanged");
+        let i = f.reg.set_account_role(&admin(), "ops", Role::EnterpriseUser, Some(2), NOW).unwrap();
+        assert_eq!((i.role, i.enterprise_id), (Role::EnterpriseUser, Some(2)));
+        // An enterprise id is dropped for other roles.
+        let i = f.reg.set_account_role(&admin(), "ops", Role::PlatformAdmin, Some(2), NOW).unwrap();
+        assert_eq!((i.role, i.enterprise_id), (Role::PlatformAdmin, None));
+        let log = f.store.read_audit(0, 100).unwrap();
+        let roles: Vec<_> = log.iter().filter(|e| e.action == "account.role").map(|e| e.target.as_str()).collect();
+        assert_eq!(roles, ["ops role=EnterpriseUser enterprise=2", "ops role=PlatformAdmin"]);
     }
 }
