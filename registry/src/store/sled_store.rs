@@ -425,6 +425,9 @@ impl Store for SledStore {
         });
         if start.is_none()
             && let Some(rs) = &self.snap
+            // At start the snapshot is a fraction of a second away (its
+            // index is loaded, not built): wait rather than walk 10^7 keys.
+            && rs.wait_ready()
             && let Some(n) = rs.count_records(|k| self.t.handles.contains_key(k).map_err(backend))
         {
             // Every record without walking 10^7 keys (the daemon's gauge).
