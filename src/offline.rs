@@ -304,6 +304,9 @@ pub(crate) struct Chunk {
     pub(crate) resume: Option<(u64, u64)>,
 }
 
+/// Line, handle and (on a resumed bulk import) key of one imported record.
+type ItemMeta = (u64, String, Option<Vec<u8>>);
+
 /// The registry service's actor for offline CLI writes.
 fn cli_actor() -> Actor {
     Actor::admin("cli", "cli-offline")
@@ -394,7 +397,7 @@ fn import(
         if !chunk.records.is_empty() {
             since_flush += chunk.records.len() as u64;
             let keep_keys = !committed_after.is_empty();
-            let (meta, ops): (Vec<(u64, String, Option<Vec<u8>>)>, Vec<RecordOp>) = chunk
+            let (meta, ops): (Vec<ItemMeta>, Vec<RecordOp>) = chunk
                 .records
                 .into_iter()
                 .map(|p| ((p.line, p.handle, keep_keys.then(|| p.op.key().to_vec())), p.op))
