@@ -12,8 +12,18 @@ fn ctx() -> WriteCtx {
 }
 
 fn open(dir: &std::path::Path, snapshot: bool) -> SledStore {
-    SledStore::open(SledOptions::new(dir).cache_capacity(8 << 20).read_cache_entries(64).read_snapshot(snapshot))
-        .unwrap()
+    let opts = || SledOptions::new(dir).cache_capacity(8 << 20).read_cache_entries(64).read_snapshot(snapshot);
+    // sled's own I/O threads may hold the directory lock for a moment after
+    // the previous handle was dropped (these tests reopen many times).
+    for _ in 0..50 {
+        match SledStore::open(opts()) {
+            Err(idnode_registry::store::StoreError::Locked { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            r => return r.unwrap(),
+        }
+    }
+    SledStore::open(opts()).unwrap()
 }
 
 fn key(i: u32) -> Vec<u8> {
