@@ -9,7 +9,9 @@
 //! mode (writes flushed every few seconds, not per batch) an interrupted
 //! import may leave committed records past the resume point, and the
 //! importer takes the change log after that seq as "already imported by
-//! this run" instead of failing them as duplicates.
+//! this run" instead of failing them as duplicates (a record another
+//! offline command wrote in between under a key of the remaining lines
+//! counts as imported too: only the key is compared).
 
 use std::fs::File;
 use std::io::Write;
