@@ -4,8 +4,11 @@
 //! (`crate::cli_admin::id_via_daemon`, same output, same exit codes).
 //!
 //! `import` streams the file, parses on a helper thread while the main
-//! thread commits batches (one transaction + one flush per batch), reports
-//! each bad line on stderr and carries on, and prints a summary.
+//! thread commits batches (one transaction per batch), reports each bad
+//! line on stderr and carries on, and prints a summary. The command owns
+//! the store, so it writes in bulk mode: batches are flushed together every
+//! [`FLUSH_RECORDS`] records or [`FLUSH_EVERY`], the resume point is
+//! recorded only after such a flush, and the import ends with one.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
@@ -22,6 +25,11 @@ use idnode_registry::transfer::{self, TransferError};
 
 #[path = "offline/resume.rs"]
 mod resume;
+
+/// Bulk import: flush (and record the resume point) after this many records…
+const FLUSH_RECORDS: u64 = 100_000;
+/// …or this long since the last flush, whichever comes first.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Largest batch `import --batch` accepts.
 const MAX_BATCH: usize = 100_000;
@@ -138,7 +146,7 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
             let format = format_of(&file, format);
             let data_dir = store.path().parent().map(Path::to_path_buf).unwrap_or_default();
             let summary = import(
-                ImportTo { reg: &reg, actor: &actor, data_dir: &data_dir },
+                ImportTo { reg: &reg, actor: &actor, data_dir: &data_dir, bulk: Some(&store) },
                 &file,
                 format,
                 batch as usize,
@@ -296,6 +304,9 @@ pub(crate) struct Chunk {
     pub(crate) resume: Option<(u64, u64)>,
 }
 
+/// Line, handle and (on a resumed bulk import) key of one imported record.
+type ItemMeta = (u64, String, Option<Vec<u8>>);
+
 /// The registry service's actor for offline CLI writes.
 fn cli_actor() -> Actor {
     Actor::admin("cli", "cli-offline")
@@ -307,6 +318,8 @@ struct ImportTo<'a> {
     reg: &'a Registrar,
     actor: &'a Actor,
     data_dir: &'a Path,
+    /// The store, when the import owns it: bulk mode (see the module doc).
+    bulk: Option<&'a SledStore>,
 }
 
 fn import(
@@ -317,7 +330,7 @@ fn import(
     overwrite: bool,
     ctx: &WriteCtx,
 ) -> Result<ImportSummary> {
-    let ImportTo { reg, actor, data_dir } = to;
+    let ImportTo { reg, actor, data_dir, bulk } = to;
     // JSON lines from a file resume where an interrupted import of the
     // same file stopped (see `resume.rs`).
     let mut checkpoint = match format {
@@ -361,6 +374,17 @@ fn import(
         }
     })?;
 
+    // Records committed after the resume point by the interrupted run
+    // (bulk mode flushes less often than it commits): not duplicates.
+    let committed_after: std::collections::HashSet<Vec<u8>> = match resumed.as_ref().and_then(|c| c.seq) {
+        Some(seq) => keys_changed_after(&*store, seq)?,
+        None => Default::default(),
+    };
+    if let Some(s) = bulk {
+        s.set_deferred_durability(true);
+    }
+    let mut since_flush = 0u64;
+    let mut last_flush = Instant::now();
     let mut ok = base_ok;
     let mut failed = 0u64;
     let mut stderr = std::io::stderr().lock();
@@ -371,14 +395,24 @@ fn import(
         }
         failed += chunk.errors.len() as u64;
         if !chunk.records.is_empty() {
-            let (meta, ops): (Vec<(u64, String)>, Vec<RecordOp>) =
-                chunk.records.into_iter().map(|p| ((p.line, p.handle), p.op)).unzip();
+            since_flush += chunk.records.len() as u64;
+            let keep_keys = !committed_after.is_empty();
+            let (meta, ops): (Vec<ItemMeta>, Vec<RecordOp>) = chunk
+                .records
+                .into_iter()
+                .map(|p| ((p.line, p.handle, keep_keys.then(|| p.op.key().to_vec())), p.op))
+                .unzip();
             // The registry service: quotas per item, one batch write, audit.
             let results =
                 reg.write_records(actor, ops, ctx).context("committing a batch (nothing of it was written)")?;
-            for ((line, handle), r) in meta.iter().zip(results) {
+            for ((line, handle, key), r) in meta.iter().zip(results) {
                 match r {
                     Ok(_) => ok += 1,
+                    Err(ServiceError::Store(StoreError::AlreadyExists))
+                        if key.as_ref().is_some_and(|k| committed_after.contains(k)) =>
+                    {
+                        ok += 1
+                    }
                     Err(e) => {
                         failed += 1;
                         let msg = match e {
@@ -394,8 +428,15 @@ fn import(
             }
         }
         bar.set_position(base_offset + chunk.bytes);
-        // The batch is committed and flushed: record how far we got.
-        if let (Some(c), Some((pos, lines))) = (checkpoint.as_mut(), chunk.resume) {
+        // Record how far we got, once what is committed is also flushed.
+        let due = bulk.is_none() || since_flush >= FLUSH_RECORDS || last_flush.elapsed() >= FLUSH_EVERY;
+        if let (Some(c), Some((pos, lines)), true) = (checkpoint.as_mut(), chunk.resume, due) {
+            c.seq = Some(match bulk {
+                Some(s) => s.make_durable()?,
+                None => store.last_seq(),
+            });
+            since_flush = 0;
+            last_flush = Instant::now();
             c.offset = base_offset + pos;
             c.lines = base_lines + lines;
             c.ok = ok;
@@ -404,9 +445,24 @@ fn import(
     }
     bar.finish_and_clear();
     parser.join().map_err(|_| anyhow::anyhow!("the parser thread panicked"))??;
+    if let Some(s) = bulk {
+        s.make_durable()?;
+        s.set_deferred_durability(false);
+    }
     store.persist_counters()?;
     resume::Checkpoint::clear(data_dir);
     Ok(ImportSummary { ok, failed, seconds: t0.elapsed().as_secs_f64() })
+}
+
+/// Keys of every change after `seq` (the store is closed to others).
+fn keys_changed_after(store: &dyn Store, mut seq: u64) -> Result<std::collections::HashSet<Vec<u8>>> {
+    let mut keys = std::collections::HashSet::new();
+    loop {
+        let page = store.changes_since(seq, 10_000)?;
+        let Some(last) = page.last() else { return Ok(keys) };
+        seq = last.seq;
+        keys.extend(page.into_iter().map(|c| c.key));
+    }
 }
 
 pub(crate) fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
@@ -640,7 +696,7 @@ mod tests {
         let ctx = WriteCtx::new(1, "t");
         let reg = Registrar::new(s.clone(), Limits::default());
         let sum = import(
-            ImportTo { reg: &reg, actor: &cli_actor(), data_dir: dir.path() },
+            ImportTo { reg: &reg, actor: &cli_actor(), data_dir: dir.path(), bulk: None },
             &input,
             Format::Jsonl,
             1,
@@ -656,6 +712,68 @@ mod tests {
         assert!(text.starts_with(r#"{"handle":"88.1/a""#));
     }
 
+    /// An interrupted bulk import may have committed records past its
+    /// resume point; run again, it takes them as imported (they are in the
+    /// change log after the checkpoint's seq), not as duplicates.
+    #[test]
+    fn a_resumed_bulk_import_accepts_records_committed_after_its_resume_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.jsonl");
+        let line = |i: u32| format!(r#"{{"handle":"88.1/r{i}","values":[{{"index":1,"type":"URL","data":"u{i}"}}]}}"#);
+        let text: String = (0..10).map(|i| line(i) + "\n").collect();
+        std::fs::write(&input, &text).unwrap();
+        let s = store(&dir.path().join("db"));
+        let reg = Registrar::new(s.clone(), Limits::default());
+        let ctx = WriteCtx::new(1, "t");
+        let put = |from: u32, to: u32| {
+            let ops = (from..to)
+                .map(|i| RecordOp::Create {
+                    key: format!("88.1/r{i}").into_bytes(),
+                    values: vec![Value::new(1, "URL", format!("u{i}").as_str())],
+                    overwrite: false,
+                })
+                .collect();
+            reg.write_records(&cli_actor(), ops, &ctx).unwrap().into_iter().for_each(|r| {
+                r.unwrap();
+            });
+        };
+        // Lines 1-3 committed and flushed (the resume point), 4-5 committed after it.
+        put(0, 3);
+        let mut c = resume::Checkpoint::start(&input).unwrap();
+        c.offset = (0..3).map(|i| line(i).len() as u64 + 1).sum();
+        c.lines = 3;
+        c.ok = 3;
+        c.seq = Some(s.last_seq());
+        c.save(dir.path()).unwrap();
+        put(3, 5);
+        let sum = import(
+            ImportTo { reg: &reg, actor: &cli_actor(), data_dir: dir.path(), bulk: Some(&s) },
+            &input,
+            Format::Jsonl,
+            4,
+            false,
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!((sum.ok, sum.failed), (10, 0));
+        for i in 0..10 {
+            assert!(s.get_record(format!("88.1/r{i}").as_bytes()).unwrap().is_some(), "r{i}");
+        }
+        assert_eq!(s.durable_seq(), s.last_seq(), "durable at the end");
+        assert!(resume::Checkpoint::load_matching(dir.path(), &resume::Checkpoint::start(&input).unwrap()).is_none());
+        // A record that existed before the resume point is still a duplicate.
+        let sum = import(
+            ImportTo { reg: &reg, actor: &cli_actor(), data_dir: dir.path(), bulk: Some(&s) },
+            &input,
+            Format::Jsonl,
+            4,
+            false,
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!((sum.ok, sum.failed), (0, 10));
+    }
+
     #[test]
     fn csv_import_groups_rows() {
         let dir = tempfile::tempdir().unwrap();
@@ -668,7 +786,7 @@ mod tests {
         let s = store(&dir.path().join("db"));
         let reg = Registrar::new(s.clone(), Limits::default());
         let sum = import(
-            ImportTo { reg: &reg, actor: &cli_actor(), data_dir: dir.path() },
+            ImportTo { reg: &reg, actor: &cli_actor(), data_dir: dir.path(), bulk: None },
             &input,
             Format::Csv,
             2,
@@ -709,7 +827,7 @@ mod write_path_tests {
         std::fs::write(&input, lines.join("\n")).unwrap();
         let ctx = WriteCtx::new(1, "cli");
         let sum = import(
-            ImportTo { reg: &reg, actor: &cli_actor(), data_dir: dir.path() },
+            ImportTo { reg: &reg, actor: &cli_actor(), data_dir: dir.path(), bulk: None },
             &input,
             Format::Jsonl,
             10,

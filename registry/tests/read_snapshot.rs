@@ -12,8 +12,18 @@ fn ctx() -> WriteCtx {
 }
 
 fn open(dir: &std::path::Path, snapshot: bool) -> SledStore {
-    SledStore::open(SledOptions::new(dir).cache_capacity(8 << 20).read_cache_entries(64).read_snapshot(snapshot))
-        .unwrap()
+    let opts = || SledOptions::new(dir).cache_capacity(8 << 20).read_cache_entries(64).read_snapshot(snapshot);
+    // sled's own I/O threads may hold the directory lock for a moment after
+    // the previous handle was dropped (these tests reopen many times).
+    for _ in 0..50 {
+        match SledStore::open(opts()) {
+            Err(idnode_registry::store::StoreError::Locked { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            r => return r.unwrap(),
+        }
+    }
+    SledStore::open(opts()).unwrap()
 }
 
 fn key(i: u32) -> Vec<u8> {
@@ -116,4 +126,88 @@ fn a_damaged_snapshot_file_is_rebuilt() {
     for i in 0..100 {
         assert_eq!(url(&s, i), Some(format!("a-{i}").into_bytes()));
     }
+}
+
+fn idx(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("read-snapshot.v1.idx")
+}
+
+/// Opens with the snapshot, waits for it, checks every record; returns
+/// whether its index came from the persisted file.
+fn open_and_check(dir: &std::path::Path, n: u32, tag: &str) -> bool {
+    let s = open(dir, true);
+    assert!(s.wait_read_snapshot());
+    for i in 0..n {
+        assert_eq!(url(&s, i), Some(format!("{tag}-{i}").into_bytes()), "record {i}");
+    }
+    assert_eq!(url(&s, n + 5000), None);
+    s.read_snapshot_index_loaded().expect("a snapshot is in use")
+}
+
+#[test]
+fn the_index_is_persisted_and_loaded_on_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path(), false);
+        fill(&s, 500, "a");
+    }
+    assert!(!open_and_check(dir.path(), 500, "a"), "first open builds the index");
+    assert!(idx(dir.path()).exists());
+    assert!(open_and_check(dir.path(), 500, "a"), "second open loads it");
+    {
+        // Changed while closed: still read from sled with a loaded index.
+        let s = open(dir.path(), false);
+        s.replace_record(&key(3), vec![Value::new(1, "URL", "c-3")], &ctx()).unwrap();
+    }
+    let s = open(dir.path(), true);
+    assert!(s.wait_read_snapshot());
+    assert_eq!(s.read_snapshot_index_loaded(), Some(true));
+    assert_eq!(url(&s, 3), Some(b"c-3".to_vec()));
+    assert_eq!(url(&s, 4), Some(b"a-4".to_vec()));
+}
+
+#[test]
+fn a_truncated_or_damaged_index_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path(), false);
+        fill(&s, 300, "a");
+    }
+    assert!(!open_and_check(dir.path(), 300, "a"));
+    let path = idx(dir.path());
+    let len = std::fs::metadata(&path).unwrap().len();
+    // Truncated.
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 8).unwrap();
+    assert!(!open_and_check(dir.path(), 300, "a"));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), len, "written again whole");
+    assert!(open_and_check(dir.path(), 300, "a"));
+    // A wrong header (magic), then a flipped slot byte (checksum).
+    for at in [0u64, len - 3] {
+        let mut b = std::fs::read(&path).unwrap();
+        b[at as usize] ^= 0x5a;
+        std::fs::write(&path, &b).unwrap();
+        assert!(!open_and_check(dir.path(), 300, "a"), "damaged at {at}: rebuilt");
+        assert!(open_and_check(dir.path(), 300, "a"));
+    }
+}
+
+#[test]
+fn an_index_of_an_older_snapshot_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path(), false);
+        fill(&s, 200, "a");
+    }
+    assert!(!open_and_check(dir.path(), 200, "a"));
+    let old = std::fs::read(idx(dir.path())).unwrap();
+    {
+        let s = open(dir.path(), false);
+        fill(&s, 200, "b");
+    }
+    // A new snapshot (later seq) with the old index put back beside it.
+    std::fs::remove_file(dir.path().join("read-snapshot.v1")).unwrap();
+    assert!(!open_and_check(dir.path(), 200, "b"));
+    std::fs::write(idx(dir.path()), &old).unwrap();
+    assert!(!open_and_check(dir.path(), 200, "b"), "stale index refused");
+    assert!(open_and_check(dir.path(), 200, "b"));
 }

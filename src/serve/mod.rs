@@ -382,6 +382,9 @@ fn spawn_maintenance(
         let mut count = tokio::time::interval(RECORD_COUNT_INTERVAL);
         let mut counted_at_seq: Option<u64> = None;
         persist.tick().await;
+        // The first retention pass (a walk of the whole change log) one
+        // interval after start, not during the first seconds of serving.
+        prune.tick().await;
         loop {
             tokio::select! {
                 _ = token.cancelled() => break,

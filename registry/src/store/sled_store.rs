@@ -166,6 +166,9 @@ pub struct SledStore {
     last_seq: AtomicU64,
     /// Advances only after the flush that made a change durable.
     durable_seq: AtomicU64,
+    /// Bulk mode (offline import): writes return before their flush; the
+    /// caller makes them durable with [`SledStore::make_durable`].
+    deferred: std::sync::atomic::AtomicBool,
     index: RwLock<Arc<PrefixIndex>>,
     counters: CounterAcc,
     gc: GroupCommit,
@@ -422,6 +425,9 @@ impl Store for SledStore {
         });
         if start.is_none()
             && let Some(rs) = &self.snap
+            // At start the snapshot is a fraction of a second away (its
+            // index is loaded, not built): wait rather than walk 10^7 keys.
+            && rs.wait_ready()
             && let Some(n) = rs.count_records(|k| self.t.handles.contains_key(k).map_err(backend))
         {
             // Every record without walking 10^7 keys (the daemon's gauge).
@@ -859,7 +865,7 @@ impl Store for SledStore {
         self.t.audit.insert(seq.to_be_bytes(), e.to_stored()).map_err(backend)?;
         w.audit_seq = seq;
         drop(w);
-        self.gc.wait_durable()?;
+        self.sync_unless_deferred()?;
         Ok(seq)
     }
 
@@ -883,8 +889,7 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        let seq = self.last_seq();
-        self.wait_durable(seq)
+        self.make_durable().map(|_| ())
     }
 
     fn pause_writes(&self, f: &mut dyn FnMut() -> Result<(), StoreError>) -> Result<(), StoreError> {
@@ -892,7 +897,7 @@ impl Store for SledStore {
         // nothing commits. Writes committed before it are made durable
         // here so that `changes_since` returns them.
         let _w = lock(&self.writer);
-        self.wait_durable(self.last_seq())?;
+        self.make_durable()?;
         f()
     }
 

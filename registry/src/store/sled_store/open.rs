@@ -76,6 +76,7 @@ impl SledStore {
             last_seq: AtomicU64::new(seq),
             // What sled recovered on open is what is on disk.
             durable_seq: AtomicU64::new(seq),
+            deferred: std::sync::atomic::AtomicBool::new(false),
             index: RwLock::new(Arc::new(PrefixIndex::build(prefixes))),
             counters: CounterAcc::default(),
             gc,
@@ -123,6 +124,13 @@ impl SledStore {
             let (n, d, b) = rs.stats();
             (n, d, b, rs.served.load(Ordering::Relaxed))
         })
+    }
+
+    /// Whether the read snapshot in use got its index from the persisted
+    /// index file (true) or by scanning the snapshot (false); `None` while
+    /// no snapshot is in use.
+    pub fn read_snapshot_index_loaded(&self) -> Option<bool> {
+        self.snap.as_ref().and_then(|rs| rs.index_loaded())
     }
 
     /// Bytes the store occupies on disk (sled's estimate).

@@ -12,8 +12,15 @@
 //!   file or none.
 //! * **Index**: open addressing, linear probing, one `u64` per slot
 //!   (`tag:24 | offset+1:40`), at most 3/4 full: about 11 bytes per
-//!   identifier (134 MiB at 10^7, 1 GiB at 10^8), built by scanning the file
-//!   at open (sequential read). The hash is keyed per process.
+//!   identifier (134 MiB at 10^7, 1 GiB at 10^8). The hash is keyed by a
+//!   random seed chosen when the index is built.
+//! * **Persisted index** (`read-snapshot.v1.idx`, `index_file.rs`): the
+//!   slots and their seed, bound to the snapshot by its seq, count and
+//!   length, with a checksum; written (temporary name, fsync, rename) when
+//!   an index is built, loaded at open with one sequential read, so a start
+//!   serves from the snapshot within a fraction of a second instead of
+//!   scanning the whole file. Missing, damaged or stale: the index is built
+//!   by scanning the snapshot (one sequential read) and written again.
 //! * **Freshness**: the snapshot covers the store as of change `seq`. Every
 //!   record write marks its keys *dirty* before its transaction commits; a
 //!   dirty key is always read from sled. On open, the keys of the change log
@@ -29,9 +36,12 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::hash::BuildHasher;
 
-/// The index's hasher: foldhash, seeded at random per load (a few
-/// instructions per key where SipHash costs over a hundred; every
-/// resolution that misses the read cache hashes once).
+/// The index's hasher: foldhash with a seed drawn when the index is built
+/// and kept in the persisted index (a few instructions per key where
+/// SipHash costs over a hundred; every resolution that misses the read
+/// cache hashes once).
+type Seeded = foldhash::fast::FixedState;
+/// The dirty set's hasher, seeded at random per process.
 type Fast = foldhash::fast::RandomState;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
@@ -40,6 +50,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use crate::model::RecordBytes;
+
+#[path = "index_file.rs"]
+mod index_file;
 
 /// File name of the snapshot inside the store directory.
 pub(crate) const FILE_NAME: &str = "read-snapshot.v1";
@@ -56,7 +69,11 @@ pub(crate) struct SnapFile {
     file: File,
     slots: Box<[u64]>,
     mask: usize,
-    hasher: Fast,
+    hasher: Seeded,
+    /// The hasher's seed (kept in the persisted index).
+    seed: u64,
+    /// Whether the index came from the persisted file (not a scan).
+    pub(crate) index_loaded: bool,
     /// The store's change seq the snapshot covers.
     pub(crate) seq: u64,
     /// Records in the file.
@@ -120,6 +137,9 @@ impl SnapFile {
         f.sync_all()?;
         drop(f);
         before_commit()?;
+        // The old index describes the old file (its header would say so
+        // too); remove it so that it is never even tried.
+        let _ = std::fs::remove_file(index_file::path_of(path));
         std::fs::rename(&tmp, path)?;
         if let Some(dir) = path.parent() {
             File::open(dir)?.sync_all()?;
@@ -127,9 +147,10 @@ impl SnapFile {
         Ok(true)
     }
 
-    /// Opens `path` and builds the index (one sequential read of the file).
+    /// Opens `path` and its index: the persisted index when it matches the
+    /// file, else built by one sequential read of the file (and persisted).
     pub(crate) fn load(path: &Path, stop: &AtomicBool) -> std::io::Result<Option<SnapFile>> {
-        let file = File::open(path)?;
+        let mut file = File::open(path)?;
         let len = file.metadata()?.len();
         if len < FOOTER {
             return Err(bad("shorter than its footer"));
@@ -144,12 +165,38 @@ impl SnapFile {
         if end != len - FOOTER {
             return Err(bad("footer does not match the file length"));
         }
-        let nslots = usize::try_from((count + count / 3 + 1024).next_power_of_two()).map_err(|_| bad("too many"))?;
+        let nslots = usize::try_from(index_bytes_for(count) / 8).map_err(|_| bad("too many"))?;
+        let id = index_file::SnapId { seq, count, end };
+        let idx_path = index_file::path_of(path);
+        // A missing, damaged or stale index is built again below.
+        match index_file::load(&idx_path, id, nslots, stop) {
+            Ok(Some((slots, seed))) => {
+                let snap = SnapFile {
+                    file,
+                    slots,
+                    mask: nslots - 1,
+                    hasher: Seeded::with_seed(seed),
+                    seed,
+                    index_loaded: true,
+                    seq,
+                    count,
+                };
+                if snap.spot_check().unwrap_or(false) {
+                    return Ok(Some(snap));
+                }
+                file = snap.file;
+            }
+            Ok(None) if stop.load(Ordering::Relaxed) => return Ok(None),
+            _ => {}
+        }
+        let seed = rand::random::<u64>();
         let mut snap = SnapFile {
             file,
             slots: vec![0u64; nslots].into_boxed_slice(),
             mask: nslots - 1,
-            hasher: Fast::default(),
+            hasher: Seeded::with_seed(seed),
+            seed,
+            index_loaded: false,
             seq,
             count,
         };
@@ -175,7 +222,39 @@ impl SnapFile {
         if n != count || off != end {
             return Err(bad("entry count does not match the footer"));
         }
+        // Best effort: without it the next open scans again.
+        let _ = index_file::save(&idx_path, id, snap.seed, &snap.slots);
         Ok(Some(snap))
+    }
+
+    /// Checks a loaded index against the file: up to 64 occupied slots,
+    /// spread over the table, must point at entries whose key hashes to
+    /// their tag with the index's seed (a stale or foreign index fails).
+    fn spot_check(&self) -> std::io::Result<bool> {
+        let step = (self.slots.len() / 64).max(1);
+        let mut checked = 0;
+        let mut i = 0;
+        while i < self.slots.len() && checked < 64 {
+            // The first occupied slot at or after i.
+            let Some(j) = (i..self.slots.len()).find(|&j| self.slots[j] != 0) else { break };
+            let s = self.slots[j];
+            let off = (s & OFF_MASK) - 1;
+            let mut h = [0u8; 6];
+            if self.file.read_exact_at(&mut h, off).is_err() {
+                return Ok(false);
+            }
+            let kl = u16::from_be_bytes([h[0], h[1]]) as usize;
+            let mut k = vec![0u8; kl];
+            if self.file.read_exact_at(&mut k, off + 6).is_err() {
+                return Ok(false);
+            }
+            if self.hasher.hash_one(k.as_slice()) >> OFF_BITS != s >> OFF_BITS {
+                return Ok(false);
+            }
+            checked += 1;
+            i = j + step;
+        }
+        Ok(checked > 0 || self.count == 0)
     }
 
     fn insert(&mut self, key: &[u8], off: u64) {
@@ -353,6 +432,12 @@ impl ReadSnapshot {
             n += i64::from(is) - i64::from(was);
         }
         Some(Ok(n.max(0) as u64))
+    }
+
+    /// Whether the installed snapshot's index was loaded from its persisted
+    /// file (`None` before one is installed).
+    pub(crate) fn index_loaded(&self) -> Option<bool> {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).snap.as_ref().map(|f| f.index_loaded)
     }
 
     /// (records in the snapshot, dirty keys, index bytes)

@@ -246,6 +246,31 @@ impl SledStore {
         Ok(results)
     }
 
+    /// Waits for a flush, unless in bulk mode.
+    pub(super) fn sync_unless_deferred(&self) -> Result<(), StoreError> {
+        if self.deferred.load(Ordering::Acquire) { Ok(()) } else { self.gc.wait_durable() }
+    }
+
+    /// Bulk mode for an offline import that owns the store: while on, a
+    /// write (records, change log, audit) returns once committed, without
+    /// waiting for its flush, and is not yet published as durable; the
+    /// importer calls [`make_durable`](Self::make_durable) before it records
+    /// a resume point and at its end. A crash loses at most the writes
+    /// since the last `make_durable` (sled recovers a prefix of the
+    /// commits, each transaction whole). Off again: every write waits.
+    pub fn set_deferred_durability(&self, on: bool) {
+        self.deferred.store(on, Ordering::Release);
+    }
+
+    /// Flushes everything committed so far and publishes it as durable;
+    /// returns the change seq it covers.
+    pub fn make_durable(&self) -> Result<u64, StoreError> {
+        let seq = self.last_seq.load(Ordering::Acquire);
+        self.gc.wait_durable()?;
+        self.durable_seq.fetch_max(seq, Ordering::AcqRel);
+        Ok(seq)
+    }
+
     /// Writes one prefix change (put or delete) with its change-log entry.
     pub(super) fn write_prefix(
         &self,
@@ -286,6 +311,9 @@ impl SledStore {
     /// publishes it (and everything before it, committed earlier under the
     /// writer lock) as durable.
     pub(super) fn wait_durable(&self, seq: u64) -> Result<(), StoreError> {
+        if self.deferred.load(Ordering::Acquire) {
+            return Ok(());
+        }
         self.gc.wait_durable()?;
         self.durable_seq.fetch_max(seq, Ordering::AcqRel);
         Ok(())
