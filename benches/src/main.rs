@@ -17,6 +17,8 @@
 //!   the identity it logs in as.
 //! * `null-server` — a do-nothing UDP answerer (same socket layout as the
 //!   node) that echoes a fixed answer: the ceiling of the box.
+//! * `dns-gen`, `dns-null`, `dns-load` — the DNS front's data set, ceiling
+//!   and UDP / DoQ load (see `dns.rs`).
 
 use std::collections::HashMap;
 use std::io::{IoSlice, IoSliceMut};
@@ -37,6 +39,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 mod admin;
+mod dns;
 mod idis;
 mod request;
 mod snms;
@@ -70,6 +73,12 @@ enum Cmd {
     /// An axum hello-world on the same axum/tokio as the node: the HTTP ceiling
     /// to compare the REST door with (same load tool, same machine).
     HelloServer(HelloServer),
+    /// Writes the DNS benchmark set: records, GS1 aliases, a zone file, query files.
+    DnsGen(dns::DnsGen),
+    /// A do-nothing DNS answerer on UDP (query echoed with QR set): the DNS ceiling.
+    DnsNull(dns::DnsNull),
+    /// DNS queries over UDP or DNS over QUIC (RFC 9250).
+    DnsLoad(dns::DnsLoad),
 }
 
 #[derive(Args, Debug)]
@@ -242,6 +251,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::IdisSeed(a) => idis::seed(&a),
         Cmd::GenIds(g) => gen_ids(&g),
         Cmd::HelloServer(h) => hello_server(&h),
+        Cmd::DnsGen(g) => dns::dns_gen(&g),
+        Cmd::DnsNull(n) => dns::dns_null(&n),
+        Cmd::DnsLoad(l) => dns::dns_load(&l),
     }
 }
 

@@ -65,6 +65,7 @@ mod links;
 mod open;
 mod snapshot;
 mod write;
+mod alias_batch;
 use changelog::{decode_group, group_bytes, last_change};
 pub use snapshot::index_bytes_for as read_snapshot_index_bytes;
 
@@ -696,6 +697,10 @@ impl Store for SledStore {
 
     fn get_alias(&self, scheme: &str, code: &str) -> Result<Option<Alias>, StoreError> {
         self.get_plain(&self.t.aliases, "aliases", &two_part_key(scheme.as_bytes(), code.as_bytes()))
+    }
+
+    fn put_aliases(&self, list: &[Alias]) -> Result<(), StoreError> {
+        self.put_alias_batch(list)
     }
 
     fn delete_alias(&self, scheme: &str, code: &str) -> Result<(), StoreError> {

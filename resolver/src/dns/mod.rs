@@ -325,3 +325,5 @@ impl DnsFront {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod store_calls;
