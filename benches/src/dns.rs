@@ -101,11 +101,7 @@ pub fn dns_gen(g: &DnsGen) -> anyhow::Result<()> {
     let suffix = format!(".{zone}");
     for n in 0..g.count {
         let url = format!("https://www.example.com/p/G{n}");
-        writeln!(
-            rec,
-            r#"{{"handle":"{p}/G{n}","values":[{{"index":1,"type":"URL","data":"{url}"}}]}}"#,
-            p = g.prefix
-        )?;
+        writeln!(rec, r#"{{"handle":"{p}/G{n}","values":[{{"index":1,"type":"URL","data":"{url}"}}]}}"#, p = g.prefix)?;
         let code = gtin(n);
         writeln!(ali, r#"{{"scheme":"gs1","code":"{code}","handle":"{p}/G{n}"}}"#, p = g.prefix)?;
         let name = code.to_dns_name(&zone).map_err(|e| anyhow::anyhow!("{code}: {e}"))?;
@@ -492,8 +488,8 @@ fn doq_client(l: &DnsLoad) -> anyhow::Result<quinn::ClientConfig> {
     use rustls_pki_types::pem::PemObject;
     let path = l.cert.as_ref().context("--cert (the server's certificate or CA, PEM) is needed for DoQ")?;
     let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pki_types::CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("reading {}", path.display()))?
+    for c in
+        rustls_pki_types::CertificateDer::pem_file_iter(path).with_context(|| format!("reading {}", path.display()))?
     {
         roots.add(c?)?;
     }

@@ -47,11 +47,20 @@ impl Store for Counting {
         self.called("write");
         self.inner.write(op, ctx)
     }
-    fn write_batch(&self, ops: Vec<RecordOp>, ctx: &WriteCtx) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
+    fn write_batch(
+        &self,
+        ops: Vec<RecordOp>,
+        ctx: &WriteCtx,
+    ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
         self.called("write_batch");
         self.inner.write_batch(ops, ctx)
     }
-    fn scan_records(&self, prefix: Option<&str>, after: Option<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, RecordBytes)>, StoreError> {
+    fn scan_records(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, RecordBytes)>, StoreError> {
         self.called("scan_records");
         self.inner.scan_records(prefix, after, limit)
     }
