@@ -24,7 +24,8 @@
 # Writes WORKDIR/results.tsv and WORKDIR/summary.md (median over rounds).
 #
 # Environment: N (1000000), ROUNDS (2), SECONDS_PER_RUN (8), DNSPERF_ARGS
-# ("-c 2 -T 2 -q 64"), DOQ_CONCURRENCY (2), DOQ_WINDOW (32), KEEP=1 keeps the
+# ("-c 16 -T 2 -q 128": 16 source ports, so SO_REUSEPORT spreads them over every
+# server's 2 sockets), DOQ_CONCURRENCY (8), DOQ_WINDOW (16), KEEP=1 keeps the
 # generated data and stores for the next run (skips generation and loading when
 # present), PORT_BASE (25300).
 # Loopback only; every load is bounded by -l seconds and a query count.
@@ -35,9 +36,9 @@ work=${1:-$repo/target/dns-compare}
 n=${N:-1000000}
 rounds=${ROUNDS:-2}
 secs=${SECONDS_PER_RUN:-8}
-dnsperf_args=${DNSPERF_ARGS:-"-c 2 -T 2 -q 64"}
-doq_c=${DOQ_CONCURRENCY:-2}
-doq_w=${DOQ_WINDOW:-32}
+dnsperf_args=${DNSPERF_ARGS:-"-c 16 -T 2 -q 128"}
+doq_c=${DOQ_CONCURRENCY:-8}
+doq_w=${DOQ_WINDOW:-16}
 base=${PORT_BASE:-25300}
 node_port=$((base + 1)) doq_port=$((base + 2)) http_port=$((base + 3)) admin_port=$((base + 4))
 handle_port=$((base + 5)) knot_port=$((base + 11)) nsd_port=$((base + 21)) null_port=$((base + 31))
@@ -197,7 +198,7 @@ for name_port in node:$node_port knot:$knot_port nsd:$nsd_port null:$null_port; 
   [ $ok = 1 ] || { echo "$name on port $port never answered; see $work" >&2; exit 1; }
   log "$name ready ($(echo "$(date +%s.%N) - $t0" | bc | cut -d. -f1)s since start)"
 done
-load_s=$(echo "$t1 - $t0" | bc)
+load_s=$(printf "%.0f" "$(echo "$t1 - $t0" | bc)")
 
 # Same answers from the three servers (the node's TTLs and fields as the zone's).
 for port in $node_port $knot_port $nsd_port; do
@@ -268,7 +269,7 @@ node_rss=$(ps -o rss= -p "$(pgrep -f "idnode --config $cfg serve" | head -1)" 2>
 {
   echo "## dns-compare $(date -u +%Y-%m-%dT%H:%MZ): $n names, $rounds rounds of ${secs}s, dnsperf $dnsperf_args"
   echo
-  echo "Loading (node: import + aliases; Knot and NSD loaded the zone in parallel): ${load_s%.*}s; node RSS $((node_rss / 1024)) MiB"
+  echo "Loading (node: import + aliases; Knot and NSD loaded the zone in parallel): ${load_s}s; node RSS $((node_rss / 1024)) MiB"
   echo
   echo "| server | queries | tool | q/s (median of rounds) | p50 µs | p99 µs |"
   echo "|---|---|---|---|---|---|"
