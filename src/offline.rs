@@ -20,10 +20,10 @@ use idnode_registry::service::{Actor, Registrar, ServiceError};
 use idnode_registry::store::{RecordOp, SledOptions, SledStore, Store, StoreError, WriteCtx};
 use idnode_registry::transfer::{self, TransferError};
 
-#[path = "offline/resume.rs"]
-mod resume;
 #[path = "offline/alias_import.rs"]
 mod alias_import;
+#[path = "offline/resume.rs"]
+mod resume;
 
 /// Largest batch `import --batch` accepts.
 const MAX_BATCH: usize = 100_000;

@@ -58,6 +58,7 @@ pub use format::{FORMAT_VERSION, Upgrade, UpgradeHistory};
 /// at ~38k records/s, with grouped entries at ~75k records/s.
 const CHANGES_PER_GROUP: usize = 256;
 
+mod alias_batch;
 mod cas;
 mod changelog;
 mod format;
@@ -65,7 +66,6 @@ mod links;
 mod open;
 mod snapshot;
 mod write;
-mod alias_batch;
 use changelog::{decode_group, group_bytes, last_change};
 pub use snapshot::index_bytes_for as read_snapshot_index_bytes;
 

@@ -324,6 +324,6 @@ impl DnsFront {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod store_calls;
+#[cfg(test)]
+mod tests;
