@@ -66,3 +66,40 @@ pub fn run(reg: &Registrar, actor: &Actor, file: &Path, batch: usize, now: u64) 
     commit(&mut items, &mut lines, &mut ok, &mut failed)?;
     Ok(super::ImportSummary { ok, failed, seconds: t0.elapsed().as_secs_f64() })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use idnode_registry::model::Value;
+    use idnode_registry::service::{Limits, Registrar, aliases};
+    use idnode_registry::store::{SledOptions, SledStore, StoreExt, WriteCtx};
+
+    #[test]
+    fn binds_good_lines_and_reports_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(SledStore::open(SledOptions::new(dir.path().join("db")).cache_capacity(8 << 20)).unwrap());
+        idnode_registry::seed::seed_demo(&*s, "88.118.8", 1).unwrap();
+        let ctx = WriteCtx::new(1, "cli");
+        s.create_record(b"88.118.8.1001/al-1", vec![Value::new(1, "URL", "https://example.org/1")], false, &ctx)
+            .unwrap();
+        let reg = Registrar::new(s.clone(), Limits::default());
+        let input = dir.path().join("aliases.jsonl");
+        std::fs::write(
+            &input,
+            [
+                r#"{"scheme":"gs1","code":"6901234567892","handle":"88.118.8.1001/al-1"}"#,
+                r#"{"scheme":"gs1","code":"6901234567892""#,
+                r#"# a comment"#,
+                r#"{"scheme":"oid","code":"1..2","handle":"88.118.8.1001/al-1"}"#,
+                r#"{"scheme":"oid","code":"1.2.156.3001.7","target":"88.118.8.1001/absent"}"#,
+            ]
+            .join("\n"),
+        )
+        .unwrap();
+        let sum = super::run(&reg, &super::super::cli_actor(), &input, 2, 1).unwrap();
+        assert_eq!((sum.ok, sum.failed), (1, 3));
+        assert_eq!(aliases::resolve_asked(&*s, "gs1:06901234567892").as_deref(), Some("88.118.8.1001/al-1"));
+        assert_eq!(aliases::resolve_asked(&*s, "oid:1.2.156.3001.7"), None);
+    }
+}
