@@ -862,6 +862,10 @@ pub fn id_via_daemon(cmd: IdCommand, cfg: &Config, locked: anyhow::Error) -> Res
             println!("{handle}: stored");
             Ok(())
         }
+        IdCommand::ImportAliases { .. } => bail!(
+            "`idnode id import-aliases` writes a sled store directly, with the daemon stopped; \
+             a running node binds aliases over POST /identityv2/alias"
+        ),
         IdCommand::Rm { handle } => {
             c.json("DELETE", &record(&handle), None).map_err(|e| match failure(&e) {
                 Some(f) if f.status == 404 => anyhow!("{handle} not found"),

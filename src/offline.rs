@@ -23,6 +23,8 @@ use idnode_registry::service::{Actor, Registrar, ServiceError};
 use idnode_registry::store::{RecordOp, SledOptions, SledStore, Store, StoreError, WriteCtx};
 use idnode_registry::transfer::{self, TransferError};
 
+#[path = "offline/alias_import.rs"]
+mod alias_import;
 #[path = "offline/resume.rs"]
 mod resume;
 
@@ -83,6 +85,15 @@ pub enum IdCommand {
         /// Replace existing records instead of reporting them as failed.
         #[arg(long)]
         overwrite: bool,
+    },
+    /// Bind aliases in bulk from JSON lines {"scheme","code","handle"} (the
+    /// store directly; a running node binds over POST /identityv2/alias).
+    ImportAliases {
+        /// The file to read (`-` for stdin).
+        file: PathBuf,
+        /// Aliases per transaction (and per flush).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=MAX_BATCH as u64))]
+        batch: u64,
     },
     /// Export records as JSON lines.
     Export {
@@ -173,6 +184,14 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
             }
             if summary.failed > 0 {
                 bail!("{} of {} records failed (see the messages above)", summary.failed, summary.failed + summary.ok);
+            }
+            Ok(())
+        }
+        IdCommand::ImportAliases { file, batch } => {
+            let s = alias_import::run(&reg, &actor, &file, batch as usize, ctx.now)?;
+            println!("bound {} aliases, {} failed, in {:.2}s", s.ok, s.failed, s.seconds);
+            if s.failed > 0 {
+                bail!("{} of {} aliases failed (see the messages above)", s.failed, s.failed + s.ok);
             }
             Ok(())
         }

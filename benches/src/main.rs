@@ -17,6 +17,8 @@
 //!   the identity it logs in as.
 //! * `null-server` — a do-nothing UDP answerer (same socket layout as the
 //!   node) that echoes a fixed answer: the ceiling of the box.
+//! * `dns-gen`, `dns-null`, `dns-load` — the DNS front's data set, ceiling
+//!   and UDP / DoQ load (see `dns.rs`).
 
 use std::collections::HashMap;
 use std::io::{IoSlice, IoSliceMut};
@@ -37,6 +39,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 mod admin;
+mod dns;
 mod http_rate;
 mod idis;
 mod request;
@@ -73,6 +76,12 @@ enum Cmd {
     HelloServer(HelloServer),
     /// GET one path at a fixed rate and report the latency at that rate.
     HttpRate(http_rate::HttpRateArgs),
+    /// Writes the DNS benchmark set: records, GS1 aliases, a zone file, query files.
+    DnsGen(dns::DnsGen),
+    /// A do-nothing DNS answerer on UDP (query echoed with QR set): the DNS ceiling.
+    DnsNull(dns::DnsNull),
+    /// DNS queries over UDP or DNS over QUIC (RFC 9250).
+    DnsLoad(dns::DnsLoad),
 }
 
 #[derive(Args, Debug)]
@@ -258,6 +267,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::GenIds(g) => gen_ids(&g),
         Cmd::HelloServer(h) => hello_server(&h),
         Cmd::HttpRate(a) => http_rate::run(&a).map(|_| ()),
+        Cmd::DnsGen(g) => dns::dns_gen(&g),
+        Cmd::DnsNull(n) => dns::dns_null(&n),
+        Cmd::DnsLoad(l) => dns::dns_load(&l),
     }
 }
 

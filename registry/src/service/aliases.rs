@@ -9,6 +9,19 @@ use crate::ident::scheme::{Scheme, split_alias};
 use crate::model::Alias;
 use crate::store::{Store, StoreError};
 
+use std::collections::HashSet;
+
+/// One binding of a batch ([`Registrar::bind_aliases`]): the body of
+/// `POST /identityv2/alias`, one JSON line of `idnode id import-aliases`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AliasInput {
+    pub scheme: String,
+    pub code: String,
+    /// The bound identifier.
+    #[serde(alias = "target")]
+    pub handle: String,
+}
+
 fn scheme_of(text: &str) -> Result<Scheme, ServiceError> {
     text.parse().map_err(|e: crate::ident::scheme::CodeError| ServiceError::invalid("scheme", e.to_string()))
 }
@@ -46,6 +59,57 @@ impl Registrar {
         self.store().put_alias(&alias)?;
         self.audit(actor, "alias.bind", format!("{scheme}:{code}"), format!("-> {target}"), now)?;
         Ok(alias)
+    }
+
+    /// Binds many aliases at once (bulk loading): each item is checked as
+    /// [`bind_alias`](Self::bind_alias) checks it (scheme, canonical code,
+    /// write access to the target's prefix and to a replaced binding's, an
+    /// existing target record); the accepted ones are written in one store
+    /// batch, with one audit entry for the batch. One result per item.
+    pub fn bind_aliases(
+        &self,
+        actor: &Actor,
+        items: &[AliasInput],
+        now: u64,
+    ) -> Result<Vec<Result<Alias, ServiceError>>, ServiceError> {
+        // Prefixes the actor was found to write, checked once per batch.
+        let mut writable: HashSet<String> = HashSet::new();
+        let mut check = |prefix: &str| -> Result<(), ServiceError> {
+            if !writable.contains(prefix) {
+                access::check_write(actor, &access::governing(self.store(), prefix)?)?;
+                writable.insert(prefix.to_owned());
+            }
+            Ok(())
+        };
+        let mut results = Vec::with_capacity(items.len());
+        let mut accepted = Vec::with_capacity(items.len());
+        for it in items {
+            let one = (|| {
+                let scheme = scheme_of(&it.scheme)?;
+                let code = canonical(scheme, &it.code)?;
+                let id = parse_handle(&it.handle).map_err(|e| ServiceError::invalid("target", e.to_string()))?;
+                check(id.prefix())?;
+                if let Some(old) = self.store().get_alias(scheme.as_str(), &code)? {
+                    check(parse_handle(&old.target)?.prefix())?;
+                }
+                if self.store().get_record(&self.store().canonical_key(id.as_bytes()))?.is_none() {
+                    return Err(ServiceError::NotFound);
+                }
+                Ok(Alias { scheme: scheme.as_str().to_owned(), code, target: it.handle.clone(), created: now })
+            })();
+            if let Ok(a) = &one {
+                accepted.push(a.clone());
+            }
+            results.push(one);
+        }
+        if !accepted.is_empty() {
+            self.store().put_aliases(&accepted)?;
+        }
+        let n = items.len();
+        let ok = accepted.len();
+        let outcome = if ok == n { "ok".to_owned() } else { format!("ok {ok}, failed {}", n - ok) };
+        self.audit(actor, "alias.bind_batch", format!("{n} aliases"), outcome, now)?;
+        Ok(results)
     }
 
     /// Removes a binding.
@@ -130,5 +194,43 @@ mod tests {
         ));
         f.reg.unbind_alias(&user(1), "gs1", "06901234567892", NOW).unwrap();
         assert_eq!(resolve_asked(&*f.store, "gs1:6901234567892"), None);
+    }
+
+    fn input(scheme: &str, code: &str, handle: &str) -> AliasInput {
+        AliasInput { scheme: scheme.into(), code: code.into(), handle: handle.into() }
+    }
+
+    #[test]
+    fn bind_aliases_checks_each_item_and_writes_the_rest() {
+        let f = fixture(Default::default());
+        create(&f, "88.1.1/p1");
+        create(&f, "88.1.1/p2");
+        create(&f, "88.1.2/q");
+        let seq0 = f.store.last_seq();
+        let items = [
+            input("gs1", "6901234567892", "88.1.1/p1"),
+            input("oid", "1.2.156.3001.1", "88.1.1/p2"),
+            input("oid", "1..2", "88.1.1/p1"),
+            input("gs1", "6901234567885", "88.1.1/none"),
+            input("gs1", "6901234567878", "88.1.2/q"),
+        ];
+        let r = f.reg.bind_aliases(&user(1), &items, NOW).unwrap();
+        assert_eq!(r.len(), 5);
+        assert_eq!(r[0].as_ref().unwrap().code, "06901234567892");
+        assert!(r[1].is_ok());
+        assert!(matches!(&r[2], Err(ServiceError::Invalid { field, .. }) if field == "code"));
+        assert!(matches!(r[3], Err(ServiceError::NotFound)));
+        assert!(matches!(r[4], Err(ServiceError::Forbidden(_))));
+        assert_eq!(resolve_asked(&*f.store, "gs1:6901234567892").as_deref(), Some("88.1.1/p1"));
+        assert_eq!(resolve_asked(&*f.store, "oid:1.2.156.3001.1").as_deref(), Some("88.1.1/p2"));
+        assert_eq!(resolve_asked(&*f.store, "gs1:6901234567878"), None);
+        // One change-log entry per written alias (mirrors replay them).
+        let changes = f.store.changes_since(seq0, 100).unwrap();
+        let aliases: Vec<_> = changes.iter().filter(|c| c.op == crate::model::ChangeOp::AliasPut).collect();
+        assert_eq!(aliases.len(), 2);
+        // Another enterprise may not rebind a code it does not own.
+        let r = f.reg.bind_aliases(&user(2), &[input("gs1", "6901234567892", "88.1.2/q")], NOW).unwrap();
+        assert!(matches!(r[0], Err(ServiceError::Forbidden(_))));
+        assert_eq!(resolve_asked(&*f.store, "gs1:6901234567892").as_deref(), Some("88.1.1/p1"));
     }
 }

@@ -453,6 +453,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn delete_alias(&self, scheme: &str, code: &str) -> Result<(), StoreError>;
     /// Aliases of `scheme` with code > `after`, at most `limit`.
     fn list_aliases(&self, scheme: &str, after: Option<&str>, limit: usize) -> Result<Vec<Alias>, StoreError>;
+    /// Creates or replaces many aliases (a backend may commit them in one
+    /// transaction with one durable wait; this default writes one by one).
+    fn put_aliases(&self, list: &[Alias]) -> Result<(), StoreError> {
+        list.iter().try_for_each(|a| self.put_alias(a))
+    }
 
     // -------------------------------------------------------------- changelog
     /// Change-log entries with `after < seq <= durable_seq()`, ascending, at

@@ -58,6 +58,7 @@ pub use format::{FORMAT_VERSION, Upgrade, UpgradeHistory};
 /// at ~38k records/s, with grouped entries at ~75k records/s.
 const CHANGES_PER_GROUP: usize = 256;
 
+mod alias_batch;
 mod cas;
 mod changelog;
 mod format;
@@ -702,6 +703,10 @@ impl Store for SledStore {
 
     fn get_alias(&self, scheme: &str, code: &str) -> Result<Option<Alias>, StoreError> {
         self.get_plain(&self.t.aliases, "aliases", &two_part_key(scheme.as_bytes(), code.as_bytes()))
+    }
+
+    fn put_aliases(&self, list: &[Alias]) -> Result<(), StoreError> {
+        self.put_alias_batch(list)
     }
 
     fn delete_alias(&self, scheme: &str, code: &str) -> Result<(), StoreError> {

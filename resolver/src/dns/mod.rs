@@ -324,4 +324,6 @@ impl DnsFront {
 }
 
 #[cfg(test)]
+mod store_calls;
+#[cfg(test)]
 mod tests;

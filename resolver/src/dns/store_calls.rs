@@ -1,0 +1,357 @@
+//! Which store calls a DNS question costs, counted through a delegating
+//! [`Store`] over a real sled store (no timing): a hit reads the alias index
+//! and then the record; a well-formed name that is not bound stops after the
+//! one alias probe; a malformed name, a name outside every zone and the zone
+//! apex never reach the store. The timing side is `benches/dns.rs`.
+
+use std::sync::{Arc, Mutex};
+
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RecordType};
+use idnode_registry::model::{
+    Alias, AuditEntry, Change, DayCounters, Enterprise, Identity, Prefix, RecordBytes, Template, Value,
+};
+use idnode_registry::store::{
+    ConsumerPosition, PrefixMatch, PruneReport, RecordOp, Retention, SledStore, Store, StoreError, StoreMeta, Version,
+    WriteCtx, WriteReceipt,
+};
+
+use super::*;
+
+/// Every call is logged by name, then passed to `inner`.
+#[derive(Debug)]
+struct Counting {
+    inner: Arc<dyn Store>,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl Counting {
+    fn called(&self, name: &'static str) {
+        self.calls.lock().unwrap().push(name);
+    }
+    fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+}
+
+impl Store for Counting {
+    fn get_record(&self, key: &[u8]) -> Result<Option<RecordBytes>, StoreError> {
+        self.called("get_record");
+        self.inner.get_record(key)
+    }
+    fn contains_record(&self, key: &[u8]) -> Result<bool, StoreError> {
+        self.called("contains_record");
+        self.inner.contains_record(key)
+    }
+    fn write(&self, op: RecordOp, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        self.called("write");
+        self.inner.write(op, ctx)
+    }
+    fn write_batch(
+        &self,
+        ops: Vec<RecordOp>,
+        ctx: &WriteCtx,
+    ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
+        self.called("write_batch");
+        self.inner.write_batch(ops, ctx)
+    }
+    fn scan_records(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, RecordBytes)>, StoreError> {
+        self.called("scan_records");
+        self.inner.scan_records(prefix, after, limit)
+    }
+    fn scan_keys(&self, prefix: Option<&str>, after: Option<&[u8]>, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.called("scan_keys");
+        self.inner.scan_keys(prefix, after, limit)
+    }
+    fn count_records(&self, prefix: Option<&str>) -> Result<u64, StoreError> {
+        self.called("count_records");
+        self.inner.count_records(prefix)
+    }
+    fn put_prefix(&self, p: &Prefix, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        self.called("put_prefix");
+        self.inner.put_prefix(p, ctx)
+    }
+    fn get_prefix(&self, prefix: &str) -> Result<Option<Prefix>, StoreError> {
+        self.called("get_prefix");
+        self.inner.get_prefix(prefix)
+    }
+    fn delete_prefix(&self, prefix: &str, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        self.called("delete_prefix");
+        self.inner.delete_prefix(prefix, ctx)
+    }
+    fn list_prefixes(&self) -> Result<Vec<Prefix>, StoreError> {
+        self.called("list_prefixes");
+        self.inner.list_prefixes()
+    }
+    fn home_prefix(&self, prefix: &str, ctx: &WriteCtx) -> Result<Prefix, StoreError> {
+        self.called("home_prefix");
+        self.inner.home_prefix(prefix, ctx)
+    }
+    fn unhome_prefix(&self, prefix: &str, ctx: &WriteCtx) -> Result<(), StoreError> {
+        self.called("unhome_prefix");
+        self.inner.unhome_prefix(prefix, ctx)
+    }
+    fn is_homed(&self, prefix: &[u8]) -> bool {
+        self.called("is_homed");
+        self.inner.is_homed(prefix)
+    }
+    fn longest_homed(&self, prefix: &[u8]) -> Option<PrefixMatch> {
+        self.called("longest_homed");
+        self.inner.longest_homed(prefix)
+    }
+    fn longest_known(&self, prefix: &[u8]) -> Option<PrefixMatch> {
+        self.called("longest_known");
+        self.inner.longest_known(prefix)
+    }
+    fn homed_prefixes(&self) -> Vec<Arc<Prefix>> {
+        self.called("homed_prefixes");
+        self.inner.homed_prefixes()
+    }
+    fn get_prefix_versioned(&self, prefix: &str) -> Result<Option<(Prefix, Version)>, StoreError> {
+        self.called("get_prefix_versioned");
+        self.inner.get_prefix_versioned(prefix)
+    }
+    fn put_prefix_if(&self, p: &Prefix, expected: Version, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        self.called("put_prefix_if");
+        self.inner.put_prefix_if(p, expected, ctx)
+    }
+    fn next_id(&self) -> Result<u64, StoreError> {
+        self.called("next_id");
+        self.inner.next_id()
+    }
+    fn put_enterprise(&self, e: &Enterprise) -> Result<(), StoreError> {
+        self.called("put_enterprise");
+        self.inner.put_enterprise(e)
+    }
+    fn get_enterprise(&self, id: u64) -> Result<Option<Enterprise>, StoreError> {
+        self.called("get_enterprise");
+        self.inner.get_enterprise(id)
+    }
+    fn delete_enterprise(&self, id: u64) -> Result<(), StoreError> {
+        self.called("delete_enterprise");
+        self.inner.delete_enterprise(id)
+    }
+    fn list_enterprises(&self, after: u64, limit: usize) -> Result<Vec<Enterprise>, StoreError> {
+        self.called("list_enterprises");
+        self.inner.list_enterprises(after, limit)
+    }
+    fn get_enterprise_versioned(&self, id: u64) -> Result<Option<(Enterprise, Version)>, StoreError> {
+        self.called("get_enterprise_versioned");
+        self.inner.get_enterprise_versioned(id)
+    }
+    fn put_enterprise_if(&self, e: &Enterprise, expected: Version) -> Result<(), StoreError> {
+        self.called("put_enterprise_if");
+        self.inner.put_enterprise_if(e, expected)
+    }
+    fn put_identity(&self, i: &Identity) -> Result<(), StoreError> {
+        self.called("put_identity");
+        self.inner.put_identity(i)
+    }
+    fn get_identity(&self, username: &str) -> Result<Option<Identity>, StoreError> {
+        self.called("get_identity");
+        self.inner.get_identity(username)
+    }
+    fn delete_identity(&self, username: &str) -> Result<(), StoreError> {
+        self.called("delete_identity");
+        self.inner.delete_identity(username)
+    }
+    fn list_identities(&self, after: Option<&str>, limit: usize) -> Result<Vec<Identity>, StoreError> {
+        self.called("list_identities");
+        self.inner.list_identities(after, limit)
+    }
+    fn get_identity_versioned(&self, username: &str) -> Result<Option<(Identity, Version)>, StoreError> {
+        self.called("get_identity_versioned");
+        self.inner.get_identity_versioned(username)
+    }
+    fn put_identity_if(&self, i: &Identity, expected: Version) -> Result<(), StoreError> {
+        self.called("put_identity_if");
+        self.inner.put_identity_if(i, expected)
+    }
+    fn put_template(&self, t: &Template) -> Result<(), StoreError> {
+        self.called("put_template");
+        self.inner.put_template(t)
+    }
+    fn get_template(&self, prefix: &str, version: &str) -> Result<Option<Template>, StoreError> {
+        self.called("get_template");
+        self.inner.get_template(prefix, version)
+    }
+    fn delete_template(&self, prefix: &str, version: &str) -> Result<(), StoreError> {
+        self.called("delete_template");
+        self.inner.delete_template(prefix, version)
+    }
+    fn list_templates(&self, prefix: Option<&str>) -> Result<Vec<Template>, StoreError> {
+        self.called("list_templates");
+        self.inner.list_templates(prefix)
+    }
+    fn put_alias(&self, a: &Alias) -> Result<(), StoreError> {
+        self.called("put_alias");
+        self.inner.put_alias(a)
+    }
+    fn get_alias(&self, scheme: &str, code: &str) -> Result<Option<Alias>, StoreError> {
+        self.called("get_alias");
+        self.inner.get_alias(scheme, code)
+    }
+    fn delete_alias(&self, scheme: &str, code: &str) -> Result<(), StoreError> {
+        self.called("delete_alias");
+        self.inner.delete_alias(scheme, code)
+    }
+    fn list_aliases(&self, scheme: &str, after: Option<&str>, limit: usize) -> Result<Vec<Alias>, StoreError> {
+        self.called("list_aliases");
+        self.inner.list_aliases(scheme, after, limit)
+    }
+    fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        self.called("changes_since");
+        self.inner.changes_since(after, limit)
+    }
+    fn last_seq(&self) -> u64 {
+        self.called("last_seq");
+        self.inner.last_seq()
+    }
+    fn durable_seq(&self) -> u64 {
+        self.called("durable_seq");
+        self.inner.durable_seq()
+    }
+    fn first_seq(&self) -> Result<u64, StoreError> {
+        self.called("first_seq");
+        self.inner.first_seq()
+    }
+    fn consumer_position(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        self.called("consumer_position");
+        self.inner.consumer_position(name)
+    }
+    fn set_consumer_position(&self, name: &str, position: u64, now: u64) -> Result<(), StoreError> {
+        self.called("set_consumer_position");
+        self.inner.set_consumer_position(name, position, now)
+    }
+    fn remove_consumer(&self, name: &str) -> Result<(), StoreError> {
+        self.called("remove_consumer");
+        self.inner.remove_consumer(name)
+    }
+    fn consumers(&self) -> Result<Vec<ConsumerPosition>, StoreError> {
+        self.called("consumers");
+        self.inner.consumers()
+    }
+    fn prune_changelog(&self, r: &Retention, now: u64) -> Result<PruneReport, StoreError> {
+        self.called("prune_changelog");
+        self.inner.prune_changelog(r, now)
+    }
+    fn count_resolution(&self, prefix: &[u8], day: u32, n: u64) {
+        self.called("count_resolution");
+        self.inner.count_resolution(prefix, day, n)
+    }
+    fn count_registrations(&self, prefix: &[u8], day: u32, n: u64) {
+        self.called("count_registrations");
+        self.inner.count_registrations(prefix, day, n)
+    }
+    fn persist_counters(&self) -> Result<(), StoreError> {
+        self.called("persist_counters");
+        self.inner.persist_counters()
+    }
+    fn counters(&self, prefix: &str, from: u32, to: u32) -> Result<Vec<(u32, DayCounters)>, StoreError> {
+        self.called("counters");
+        self.inner.counters(prefix, from, to)
+    }
+    fn append_audit(&self, e: AuditEntry) -> Result<u64, StoreError> {
+        self.called("append_audit");
+        self.inner.append_audit(e)
+    }
+    fn read_audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.called("read_audit");
+        self.inner.read_audit(after, limit)
+    }
+    fn meta(&self) -> StoreMeta {
+        self.called("meta");
+        self.inner.meta()
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        self.called("flush");
+        self.inner.flush()
+    }
+    fn canonical_key(&self, handle: &[u8]) -> Vec<u8> {
+        self.called("canonical_key");
+        self.inner.canonical_key(handle)
+    }
+}
+
+fn ask(front: &DnsFront, name: &str) -> u16 {
+    let mut q = Message::query();
+    q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::NAPTR));
+    let mut out = Vec::new();
+    front.answer(&q.to_vec().unwrap(), Transport::Udp, &mut out).rcode.expect("answered")
+}
+
+#[test]
+fn misses_and_malformed_names_never_reach_the_record_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let sled: Arc<dyn Store> = Arc::new(SledStore::open_path(dir.path().join("s")).unwrap());
+    let ctx = WriteCtx::new(1, "test");
+    sled.put_prefix(&Prefix::homed("88.1", 1), &ctx).unwrap();
+    let codes = ["06901234567892", "06901234567885", "06901234567878"];
+    let aliases: Vec<Alias> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            sled.write(
+                RecordOp::Create {
+                    key: format!("88.1/G{i}").into_bytes(),
+                    values: vec![Value::new(1, "URL", format!("https://example.org/p/{i}"))],
+                    overwrite: false,
+                },
+                &ctx,
+            )
+            .unwrap();
+            Alias { scheme: "gs1".into(), code: (*c).into(), target: format!("88.1/G{i}"), created: 1 }
+        })
+        .collect();
+    sled.put_aliases(&aliases).unwrap();
+    let store = Arc::new(Counting { inner: sled, calls: Mutex::new(Vec::new()) });
+    let cfg = DnsConfig {
+        zones: vec![ZoneConfig {
+            scheme: ZoneScheme::Gs1,
+            origin: "gs1.test".into(),
+            name_servers: vec!["ns1.example.org".into()],
+            hostmaster: "hostmaster.example.org".into(),
+            serial: 1,
+            ttl: 300,
+            negative_ttl: 60,
+            naptr_service: "x-gs1+http".into(),
+        }],
+        max_udp_payload: 1232,
+    };
+    let front = DnsFront::new(&cfg, store.clone()).unwrap();
+    assert!(store.take().is_empty(), "building the front reads nothing");
+
+    // A hit: the alias index, then the record.
+    assert_eq!(ask(&front, "0.8.8.7.6.5.4.3.2.1.0.9.6.gtin.gs1.test."), 0);
+    let hit = store.take();
+    assert_eq!(hit.iter().filter(|c| **c == "get_alias").count(), 1, "{hit:?}");
+    assert_eq!(hit.iter().filter(|c| **c == "get_record").count(), 1, "{hit:?}");
+
+    // A well-formed GTIN nobody bound: one alias probe, no record read.
+    assert_eq!(ask(&front, "0.7.1.7.6.5.4.3.2.1.0.9.6.gtin.gs1.test."), 3);
+    assert_eq!(store.take(), vec!["get_alias"]);
+
+    // Malformed for the zone (too many digits, a letter, a wrong layout),
+    // the apex and a foreign name: nothing reaches the store.
+    for name in [
+        "0.2.9.8.7.6.5.4.3.2.1.0.9.6.6.gtin.gs1.test.",
+        "0.a.8.7.6.5.4.3.2.1.0.9.6.gtin.gs1.test.",
+        "www.gs1.test.",
+        "x.gtin.gs1.test.",
+        "0.0.8.8.7.6.5.4.3.2.1.0.9.6.gtin.gs1.test.",
+        "gs1.test.",
+        "www.example.com.",
+    ] {
+        let rc = ask(&front, name);
+        assert!(rc == 3 || rc == 0 || rc == 5, "{name}: rcode {rc}");
+        assert_eq!(store.take(), Vec::<&str>::new(), "{name} reached the store");
+    }
+    // Sanity: the counting store is on the path at all (a hit again).
+    assert_eq!(ask(&front, "0.9.8.7.6.5.4.3.2.1.0.9.6.gtin.gs1.test."), 0);
+    assert!(store.take().contains(&"get_record"));
+}
