@@ -61,7 +61,7 @@ TOML
     "$idnode" --config "$dir/idnode.toml" init --demo > /dev/null
     t0=$(date +%s.%N)
     ${PERF:+perf record -e cpu-clock -F 99 -g -o "$dir/perf-import.data"} \
-      "$idnode" --config "$dir/idnode.toml" id import --batch "${IMPORT_BATCH:-5000}" "$dir/ids.jsonl" | tee "$dir/import.log"
+      "$idnode" --config "$dir/idnode.toml" id import ${IMPORT_BATCH:+--batch "$IMPORT_BATCH"} "$dir/ids.jsonl" | tee "$dir/import.log"
   fi
   t1=$(date +%s.%N)
   import_s=$(echo "$t1 - $t0" | bc)
