@@ -876,7 +876,8 @@ pub fn id_via_daemon(cmd: IdCommand, cfg: &Config, locked: anyhow::Error) -> Res
         }
         IdCommand::Import { file, format, batch, overwrite } => {
             let format = offline::format_of(&file, format);
-            let summary = import_via_daemon(&c, &file, format, batch.unwrap_or(offline::DAEMON_BATCH) as usize, overwrite)?;
+            let summary =
+                import_via_daemon(&c, &file, format, batch.unwrap_or(offline::DAEMON_BATCH) as usize, overwrite)?;
             println!("{summary}");
             if summary.failed > 0 {
                 bail!("{} of {} records failed (see the messages above)", summary.failed, summary.failed + summary.ok);
