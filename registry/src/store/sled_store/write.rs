@@ -354,23 +354,49 @@ impl SledStore {
         if value.is_none() && !tree.contains_key(key).map_err(backend)? {
             return Err(missing());
         }
-        let seq = w.seq + 1;
+        let seq = self.commit_entities(&mut w, tree, &[(key.to_vec(), value)], op, time_hint)?;
+        drop(w);
+        self.wait_durable(seq)
+    }
+
+    /// Writes entity entries (`None` removes) of `tree` with one `op`
+    /// change each (in change-log groups) in one transaction, under the
+    /// writer lock the caller holds; returns the last seq (not yet durable).
+    pub(super) fn commit_entities(
+        &self,
+        w: &mut WriterState,
+        tree: &sled::Tree,
+        entries: &[(Vec<u8>, Option<Vec<u8>>)],
+        op: ChangeOp,
+        time_hint: u64,
+    ) -> Result<u64, StoreError> {
+        let first = w.seq + 1;
         let time = w.last_time.max(time_hint);
-        let change = group_bytes(&[Change { seq, time, op, key: key.to_vec(), actor: String::new() }]);
+        let changes: Vec<Change> = entries
+            .iter()
+            .zip(first..)
+            .map(|((key, _), seq)| Change { seq, time, op, key: key.clone(), actor: String::new() })
+            .collect();
+        let groups: Vec<(u64, Vec<u8>)> =
+            changes.chunks(CHANGES_PER_GROUP).map(|g| (g[0].seq, group_bytes(g))).collect();
+        let seq = first + entries.len() as u64 - 1;
         (tree, &self.t.changelog)
             .transaction(|(t, c)| {
-                match &value {
-                    Some(v) => t.insert(key, v.as_slice())?,
-                    None => t.remove(key)?,
-                };
-                c.insert(&seq.to_be_bytes(), change.as_slice())?;
+                for (k, v) in entries {
+                    match v {
+                        Some(v) => t.insert(k.as_slice(), v.as_slice())?,
+                        None => t.remove(k.as_slice())?,
+                    };
+                }
+                for (s, b) in &groups {
+                    c.insert(&s.to_be_bytes(), b.as_slice())?;
+                }
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(txn_err)?;
         w.seq = seq;
         w.last_time = time;
         self.last_seq.store(seq, Ordering::Release);
-        drop(w);
-        self.wait_durable(seq)
+        Ok(seq)
     }
 }
