@@ -53,10 +53,10 @@ pub fn records(owner: &Name, ttl: u32, service: &str, urls: &[String]) -> Vec<Re
 /// question name (a pointer to it), TTL, the same RDATA. Returns the record
 /// count, or `None` when a field would exceed 255 bytes (hickory's path
 /// then answers, as before).
-pub fn write(
+pub fn write<'a>(
     out: &mut Vec<u8>,
-    comp: &mut super::wire::Compressor,
-    owner: &[u8],
+    comp: &mut super::wire::Compressor<'a>,
+    owner: &'a [u8],
     ttl: u32,
     service: &str,
     urls: &[String],

@@ -159,44 +159,54 @@ pub(super) fn to_text(name: &[u8], buf: &mut [u8; 256]) -> usize {
 /// Hickory's name compression, reproduced: every label suffix of a name
 /// written is a candidate (its uncompressed bytes, at most 64 candidates,
 /// none past offset 0x3FFF); a later name's first suffix equal byte for
-/// byte to a candidate becomes a pointer to it.
-pub(super) struct Compressor {
-    /// (offset in the message, start and end in `scratch`).
-    cands: [(u16, u16, u16); 64],
+/// byte to a candidate becomes a pointer to it. Candidates borrow the
+/// names written (the request's question, the zone's SOA names) instead of
+/// copying them.
+pub(super) struct Compressor<'a> {
+    /// Uncompressed names written (without the terminator). A message of
+    /// the fast path writes at most 4 names that add candidates (question,
+    /// SOA owner, MNAME, RNAME; NAPTR owners are pointers at once).
+    names: [&'a [u8]; 8],
+    n_names: usize,
+    /// (offset in the message, index in `names`, start in that name).
+    cands: [(u16, u8, u8); 64],
     n: usize,
-    scratch: [u8; 1024],
-    used: usize,
 }
 
-impl Compressor {
+impl<'a> Compressor<'a> {
     pub fn new() -> Self {
-        Compressor { cands: [(0, 0, 0); 64], n: 0, scratch: [0; 1024], used: 0 }
+        Compressor { names: [&[]; 8], n_names: 0, cands: [(0, 0, 0); 64], n: 0 }
     }
 
-    /// Writes `name` (wire form, terminator included) at the end of `out`.
-    pub fn name(&mut self, out: &mut Vec<u8>, name: &[u8], compress: bool) {
+    fn cand(&self, c: (u16, u8, u8)) -> &'a [u8] {
+        &self.names[usize::from(c.1)][usize::from(c.2)..]
+    }
+
+    /// Writes `name` (wire form, terminator included, at most 255 bytes)
+    /// at the end of `out`.
+    pub fn name(&mut self, out: &mut Vec<u8>, name: &'a [u8], compress: bool) {
         let labels = &name[..name.len() - 1];
         let base = out.len();
         out.extend_from_slice(labels);
         let last = out.len();
+        let slot = self.n_names;
         let mut i = 0;
         while i < labels.len() {
             let suffix = &labels[i..];
             if compress
-                && let Some(&(at, _, _)) = self.cands[..self.n]
-                    .iter()
-                    .find(|(_, s, e)| &self.scratch[usize::from(*s)..usize::from(*e)] == suffix)
+                && let Some(&(at, _, _)) = self.cands[..self.n].iter().find(|c| self.cand(**c) == suffix)
                 && at & 0xC000 == 0
             {
                 out.truncate(base + i);
                 out.extend_from_slice(&(0xC000 | at).to_be_bytes());
                 return;
             }
-            if last < 0x3FFF && self.n < self.cands.len() && self.used + suffix.len() <= self.scratch.len() {
-                let s = self.used;
-                self.scratch[s..s + suffix.len()].copy_from_slice(suffix);
-                self.used += suffix.len();
-                self.cands[self.n] = (u16::try_from(base + i).unwrap_or(u16::MAX), s as u16, self.used as u16);
+            if last < 0x3FFF && self.n < self.cands.len() && slot < self.names.len() {
+                if self.n_names == slot {
+                    self.names[slot] = labels;
+                    self.n_names += 1;
+                }
+                self.cands[self.n] = (base as u16 + i as u16, slot as u8, i as u8);
                 self.n += 1;
             }
             i += 1 + usize::from(labels[i]);
@@ -231,7 +241,7 @@ pub(super) struct SoaWire {
 }
 
 impl SoaWire {
-    pub fn write(&self, out: &mut Vec<u8>, comp: &mut Compressor) {
+    pub fn write<'a>(&'a self, out: &mut Vec<u8>, comp: &mut Compressor<'a>) {
         comp.name(out, &self.origin, true);
         let at = record_head(out, TYPE_SOA, self.ttl);
         comp.name(out, &self.mname, true);
