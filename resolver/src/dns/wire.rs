@@ -168,18 +168,19 @@ pub(super) struct Compressor<'a> {
     /// SOA owner, MNAME, RNAME; NAPTR owners are pointers at once).
     names: [&'a [u8]; 8],
     n_names: usize,
-    /// (offset in the message, index in `names`, start in that name).
-    cands: [(u16, u8, u8); 64],
+    /// (offset in the message, index in `names`, start in that name,
+    /// length of the suffix).
+    cands: [(u16, u8, u8, u8); 64],
     n: usize,
 }
 
 impl<'a> Compressor<'a> {
     pub fn new() -> Self {
-        Compressor { names: [&[]; 8], n_names: 0, cands: [(0, 0, 0); 64], n: 0 }
+        Compressor { names: [&[]; 8], n_names: 0, cands: [(0, 0, 0, 0); 64], n: 0 }
     }
 
-    fn cand(&self, c: (u16, u8, u8)) -> &'a [u8] {
-        &self.names[usize::from(c.1)][usize::from(c.2)..]
+    fn matches(&self, c: &(u16, u8, u8, u8), suffix: &[u8]) -> bool {
+        usize::from(c.3) == suffix.len() && self.names[usize::from(c.1)].get(usize::from(c.2)..) == Some(suffix)
     }
 
     /// Writes `name` (wire form, terminator included, at most 255 bytes)
@@ -190,11 +191,14 @@ impl<'a> Compressor<'a> {
         out.extend_from_slice(labels);
         let last = out.len();
         let slot = self.n_names;
+        // A name's own suffixes are longer than its later ones: only the
+        // candidates of earlier names can match (as in hickory's search).
+        let earlier = self.n;
         let mut i = 0;
         while i < labels.len() {
             let suffix = &labels[i..];
             if compress
-                && let Some(&(at, _, _)) = self.cands[..self.n].iter().find(|c| self.cand(**c) == suffix)
+                && let Some(&(at, ..)) = self.cands[..earlier].iter().find(|c| self.matches(c, suffix))
                 && at & 0xC000 == 0
             {
                 out.truncate(base + i);
@@ -206,7 +210,7 @@ impl<'a> Compressor<'a> {
                     self.names[slot] = labels;
                     self.n_names += 1;
                 }
-                self.cands[self.n] = (base as u16 + i as u16, slot as u8, i as u8);
+                self.cands[self.n] = (base as u16 + i as u16, slot as u8, i as u8, suffix.len() as u8);
                 self.n += 1;
             }
             i += 1 + usize::from(labels[i]);
