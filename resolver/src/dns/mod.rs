@@ -20,8 +20,9 @@
 //!   EDNS, at most [`DnsConfig::max_udp_payload`]); an answer that does not
 //!   fit is sent empty with TC set.
 //! * The common request (one plain question, at most a bare EDNS(0) OPT)
-//!   is answered by the allocation-free fast path of `wire.rs` — same bytes
-//!   as the hickory path (`tests_wire.rs`), which answers everything else.
+//!   is answered by the fast path of `wire.rs` (no hickory message, no
+//!   heap allocation in the wire handling) — same bytes as the hickory path
+//!   (`tests_wire.rs`), which answers everything else.
 //! * Empty non-terminals (e.g. `156.2.1.oid-res.org` when only deeper OIDs
 //!   are bound) are answered NXDOMAIN: finding them would need a scan.
 
