@@ -19,11 +19,16 @@
 //! * EDNS(0): the client's buffer size bounds a UDP answer (512 without
 //!   EDNS, at most [`DnsConfig::max_udp_payload`]); an answer that does not
 //!   fit is sent empty with TC set.
+//! * The common request (one plain question, at most a bare EDNS(0) OPT)
+//!   is answered by the fast path of `wire.rs` (no hickory message, no
+//!   heap allocation in the wire handling) — same bytes as the hickory path
+//!   (`tests_wire.rs`), which answers everything else.
 //! * Empty non-terminals (e.g. `156.2.1.oid-res.org` when only deeper OIDs
 //!   are bound) are answered NXDOMAIN: finding them would need a scan.
 
 pub mod fuzzing;
 mod naptr;
+mod wire;
 
 use std::sync::Arc;
 
@@ -113,6 +118,10 @@ struct Zone {
     origin_text: String,
     soa: Record,
     ns: Vec<Record>,
+    /// `origin` in lower-case wire form (fast path zone match).
+    origin_wire: Vec<u8>,
+    /// The SOA record's parts in wire form (fast path).
+    soa_wire: wire::SoaWire,
 }
 
 /// Why a configuration was refused.
@@ -159,6 +168,7 @@ impl DnsFront {
                 604_800,
                 z.negative_ttl,
             );
+            let soa_wire = soa_wire(&soa, &origin, z.ttl.min(z.negative_ttl));
             let soa = Record::from_rdata(origin.clone(), z.ttl.min(z.negative_ttl), RData::SOA(soa));
             let ns = z
                 .name_servers
@@ -169,7 +179,15 @@ impl DnsFront {
             if zones.iter().any(|o: &Zone| o.origin == origin) {
                 return Err(err("configured twice"));
             }
-            zones.push(Zone { cfg: z.clone(), origin, origin_text, soa, ns });
+            zones.push(Zone {
+                cfg: z.clone(),
+                origin_wire: wire::wire_name(&origin),
+                origin,
+                origin_text,
+                soa,
+                ns,
+                soa_wire,
+            });
         }
         // Longest origin first: the most specific zone wins.
         zones.sort_by_key(|z| std::cmp::Reverse(z.origin.num_labels()));
@@ -184,6 +202,18 @@ impl DnsFront {
         if request.len() < 12 || request[2] & 0x80 != 0 {
             return Outcome::dropped();
         }
+        if let Some(q) = wire::parse(request)
+            && let Some(o) = self.answer_fast(&q, transport, out)
+        {
+            return o;
+        }
+        out.clear();
+        self.answer_hickory(request, transport, out)
+    }
+
+    /// The general path: the request decoded into a hickory `Message`, the
+    /// answer built as one (the reference the fast path is tested against).
+    fn answer_hickory(&self, request: &[u8], transport: Transport, out: &mut Vec<u8>) -> Outcome {
         let id = u16::from_be_bytes([request[0], request[1]]);
         let opcode = OpCode::from_u8((request[2] >> 3) & 0x0f);
         let req = match Message::from_vec(request) {
@@ -226,6 +256,80 @@ impl DnsFront {
         resp.metadata.authoritative = true;
         self.lookup(zone, q, &mut resp);
         self.finish(resp, edns, Some(zone.cfg.scheme), transport, out)
+    }
+
+    /// The fast path ([`wire`]): answers a plain query below a zone apex or
+    /// outside every zone without building hickory messages; `None` leaves
+    /// the request to the hickory path (`out` may then hold garbage).
+    fn answer_fast(&self, q: &wire::Question<'_>, transport: Transport, out: &mut Vec<u8>) -> Option<Outcome> {
+        let limit = match (transport, q.edns) {
+            (Transport::Stream, _) => usize::from(u16::MAX),
+            (Transport::Udp, None) => 512,
+            (Transport::Udp, Some(p)) => usize::from(p.clamp(512, self.max_udp)),
+        };
+        let mut comp = wire::Compressor::new();
+        // Header with zero counts, then the question as received.
+        out.extend_from_slice(&q.id.to_be_bytes());
+        out.extend_from_slice(&[0x80 | u8::from(q.rd), u8::from(q.cd) << 4, 0, 1, 0, 0, 0, 0, 0, 0]);
+        comp.name(out, q.qname, true);
+        out.extend_from_slice(&q.section[q.qname.len()..]);
+        let question_end = out.len();
+        let zone = if matches!(q.qclass, wire::CLASS_IN | wire::CLASS_ANY) {
+            self.zones.iter().find_map(|z| Some((z, wire::suffix_at(q.qname, &z.origin_wire)?)))
+        } else {
+            None
+        };
+        let (mut rcode, mut answers, mut authorities) = (0u8, 0u16, 0u16);
+        let scheme = match zone {
+            None => {
+                rcode = 5;
+                None
+            }
+            // The apex (SOA, NS) takes the hickory path.
+            Some((_, 0)) => return None,
+            Some((zone, _)) => {
+                out[2] |= 0x04;
+                let mut text = [0u8; 256];
+                let n = wire::to_text(q.qname, &mut text);
+                let qname = std::str::from_utf8(&text[..n]).ok()?;
+                match self.urls_of(zone, qname) {
+                    None => {
+                        rcode = 3;
+                        zone.soa_wire.write(out, &mut comp);
+                        authorities = 1;
+                    }
+                    Some(urls) => {
+                        if matches!(q.qtype, wire::TYPE_NAPTR | wire::TYPE_ANY) {
+                            answers =
+                                naptr::write(out, &mut comp, q.qname, zone.cfg.ttl, &zone.cfg.naptr_service, &urls)?;
+                        }
+                        if answers == 0 {
+                            zone.soa_wire.write(out, &mut comp);
+                            authorities = 1;
+                        }
+                    }
+                }
+                Some(zone.cfg.scheme)
+            }
+        };
+        let mut truncated = false;
+        if out.len() + if q.edns.is_some() { 11 } else { 0 } > limit {
+            truncated = true;
+            out.truncate(question_end);
+            out[2] |= 0x02;
+            (answers, authorities) = (0, 0);
+        }
+        out[3] |= rcode;
+        out[6..8].copy_from_slice(&answers.to_be_bytes());
+        out[8..10].copy_from_slice(&authorities.to_be_bytes());
+        if q.edns.is_some() {
+            out[11] = 1;
+            out.push(0);
+            out.extend_from_slice(&41u16.to_be_bytes());
+            out.extend_from_slice(&self.max_udp.to_be_bytes());
+            out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        }
+        Some(Outcome { rcode: Some(u16::from(rcode)), scheme, truncated })
     }
 
     /// Fills answers / authority and the rcode for a name inside `zone`.
@@ -323,7 +427,24 @@ impl DnsFront {
     }
 }
 
+/// The SOA record's wire parts for the fast path.
+fn soa_wire(s: &SOA, origin: &Name, ttl: u32) -> wire::SoaWire {
+    let mut tail = [0u8; 20];
+    for (i, v) in [s.serial, s.refresh as u32, s.retry as u32, s.expire as u32, s.minimum].iter().enumerate() {
+        tail[4 * i..4 * i + 4].copy_from_slice(&v.to_be_bytes());
+    }
+    wire::SoaWire {
+        origin: wire::wire_name(origin),
+        mname: wire::wire_name(&s.mname),
+        rname: wire::wire_name(&s.rname),
+        ttl,
+        tail,
+    }
+}
+
 #[cfg(test)]
 mod store_calls;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_wire;

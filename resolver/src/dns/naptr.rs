@@ -48,3 +48,42 @@ pub fn records(owner: &Name, ttl: u32, service: &str, urls: &[String]) -> Vec<Re
         })
         .collect()
 }
+
+/// [`records`] written straight into a message (fast path): owner = the
+/// question name (a pointer to it), TTL, the same RDATA. Returns the record
+/// count, or `None` when a field would exceed 255 bytes (hickory's path
+/// then answers, as before).
+pub fn write<'a>(
+    out: &mut Vec<u8>,
+    comp: &mut super::wire::Compressor<'a>,
+    owner: &'a [u8],
+    ttl: u32,
+    service: &str,
+    urls: &[String],
+) -> Option<u16> {
+    if service.len() > 255 {
+        return None;
+    }
+    let mut n = 0u16;
+    for (i, url) in urls.iter().enumerate() {
+        let Some(d) = DELIMS.into_iter().find(|d| !url.contains(*d)) else { continue };
+        let regexp_len = url.len() + 7;
+        if regexp_len > 255 {
+            return None;
+        }
+        let pref = u16::try_from(10 * (i + 1)).unwrap_or(u16::MAX);
+        comp.name(out, owner, true);
+        let at = super::wire::record_head(out, super::wire::TYPE_NAPTR, ttl);
+        out.extend_from_slice(&100u16.to_be_bytes());
+        out.extend_from_slice(&pref.to_be_bytes());
+        out.extend_from_slice(&[1, b'U', service.len() as u8]);
+        out.extend_from_slice(service.as_bytes());
+        let d = d as u8;
+        out.extend_from_slice(&[regexp_len as u8, d, b'^', b'.', b'*', b'$', d]);
+        out.extend_from_slice(url.as_bytes());
+        out.extend_from_slice(&[d, 0]);
+        super::wire::record_end(out, at);
+        n += 1;
+    }
+    Some(n)
+}

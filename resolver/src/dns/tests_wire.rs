@@ -1,0 +1,219 @@
+//! The fast path ([`super::wire`]) against the hickory path, byte for byte:
+//! hits, NODATA, NXDOMAIN + SOA, REFUSED, FORMERR, EDNS, TC, mixed case,
+//! name compression into in-zone name servers, and mutated requests.
+
+use std::sync::Arc;
+
+use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use idnode_registry::model::{Alias, Prefix, Value, perm};
+use idnode_registry::store::{SledStore, Store, StoreExt, WriteCtx};
+
+use super::*;
+
+struct Fx {
+    _dir: tempfile::TempDir,
+    front: DnsFront,
+}
+
+fn fixture(urls: usize, ns: &str, hostmaster: &str) -> Fx {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open_path(dir.path().join("s")).unwrap());
+    let ctx = WriteCtx::new(1, "test");
+    store.put_prefix(&Prefix::homed("88.1", 1), &ctx).unwrap();
+    let mut values = vec![Value::new(1, "model", "M1")];
+    for i in 0..urls {
+        let mut v = Value::new(2 + i as u32, "URL", format!("https://example.org/p/{i}/{}", "x".repeat(40)));
+        v.permissions = perm::PUBLIC_READ | perm::ADMIN_READ | perm::ADMIN_WRITE;
+        values.push(v);
+    }
+    // A URL using every delimiter but the last, and one too long for a regexp.
+    values.push(Value::new(200, "URL", "https://example.org/!#|~"));
+    store.create_record(b"88.1/p1", values, false, &ctx).unwrap();
+    store
+        .create_record(
+            b"88.1/long",
+            vec![Value::new(1, "URL", format!("https://e.org/{}", "y".repeat(236)))],
+            false,
+            &ctx,
+        )
+        .unwrap();
+    store.create_record(b"88.1/none", vec![Value::new(1, "model", "M1")], false, &ctx).unwrap();
+    for (scheme, code) in [("oid", "1.2.156.3001.1"), ("gs1", "06901234567892"), ("ecode", "100010000000012345")] {
+        store
+            .put_alias(&Alias { scheme: scheme.into(), code: code.into(), target: "88.1/p1".into(), created: 1 })
+            .unwrap();
+    }
+    let zone = |scheme, origin: &str| ZoneConfig {
+        scheme,
+        origin: origin.into(),
+        name_servers: vec![ns.into(), "ns2.example.net".into()],
+        hostmaster: hostmaster.into(),
+        serial: 7,
+        ttl: 300,
+        negative_ttl: 60,
+        naptr_service: "x-idnode+http".into(),
+    };
+    let cfg = DnsConfig {
+        zones: vec![
+            zone(ZoneScheme::Oid, "oid-res.org"),
+            zone(ZoneScheme::Gs1, "gs1.id.onsepc.com"),
+            zone(ZoneScheme::Ecode, "ecode.example"),
+            zone(ZoneScheme::Vaa, "vaa.example"),
+        ],
+        max_udp_payload: 1232,
+    };
+    Fx { front: DnsFront::new(&cfg, store).unwrap(), _dir: dir }
+}
+
+fn request(name: &str, t: RecordType, class: DNSClass, edns: Option<(u16, bool)>, flags: (bool, bool)) -> Vec<u8> {
+    let mut q = Message::query();
+    q.metadata.id = 0xbeef;
+    q.metadata.recursion_desired = flags.0;
+    q.metadata.checking_disabled = flags.1;
+    let mut query = Query::query(Name::from_ascii(name).unwrap(), t);
+    query.set_query_class(class);
+    q.add_query(query);
+    if let Some((size, cookie)) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(size);
+        e.set_dnssec_ok(true);
+        if cookie {
+            e.options_mut().insert(EdnsOption::Unknown(u16::from(EdnsCode::Cookie), vec![7; 8]));
+        }
+        q.set_edns(e);
+    }
+    q.to_vec().unwrap()
+}
+
+/// Both paths give the same bytes and outcome; `fast` says whether the
+/// fast path must have answered.
+fn same(front: &DnsFront, req: &[u8], tr: Transport, fast: bool) -> Vec<u8> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let oa = front.answer(req, tr, &mut a);
+    let ob = if req.len() < 12 || req[2] & 0x80 != 0 { oa } else { front.answer_hickory(req, tr, &mut b) };
+    if oa.rcode.is_some() {
+        assert_eq!(a, b, "request {req:02x?}");
+    }
+    assert_eq!(oa, ob, "request {req:02x?}");
+    let took_fast = wire::parse(req).and_then(|q| front.answer_fast(&q, tr, &mut Vec::new())).is_some();
+    assert_eq!(took_fast, fast, "fast path taken for {req:02x?}");
+    a
+}
+
+const NAMES: [&str; 10] = [
+    "1.3001.156.2.1.oid-res.org.",
+    "0.9.8.7.6.5.4.3.2.1.0.9.6.gtin.GS1.id.onsepc.com.",
+    "0.9.8.7.6.5.4.3.2.1.0.9.6.gtin.gs1.id.onsepc.com.",
+    "0000000012345.0001.1.ecode.example.",
+    "P1.1.88.VAA.EXAMPLE.",
+    "long.1.88.vaa.example.",
+    "none.1.88.vaa.example.",
+    "2.3001.156.2.1.oid-res.org.",
+    "0.2.9.8.7.6.5.4.3.2.1.0.9.6.6.gtin.gs1.id.onsepc.com.",
+    "www.example.com.",
+];
+
+#[test]
+fn fast_path_matches_hickory() {
+    for (ns, hm) in [
+        ("ns1.example.org", "hostmaster.example.org"),
+        ("ns1.gtin.gs1.id.onsepc.com", "hostmaster.gs1.id.onsepc.com"),
+        ("a.oid-res.org", "h.a.oid-res.org"),
+    ] {
+        for urls in [0, 1, 9] {
+            let fx = fixture(urls, ns, hm);
+            for name in NAMES {
+                for t in [RecordType::NAPTR, RecordType::ANY, RecordType::A] {
+                    for edns in [None, Some((512, false)), Some((1232, true)), Some((4096, false))] {
+                        for tr in [Transport::Udp, Transport::Stream] {
+                            let req = request(name, t, DNSClass::IN, edns, (true, urls == 1));
+                            // "long" needs a regexp > 255 bytes: hickory answers.
+                            let fast = !(name.starts_with("long") && t != RecordType::A);
+                            same(&fx.front, &req, tr, fast);
+                        }
+                    }
+                }
+            }
+            // Class CH: REFUSED on the fast path; the apex: hickory.
+            same(
+                &fx.front,
+                &request(NAMES[0], RecordType::NAPTR, DNSClass::CH, None, (false, false)),
+                Transport::Udp,
+                true,
+            );
+            same(
+                &fx.front,
+                &request("oid-res.org.", RecordType::SOA, DNSClass::IN, None, (false, false)),
+                Transport::Udp,
+                false,
+            );
+        }
+    }
+}
+
+#[test]
+fn fast_path_outcomes() {
+    let fx = fixture(9, "ns1.example.org", "hostmaster.example.org");
+    let rc = |name: &str, edns| {
+        let out = same(
+            &fx.front,
+            &request(name, RecordType::NAPTR, DNSClass::IN, edns, (false, false)),
+            Transport::Udp,
+            true,
+        );
+        let m = Message::from_vec(&out).unwrap();
+        (u16::from(m.metadata.response_code), m.metadata.truncation, m.answers.len(), m.authorities.len())
+    };
+    assert_eq!(rc(NAMES[0], Some((1232, false))), (0, false, 10, 0));
+    assert_eq!(rc(NAMES[0], None), (0, true, 0, 0));
+    assert_eq!(rc(NAMES[7], None), (3, false, 0, 1));
+    assert_eq!(rc(NAMES[8], None), (3, false, 0, 1));
+    assert_eq!(rc(NAMES[6], None), (0, false, 0, 1));
+    assert_eq!(rc(NAMES[9], None), (5, false, 0, 0));
+    // FORMERR (question missing) and a second question: the hickory path.
+    let bad = [0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'f'];
+    assert_eq!(same(&fx.front, &bad, Transport::Udp, false)[3] & 0x0f, 1);
+}
+
+/// Mutated requests (one or two bytes changed, or cut short): whatever path
+/// answers, the bytes are the hickory path's.
+#[test]
+fn mutated_requests_agree() {
+    let fx = fixture(2, "ns1.gtin.gs1.id.onsepc.com", "h.example.org");
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let bases: Vec<Vec<u8>> = NAMES
+        .iter()
+        .flat_map(|n| {
+            [
+                request(n, RecordType::NAPTR, DNSClass::IN, None, (true, false)),
+                request(n, RecordType::NAPTR, DNSClass::IN, Some((1232, true)), (true, true)),
+            ]
+        })
+        .collect();
+    for i in 0..4000 {
+        let mut req = bases[i % bases.len()].clone();
+        for _ in 0..1 + next() % 2 {
+            let at = (next() as usize) % req.len();
+            req[at] = next() as u8;
+        }
+        if next() % 8 == 0 {
+            req.truncate((next() as usize) % req.len());
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let oa = fx.front.answer(&req, Transport::Udp, &mut a);
+        if req.len() < 12 || req[2] & 0x80 != 0 {
+            assert_eq!(oa.rcode, None);
+            continue;
+        }
+        let ob = fx.front.answer_hickory(&req, Transport::Udp, &mut b);
+        assert_eq!((oa, &a), (ob, &b), "request {req:02x?}");
+    }
+}
