@@ -29,6 +29,12 @@ impl Counting {
     fn called(&self, name: &'static str) {
         self.calls.lock().unwrap().push(name);
     }
+    /// A write: the DNS front never writes, so the wrapper refuses (and
+    /// records the attempt) instead of passing it on to the store.
+    fn refused(&self, name: &'static str) -> StoreError {
+        self.called(name);
+        StoreError::Unavailable(format!("{name}: the DNS front must not write"))
+    }
     fn take(&self) -> Vec<&'static str> {
         std::mem::take(&mut *self.calls.lock().unwrap())
     }
@@ -43,17 +49,15 @@ impl Store for Counting {
         self.called("contains_record");
         self.inner.contains_record(key)
     }
-    fn write(&self, op: RecordOp, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
-        self.called("write");
-        self.inner.write(op, ctx)
+    fn write(&self, _op: RecordOp, _ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        Err(self.refused("write"))
     }
     fn write_batch(
         &self,
-        ops: Vec<RecordOp>,
-        ctx: &WriteCtx,
+        _ops: Vec<RecordOp>,
+        _ctx: &WriteCtx,
     ) -> Result<Vec<Result<WriteReceipt, StoreError>>, StoreError> {
-        self.called("write_batch");
-        self.inner.write_batch(ops, ctx)
+        Err(self.refused("write_batch"))
     }
     fn scan_records(
         &self,
@@ -72,29 +76,25 @@ impl Store for Counting {
         self.called("count_records");
         self.inner.count_records(prefix)
     }
-    fn put_prefix(&self, p: &Prefix, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
-        self.called("put_prefix");
-        self.inner.put_prefix(p, ctx)
+    fn put_prefix(&self, _p: &Prefix, _ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        Err(self.refused("put_prefix"))
     }
     fn get_prefix(&self, prefix: &str) -> Result<Option<Prefix>, StoreError> {
         self.called("get_prefix");
         self.inner.get_prefix(prefix)
     }
-    fn delete_prefix(&self, prefix: &str, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
-        self.called("delete_prefix");
-        self.inner.delete_prefix(prefix, ctx)
+    fn delete_prefix(&self, _prefix: &str, _ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        Err(self.refused("delete_prefix"))
     }
     fn list_prefixes(&self) -> Result<Vec<Prefix>, StoreError> {
         self.called("list_prefixes");
         self.inner.list_prefixes()
     }
-    fn home_prefix(&self, prefix: &str, ctx: &WriteCtx) -> Result<Prefix, StoreError> {
-        self.called("home_prefix");
-        self.inner.home_prefix(prefix, ctx)
+    fn home_prefix(&self, _prefix: &str, _ctx: &WriteCtx) -> Result<Prefix, StoreError> {
+        Err(self.refused("home_prefix"))
     }
-    fn unhome_prefix(&self, prefix: &str, ctx: &WriteCtx) -> Result<(), StoreError> {
-        self.called("unhome_prefix");
-        self.inner.unhome_prefix(prefix, ctx)
+    fn unhome_prefix(&self, _prefix: &str, _ctx: &WriteCtx) -> Result<(), StoreError> {
+        Err(self.refused("unhome_prefix"))
     }
     fn is_homed(&self, prefix: &[u8]) -> bool {
         self.called("is_homed");
@@ -116,25 +116,21 @@ impl Store for Counting {
         self.called("get_prefix_versioned");
         self.inner.get_prefix_versioned(prefix)
     }
-    fn put_prefix_if(&self, p: &Prefix, expected: Version, ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
-        self.called("put_prefix_if");
-        self.inner.put_prefix_if(p, expected, ctx)
+    fn put_prefix_if(&self, _p: &Prefix, _expected: Version, _ctx: &WriteCtx) -> Result<WriteReceipt, StoreError> {
+        Err(self.refused("put_prefix_if"))
     }
     fn next_id(&self) -> Result<u64, StoreError> {
-        self.called("next_id");
-        self.inner.next_id()
+        Err(self.refused("next_id"))
     }
-    fn put_enterprise(&self, e: &Enterprise) -> Result<(), StoreError> {
-        self.called("put_enterprise");
-        self.inner.put_enterprise(e)
+    fn put_enterprise(&self, _e: &Enterprise) -> Result<(), StoreError> {
+        Err(self.refused("put_enterprise"))
     }
     fn get_enterprise(&self, id: u64) -> Result<Option<Enterprise>, StoreError> {
         self.called("get_enterprise");
         self.inner.get_enterprise(id)
     }
-    fn delete_enterprise(&self, id: u64) -> Result<(), StoreError> {
-        self.called("delete_enterprise");
-        self.inner.delete_enterprise(id)
+    fn delete_enterprise(&self, _id: u64) -> Result<(), StoreError> {
+        Err(self.refused("delete_enterprise"))
     }
     fn list_enterprises(&self, after: u64, limit: usize) -> Result<Vec<Enterprise>, StoreError> {
         self.called("list_enterprises");
@@ -144,21 +140,18 @@ impl Store for Counting {
         self.called("get_enterprise_versioned");
         self.inner.get_enterprise_versioned(id)
     }
-    fn put_enterprise_if(&self, e: &Enterprise, expected: Version) -> Result<(), StoreError> {
-        self.called("put_enterprise_if");
-        self.inner.put_enterprise_if(e, expected)
+    fn put_enterprise_if(&self, _e: &Enterprise, _expected: Version) -> Result<(), StoreError> {
+        Err(self.refused("put_enterprise_if"))
     }
-    fn put_identity(&self, i: &Identity) -> Result<(), StoreError> {
-        self.called("put_identity");
-        self.inner.put_identity(i)
+    fn put_identity(&self, _i: &Identity) -> Result<(), StoreError> {
+        Err(self.refused("put_identity"))
     }
     fn get_identity(&self, username: &str) -> Result<Option<Identity>, StoreError> {
         self.called("get_identity");
         self.inner.get_identity(username)
     }
-    fn delete_identity(&self, username: &str) -> Result<(), StoreError> {
-        self.called("delete_identity");
-        self.inner.delete_identity(username)
+    fn delete_identity(&self, _username: &str) -> Result<(), StoreError> {
+        Err(self.refused("delete_identity"))
     }
     fn list_identities(&self, after: Option<&str>, limit: usize) -> Result<Vec<Identity>, StoreError> {
         self.called("list_identities");
@@ -168,37 +161,32 @@ impl Store for Counting {
         self.called("get_identity_versioned");
         self.inner.get_identity_versioned(username)
     }
-    fn put_identity_if(&self, i: &Identity, expected: Version) -> Result<(), StoreError> {
-        self.called("put_identity_if");
-        self.inner.put_identity_if(i, expected)
+    fn put_identity_if(&self, _i: &Identity, _expected: Version) -> Result<(), StoreError> {
+        Err(self.refused("put_identity_if"))
     }
-    fn put_template(&self, t: &Template) -> Result<(), StoreError> {
-        self.called("put_template");
-        self.inner.put_template(t)
+    fn put_template(&self, _t: &Template) -> Result<(), StoreError> {
+        Err(self.refused("put_template"))
     }
     fn get_template(&self, prefix: &str, version: &str) -> Result<Option<Template>, StoreError> {
         self.called("get_template");
         self.inner.get_template(prefix, version)
     }
-    fn delete_template(&self, prefix: &str, version: &str) -> Result<(), StoreError> {
-        self.called("delete_template");
-        self.inner.delete_template(prefix, version)
+    fn delete_template(&self, _prefix: &str, _version: &str) -> Result<(), StoreError> {
+        Err(self.refused("delete_template"))
     }
     fn list_templates(&self, prefix: Option<&str>) -> Result<Vec<Template>, StoreError> {
         self.called("list_templates");
         self.inner.list_templates(prefix)
     }
-    fn put_alias(&self, a: &Alias) -> Result<(), StoreError> {
-        self.called("put_alias");
-        self.inner.put_alias(a)
+    fn put_alias(&self, _a: &Alias) -> Result<(), StoreError> {
+        Err(self.refused("put_alias"))
     }
     fn get_alias(&self, scheme: &str, code: &str) -> Result<Option<Alias>, StoreError> {
         self.called("get_alias");
         self.inner.get_alias(scheme, code)
     }
-    fn delete_alias(&self, scheme: &str, code: &str) -> Result<(), StoreError> {
-        self.called("delete_alias");
-        self.inner.delete_alias(scheme, code)
+    fn delete_alias(&self, _scheme: &str, _code: &str) -> Result<(), StoreError> {
+        Err(self.refused("delete_alias"))
     }
     fn list_aliases(&self, scheme: &str, after: Option<&str>, limit: usize) -> Result<Vec<Alias>, StoreError> {
         self.called("list_aliases");
@@ -224,21 +212,18 @@ impl Store for Counting {
         self.called("consumer_position");
         self.inner.consumer_position(name)
     }
-    fn set_consumer_position(&self, name: &str, position: u64, now: u64) -> Result<(), StoreError> {
-        self.called("set_consumer_position");
-        self.inner.set_consumer_position(name, position, now)
+    fn set_consumer_position(&self, _name: &str, _position: u64, _now: u64) -> Result<(), StoreError> {
+        Err(self.refused("set_consumer_position"))
     }
-    fn remove_consumer(&self, name: &str) -> Result<(), StoreError> {
-        self.called("remove_consumer");
-        self.inner.remove_consumer(name)
+    fn remove_consumer(&self, _name: &str) -> Result<(), StoreError> {
+        Err(self.refused("remove_consumer"))
     }
     fn consumers(&self) -> Result<Vec<ConsumerPosition>, StoreError> {
         self.called("consumers");
         self.inner.consumers()
     }
-    fn prune_changelog(&self, r: &Retention, now: u64) -> Result<PruneReport, StoreError> {
-        self.called("prune_changelog");
-        self.inner.prune_changelog(r, now)
+    fn prune_changelog(&self, _r: &Retention, _now: u64) -> Result<PruneReport, StoreError> {
+        Err(self.refused("prune_changelog"))
     }
     fn count_resolution(&self, prefix: &[u8], day: u32, n: u64) {
         self.called("count_resolution");
@@ -249,16 +234,14 @@ impl Store for Counting {
         self.inner.count_registrations(prefix, day, n)
     }
     fn persist_counters(&self) -> Result<(), StoreError> {
-        self.called("persist_counters");
-        self.inner.persist_counters()
+        Err(self.refused("persist_counters"))
     }
     fn counters(&self, prefix: &str, from: u32, to: u32) -> Result<Vec<(u32, DayCounters)>, StoreError> {
         self.called("counters");
         self.inner.counters(prefix, from, to)
     }
-    fn append_audit(&self, e: AuditEntry) -> Result<u64, StoreError> {
-        self.called("append_audit");
-        self.inner.append_audit(e)
+    fn append_audit(&self, _e: AuditEntry) -> Result<u64, StoreError> {
+        Err(self.refused("append_audit"))
     }
     fn read_audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.called("read_audit");
@@ -269,8 +252,7 @@ impl Store for Counting {
         self.inner.meta()
     }
     fn flush(&self) -> Result<(), StoreError> {
-        self.called("flush");
-        self.inner.flush()
+        Err(self.refused("flush"))
     }
     fn canonical_key(&self, handle: &[u8]) -> Vec<u8> {
         self.called("canonical_key");
