@@ -1,5 +1,6 @@
-//! Which store calls a DNS question costs, counted through a delegating
-//! [`Store`] over a real sled store (no timing): a hit reads the alias index
+//! Which store calls a DNS question costs, counted through a
+//! [`Store`] that reads from a real sled store and refuses every write (the
+//! front only reads; an attempt would show in the calls). No timing: a hit reads the alias index
 //! and then the record; a well-formed name that is not bound stops after the
 //! one alias probe; a malformed name, a name outside every zone and the zone
 //! apex never reach the store. The timing side is `benches/dns.rs`.
