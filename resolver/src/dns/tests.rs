@@ -42,12 +42,22 @@ fn fixture(urls: usize) -> Fx {
     secret.permissions = perm::ADMIN_READ;
     values.push(secret);
     store.create_record(b"88.1/p1", values, false, &ctx).unwrap();
+    bind_aliases(&*store);
+    Fx { front: DnsFront::new(&config(zone), store).unwrap(), _dir: dir }
+}
+
+/// Binds one OID, GS1 and Ecode alias each to `88.1/p1` (the fixtures' record).
+pub(super) fn bind_aliases(store: &dyn Store) {
     for (scheme, code) in [("oid", "1.2.156.3001.1"), ("gs1", "06901234567892"), ("ecode", "100010000000012345")] {
         store
             .put_alias(&Alias { scheme: scheme.into(), code: code.into(), target: "88.1/p1".into(), created: 1 })
             .unwrap();
     }
-    let cfg = DnsConfig {
+}
+
+/// The four zones of the fixtures (OID, GS1, Ecode, VAA), each made by `zone`.
+pub(super) fn config(zone: impl Fn(ZoneScheme, &str) -> ZoneConfig) -> DnsConfig {
+    DnsConfig {
         zones: vec![
             zone(ZoneScheme::Oid, "oid-res.org"),
             zone(ZoneScheme::Gs1, "gs1.id.onsepc.com"),
@@ -55,8 +65,7 @@ fn fixture(urls: usize) -> Fx {
             zone(ZoneScheme::Vaa, "vaa.example"),
         ],
         max_udp_payload: 1232,
-    };
-    Fx { front: DnsFront::new(&cfg, store).unwrap(), _dir: dir }
+    }
 }
 
 fn ask(front: &DnsFront, name: &str, t: RecordType, edns: Option<u16>, tr: Transport) -> (Message, Outcome) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use idnode_registry::model::{Alias, Prefix, Value, perm};
+use idnode_registry::model::{Prefix, Value, perm};
 use idnode_registry::store::{SledStore, Store, StoreExt, WriteCtx};
 
 use super::*;
@@ -40,11 +40,7 @@ fn fixture(urls: usize, ns: &str, hostmaster: &str) -> Fx {
         )
         .unwrap();
     store.create_record(b"88.1/none", vec![Value::new(1, "model", "M1")], false, &ctx).unwrap();
-    for (scheme, code) in [("oid", "1.2.156.3001.1"), ("gs1", "06901234567892"), ("ecode", "100010000000012345")] {
-        store
-            .put_alias(&Alias { scheme: scheme.into(), code: code.into(), target: "88.1/p1".into(), created: 1 })
-            .unwrap();
-    }
+    super::tests::bind_aliases(&*store);
     let zone = |scheme, origin: &str| ZoneConfig {
         scheme,
         origin: origin.into(),
@@ -55,16 +51,7 @@ fn fixture(urls: usize, ns: &str, hostmaster: &str) -> Fx {
         negative_ttl: 60,
         naptr_service: "x-idnode+http".into(),
     };
-    let cfg = DnsConfig {
-        zones: vec![
-            zone(ZoneScheme::Oid, "oid-res.org"),
-            zone(ZoneScheme::Gs1, "gs1.id.onsepc.com"),
-            zone(ZoneScheme::Ecode, "ecode.example"),
-            zone(ZoneScheme::Vaa, "vaa.example"),
-        ],
-        max_udp_payload: 1232,
-    };
-    Fx { front: DnsFront::new(&cfg, store).unwrap(), _dir: dir }
+    Fx { front: DnsFront::new(&super::tests::config(zone), store).unwrap(), _dir: dir }
 }
 
 fn request(name: &str, t: RecordType, class: DNSClass, edns: Option<(u16, bool)>, flags: (bool, bool)) -> Vec<u8> {
