@@ -173,6 +173,30 @@ fn dechunk(mut b: &[u8]) -> Result<Vec<u8>> {
 // --- SNMS fixtures shared by the page tests (console_portal, browser_drive).
 
 /// Lower-case hex SHA-256 of `b`.
+/// Creates template 1.0.0 of `prefix` through the console's form (the
+/// operator `op` is logged in): industry C/34/341/3411, object type 2, one
+/// `name,type,index,required,...` item per line of `items`. Returns the
+/// form's answer (a 303 whose location carries `ok=` on success).
+pub fn create_template(op: &mut Browser, prefix: &str, items: &str) -> Result<Resp> {
+    let page = op.get("/console/templates")?.text();
+    let csrf = csrf_of(&page).context("no csrf token on the templates page")?;
+    op.post_form(
+        "/console/templates",
+        &[
+            ("csrf", &csrf),
+            ("prefix", prefix),
+            ("version", "1.0.0"),
+            ("description", "acme"),
+            ("industry_category", "C"),
+            ("industry_specific", "34"),
+            ("industry_trade", "341"),
+            ("industry_subclass", "3411"),
+            ("object_type", "2"),
+            ("items", items),
+        ],
+    )
+}
+
 pub fn sha256_hex(b: &[u8]) -> String {
     hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b))
 }

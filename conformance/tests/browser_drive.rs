@@ -23,7 +23,7 @@ mod rest_util;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use idnode_conformance::web::{Browser, csrf_of, filing, snms};
+use idnode_conformance::web::{self, Browser, filing, snms};
 use idnode_conformance::webdriver::{self, Session};
 use idnode_conformance::{Node, Setup, resolution_request, tcp_exchange};
 use idnode_resolver::wire::{OpFlags, ProtocolVersion};
@@ -48,23 +48,7 @@ fn acme_template(node: &Node, secret: &str) -> Result<()> {
     let mut op = Browser::new(node.admin);
     let r = op.post_form("/console/login", &[("username", "admin"), ("password", secret)])?;
     ensure!(r.status == 303, "login: {}", r.status);
-    let page = op.get("/console/templates")?.text();
-    let csrf = csrf_of(&page).context("csrf")?;
-    let r = op.post_form(
-        "/console/templates",
-        &[
-            ("csrf", &csrf),
-            ("prefix", ACME),
-            ("version", "1.0.0"),
-            ("description", "acme"),
-            ("industry_category", "C"),
-            ("industry_specific", "34"),
-            ("industry_trade", "341"),
-            ("industry_subclass", "3411"),
-            ("object_type", "2"),
-            ("items", "型号,model,2000,1,1,16\n批次,batch,2001,0,0,8"),
-        ],
-    )?;
+    let r = web::create_template(&mut op, ACME, "型号,model,2000,1,1,16\n批次,batch,2001,0,0,8")?;
     ensure!(r.header("location").is_some_and(|l| l.contains("ok=")), "template: {:?}", r.headers);
     Ok(())
 }

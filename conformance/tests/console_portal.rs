@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use idnode_conformance::web::{Browser, Resp, csrf_of, filing, snms};
+use idnode_conformance::web::{self, Browser, Resp, csrf_of, filing, snms};
 use idnode_conformance::{Node, Setup, http_get, resolution_request, tcp_exchange};
 use idnode_resolver::wire::{OpFlags, ProtocolVersion};
 use serde_json::json;
@@ -192,24 +192,7 @@ fn console_and_portal() -> Result<()> {
     assert!(csv.lines().any(|l| l.contains("prefix.approve") && l.contains(ACME)), "{csv}");
 
     // A template for the approved prefix (console), and an auditor account.
-    let page = ok(&op.get("/console/templates")?, "templates")?;
-    let csrf = csrf_of(&page).context("csrf")?;
-    let items = "型号,model,2000,1,1,16\n批次,batch,2001,0,0,8";
-    let r = op.post_form(
-        "/console/templates",
-        &[
-            ("csrf", &csrf),
-            ("prefix", ACME),
-            ("version", "1.0.0"),
-            ("description", "acme"),
-            ("industry_category", "C"),
-            ("industry_specific", "34"),
-            ("industry_trade", "341"),
-            ("industry_subclass", "3411"),
-            ("object_type", "2"),
-            ("items", items),
-        ],
-    )?;
+    let r = web::create_template(&mut op, ACME, "型号,model,2000,1,1,16\n批次,batch,2001,0,0,8")?;
     assert!(r.header("location").is_some_and(|l| l.contains("ok=")), "{:?}", r.headers);
     assert!(ok(&op.get(&format!("/console/template/{ACME}/1.0.0"))?, "template")?.contains("model"));
     let r = op.post_form(
