@@ -72,11 +72,22 @@ pub(super) async fn current_version(c: &Client) -> Result<i32, StoreError> {
         .map_err(super::pg_err)?
         .get(0);
     if exists == 0 {
-        c.batch_execute(
-            "CREATE TABLE IF NOT EXISTS idnode_migrations (version INT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
-        )
-        .await
-        .map_err(super::pg_err)?;
+        // `CREATE TABLE IF NOT EXISTS` is not safe against a concurrent
+        // CREATE of the same table (42710 / 23505 on its row type) when
+        // several nodes open an empty database at once: serialize it with a
+        // transaction-scoped advisory lock; the later ones find the table.
+        let created = c
+            .batch_execute(
+                "BEGIN; SELECT pg_advisory_xact_lock(7597679289452816756); \
+             CREATE TABLE IF NOT EXISTS idnode_migrations (version INT PRIMARY KEY, applied_ms BIGINT NOT NULL); \
+             COMMIT;",
+            )
+            .await
+            .map_err(super::pg_err);
+        if created.is_err() {
+            let _ = c.batch_execute("ROLLBACK").await;
+        }
+        created?;
     }
     let row =
         c.query_one("SELECT COALESCE(MAX(version), 0) FROM idnode_migrations", &[]).await.map_err(super::pg_err)?;
