@@ -67,6 +67,30 @@ pub fn slip_answer(req: &[u8]) -> Option<[u8; 12]> {
     Some(h)
 }
 
+/// Binds DNS over UDP and TCP on one port. With port 0 the kernel picks
+/// UDP's port, and that port may already be taken for TCP by someone else;
+/// then both are dropped and the pair is tried again on a new port.
+async fn bind_udp_and_tcp(
+    listen: std::net::SocketAddr,
+    count: usize,
+    exempt: &crate::serve::limits::Networks,
+) -> Result<(Vec<std::net::UdpSocket>, tokio::net::TcpListener)> {
+    let attempts = if listen.port() == 0 { 32 } else { 1 };
+    let mut last = None;
+    for _ in 0..attempts {
+        let sockets = super::handle_udp::bind(listen, count, exempt)
+            .with_context(|| format!("binding dns.listen {listen} (udp)"))?;
+        let tcp_addr = std::net::SocketAddr::new(listen.ip(), sockets[0].local_addr()?.port());
+        match tokio::net::TcpListener::bind(tcp_addr).await {
+            Ok(tcp) => return Ok((sockets, tcp)),
+            Err(e) if listen.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse => last = Some((tcp_addr, e)),
+            Err(e) => return Err(anyhow::Error::from(e).context(format!("binding dns.listen {tcp_addr} (tcp)"))),
+        }
+    }
+    let (addr, e) = last.expect("at least one attempt");
+    Err(anyhow::Error::from(e).context(format!("binding dns.listen {addr} (tcp), {attempts} ports tried")))
+}
+
 /// Binds and starts every configured DNS door (nothing when `dns.enabled`
 /// is false). `tls` is the HTTP doors' rustls configuration; DoT and DoQ
 /// need it (`[http.tls]`).
@@ -85,8 +109,7 @@ pub async fn start(
     let (udp_limiter, tcp_limiter) = (limits.udp.map(Arc::new), limits.tcp.map(Arc::new));
 
     let count = if cfg.dns.udp_sockets == 0 { cfg.handle.udp_socket_count() } else { cfg.dns.udp_sockets };
-    let sockets = super::handle_udp::bind(cfg.dns.listen, count, &limits.exempt)
-        .with_context(|| format!("binding dns.listen {} (udp)", cfg.dns.listen))?;
+    let (sockets, tcp) = bind_udp_and_tcp(cfg.dns.listen, count, &limits.exempt).await?;
     let udp_addr = sockets[0].local_addr()?;
     listeners.bound(door::DNS_UDP, udp_addr);
     let threads = udp::spawn(
@@ -98,11 +121,6 @@ pub async fn start(
     )?;
     listeners.threads(door::DNS_UDP, threads);
 
-    // TCP on the UDP door's port (port 0: the one the kernel gave UDP).
-    let tcp_addr = std::net::SocketAddr::new(cfg.dns.listen.ip(), udp_addr.port());
-    let tcp = tokio::net::TcpListener::bind(tcp_addr)
-        .await
-        .with_context(|| format!("binding dns.listen {tcp_addr} (tcp)"))?;
     listeners.bound(door::DNS_TCP, tcp.local_addr()?);
     let conns = Arc::new(super::limits::ConnCounter::new(cfg.handle.tcp_max_connections_per_address));
     let door_of = |name: &'static str, listeners: &super::Listeners| stream::StreamDoor {
