@@ -341,7 +341,23 @@ fn entities_and_aliases(f: Fixture) {
     let oids = s.list_aliases("oid", None, 10).unwrap();
     assert_eq!(oids.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(), ["1.2.156.1", "1.2.156.2", "1.2.156.3"]);
     assert_eq!(s.list_aliases("oid", Some("1.2.156.1"), 1).unwrap()[0].code, "1.2.156.2");
+    // The resolution read (`alias_target`, cached by some backends) sees
+    // every rebind, batch write and delete at once.
+    assert_eq!(s.alias_target("oid", "1.2.156.1").unwrap().as_deref(), Some("88.1/1.2.156.1"));
+    s.put_alias(&Alias { scheme: "oid".into(), code: "1.2.156.1".into(), target: "88.1/moved".into(), created: NOW })
+        .unwrap();
+    assert_eq!(s.alias_target("oid", "1.2.156.1").unwrap().as_deref(), Some("88.1/moved"));
+    s.put_aliases(&[Alias {
+        scheme: "oid".into(),
+        code: "1.2.156.1".into(),
+        target: "88.1/again".into(),
+        created: NOW,
+    }])
+    .unwrap();
+    assert_eq!(s.alias_target("oid", "1.2.156.1").unwrap().as_deref(), Some("88.1/again"));
+    assert_eq!(s.alias_target("oid", "1.2.156.9").unwrap(), None);
     s.delete_alias("oid", "1.2.156.1").unwrap();
+    assert_eq!(s.alias_target("oid", "1.2.156.1").unwrap(), None);
     assert!(s.delete_alias("oid", "1.2.156.1").is_err());
     assert!(matches!(s.put_identity(&Identity::new("", Role::EnterpriseUser, "h", NOW)), Err(StoreError::Invalid(_))));
     assert!(s.delete_template("88.118.8.1001", "1.0.0").is_err());

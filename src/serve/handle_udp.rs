@@ -193,16 +193,16 @@ pub fn spawn(
 }
 
 /// Datagrams read (and answered) per system call.
-const BATCH: usize = 32;
+pub(super) const BATCH: usize = 32;
 
 /// One answer datagram waiting in the send batch: its bytes in the arena and
 /// its destination.
-struct Pending {
-    range: std::ops::Range<usize>,
-    to: SockaddrStorage,
+pub(super) struct Pending {
+    pub(super) range: std::ops::Range<usize>,
+    pub(super) to: SockaddrStorage,
 }
 
-fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+pub(super) fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = a.as_sockaddr_in() {
         return Some(SocketAddr::from(*v4));
     }
@@ -362,7 +362,7 @@ fn request_wire_len(len: usize) -> usize {
 }
 
 /// Sends every pending datagram with as few `sendmmsg` calls as it takes.
-fn send_all(
+pub(super) fn send_all(
     fd: std::os::fd::RawFd,
     headers: &mut MultiHeaders<SockaddrStorage>,
     arena: &[u8],

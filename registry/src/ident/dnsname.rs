@@ -74,17 +74,25 @@ pub fn decode_label(label: &str) -> Result<String, NameError> {
 /// Splits a presentation-form name (final dot optional) into labels below
 /// `zone`, compared case-insensitively. Returns the labels in name order.
 pub fn labels_under<'a>(name: &'a str, zone: &str) -> Result<Vec<&'a str>, NameError> {
+    Ok(head_under(name, "", zone)?.split('.').collect())
+}
+
+/// The part of `name` (presentation form, final dot optional) in front of
+/// `sub.zone` (`zone` alone when `sub` is empty), without its final dot:
+/// `head_under("1.2.gtin.z.org.", "gtin", "z.org") == Ok("1.2")`. Compared
+/// case-insensitively; allocates only for the error.
+pub fn head_under<'a>(name: &'a str, sub: &str, zone: &str) -> Result<&'a str, NameError> {
     let name = name.strip_suffix('.').unwrap_or(name);
     let zone = zone.strip_suffix('.').unwrap_or(zone);
-    let outside = || NameError::OutsideZone { zone: zone.to_owned() };
-    if name.len() <= zone.len() + 1 || !name.is_char_boundary(name.len() - zone.len()) {
-        return Err(outside());
-    }
-    let (head, tail) = name.split_at(name.len() - zone.len());
-    if !tail.eq_ignore_ascii_case(zone) || !head.ends_with('.') {
-        return Err(outside());
-    }
-    Ok(head[..head.len() - 1].split('.').collect())
+    let outside =
+        || NameError::OutsideZone { zone: if sub.is_empty() { zone.to_owned() } else { format!("{sub}.{zone}") } };
+    let below = |text: &'a str, suffix: &str| -> Option<&'a str> {
+        let cut = text.len().checked_sub(suffix.len() + 1).filter(|&c| c > 0)?;
+        let (head, tail) = (text.get(..cut)?, text.get(cut..)?);
+        (tail.as_bytes()[0] == b'.' && tail[1..].eq_ignore_ascii_case(suffix)).then_some(head)
+    };
+    let head = below(name, zone).ok_or_else(outside)?;
+    if sub.is_empty() { Ok(head) } else { below(head, sub).ok_or_else(outside) }
 }
 
 /// Joins labels and a zone into a presentation-form name (no final dot).

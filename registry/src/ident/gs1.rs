@@ -102,7 +102,12 @@ impl Gtin {
 
     /// The canonical 14-digit text.
     pub fn to_gtin14(&self) -> String {
-        self.digits.iter().map(|d| char::from(b'0' + d)).collect()
+        self.gtin14_ascii().iter().map(|b| char::from(*b)).collect()
+    }
+
+    /// The canonical 14 digits as ASCII, without allocating.
+    pub fn gtin14_ascii(&self) -> [u8; 14] {
+        self.digits.map(|d| b'0' + d)
     }
 
     /// True when the GS1 prefix is China's (690-699), read after the
@@ -119,18 +124,21 @@ impl Gtin {
         out
     }
 
-    fn from_labels(labels: &[&str]) -> Result<Self, String> {
-        if labels.len() != 13 {
-            return Err(format!("{} digit labels, expected 13", labels.len()));
-        }
+    fn from_labels<'a>(labels: impl Iterator<Item = &'a str>) -> Result<Self, String> {
         let mut body = [0u8; 13];
-        for (i, l) in labels.iter().enumerate() {
+        let mut n = 0;
+        for l in labels {
             let d = match l.as_bytes() {
                 [b] if b.is_ascii_digit() => b - b'0',
                 _ => return Err(format!("label {l:?} is not one digit")),
             };
-            let slot = if i == 0 { 0 } else { 13 - i };
-            body[slot] = d;
+            if n < 13 {
+                body[if n == 0 { 0 } else { 13 - n }] = d;
+            }
+            n += 1;
+        }
+        if n != 13 {
+            return Err(format!("{n} digit labels, expected 13"));
         }
         Ok(Gtin::from_body(body))
     }
@@ -142,14 +150,15 @@ impl Gtin {
 
     /// Inverse of [`Gtin::to_dns_name`].
     pub fn from_dns_name(name: &str, zone: &str) -> Result<Self, NameError> {
-        let labels = dnsname::labels_under(name, &format!("gtin.{}", zone.trim_end_matches('.')))?;
-        Gtin::from_labels(&labels).map_err(|why| NameError::Shape { scheme: "gtin", why })
+        let head = dnsname::head_under(name, "gtin", zone)?;
+        Gtin::from_labels(head.split('.')).map_err(|why| NameError::Shape { scheme: "gtin", why })
     }
 }
 
 impl fmt::Display for Gtin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_gtin14())
+        let digits = self.gtin14_ascii();
+        f.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -235,12 +244,12 @@ impl Sgtin {
 
     /// Inverse of [`Sgtin::to_dns_name`].
     pub fn from_dns_name(name: &str, zone: &str) -> Result<Self, NameError> {
-        let labels = dnsname::labels_under(name, &format!("sgtin.{}", zone.trim_end_matches('.')))?;
+        let mut labels = dnsname::head_under(name, "sgtin", zone)?.split('.');
         let shape = |why: String| NameError::Shape { scheme: "sgtin", why };
-        let (first, rest) = labels.split_first().ok_or_else(|| shape("no labels".into()))?;
+        let first = labels.next().ok_or_else(|| shape("no labels".into()))?;
         let serial = dnsname::decode_label(first)?;
         let serial = Serial::parse(&serial).map_err(|e| shape(e.to_string()))?;
-        let gtin = Gtin::from_labels(rest).map_err(shape)?;
+        let gtin = Gtin::from_labels(labels).map_err(shape)?;
         Ok(Sgtin { gtin, serial })
     }
 }

@@ -140,7 +140,7 @@ impl Registrar {
 /// is malformed or unbound. A malformed code never reaches the store.
 pub fn resolve(store: &dyn Store, scheme: Scheme, code: &str) -> Result<Option<String>, StoreError> {
     let Ok(code) = scheme.canonical(code) else { return Ok(None) };
-    Ok(store.get_alias(scheme.as_str(), &code)?.map(|a| a.target))
+    Ok(store.alias_target(scheme.as_str(), &code)?.map(|t| t.to_string()))
 }
 
 /// For the identifier doors: when `asked` is the alias form

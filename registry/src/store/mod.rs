@@ -450,6 +450,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Creates or replaces an alias by (scheme, code) (both as given).
     fn put_alias(&self, a: &Alias) -> Result<(), StoreError>;
     fn get_alias(&self, scheme: &str, code: &str) -> Result<Option<Alias>, StoreError>;
+    /// The identifier `scheme`/`code` is bound to: the resolution path's
+    /// read (a backend may answer it from a cache that its alias writes
+    /// invalidate; the default reads the whole alias).
+    fn alias_target(&self, scheme: &str, code: &str) -> Result<Option<std::sync::Arc<str>>, StoreError> {
+        Ok(self.get_alias(scheme, code)?.map(|a| a.target.into()))
+    }
     fn delete_alias(&self, scheme: &str, code: &str) -> Result<(), StoreError>;
     /// Aliases of `scheme` with code > `after`, at most `limit`.
     fn list_aliases(&self, scheme: &str, after: Option<&str>, limit: usize) -> Result<Vec<Alias>, StoreError>;

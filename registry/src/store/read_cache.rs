@@ -33,17 +33,24 @@ use crate::model::RecordBytes;
 
 const SHARDS: usize = 64;
 
-#[derive(Debug, Default)]
-struct Shard {
-    map: HashMap<Box<[u8]>, RecordBytes, Fast>,
+#[derive(Debug)]
+struct Shard<V> {
+    map: HashMap<Box<[u8]>, V, Fast>,
     absent: HashSet<Box<[u8]>, Fast>,
     generation: u64,
 }
 
-/// See the module docs.
+impl<V> Default for Shard<V> {
+    fn default() -> Self {
+        Shard { map: HashMap::default(), absent: HashSet::default(), generation: 0 }
+    }
+}
+
+/// See the module docs. `V` is what a key maps to: a record
+/// ([`RecordBytes`], the default) or an alias's target (`Arc<str>`).
 #[derive(Debug)]
-pub(crate) struct ReadCache {
-    shards: Box<[RwLock<Shard>]>,
+pub(crate) struct ReadCache<V = RecordBytes> {
+    shards: Box<[RwLock<Shard<V>>]>,
     per_shard: usize,
     hasher: Fast,
 }
@@ -55,7 +62,7 @@ pub(crate) struct Ticket {
     generation: u64,
 }
 
-impl ReadCache {
+impl<V: Clone> ReadCache<V> {
     /// A cache of at most about `entries` records (`None` for 0).
     pub(crate) fn new(entries: usize) -> Option<Self> {
         if entries == 0 {
@@ -73,7 +80,7 @@ impl ReadCache {
 
     /// A cached record (`Ok(None)`: known absent), or a ticket to fill the
     /// entry after reading the backend.
-    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<RecordBytes>, Ticket> {
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<V>, Ticket> {
         let shard = self.shard_of(key);
         let s = self.shards[shard].read().unwrap_or_else(|e| e.into_inner());
         match s.map.get(key) {
@@ -99,7 +106,7 @@ impl ReadCache {
 
     /// Caches `record` read from sled under `ticket`, unless a write touched
     /// the shard since the ticket was taken.
-    pub(crate) fn fill(&self, key: &[u8], record: &RecordBytes, ticket: Ticket) {
+    pub(crate) fn fill(&self, key: &[u8], record: &V, ticket: Ticket) {
         let mut s = self.shards[ticket.shard].write().unwrap_or_else(|e| e.into_inner());
         if s.generation != ticket.generation {
             return;
@@ -204,7 +211,7 @@ mod tests {
             }
         }
         assert!(c.len() <= 2 * 64 + SHARDS);
-        assert!(ReadCache::new(0).is_none());
+        assert!(ReadCache::<RecordBytes>::new(0).is_none());
     }
 
     #[test]

@@ -179,6 +179,9 @@ pub struct SledStore {
     /// How many of them this open applied.
     upgraded_now: usize,
     cache: Option<ReadCache>,
+    /// Alias targets by alias key, for [`Store::alias_target`]; invalidated
+    /// by every write to the `aliases` tree (`commit_entities`).
+    alias_cache: Option<ReadCache<Arc<str>>>,
     snap: Option<Arc<snapshot::ReadSnapshot>>,
     snap_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -703,6 +706,23 @@ impl Store for SledStore {
 
     fn get_alias(&self, scheme: &str, code: &str) -> Result<Option<Alias>, StoreError> {
         self.get_plain(&self.t.aliases, "aliases", &two_part_key(scheme.as_bytes(), code.as_bytes()))
+    }
+
+    fn alias_target(&self, scheme: &str, code: &str) -> Result<Option<Arc<str>>, StoreError> {
+        let key = two_part_key(scheme.as_bytes(), code.as_bytes());
+        let ticket = match &self.alias_cache {
+            Some(c) => match c.get(&key) {
+                Ok(hit) => return Ok(hit),
+                Err(ticket) => Some(ticket),
+            },
+            None => None,
+        };
+        let target: Option<Arc<str>> =
+            self.get_plain::<Alias>(&self.t.aliases, "aliases", &key)?.map(|a| a.target.into());
+        if let (Some(c), Some(t), Some(target)) = (&self.alias_cache, ticket, &target) {
+            c.fill(&key, target, t);
+        }
+        Ok(target)
     }
 
     fn put_aliases(&self, list: &[Alias]) -> Result<(), StoreError> {

@@ -36,8 +36,34 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::rdata::{NS, SOA};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use idnode_registry::ident::{ecode::Ecode, gs1::Gs1Key, oid::Oid, scheme::Scheme, vaa};
-use idnode_registry::service::aliases;
+use idnode_registry::model::RecordBytes;
 use idnode_registry::store::Store;
+
+/// A canonical alias code, formatted without allocating (OID, Ecode and
+/// GS1 codes are far shorter; a longer one is not bound: `write_str` fails).
+struct CodeBuf {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl CodeBuf {
+    fn new() -> Self {
+        CodeBuf { buf: [0; 256], len: 0 }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for CodeBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
 
 /// Which identifiers a zone holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,14 +318,15 @@ impl DnsFront {
                 let mut text = [0u8; 256];
                 let n = wire::to_text(q.qname, &mut text);
                 let qname = std::str::from_utf8(&text[..n]).ok()?;
-                match self.urls_of(zone, qname) {
+                match self.record_of(zone, qname) {
                     None => {
                         rcode = 3;
                         zone.soa_wire.write(out, &mut comp);
                         authorities = 1;
                     }
-                    Some(urls) => {
+                    Some(rec) => {
                         if matches!(q.qtype, wire::TYPE_NAPTR | wire::TYPE_ANY) {
+                            let urls = naptr::url_values(&rec);
                             answers =
                                 naptr::write(out, &mut comp, q.qname, zone.cfg.ttl, &zone.cfg.naptr_service, &urls)?;
                         }
@@ -345,8 +372,8 @@ impl DnsFront {
             return;
         }
         let qname = q.name().to_ascii();
-        let urls = match self.urls_of(zone, &qname) {
-            Some(u) => u,
+        let rec = match self.record_of(zone, &qname) {
+            Some(rec) => rec,
             None => {
                 resp.metadata.response_code = ResponseCode::NXDomain;
                 resp.add_authority(zone.soa.clone());
@@ -354,7 +381,7 @@ impl DnsFront {
             }
         };
         let records = if matches!(qtype, RecordType::NAPTR | RecordType::ANY) {
-            naptr::records(q.name(), zone.cfg.ttl, &zone.cfg.naptr_service, &urls)
+            naptr::records(q.name(), zone.cfg.ttl, &zone.cfg.naptr_service, &naptr::url_values(&rec))
         } else {
             Vec::new()
         };
@@ -366,24 +393,25 @@ impl DnsFront {
         }
     }
 
-    /// The public URL-like values of the record `qname` stands for; `None`
-    /// when the name is malformed for the zone or nothing is bound to it.
-    fn urls_of(&self, zone: &Zone, qname: &str) -> Option<Vec<String>> {
+    /// The record `qname` stands for; `None` when the name is malformed for
+    /// the zone or nothing is bound to it. The alias is read by its
+    /// canonical text (the grammar's `Display`), through the store's
+    /// resolution read [`Store::alias_target`].
+    fn record_of(&self, zone: &Zone, qname: &str) -> Option<RecordBytes> {
         let origin = zone.origin_text.as_str();
-        let target = match zone.cfg.scheme {
-            ZoneScheme::Vaa => vaa::from_dns_name(qname, origin).ok()?,
-            scheme => {
-                let (s, code) = match scheme {
-                    ZoneScheme::Oid => (Scheme::Oid, Oid::from_dns_name(qname, origin).ok()?.to_string()),
-                    ZoneScheme::Gs1 => (Scheme::Gs1, Gs1Key::from_dns_name(qname, origin).ok()?.to_string()),
-                    _ => (Scheme::Ecode, Ecode::from_dns_name(qname, origin).ok()?.to_string()),
-                };
-                aliases::resolve(&*self.store, s, &code).ok()??
-            }
+        let alias_target = |scheme: Scheme, code: &dyn std::fmt::Display| {
+            let mut text = CodeBuf::new();
+            std::fmt::Write::write_fmt(&mut text, format_args!("{code}")).ok()?;
+            self.store.alias_target(scheme.as_str(), text.as_str()).ok()?
+        };
+        let target: Arc<str> = match zone.cfg.scheme {
+            ZoneScheme::Vaa => vaa::from_dns_name(qname, origin).ok()?.into(),
+            ZoneScheme::Oid => alias_target(Scheme::Oid, &Oid::from_dns_name(qname, origin).ok()?)?,
+            ZoneScheme::Gs1 => alias_target(Scheme::Gs1, &Gs1Key::from_dns_name(qname, origin).ok()?)?,
+            ZoneScheme::Ecode => alias_target(Scheme::Ecode, &Ecode::from_dns_name(qname, origin).ok()?)?,
         };
         let key = self.store.canonical_key(target.as_bytes());
-        let rec = self.store.get_record(&key).ok()??;
-        Some(naptr::url_values(&rec))
+        self.store.get_record(&key).ok()?
     }
 
     /// Adds EDNS, encodes, and truncates a UDP answer that does not fit.

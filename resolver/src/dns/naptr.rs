@@ -9,27 +9,28 @@ use idnode_registry::model::RecordBytes;
 /// Delimiters tried for the regexp, first one absent from the URL wins.
 const DELIMS: [char; 5] = ['!', '#', '|', '~', '%'];
 
-/// The URL-like public values of `rec`, by index.
-pub fn url_values(rec: &RecordBytes) -> Vec<String> {
-    let mut out: Vec<(u32, String)> = rec
+/// The URL-like public values of `rec`, by index (borrowed from it).
+pub fn url_values(rec: &RecordBytes) -> Vec<&str> {
+    let starts = |data: &str, scheme: &str| data.get(..scheme.len()).is_some_and(|h| h.eq_ignore_ascii_case(scheme));
+    let mut out: Vec<(u32, &str)> = rec
         .iter()
         .filter(|v| v.is_public_read())
         .filter_map(|v| {
             let data = std::str::from_utf8(v.data).ok()?;
-            let lower = data.get(..8).unwrap_or(data).to_ascii_lowercase();
-            let urlish = v.value_type.eq_ignore_ascii_case(b"URL")
-                || lower.starts_with("http://")
-                || lower.starts_with("https://");
+            let urlish =
+                v.value_type.eq_ignore_ascii_case(b"URL") || starts(data, "http://") || starts(data, "https://");
             (urlish && !data.is_empty() && data.len() <= 250 && !data.bytes().any(|b| b.is_ascii_control()))
-                .then(|| (v.index, data.to_owned()))
+                .then_some((v.index, data))
         })
         .collect();
-    out.sort_by_key(|(i, _)| *i);
+    if !out.is_sorted_by_key(|(i, _)| *i) {
+        out.sort_by_key(|(i, _)| *i);
+    }
     out.into_iter().map(|(_, u)| u).collect()
 }
 
 /// One NAPTR record per URL: order 100, preference 10, 20, ...
-pub fn records(owner: &Name, ttl: u32, service: &str, urls: &[String]) -> Vec<Record> {
+pub fn records(owner: &Name, ttl: u32, service: &str, urls: &[&str]) -> Vec<Record> {
     urls.iter()
         .enumerate()
         .filter_map(|(i, url)| {
@@ -59,7 +60,7 @@ pub fn write<'a>(
     owner: &'a [u8],
     ttl: u32,
     service: &str,
-    urls: &[String],
+    urls: &[&str],
 ) -> Option<u16> {
     if service.len() > 255 {
         return None;

@@ -394,6 +394,11 @@ impl SledStore {
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(txn_err)?;
+        if let Some(c) = self.alias_cache.as_ref().filter(|_| tree.name() == self.t.aliases.name()) {
+            for (k, _) in entries {
+                c.invalidate(k);
+            }
+        }
         w.seq = seq;
         w.last_time = time;
         self.last_seq.store(seq, Ordering::Release);
