@@ -14,6 +14,7 @@ mod paths_ops;
 mod paths_rest;
 mod paths_snms;
 mod paths_trace;
+mod responses;
 pub mod schemas;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 
 #[allow(unused_imports)]
 use super::bodies::*;
+use super::responses::{AdminConflict, AdminErrors, AdminNotFound};
 #[allow(unused_imports)]
 use super::schemas::*;
 
@@ -16,11 +17,7 @@ use super::schemas::*;
     description = "Version, node prefix, role and the store's last change-log sequence.",
     responses(
         (status = 200, description = "Status.", body = AdminStatus, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -38,12 +35,8 @@ pub(super) fn admin_status() {}
     ),
     responses(
         (status = 200, description = "The record.", body = JsonRecord, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -63,12 +56,8 @@ pub(super) fn admin_record_get() {}
     request_body(content = crate::api::admin::records::PutBody, content_type = "application/json"),
     responses(
         (status = 200, description = "Stored.", body = AdminRecordPutStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminConflict
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -86,12 +75,8 @@ pub(super) fn admin_record_put() {}
     ),
     responses(
         (status = 200, description = "Deleted.", body = AdminRecordDeleteStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -112,11 +97,7 @@ pub(super) fn admin_record_delete() {}
     request_body(content = JsonRecord, content_type = "application/x-ndjson", description = "One JSON record per line."),
     responses(
         (status = 200, description = "Per-line results, then the summary.", body = AdminImportStatus200, content_type = "application/x-ndjson"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -134,11 +115,9 @@ pub(super) fn admin_import() {}
     ),
     responses(
         (status = 200, description = "The archive (gzip).", content((Vec<u8> = "application/gzip"))),
-        (status = 400, description = "Invalid request (`invalid`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        // Replaces the 400 of AdminErrors (a later entry wins): a backup has no `limit`.
+        (status = 400, description = "Invalid request (`invalid`): `field` names what is wrong.", body = AdminError, content_type = "application/json")
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -156,11 +135,7 @@ pub(super) fn admin_backup() {}
     ),
     responses(
         (status = 200, description = "JSON lines.", body = JsonRecord, content_type = "application/x-ndjson"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -175,11 +150,7 @@ pub(super) fn admin_export() {}
     description = "Every known prefix with its owner and all-time registration and resolution counts (persisted + in memory).",
     responses(
         (status = 200, description = "Prefixes.", body = AdminPrefixListStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -195,13 +166,9 @@ pub(super) fn admin_prefix_list() {}
     request_body(content = crate::api::admin::prefixes::NewPrefix, content_type = "application/json"),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound,
+        AdminConflict
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -219,12 +186,8 @@ pub(super) fn admin_prefix_create() {}
     ),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -243,13 +206,9 @@ pub(super) fn admin_prefix_get() {}
     request_body(content = crate::api::admin::prefixes::StateBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound,
+        AdminConflict
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -267,11 +226,7 @@ pub(super) fn admin_prefix_state() {}
     ),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -289,12 +244,8 @@ pub(super) fn admin_prefix_home() {}
     ),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -309,11 +260,7 @@ pub(super) fn admin_prefix_unhome() {}
     description = "Every enterprise with its prefixes (without the filing fields).",
     responses(
         (status = 200, description = "Enterprises.", body = AdminEnterpriseListStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -329,12 +276,8 @@ pub(super) fn admin_enterprise_list() {}
     request_body(content = crate::api::admin::enterprises::NewEnterprise, content_type = "application/json"),
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminConflict
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -352,12 +295,8 @@ pub(super) fn admin_enterprise_create() {}
     ),
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -375,12 +314,8 @@ pub(super) fn admin_enterprise_get() {}
     ),
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -398,11 +333,7 @@ pub(super) fn admin_enterprise_approve() {}
     ),
     responses(
         (status = 200, description = "Templates.", body = AdminTemplateListStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -420,12 +351,8 @@ pub(super) fn admin_template_list() {}
     ),
     responses(
         (status = 200, description = "The template.", body = AdminTemplate, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -446,13 +373,9 @@ pub(super) fn admin_template_get() {}
     responses(
         (status = 200, description = "Edited.", body = AdminTemplate, content_type = "application/json"),
         (status = 201, description = "Created.", body = AdminTemplate, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound,
+        AdminConflict
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -471,13 +394,9 @@ pub(super) fn admin_template_put() {}
     ),
     responses(
         (status = 200, description = "Deleted.", body = AdminTemplateDeleteStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound,
+        AdminConflict
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -492,11 +411,7 @@ pub(super) fn admin_template_delete() {}
     description = "API accounts (never their hashes or tokens).",
     responses(
         (status = 200, description = "Accounts.", body = AdminUserListStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -512,13 +427,9 @@ pub(super) fn admin_user_list() {}
     request_body(content = crate::api::admin::users::NewUser, content_type = "application/json"),
     responses(
         (status = 201, description = "The account.", body = AdminUser, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound,
+        AdminConflict
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -535,12 +446,8 @@ pub(super) fn admin_user_create() {}
     ),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -559,12 +466,8 @@ pub(super) fn admin_user_get() {}
     request_body(content = crate::api::admin::users::PasswordBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -582,12 +485,8 @@ pub(super) fn admin_user_password() {}
     ),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -605,12 +504,8 @@ pub(super) fn admin_user_disable() {}
     ),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -631,12 +526,8 @@ pub(super) fn admin_user_enable() {}
     ),
     responses(
         (status = 200, description = "Statistics.", body = AdminStats, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors,
+        AdminNotFound
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -651,11 +542,7 @@ pub(super) fn admin_stats() {}
     description = "Writes the in-memory counters to the store (the daemon also does every 10 s and at shutdown). Audited as `stats.persist`.",
     responses(
         (status = 200, description = "Persisted.", body = AdminStatsPersistStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]
@@ -674,11 +561,7 @@ pub(super) fn admin_stats_persist() {}
     ),
     responses(
         (status = 200, description = "Entries.", body = AdminAuditStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
+        AdminErrors
     ),
     security(("adminBearer" = []), ("adminBasic" = []))
 )]

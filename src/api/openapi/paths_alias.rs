@@ -5,6 +5,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::responses::SnmsErrors;
 use super::schemas::SnmsEnvelope;
 
 /// An alias binding: `scheme:code` names `handle`.
@@ -49,8 +50,7 @@ pub struct SnmsAliasAnswer {
     request_body(content = SnmsAliasInput, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope; `data` is the binding.", body = SnmsAliasAnswer),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
+        SnmsErrors,
         (status = 413, description = "Body larger than http.limits.max_body_bytes.")
     ),
     security(("snmsBearer" = []))
@@ -70,8 +70,7 @@ pub(super) fn snms_alias_bind() {}
     ),
     responses(
         (status = 200, description = "The envelope; `data` is the binding.", body = SnmsAliasAnswer),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method.")
+        SnmsErrors
     ),
     security(("snmsBearer" = []))
 )]
@@ -91,8 +90,7 @@ pub(super) fn snms_alias_detail() {}
     request_body(content = Option<SnmsAliasInput>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEnvelope),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
+        SnmsErrors,
         (status = 413, description = "Body larger than http.limits.max_body_bytes.")
     ),
     security(("snmsBearer" = []))

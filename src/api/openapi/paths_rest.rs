@@ -4,6 +4,7 @@
 
 #[allow(unused_imports)]
 use super::bodies::*;
+use super::responses::RestErrors;
 #[allow(unused_imports)]
 use super::schemas::*;
 
@@ -25,12 +26,7 @@ use super::schemas::*;
     ),
     responses(
         (status = 200, description = "The handle's values.", body = HandleValues, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security((), ("handleBasic" = []), ("handleAuth" = []))
 )]
@@ -49,12 +45,7 @@ pub(super) fn rest_resolve() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The handle's values.", body = HandleValues, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security((), ("handleBasic" = []), ("handleAuth" = []))
 )]
@@ -79,13 +70,8 @@ pub(super) fn rest_resolve_post() {}
     responses(
         (status = 200, description = "Replaced.", body = HandleOk, content_type = "application/json"),
         (status = 201, description = "Created.", body = HandleOk, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 409, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors,
+        (status = 409, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
     ),
     security((), ("handleBasic" = []), ("handleAuth" = []))
 )]
@@ -106,12 +92,7 @@ pub(super) fn rest_put() {}
     ),
     responses(
         (status = 200, description = "Deleted.", body = HandleOk, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security((), ("handleBasic" = []), ("handleAuth" = []))
 )]
@@ -133,12 +114,7 @@ pub(super) fn rest_delete() {}
     ),
     responses(
         (status = 200, description = "Handles.", body = HandleList, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security((), ("handleBasic" = []), ("handleAuth" = []))
 )]
@@ -157,12 +133,7 @@ pub(super) fn rest_list() {}
     ),
     responses(
         (status = 200, description = "Prefixes.", body = RestPrefixesStatus200, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security(())
 )]
@@ -181,12 +152,7 @@ pub(super) fn rest_prefixes() {}
     ),
     responses(
         (status = 200, description = "The site.", body = RestSiteStatus200, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security(())
 )]
@@ -202,12 +168,7 @@ pub(super) fn rest_site() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 201, description = "The session.", body = HandleSession, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security((), ("handleBasic" = []), ("handleAuth" = []))
 )]
@@ -222,12 +183,7 @@ pub(super) fn rest_session_open() {}
     description = "The session named by `Authorization: Handle sessionId=...`.",
     responses(
         (status = 200, description = "The session.", body = HandleSession, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security((), ("handleBasic" = []), ("handleAuth" = []))
 )]
@@ -243,12 +199,7 @@ pub(super) fn rest_session_get() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The session.", body = HandleSession, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security((), ("handleBasic" = []), ("handleAuth" = []))
 )]
@@ -263,12 +214,7 @@ pub(super) fn rest_session_put() {}
     description = "Ends the session.",
     responses(
         (status = 204, description = "Ended."),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security((), ("handleBasic" = []), ("handleAuth" = []))
 )]

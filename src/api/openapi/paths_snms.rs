@@ -4,6 +4,7 @@
 
 #[allow(unused_imports)]
 use super::bodies::*;
+use super::responses::{SnmsErrors, SnmsTooLarge};
 #[allow(unused_imports)]
 use super::schemas::*;
 
@@ -17,9 +18,8 @@ use super::schemas::*;
     request_body(content = SnmsLoginBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsLoginStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(())
 )]
@@ -35,9 +35,8 @@ pub(super) fn snms_login() {}
     request_body(content = SnmsLoginV1Body, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsLoginV1Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(())
 )]
@@ -53,9 +52,8 @@ pub(super) fn snms_login_v1() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsRegistryStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -71,9 +69,8 @@ pub(super) fn snms_registry() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataCreateStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -89,9 +86,8 @@ pub(super) fn snms_data_create() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataUpdateStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -109,9 +105,8 @@ pub(super) fn snms_data_update() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataDeleteStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -129,9 +124,8 @@ pub(super) fn snms_data_delete() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataDetailStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -147,9 +141,8 @@ pub(super) fn snms_data_detail() {}
     request_body(content = Vec<serde_json::Map<String, serde_json::Value>>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsBatchCreateStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -165,9 +158,8 @@ pub(super) fn snms_batch_create() {}
     request_body(content = Vec<serde_json::Map<String, serde_json::Value>>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsBatchUpdateStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -183,9 +175,8 @@ pub(super) fn snms_batch_update() {}
     request_body(content = Vec<String>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsBatchDeleteStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -204,9 +195,8 @@ pub(super) fn snms_batch_delete() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateGetV5Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -222,9 +212,8 @@ pub(super) fn snms_template_get_v5() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateCreateV5Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -240,9 +229,8 @@ pub(super) fn snms_template_create_v5() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateEditV5Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -261,9 +249,8 @@ pub(super) fn snms_template_edit_v5() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV5Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -282,9 +269,8 @@ pub(super) fn snms_template_delete_v5() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateGetV3Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -300,9 +286,8 @@ pub(super) fn snms_template_get_v3() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateCreateV3Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -321,9 +306,8 @@ pub(super) fn snms_template_create_v3() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV3Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -341,9 +325,8 @@ pub(super) fn snms_template_delete_v3() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsPrefixQueryStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -366,9 +349,8 @@ pub(super) fn snms_prefix_query() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsPrefixPageStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -384,9 +366,8 @@ pub(super) fn snms_prefix_page() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntConfigStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -402,9 +383,8 @@ pub(super) fn snms_ent_config() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntApplyV3Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -420,9 +400,8 @@ pub(super) fn snms_ent_apply_v3() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntApplyStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -438,9 +417,8 @@ pub(super) fn snms_ent_apply() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntUpgradeApplyStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -460,9 +438,8 @@ pub(super) fn snms_ent_upgrade_apply() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntPageStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -480,9 +457,8 @@ pub(super) fn snms_ent_page() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntDetailStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
@@ -498,9 +474,8 @@ pub(super) fn snms_ent_detail() {}
     request_body(content = SnmsFileUploadBody, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsFileUploadStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors,
+        SnmsTooLarge
     ),
     security(("snmsBearer" = []))
 )]
