@@ -1,7 +1,10 @@
 //! The operations of the `admin` tag, one `#[utoipa::path]` per route and
 //! method (the route tables are in the API modules; a test checks both agree).
+//! Every one takes [`ADMIN_SECURITY`] and answers the failures of
+//! [`AdminErrors`] (with [`AdminNotFound`], [`AdminConflict`] where they apply).
 #![allow(dead_code)]
 
+use super::ADMIN_SECURITY;
 #[allow(unused_imports)]
 use super::bodies::*;
 use super::responses::{AdminConflict, AdminErrors, AdminNotFound};
@@ -18,8 +21,7 @@ use super::schemas::*;
     responses(
         (status = 200, description = "Status.", body = AdminStatus, content_type = "application/json"),
         AdminErrors
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_status() {}
 
@@ -37,8 +39,7 @@ pub(super) fn admin_status() {}
         (status = 200, description = "The record.", body = JsonRecord, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_record_get() {}
 
@@ -58,8 +59,7 @@ pub(super) fn admin_record_get() {}
         (status = 200, description = "Stored.", body = AdminRecordPutStatus200, content_type = "application/json"),
         AdminErrors,
         AdminConflict
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_record_put() {}
 
@@ -77,8 +77,7 @@ pub(super) fn admin_record_put() {}
         (status = 200, description = "Deleted.", body = AdminRecordDeleteStatus200, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_record_delete() {}
 
@@ -98,8 +97,7 @@ pub(super) fn admin_record_delete() {}
     responses(
         (status = 200, description = "Per-line results, then the summary.", body = AdminImportStatus200, content_type = "application/x-ndjson"),
         AdminErrors
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_import() {}
 
@@ -118,8 +116,7 @@ pub(super) fn admin_import() {}
         AdminErrors,
         // Replaces the 400 of AdminErrors (a later entry wins): a backup has no `limit`.
         (status = 400, description = "Invalid request (`invalid`): `field` names what is wrong.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_backup() {}
 
@@ -136,8 +133,7 @@ pub(super) fn admin_backup() {}
     responses(
         (status = 200, description = "JSON lines.", body = JsonRecord, content_type = "application/x-ndjson"),
         AdminErrors
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_export() {}
 
@@ -151,8 +147,7 @@ pub(super) fn admin_export() {}
     responses(
         (status = 200, description = "Prefixes.", body = AdminPrefixListStatus200, content_type = "application/json"),
         AdminErrors
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_prefix_list() {}
 
@@ -169,8 +164,7 @@ pub(super) fn admin_prefix_list() {}
         AdminErrors,
         AdminNotFound,
         AdminConflict
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_prefix_create() {}
 
@@ -188,8 +182,7 @@ pub(super) fn admin_prefix_create() {}
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_prefix_get() {}
 
@@ -209,8 +202,7 @@ pub(super) fn admin_prefix_get() {}
         AdminErrors,
         AdminNotFound,
         AdminConflict
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_prefix_state() {}
 
@@ -227,8 +219,7 @@ pub(super) fn admin_prefix_state() {}
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         AdminErrors
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_prefix_home() {}
 
@@ -246,8 +237,7 @@ pub(super) fn admin_prefix_home() {}
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_prefix_unhome() {}
 
@@ -261,8 +251,7 @@ pub(super) fn admin_prefix_unhome() {}
     responses(
         (status = 200, description = "Enterprises.", body = AdminEnterpriseListStatus200, content_type = "application/json"),
         AdminErrors
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_enterprise_list() {}
 
@@ -278,8 +267,7 @@ pub(super) fn admin_enterprise_list() {}
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
         AdminErrors,
         AdminConflict
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_enterprise_create() {}
 
@@ -297,8 +285,7 @@ pub(super) fn admin_enterprise_create() {}
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_enterprise_get() {}
 
@@ -316,8 +303,7 @@ pub(super) fn admin_enterprise_get() {}
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_enterprise_approve() {}
 
@@ -334,8 +320,7 @@ pub(super) fn admin_enterprise_approve() {}
     responses(
         (status = 200, description = "Templates.", body = AdminTemplateListStatus200, content_type = "application/json"),
         AdminErrors
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_template_list() {}
 
@@ -353,8 +338,7 @@ pub(super) fn admin_template_list() {}
         (status = 200, description = "The template.", body = AdminTemplate, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_template_get() {}
 
@@ -376,8 +360,7 @@ pub(super) fn admin_template_get() {}
         AdminErrors,
         AdminNotFound,
         AdminConflict
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_template_put() {}
 
@@ -397,8 +380,7 @@ pub(super) fn admin_template_put() {}
         AdminErrors,
         AdminNotFound,
         AdminConflict
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_template_delete() {}
 
@@ -412,8 +394,7 @@ pub(super) fn admin_template_delete() {}
     responses(
         (status = 200, description = "Accounts.", body = AdminUserListStatus200, content_type = "application/json"),
         AdminErrors
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_user_list() {}
 
@@ -430,8 +411,7 @@ pub(super) fn admin_user_list() {}
         AdminErrors,
         AdminNotFound,
         AdminConflict
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_user_create() {}
 
@@ -448,8 +428,7 @@ pub(super) fn admin_user_create() {}
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_user_get() {}
 
@@ -468,8 +447,7 @@ pub(super) fn admin_user_get() {}
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_user_password() {}
 
@@ -487,8 +465,7 @@ pub(super) fn admin_user_password() {}
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_user_disable() {}
 
@@ -506,8 +483,7 @@ pub(super) fn admin_user_disable() {}
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_user_enable() {}
 
@@ -528,8 +504,7 @@ pub(super) fn admin_user_enable() {}
         (status = 200, description = "Statistics.", body = AdminStats, content_type = "application/json"),
         AdminErrors,
         AdminNotFound
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_stats() {}
 
@@ -543,8 +518,7 @@ pub(super) fn admin_stats() {}
     responses(
         (status = 200, description = "Persisted.", body = AdminStatsPersistStatus200, content_type = "application/json"),
         AdminErrors
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_stats_persist() {}
 
@@ -562,43 +536,45 @@ pub(super) fn admin_stats_persist() {}
     responses(
         (status = 200, description = "Entries.", body = AdminAuditStatus200, content_type = "application/json"),
         AdminErrors
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+    )
 )]
 pub(super) fn admin_audit() {}
 
 /// The `admin` operations.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    admin_status,
-    admin_record_get,
-    admin_record_put,
-    admin_record_delete,
-    admin_import,
-    admin_backup,
-    admin_export,
-    admin_prefix_list,
-    admin_prefix_create,
-    admin_prefix_get,
-    admin_prefix_state,
-    admin_prefix_home,
-    admin_prefix_unhome,
-    admin_enterprise_list,
-    admin_enterprise_create,
-    admin_enterprise_get,
-    admin_enterprise_approve,
-    admin_template_list,
-    admin_template_get,
-    admin_template_put,
-    admin_template_delete,
-    admin_user_list,
-    admin_user_create,
-    admin_user_get,
-    admin_user_password,
-    admin_user_disable,
-    admin_user_enable,
-    admin_stats,
-    admin_stats_persist,
-    admin_audit
-))]
+#[openapi(
+    modifiers(&ADMIN_SECURITY),
+    paths(
+        admin_status,
+        admin_record_get,
+        admin_record_put,
+        admin_record_delete,
+        admin_import,
+        admin_backup,
+        admin_export,
+        admin_prefix_list,
+        admin_prefix_create,
+        admin_prefix_get,
+        admin_prefix_state,
+        admin_prefix_home,
+        admin_prefix_unhome,
+        admin_enterprise_list,
+        admin_enterprise_create,
+        admin_enterprise_get,
+        admin_enterprise_approve,
+        admin_template_list,
+        admin_template_get,
+        admin_template_put,
+        admin_template_delete,
+        admin_user_list,
+        admin_user_create,
+        admin_user_get,
+        admin_user_password,
+        admin_user_disable,
+        admin_user_enable,
+        admin_stats,
+        admin_stats_persist,
+        admin_audit
+    )
+)]
 pub(super) struct Paths;

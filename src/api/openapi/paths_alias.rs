@@ -1,10 +1,12 @@
 //! The SNMS alias operations (`/identityv2/alias`, an idnode extension:
-//! idis-node.md §7.4 "mapping"; handlers in `api::snms::alias`).
+//! idis-node.md §7.4 "mapping"; handlers in `api::snms::alias`), with the
+//! SNMS door's [`SNMS_SECURITY`] and [`SnmsErrors`].
 #![allow(dead_code)]
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::SNMS_SECURITY;
 use super::responses::SnmsErrors;
 use super::schemas::SnmsEnvelope;
 
@@ -52,8 +54,7 @@ pub struct SnmsAliasAnswer {
         (status = 200, description = "The envelope; `data` is the binding.", body = SnmsAliasAnswer),
         SnmsErrors,
         (status = 413, description = "Body larger than http.limits.max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_alias_bind() {}
 
@@ -71,8 +72,7 @@ pub(super) fn snms_alias_bind() {}
     responses(
         (status = 200, description = "The envelope; `data` is the binding.", body = SnmsAliasAnswer),
         SnmsErrors
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_alias_detail() {}
 
@@ -92,12 +92,11 @@ pub(super) fn snms_alias_detail() {}
         (status = 200, description = "The envelope.", body = SnmsEnvelope),
         SnmsErrors,
         (status = 413, description = "Body larger than http.limits.max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_alias_unbind() {}
 
 /// The alias operations.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(snms_alias_bind, snms_alias_detail, snms_alias_unbind))]
+#[openapi(modifiers(&SNMS_SECURITY), paths(snms_alias_bind, snms_alias_detail, snms_alias_unbind))]
 pub(super) struct Paths;

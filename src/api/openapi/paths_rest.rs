@@ -1,7 +1,10 @@
 //! The operations of the `handle-rest` tag, one `#[utoipa::path]` per route and
 //! method (the route tables are in the API modules; a test checks both agree).
+//! Each takes [`REST_SECURITY`] unless it names its own `security(...)`, and
+//! answers the failures of [`RestErrors`].
 #![allow(dead_code)]
 
+use super::REST_SECURITY;
 #[allow(unused_imports)]
 use super::bodies::*;
 use super::responses::RestErrors;
@@ -27,8 +30,7 @@ use super::schemas::*;
     responses(
         (status = 200, description = "The handle's values.", body = HandleValues, content_type = "application/json"),
         RestErrors
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+    )
 )]
 pub(super) fn rest_resolve() {}
 
@@ -46,8 +48,7 @@ pub(super) fn rest_resolve() {}
     responses(
         (status = 200, description = "The handle's values.", body = HandleValues, content_type = "application/json"),
         RestErrors
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+    )
 )]
 pub(super) fn rest_resolve_post() {}
 
@@ -72,8 +73,7 @@ pub(super) fn rest_resolve_post() {}
         (status = 201, description = "Created.", body = HandleOk, content_type = "application/json"),
         RestErrors,
         (status = 409, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+    )
 )]
 pub(super) fn rest_put() {}
 
@@ -93,8 +93,7 @@ pub(super) fn rest_put() {}
     responses(
         (status = 200, description = "Deleted.", body = HandleOk, content_type = "application/json"),
         RestErrors
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+    )
 )]
 pub(super) fn rest_delete() {}
 
@@ -115,8 +114,7 @@ pub(super) fn rest_delete() {}
     responses(
         (status = 200, description = "Handles.", body = HandleList, content_type = "application/json"),
         RestErrors
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+    )
 )]
 pub(super) fn rest_list() {}
 
@@ -169,8 +167,7 @@ pub(super) fn rest_site() {}
     responses(
         (status = 201, description = "The session.", body = HandleSession, content_type = "application/json"),
         RestErrors
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+    )
 )]
 pub(super) fn rest_session_open() {}
 
@@ -184,8 +181,7 @@ pub(super) fn rest_session_open() {}
     responses(
         (status = 200, description = "The session.", body = HandleSession, content_type = "application/json"),
         RestErrors
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+    )
 )]
 pub(super) fn rest_session_get() {}
 
@@ -200,8 +196,7 @@ pub(super) fn rest_session_get() {}
     responses(
         (status = 200, description = "The session.", body = HandleSession, content_type = "application/json"),
         RestErrors
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+    )
 )]
 pub(super) fn rest_session_put() {}
 
@@ -215,24 +210,26 @@ pub(super) fn rest_session_put() {}
     responses(
         (status = 204, description = "Ended."),
         RestErrors
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+    )
 )]
 pub(super) fn rest_session_delete() {}
 
 /// The `handle-rest` operations.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    rest_resolve,
-    rest_resolve_post,
-    rest_put,
-    rest_delete,
-    rest_list,
-    rest_prefixes,
-    rest_site,
-    rest_session_open,
-    rest_session_get,
-    rest_session_put,
-    rest_session_delete
-))]
+#[openapi(
+    modifiers(&REST_SECURITY),
+    paths(
+        rest_resolve,
+        rest_resolve_post,
+        rest_put,
+        rest_delete,
+        rest_list,
+        rest_prefixes,
+        rest_site,
+        rest_session_open,
+        rest_session_get,
+        rest_session_put,
+        rest_session_delete
+    )
+)]
 pub(super) struct Paths;

@@ -1,7 +1,10 @@
 //! The operations of the `snms` tag, one `#[utoipa::path]` per route and
 //! method (the route tables are in the API modules; a test checks both agree).
+//! Each takes [`SNMS_SECURITY`] unless it names its own `security(...)` (the
+//! logins), and answers [`SnmsErrors`] and [`SnmsTooLarge`] besides its envelope.
 #![allow(dead_code)]
 
+use super::SNMS_SECURITY;
 #[allow(unused_imports)]
 use super::bodies::*;
 use super::responses::{SnmsErrors, SnmsTooLarge};
@@ -54,8 +57,7 @@ pub(super) fn snms_login_v1() {}
         (status = 200, description = "The envelope.", body = SnmsRegistryStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_registry() {}
 
@@ -71,8 +73,7 @@ pub(super) fn snms_registry() {}
         (status = 200, description = "The envelope.", body = SnmsDataCreateStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_data_create() {}
 
@@ -88,8 +89,7 @@ pub(super) fn snms_data_create() {}
         (status = 200, description = "The envelope.", body = SnmsDataUpdateStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_data_update() {}
 
@@ -107,8 +107,7 @@ pub(super) fn snms_data_update() {}
         (status = 200, description = "The envelope.", body = SnmsDataDeleteStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_data_delete() {}
 
@@ -126,8 +125,7 @@ pub(super) fn snms_data_delete() {}
         (status = 200, description = "The envelope.", body = SnmsDataDetailStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_data_detail() {}
 
@@ -143,8 +141,7 @@ pub(super) fn snms_data_detail() {}
         (status = 200, description = "The envelope.", body = SnmsBatchCreateStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_batch_create() {}
 
@@ -160,8 +157,7 @@ pub(super) fn snms_batch_create() {}
         (status = 200, description = "The envelope.", body = SnmsBatchUpdateStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_batch_update() {}
 
@@ -177,8 +173,7 @@ pub(super) fn snms_batch_update() {}
         (status = 200, description = "The envelope.", body = SnmsBatchDeleteStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_batch_delete() {}
 
@@ -197,8 +192,7 @@ pub(super) fn snms_batch_delete() {}
         (status = 200, description = "The envelope.", body = SnmsTemplateGetV5Status200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_template_get_v5() {}
 
@@ -214,8 +208,7 @@ pub(super) fn snms_template_get_v5() {}
         (status = 200, description = "The envelope.", body = SnmsTemplateCreateV5Status200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_template_create_v5() {}
 
@@ -231,8 +224,7 @@ pub(super) fn snms_template_create_v5() {}
         (status = 200, description = "The envelope.", body = SnmsTemplateEditV5Status200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_template_edit_v5() {}
 
@@ -251,8 +243,7 @@ pub(super) fn snms_template_edit_v5() {}
         (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV5Status200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_template_delete_v5() {}
 
@@ -271,8 +262,7 @@ pub(super) fn snms_template_delete_v5() {}
         (status = 200, description = "The envelope.", body = SnmsTemplateGetV3Status200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_template_get_v3() {}
 
@@ -288,8 +278,7 @@ pub(super) fn snms_template_get_v3() {}
         (status = 200, description = "The envelope.", body = SnmsTemplateCreateV3Status200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_template_create_v3() {}
 
@@ -308,8 +297,7 @@ pub(super) fn snms_template_create_v3() {}
         (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV3Status200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_template_delete_v3() {}
 
@@ -327,8 +315,7 @@ pub(super) fn snms_template_delete_v3() {}
         (status = 200, description = "The envelope.", body = SnmsPrefixQueryStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_prefix_query() {}
 
@@ -351,8 +338,7 @@ pub(super) fn snms_prefix_query() {}
         (status = 200, description = "The envelope.", body = SnmsPrefixPageStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_prefix_page() {}
 
@@ -368,8 +354,7 @@ pub(super) fn snms_prefix_page() {}
         (status = 200, description = "The envelope.", body = SnmsEntConfigStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_ent_config() {}
 
@@ -385,8 +370,7 @@ pub(super) fn snms_ent_config() {}
         (status = 200, description = "The envelope.", body = SnmsEntApplyV3Status200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_ent_apply_v3() {}
 
@@ -402,8 +386,7 @@ pub(super) fn snms_ent_apply_v3() {}
         (status = 200, description = "The envelope.", body = SnmsEntApplyStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_ent_apply() {}
 
@@ -419,8 +402,7 @@ pub(super) fn snms_ent_apply() {}
         (status = 200, description = "The envelope.", body = SnmsEntUpgradeApplyStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_ent_upgrade_apply() {}
 
@@ -440,8 +422,7 @@ pub(super) fn snms_ent_upgrade_apply() {}
         (status = 200, description = "The envelope.", body = SnmsEntPageStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_ent_page() {}
 
@@ -459,8 +440,7 @@ pub(super) fn snms_ent_page() {}
         (status = 200, description = "The envelope.", body = SnmsEntDetailStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_ent_detail() {}
 
@@ -476,39 +456,41 @@ pub(super) fn snms_ent_detail() {}
         (status = 200, description = "The envelope.", body = SnmsFileUploadStatus200, content_type = "application/json"),
         SnmsErrors,
         SnmsTooLarge
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_file_upload() {}
 
 /// The `snms` operations.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    snms_login,
-    snms_login_v1,
-    snms_registry,
-    snms_data_create,
-    snms_data_update,
-    snms_data_delete,
-    snms_data_detail,
-    snms_batch_create,
-    snms_batch_update,
-    snms_batch_delete,
-    snms_template_get_v5,
-    snms_template_create_v5,
-    snms_template_edit_v5,
-    snms_template_delete_v5,
-    snms_template_get_v3,
-    snms_template_create_v3,
-    snms_template_delete_v3,
-    snms_prefix_query,
-    snms_prefix_page,
-    snms_ent_config,
-    snms_ent_apply_v3,
-    snms_ent_apply,
-    snms_ent_upgrade_apply,
-    snms_ent_page,
-    snms_ent_detail,
-    snms_file_upload
-))]
+#[openapi(
+    modifiers(&SNMS_SECURITY),
+    paths(
+        snms_login,
+        snms_login_v1,
+        snms_registry,
+        snms_data_create,
+        snms_data_update,
+        snms_data_delete,
+        snms_data_detail,
+        snms_batch_create,
+        snms_batch_update,
+        snms_batch_delete,
+        snms_template_get_v5,
+        snms_template_create_v5,
+        snms_template_edit_v5,
+        snms_template_delete_v5,
+        snms_template_get_v3,
+        snms_template_create_v3,
+        snms_template_delete_v3,
+        snms_prefix_query,
+        snms_prefix_page,
+        snms_ent_config,
+        snms_ent_apply_v3,
+        snms_ent_apply,
+        snms_ent_upgrade_apply,
+        snms_ent_page,
+        snms_ent_detail,
+        snms_file_upload
+    )
+)]
 pub(super) struct Paths;
