@@ -8,6 +8,7 @@
 //! `UPDATE_OPENAPI=1 cargo test -p idnode --bin idnode api::openapi`.
 
 mod bodies;
+mod params;
 mod paths_admin;
 mod paths_alias;
 mod paths_ops;

@@ -7,6 +7,7 @@
 use super::ADMIN_SECURITY;
 #[allow(unused_imports)]
 use super::bodies::*;
+use super::params::{AdminEnterprisePath, AdminPrefixPath, AdminRecordPath, AdminTemplatePath, AdminUserPath};
 use super::responses::{AdminConflict, AdminErrors, AdminNotFound};
 #[allow(unused_imports)]
 use super::schemas::*;
@@ -32,9 +33,7 @@ pub(super) fn admin_status() {}
     operation_id = "adminRecordGet",
     summary = "One record",
     description = "The record in the export format.",
-    params(
-        ("handle" = String, Path, description = "The identifier, slashes unencoded, other reserved characters percent-encoded.")
-    ),
+    params(AdminRecordPath),
     responses(
         (status = 200, description = "The record.", body = JsonRecord, content_type = "application/json"),
         AdminErrors,
@@ -51,7 +50,7 @@ pub(super) fn admin_record_get() {}
     summary = "Create or replace a record",
     description = "Creates the record; 409 `already_exists` when it exists unless `overwrite=true`. Values without `timestamp` (or 0) get the write time. Audited as `record.put`.",
     params(
-        ("handle" = String, Path, description = "The identifier, slashes unencoded, other reserved characters percent-encoded."),
+        AdminRecordPath,
         ("overwrite" = Option<bool>, Query, description = "Replace an existing record.")
     ),
     request_body(content = crate::api::admin::records::PutBody, content_type = "application/json"),
@@ -70,9 +69,7 @@ pub(super) fn admin_record_put() {}
     operation_id = "adminRecordDelete",
     summary = "Delete a record",
     description = "Audited as `record.delete`.",
-    params(
-        ("handle" = String, Path, description = "The identifier, slashes unencoded, other reserved characters percent-encoded.")
-    ),
+    params(AdminRecordPath),
     responses(
         (status = 200, description = "Deleted.", body = AdminRecordDeleteStatus200, content_type = "application/json"),
         AdminErrors,
@@ -175,9 +172,7 @@ pub(super) fn admin_prefix_create() {}
     operation_id = "adminPrefixGet",
     summary = "One prefix",
     description = "Adds the record count and today's counters (UTC day).",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case).")
-    ),
+    params(AdminPrefixPath),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         AdminErrors,
@@ -193,9 +188,7 @@ pub(super) fn admin_prefix_get() {}
     operation_id = "adminPrefixState",
     summary = "Change a prefix's state",
     description = "One step of the review state machine: awaiting-review -> under-review | rejected; under-review -> enabled | rejected; rejected -> awaiting-review; enabled -> disabled | pending-deletion; disabled -> enabled | pending-deletion; pending-deletion -> enabled | disabled. An illegal step is 409 `rejected`. Audited as `prefix.state`.",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case).")
-    ),
+    params(AdminPrefixPath),
     request_body(content = crate::api::admin::prefixes::StateBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
@@ -213,9 +206,7 @@ pub(super) fn admin_prefix_state() {}
     operation_id = "adminPrefixHome",
     summary = "Home a prefix",
     description = "This node answers for the prefix (created enabled and hosted when unknown). Audited as `prefix.home`.",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case).")
-    ),
+    params(AdminPrefixPath),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         AdminErrors
@@ -230,9 +221,7 @@ pub(super) fn admin_prefix_home() {}
     operation_id = "adminPrefixUnhome",
     summary = "Unhome a prefix",
     description = "This node stops answering for it; records are kept. Audited as `prefix.unhome`.",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case).")
-    ),
+    params(AdminPrefixPath),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
         AdminErrors,
@@ -278,9 +267,7 @@ pub(super) fn admin_enterprise_create() {}
     operation_id = "adminEnterpriseGet",
     summary = "One enterprise",
     description = "With its filing fields (`extra`).",
-    params(
-        ("id" = i64, Path, description = "The enterprise id.")
-    ),
+    params(AdminEnterprisePath),
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
         AdminErrors,
@@ -296,9 +283,7 @@ pub(super) fn admin_enterprise_get() {}
     operation_id = "adminEnterpriseApprove",
     summary = "Approve a filing",
     description = "The enterprise becomes approved and its prefixes awaiting review become enabled. Audited as `enterprise.approve`.",
-    params(
-        ("id" = i64, Path, description = "The enterprise id.")
-    ),
+    params(AdminEnterprisePath),
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
         AdminErrors,
@@ -330,10 +315,7 @@ pub(super) fn admin_template_list() {}
     tag = "admin",
     operation_id = "adminTemplateGet",
     summary = "One template",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case)."),
-        ("version" = String, Path, description = "The template version (percent-encode `/`).")
-    ),
+    params(AdminTemplatePath),
     responses(
         (status = 200, description = "The template.", body = AdminTemplate, content_type = "application/json"),
         AdminErrors,
@@ -349,10 +331,7 @@ pub(super) fn admin_template_get() {}
     operation_id = "adminTemplatePut",
     summary = "Create or edit a template version",
     description = "Creates the version (201) or edits it (200) with the registration service's rules (snms-api.md §3.3, §3.4: items added or changed, never removed). Audited as `template.create` / `template.edit`.",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case)."),
-        ("version" = String, Path, description = "The template version (percent-encode `/`).")
-    ),
+    params(AdminTemplatePath),
     request_body(content = AdminTemplateInput, content_type = "application/json"),
     responses(
         (status = 200, description = "Edited.", body = AdminTemplate, content_type = "application/json"),
@@ -371,10 +350,7 @@ pub(super) fn admin_template_put() {}
     operation_id = "adminTemplateDelete",
     summary = "Delete a template version",
     description = "Refused (409 `rejected`) while an identifier uses it. Audited as `template.delete`.",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case)."),
-        ("version" = String, Path, description = "The template version (percent-encode `/`).")
-    ),
+    params(AdminTemplatePath),
     responses(
         (status = 200, description = "Deleted.", body = AdminTemplateDeleteStatus200, content_type = "application/json"),
         AdminErrors,
@@ -421,9 +397,7 @@ pub(super) fn admin_user_create() {}
     tag = "admin",
     operation_id = "adminUserGet",
     summary = "One account",
-    params(
-        ("username" = String, Path, description = "The account's username.")
-    ),
+    params(AdminUserPath),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         AdminErrors,
@@ -439,9 +413,7 @@ pub(super) fn admin_user_get() {}
     operation_id = "adminUserPassword",
     summary = "Set an account's password",
     description = "Sets the given password or generates one (returned once in `password`); the account's sessions end. Audited as `account.password`.",
-    params(
-        ("username" = String, Path, description = "The account's username.")
-    ),
+    params(AdminUserPath),
     request_body(content = crate::api::admin::users::PasswordBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
@@ -458,9 +430,7 @@ pub(super) fn admin_user_password() {}
     operation_id = "adminUserDisable",
     summary = "Disable an account",
     description = "It can no longer log in; its sessions end. Audited as `account.disable`.",
-    params(
-        ("username" = String, Path, description = "The account's username.")
-    ),
+    params(AdminUserPath),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         AdminErrors,
@@ -476,9 +446,7 @@ pub(super) fn admin_user_disable() {}
     operation_id = "adminUserEnable",
     summary = "Enable an account",
     description = "Audited as `account.enable`.",
-    params(
-        ("username" = String, Path, description = "The account's username.")
-    ),
+    params(AdminUserPath),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
         AdminErrors,

@@ -7,6 +7,7 @@
 use super::REST_SECURITY;
 #[allow(unused_imports)]
 use super::bodies::*;
+use super::params::{RestFormat, RestHandle};
 use super::responses::RestErrors;
 #[allow(unused_imports)]
 use super::schemas::*;
@@ -19,13 +20,12 @@ use super::schemas::*;
     summary = "Resolve a handle",
     description = "CNRI-compatible resolution. Non-public values need authentication and `publicOnly=false`. Counted in the resolution statistics of the handle's prefix.",
     params(
-        ("handle" = String, Path, description = "The handle, e.g. `88.118.8.1001/LOT2026-000451`, taken raw after `/api/handles/` (slashes unencoded, percent-decoded, `+` is not a space)."),
+        RestHandle,
         ("index" = Option<i64>, Query, description = "Only values at this index (repeatable)."),
         ("type" = Option<String>, Query, description = "Only values of this type (repeatable; a trailing `.` matches sub-types)."),
         ("publicOnly" = Option<bool>, Query, description = "Only publicly readable values (default: true unless authenticated)."),
         ("auth" = Option<bool>, Query, description = "Bypass caching (accepted for compatibility)."),
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
+        RestFormat
     ),
     responses(
         (status = 200, description = "The handle's values.", body = HandleValues, content_type = "application/json"),
@@ -41,9 +41,7 @@ pub(super) fn rest_resolve() {}
     operation_id = "restResolvePost",
     summary = "Resolve with JSON parameters",
     description = "Same as GET; the query parameters come as a JSON object body.",
-    params(
-        ("handle" = String, Path, description = "The handle, e.g. `88.118.8.1001/LOT2026-000451`, taken raw after `/api/handles/` (slashes unencoded, percent-decoded, `+` is not a space).")
-    ),
+    params(RestHandle),
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The handle's values.", body = HandleValues, content_type = "application/json"),
@@ -60,12 +58,11 @@ pub(super) fn rest_resolve_post() {}
     summary = "Create, replace or add values",
     description = "Creates the handle (`overwrite=false`: 409 when it exists), replaces all its values (`overwrite=true`), or adds/replaces the given values of an existing handle (`index=various`, CNRI semantics). Needs HS_ADMIN rights.",
     params(
-        ("handle" = String, Path, description = "The handle, e.g. `88.118.8.1001/LOT2026-000451`, taken raw after `/api/handles/` (slashes unencoded, percent-decoded, `+` is not a space)."),
+        RestHandle,
         ("overwrite" = Option<bool>, Query, description = "Replace an existing handle / value."),
         ("mintNewSuffix" = Option<bool>, Query, description = "Create under a newly minted suffix."),
         ("index" = Option<String>, Query, description = "`various` to add or replace only the given values."),
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
+        RestFormat
     ),
     request_body(content = HandleValuesInput, content_type = "application/json"),
     responses(
@@ -85,10 +82,9 @@ pub(super) fn rest_put() {}
     summary = "Delete a handle or some of its values",
     description = "Deletes the handle, or with `index=` only those values.",
     params(
-        ("handle" = String, Path, description = "The handle, e.g. `88.118.8.1001/LOT2026-000451`, taken raw after `/api/handles/` (slashes unencoded, percent-decoded, `+` is not a space)."),
+        RestHandle,
         ("index" = Option<i64>, Query, description = "Delete only the values at these indexes (repeatable)."),
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
+        RestFormat
     ),
     responses(
         (status = 200, description = "Deleted.", body = HandleOk, content_type = "application/json"),
@@ -108,8 +104,7 @@ pub(super) fn rest_delete() {}
         ("prefix" = String, Query, description = "The prefix."),
         ("page" = Option<i64>, Query, description = "0-based page."),
         ("pageSize" = Option<i64>, Query, description = "Handles per page (at most 10000)."),
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
+        RestFormat
     ),
     responses(
         (status = 200, description = "Handles.", body = HandleList, content_type = "application/json"),
@@ -125,10 +120,7 @@ pub(super) fn rest_list() {}
     operation_id = "restPrefixes",
     summary = "Prefixes homed on this node",
     description = "The prefixes this node answers for.",
-    params(
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
-    ),
+    params(RestFormat),
     responses(
         (status = 200, description = "Prefixes.", body = RestPrefixesStatus200, content_type = "application/json"),
         RestErrors
@@ -144,10 +136,7 @@ pub(super) fn rest_prefixes() {}
     operation_id = "restSite",
     summary = "This node's HS_SITE",
     description = "The site information the Handle doors publish.",
-    params(
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
-    ),
+    params(RestFormat),
     responses(
         (status = 200, description = "The site.", body = RestSiteStatus200, content_type = "application/json"),
         RestErrors

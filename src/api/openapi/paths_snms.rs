@@ -7,6 +7,7 @@
 use super::SNMS_SECURITY;
 #[allow(unused_imports)]
 use super::bodies::*;
+use super::params::SnmsTemplateKey;
 use super::responses::{SnmsErrors, SnmsTooLarge};
 #[allow(unused_imports)]
 use super::schemas::*;
@@ -184,10 +185,7 @@ pub(super) fn snms_batch_delete() {}
     operation_id = "snmsTemplateGetV5",
     summary = "Read a template",
     description = "snms-api.md §3.2.",
-    params(
-        ("prefix" = String, Query, description = "The prefix."),
-        ("version" = String, Query, description = "The template version.")
-    ),
+    params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateGetV5Status200, content_type = "application/json"),
         SnmsErrors,
@@ -235,10 +233,7 @@ pub(super) fn snms_template_edit_v5() {}
     operation_id = "snmsTemplateDeleteV5",
     summary = "Delete a template",
     description = "snms-api.md §3.5 (refused while used).",
-    params(
-        ("prefix" = String, Query, description = "The prefix."),
-        ("version" = String, Query, description = "The template version.")
-    ),
+    params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV5Status200, content_type = "application/json"),
         SnmsErrors,
@@ -254,10 +249,7 @@ pub(super) fn snms_template_delete_v5() {}
     operation_id = "snmsTemplateGetV3",
     summary = "Read a template (v3)",
     description = "snms-api.md §3.6.",
-    params(
-        ("prefix" = String, Query, description = "The prefix."),
-        ("version" = String, Query, description = "The template version.")
-    ),
+    params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateGetV3Status200, content_type = "application/json"),
         SnmsErrors,
@@ -289,10 +281,7 @@ pub(super) fn snms_template_create_v3() {}
     operation_id = "snmsTemplateDeleteV3",
     summary = "Delete a template (v3)",
     description = "snms-api.md §3.6.",
-    params(
-        ("prefix" = String, Query, description = "The prefix."),
-        ("version" = String, Query, description = "The template version.")
-    ),
+    params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV3Status200, content_type = "application/json"),
         SnmsErrors,
