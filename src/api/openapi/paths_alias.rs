@@ -1,13 +1,13 @@
 //! The SNMS alias operations (`/identityv2/alias`, an idnode extension:
 //! idis-node.md §7.4 "mapping"; handlers in `api::snms::alias`), with the
-//! SNMS door's [`SNMS_SECURITY`] and [`SnmsErrors`].
+//! SNMS door's [`SNMS_SECURITY`] and [`SnmsRouteErrors`].
 #![allow(dead_code)]
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::SNMS_SECURITY;
-use super::responses::SnmsErrors;
+use super::responses::SnmsRouteErrors;
 use super::schemas::SnmsEnvelope;
 
 /// An alias binding: `scheme:code` names `handle`.
@@ -52,7 +52,7 @@ pub struct SnmsAliasAnswer {
     request_body(content = SnmsAliasInput, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope; `data` is the binding.", body = SnmsAliasAnswer),
-        SnmsErrors,
+        SnmsRouteErrors,
         (status = 413, description = "Body larger than http.limits.max_body_bytes.")
     )
 )]
@@ -71,7 +71,7 @@ pub(super) fn snms_alias_bind() {}
     ),
     responses(
         (status = 200, description = "The envelope; `data` is the binding.", body = SnmsAliasAnswer),
-        SnmsErrors
+        SnmsRouteErrors
     )
 )]
 pub(super) fn snms_alias_detail() {}
@@ -90,7 +90,7 @@ pub(super) fn snms_alias_detail() {}
     request_body(content = Option<SnmsAliasInput>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEnvelope),
-        SnmsErrors,
+        SnmsRouteErrors,
         (status = 413, description = "Body larger than http.limits.max_body_bytes.")
     )
 )]

@@ -1,14 +1,14 @@
 //! The operations of the `snms` tag, one `#[utoipa::path]` per route and
 //! method (the route tables are in the API modules; a test checks both agree).
 //! Each takes [`SNMS_SECURITY`] unless it names its own `security(...)` (the
-//! logins), and answers [`SnmsErrors`] and [`SnmsTooLarge`] besides its envelope.
+//! logins), and answers [`SnmsErrors`] besides its envelope.
 #![allow(dead_code)]
 
 use super::SNMS_SECURITY;
 #[allow(unused_imports)]
 use super::bodies::*;
 use super::params::SnmsTemplateKey;
-use super::responses::{SnmsErrors, SnmsTooLarge};
+use super::responses::SnmsErrors;
 #[allow(unused_imports)]
 use super::schemas::*;
 
@@ -22,8 +22,7 @@ use super::schemas::*;
     request_body(content = SnmsLoginBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsLoginStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     ),
     security(())
 )]
@@ -39,8 +38,7 @@ pub(super) fn snms_login() {}
     request_body(content = SnmsLoginV1Body, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsLoginV1Status200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     ),
     security(())
 )]
@@ -56,8 +54,7 @@ pub(super) fn snms_login_v1() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsRegistryStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_registry() {}
@@ -72,8 +69,7 @@ pub(super) fn snms_registry() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataCreateStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_data_create() {}
@@ -88,8 +84,7 @@ pub(super) fn snms_data_create() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataUpdateStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_data_update() {}
@@ -106,8 +101,7 @@ pub(super) fn snms_data_update() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataDeleteStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_data_delete() {}
@@ -124,8 +118,7 @@ pub(super) fn snms_data_delete() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataDetailStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_data_detail() {}
@@ -140,8 +133,7 @@ pub(super) fn snms_data_detail() {}
     request_body(content = Vec<serde_json::Map<String, serde_json::Value>>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsBatchCreateStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_batch_create() {}
@@ -156,8 +148,7 @@ pub(super) fn snms_batch_create() {}
     request_body(content = Vec<serde_json::Map<String, serde_json::Value>>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsBatchUpdateStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_batch_update() {}
@@ -172,8 +163,7 @@ pub(super) fn snms_batch_update() {}
     request_body(content = Vec<String>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsBatchDeleteStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_batch_delete() {}
@@ -188,8 +178,7 @@ pub(super) fn snms_batch_delete() {}
     params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateGetV5Status200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_template_get_v5() {}
@@ -204,8 +193,7 @@ pub(super) fn snms_template_get_v5() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateCreateV5Status200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_template_create_v5() {}
@@ -220,8 +208,7 @@ pub(super) fn snms_template_create_v5() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateEditV5Status200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_template_edit_v5() {}
@@ -236,8 +223,7 @@ pub(super) fn snms_template_edit_v5() {}
     params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV5Status200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_template_delete_v5() {}
@@ -252,8 +238,7 @@ pub(super) fn snms_template_delete_v5() {}
     params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateGetV3Status200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_template_get_v3() {}
@@ -268,8 +253,7 @@ pub(super) fn snms_template_get_v3() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateCreateV3Status200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_template_create_v3() {}
@@ -284,8 +268,7 @@ pub(super) fn snms_template_create_v3() {}
     params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV3Status200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_template_delete_v3() {}
@@ -302,8 +285,7 @@ pub(super) fn snms_template_delete_v3() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsPrefixQueryStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_prefix_query() {}
@@ -325,8 +307,7 @@ pub(super) fn snms_prefix_query() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsPrefixPageStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_prefix_page() {}
@@ -341,8 +322,7 @@ pub(super) fn snms_prefix_page() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntConfigStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_ent_config() {}
@@ -357,8 +337,7 @@ pub(super) fn snms_ent_config() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntApplyV3Status200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_ent_apply_v3() {}
@@ -373,8 +352,7 @@ pub(super) fn snms_ent_apply_v3() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntApplyStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_ent_apply() {}
@@ -389,8 +367,7 @@ pub(super) fn snms_ent_apply() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntUpgradeApplyStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_ent_upgrade_apply() {}
@@ -409,8 +386,7 @@ pub(super) fn snms_ent_upgrade_apply() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntPageStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_ent_page() {}
@@ -427,8 +403,7 @@ pub(super) fn snms_ent_page() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntDetailStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_ent_detail() {}
@@ -443,8 +418,7 @@ pub(super) fn snms_ent_detail() {}
     request_body(content = SnmsFileUploadBody, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsFileUploadStatus200, content_type = "application/json"),
-        SnmsErrors,
-        SnmsTooLarge
+        SnmsErrors
     )
 )]
 pub(super) fn snms_file_upload() {}

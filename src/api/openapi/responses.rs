@@ -3,7 +3,10 @@
 //! `paths_*` operations (an operation's own responses are tuples beside them).
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+
 use utoipa::IntoResponses;
+use utoipa::openapi::{RefOr, Response};
 
 use super::schemas::{AdminError, HandleErrorBody};
 
@@ -88,17 +91,29 @@ pub(super) enum RestErrors {
     NotImplemented(HandleErrorBody),
 }
 
-/// The HTTP-level failures of every SNMS route (the others are HTTP 200
-/// with an envelope `status`).
+/// The HTTP-level failures of every SNMS route of snms-api.md (the others
+/// are HTTP 200 with an envelope `status`): [`SnmsRouteErrors`] and
+/// [`SnmsTooLarge`].
+pub(super) struct SnmsErrors;
+
+impl IntoResponses for SnmsErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut all = SnmsRouteErrors::responses();
+        all.extend(SnmsTooLarge::responses());
+        all
+    }
+}
+
+/// No such route, or not with this method.
 #[derive(IntoResponses)]
-pub(super) enum SnmsErrors {
+pub(super) enum SnmsRouteErrors {
     #[response(status = 404, description = "Unknown path.")]
     UnknownPath,
     #[response(status = 405, description = "Wrong method.")]
     WrongMethod,
 }
 
-/// An SNMS route of snms-api.md taking a body.
+/// The body limit of the snms-api.md routes.
 #[derive(IntoResponses)]
 pub(super) enum SnmsTooLarge {
     #[response(status = 413, description = "Body larger than limits.http_max_body_bytes.")]
