@@ -8,19 +8,23 @@
 //! `UPDATE_OPENAPI=1 cargo test -p idnode --bin idnode api::openapi`.
 
 mod bodies;
+mod params;
 mod paths_admin;
 mod paths_alias;
 mod paths_ops;
 mod paths_rest;
 mod paths_snms;
 mod paths_trace;
+mod responses;
 pub mod schemas;
 #[cfg(test)]
 mod tests;
 
 use utoipa::Modify;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 
 use schemas::*;
 
@@ -87,6 +91,47 @@ impl Modify for SecuritySchemes {
             "snmsBearer",
             http(HttpAuthScheme::Bearer, "A token from /identity/token or /identity/token/v1."),
         );
+    }
+}
+
+/// The authentication a door's operations take unless one names its own
+/// `security(...)`: any one of `schemes`, or none at all when `anonymous`.
+/// A modifier of each door's `Paths`.
+struct DoorSecurity {
+    anonymous: bool,
+    schemes: &'static [&'static str],
+}
+
+/// The admin API: the admin secret or the node's admin identity.
+const ADMIN_SECURITY: DoorSecurity = DoorSecurity { anonymous: false, schemes: &["adminBearer", "adminBasic"] };
+/// Handle REST: anonymous, Basic or an `Authorization: Handle` session.
+const REST_SECURITY: DoorSecurity = DoorSecurity { anonymous: true, schemes: &["handleBasic", "handleAuth"] };
+/// SNMS (and its alias extension): a login token.
+const SNMS_SECURITY: DoorSecurity = DoorSecurity { anonymous: false, schemes: &["snmsBearer"] };
+
+impl Modify for DoorSecurity {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let requirements = || {
+            let anonymous = self.anonymous.then(SecurityRequirement::default);
+            let schemes = self.schemes.iter().map(|s| SecurityRequirement::new(*s, Vec::<String>::new()));
+            anonymous.into_iter().chain(schemes).collect::<Vec<_>>()
+        };
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+                &mut item.query,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation.security.get_or_insert_with(requirements);
+            }
+        }
     }
 }
 

@@ -1,9 +1,14 @@
 //! The operations of the `admin` tag, one `#[utoipa::path]` per route and
 //! method (the route tables are in the API modules; a test checks both agree).
+//! Every one takes [`ADMIN_SECURITY`] and answers the failures of
+//! [`AdminErrors`] (with [`AdminNotFound`], [`AdminConflict`] where they apply).
 #![allow(dead_code)]
 
+use super::ADMIN_SECURITY;
 #[allow(unused_imports)]
 use super::bodies::*;
+use super::params::{AdminEnterprisePath, AdminPrefixPath, AdminRecordPath, AdminTemplatePath, AdminUserPath};
+use super::responses::{AdminConflict, AdminErrors, AdminNotFound};
 #[allow(unused_imports)]
 use super::schemas::*;
 
@@ -16,13 +21,8 @@ use super::schemas::*;
     description = "Version, node prefix, role and the store's last change-log sequence.",
     responses(
         (status = 200, description = "Status.", body = AdminStatus, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors
+    )
 )]
 pub(super) fn admin_status() {}
 
@@ -33,19 +33,12 @@ pub(super) fn admin_status() {}
     operation_id = "adminRecordGet",
     summary = "One record",
     description = "The record in the export format.",
-    params(
-        ("handle" = String, Path, description = "The identifier, slashes unencoded, other reserved characters percent-encoded.")
-    ),
+    params(AdminRecordPath),
     responses(
         (status = 200, description = "The record.", body = JsonRecord, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_record_get() {}
 
@@ -57,20 +50,15 @@ pub(super) fn admin_record_get() {}
     summary = "Create or replace a record",
     description = "Creates the record; 409 `already_exists` when it exists unless `overwrite=true`. Values without `timestamp` (or 0) get the write time. Audited as `record.put`.",
     params(
-        ("handle" = String, Path, description = "The identifier, slashes unencoded, other reserved characters percent-encoded."),
+        AdminRecordPath,
         ("overwrite" = Option<bool>, Query, description = "Replace an existing record.")
     ),
     request_body(content = crate::api::admin::records::PutBody, content_type = "application/json"),
     responses(
         (status = 200, description = "Stored.", body = AdminRecordPutStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminConflict
+    )
 )]
 pub(super) fn admin_record_put() {}
 
@@ -81,19 +69,12 @@ pub(super) fn admin_record_put() {}
     operation_id = "adminRecordDelete",
     summary = "Delete a record",
     description = "Audited as `record.delete`.",
-    params(
-        ("handle" = String, Path, description = "The identifier, slashes unencoded, other reserved characters percent-encoded.")
-    ),
+    params(AdminRecordPath),
     responses(
         (status = 200, description = "Deleted.", body = AdminRecordDeleteStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_record_delete() {}
 
@@ -112,13 +93,8 @@ pub(super) fn admin_record_delete() {}
     request_body(content = JsonRecord, content_type = "application/x-ndjson", description = "One JSON record per line."),
     responses(
         (status = 200, description = "Per-line results, then the summary.", body = AdminImportStatus200, content_type = "application/x-ndjson"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors
+    )
 )]
 pub(super) fn admin_import() {}
 
@@ -134,13 +110,10 @@ pub(super) fn admin_import() {}
     ),
     responses(
         (status = 200, description = "The archive (gzip).", content((Vec<u8> = "application/gzip"))),
-        (status = 400, description = "Invalid request (`invalid`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        // Replaces the 400 of AdminErrors (a later entry wins): a backup has no `limit`.
+        (status = 400, description = "Invalid request (`invalid`): `field` names what is wrong.", body = AdminError, content_type = "application/json")
+    )
 )]
 pub(super) fn admin_backup() {}
 
@@ -156,13 +129,8 @@ pub(super) fn admin_backup() {}
     ),
     responses(
         (status = 200, description = "JSON lines.", body = JsonRecord, content_type = "application/x-ndjson"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors
+    )
 )]
 pub(super) fn admin_export() {}
 
@@ -175,13 +143,8 @@ pub(super) fn admin_export() {}
     description = "Every known prefix with its owner and all-time registration and resolution counts (persisted + in memory).",
     responses(
         (status = 200, description = "Prefixes.", body = AdminPrefixListStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors
+    )
 )]
 pub(super) fn admin_prefix_list() {}
 
@@ -195,15 +158,10 @@ pub(super) fn admin_prefix_list() {}
     request_body(content = crate::api::admin::prefixes::NewPrefix, content_type = "application/json"),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound,
+        AdminConflict
+    )
 )]
 pub(super) fn admin_prefix_create() {}
 
@@ -214,19 +172,12 @@ pub(super) fn admin_prefix_create() {}
     operation_id = "adminPrefixGet",
     summary = "One prefix",
     description = "Adds the record count and today's counters (UTC day).",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case).")
-    ),
+    params(AdminPrefixPath),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_prefix_get() {}
 
@@ -237,21 +188,14 @@ pub(super) fn admin_prefix_get() {}
     operation_id = "adminPrefixState",
     summary = "Change a prefix's state",
     description = "One step of the review state machine: awaiting-review -> under-review | rejected; under-review -> enabled | rejected; rejected -> awaiting-review; enabled -> disabled | pending-deletion; disabled -> enabled | pending-deletion; pending-deletion -> enabled | disabled. An illegal step is 409 `rejected`. Audited as `prefix.state`.",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case).")
-    ),
+    params(AdminPrefixPath),
     request_body(content = crate::api::admin::prefixes::StateBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound,
+        AdminConflict
+    )
 )]
 pub(super) fn admin_prefix_state() {}
 
@@ -262,18 +206,11 @@ pub(super) fn admin_prefix_state() {}
     operation_id = "adminPrefixHome",
     summary = "Home a prefix",
     description = "This node answers for the prefix (created enabled and hosted when unknown). Audited as `prefix.home`.",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case).")
-    ),
+    params(AdminPrefixPath),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors
+    )
 )]
 pub(super) fn admin_prefix_home() {}
 
@@ -284,19 +221,12 @@ pub(super) fn admin_prefix_home() {}
     operation_id = "adminPrefixUnhome",
     summary = "Unhome a prefix",
     description = "This node stops answering for it; records are kept. Audited as `prefix.unhome`.",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case).")
-    ),
+    params(AdminPrefixPath),
     responses(
         (status = 200, description = "The prefix.", body = AdminPrefix, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_prefix_unhome() {}
 
@@ -309,13 +239,8 @@ pub(super) fn admin_prefix_unhome() {}
     description = "Every enterprise with its prefixes (without the filing fields).",
     responses(
         (status = 200, description = "Enterprises.", body = AdminEnterpriseListStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors
+    )
 )]
 pub(super) fn admin_enterprise_list() {}
 
@@ -329,14 +254,9 @@ pub(super) fn admin_enterprise_list() {}
     request_body(content = crate::api::admin::enterprises::NewEnterprise, content_type = "application/json"),
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminConflict
+    )
 )]
 pub(super) fn admin_enterprise_create() {}
 
@@ -347,19 +267,12 @@ pub(super) fn admin_enterprise_create() {}
     operation_id = "adminEnterpriseGet",
     summary = "One enterprise",
     description = "With its filing fields (`extra`).",
-    params(
-        ("id" = i64, Path, description = "The enterprise id.")
-    ),
+    params(AdminEnterprisePath),
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_enterprise_get() {}
 
@@ -370,19 +283,12 @@ pub(super) fn admin_enterprise_get() {}
     operation_id = "adminEnterpriseApprove",
     summary = "Approve a filing",
     description = "The enterprise becomes approved and its prefixes awaiting review become enabled. Audited as `enterprise.approve`.",
-    params(
-        ("id" = i64, Path, description = "The enterprise id.")
-    ),
+    params(AdminEnterprisePath),
     responses(
         (status = 200, description = "The enterprise.", body = AdminEnterprise, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_enterprise_approve() {}
 
@@ -398,13 +304,8 @@ pub(super) fn admin_enterprise_approve() {}
     ),
     responses(
         (status = 200, description = "Templates.", body = AdminTemplateListStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors
+    )
 )]
 pub(super) fn admin_template_list() {}
 
@@ -414,20 +315,12 @@ pub(super) fn admin_template_list() {}
     tag = "admin",
     operation_id = "adminTemplateGet",
     summary = "One template",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case)."),
-        ("version" = String, Path, description = "The template version (percent-encode `/`).")
-    ),
+    params(AdminTemplatePath),
     responses(
         (status = 200, description = "The template.", body = AdminTemplate, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_template_get() {}
 
@@ -438,23 +331,15 @@ pub(super) fn admin_template_get() {}
     operation_id = "adminTemplatePut",
     summary = "Create or edit a template version",
     description = "Creates the version (201) or edits it (200) with the registration service's rules (snms-api.md §3.3, §3.4: items added or changed, never removed). Audited as `template.create` / `template.edit`.",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case)."),
-        ("version" = String, Path, description = "The template version (percent-encode `/`).")
-    ),
+    params(AdminTemplatePath),
     request_body(content = AdminTemplateInput, content_type = "application/json"),
     responses(
         (status = 200, description = "Edited.", body = AdminTemplate, content_type = "application/json"),
         (status = 201, description = "Created.", body = AdminTemplate, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound,
+        AdminConflict
+    )
 )]
 pub(super) fn admin_template_put() {}
 
@@ -465,21 +350,13 @@ pub(super) fn admin_template_put() {}
     operation_id = "adminTemplateDelete",
     summary = "Delete a template version",
     description = "Refused (409 `rejected`) while an identifier uses it. Audited as `template.delete`.",
-    params(
-        ("prefix" = String, Path, description = "The prefix, e.g. `88.118.8.1001` (any ASCII case)."),
-        ("version" = String, Path, description = "The template version (percent-encode `/`).")
-    ),
+    params(AdminTemplatePath),
     responses(
         (status = 200, description = "Deleted.", body = AdminTemplateDeleteStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound,
+        AdminConflict
+    )
 )]
 pub(super) fn admin_template_delete() {}
 
@@ -492,13 +369,8 @@ pub(super) fn admin_template_delete() {}
     description = "API accounts (never their hashes or tokens).",
     responses(
         (status = 200, description = "Accounts.", body = AdminUserListStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors
+    )
 )]
 pub(super) fn admin_user_list() {}
 
@@ -512,15 +384,10 @@ pub(super) fn admin_user_list() {}
     request_body(content = crate::api::admin::users::NewUser, content_type = "application/json"),
     responses(
         (status = 201, description = "The account.", body = AdminUser, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 409, description = "Exists already (`already_exists`), illegal state change or refused by a rule (`rejected`, `illegal_state`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound,
+        AdminConflict
+    )
 )]
 pub(super) fn admin_user_create() {}
 
@@ -530,19 +397,12 @@ pub(super) fn admin_user_create() {}
     tag = "admin",
     operation_id = "adminUserGet",
     summary = "One account",
-    params(
-        ("username" = String, Path, description = "The account's username.")
-    ),
+    params(AdminUserPath),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_user_get() {}
 
@@ -553,20 +413,13 @@ pub(super) fn admin_user_get() {}
     operation_id = "adminUserPassword",
     summary = "Set an account's password",
     description = "Sets the given password or generates one (returned once in `password`); the account's sessions end. Audited as `account.password`.",
-    params(
-        ("username" = String, Path, description = "The account's username.")
-    ),
+    params(AdminUserPath),
     request_body(content = crate::api::admin::users::PasswordBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_user_password() {}
 
@@ -577,19 +430,12 @@ pub(super) fn admin_user_password() {}
     operation_id = "adminUserDisable",
     summary = "Disable an account",
     description = "It can no longer log in; its sessions end. Audited as `account.disable`.",
-    params(
-        ("username" = String, Path, description = "The account's username.")
-    ),
+    params(AdminUserPath),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_user_disable() {}
 
@@ -600,19 +446,12 @@ pub(super) fn admin_user_disable() {}
     operation_id = "adminUserEnable",
     summary = "Enable an account",
     description = "Audited as `account.enable`.",
-    params(
-        ("username" = String, Path, description = "The account's username.")
-    ),
+    params(AdminUserPath),
     responses(
         (status = 200, description = "The account.", body = AdminUser, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_user_enable() {}
 
@@ -631,14 +470,9 @@ pub(super) fn admin_user_enable() {}
     ),
     responses(
         (status = 200, description = "Statistics.", body = AdminStats, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 404, description = "No such record, prefix, enterprise, template or account (`not_found`).", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors,
+        AdminNotFound
+    )
 )]
 pub(super) fn admin_stats() {}
 
@@ -651,13 +485,8 @@ pub(super) fn admin_stats() {}
     description = "Writes the in-memory counters to the store (the daemon also does every 10 s and at shutdown). Audited as `stats.persist`.",
     responses(
         (status = 200, description = "Persisted.", body = AdminStatsPersistStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors
+    )
 )]
 pub(super) fn admin_stats_persist() {}
 
@@ -674,48 +503,46 @@ pub(super) fn admin_stats_persist() {}
     ),
     responses(
         (status = 200, description = "Entries.", body = AdminAuditStatus200, content_type = "application/json"),
-        (status = 400, description = "Invalid request (`invalid`, `limit`): `field` names what is wrong.", body = AdminError, content_type = "application/json"),
-        (status = 401, description = "No or wrong credentials (`unauthenticated`).", body = AdminError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"idnode-admin\"` and `Basic realm=\"idnode-admin\"`."))),
-        (status = 403, description = "Plain HTTP from a non-loopback client (`insecure_channel`): use HTTPS on the same port.", body = AdminError, content_type = "application/json"),
-        (status = 429, description = "Too many failed authentications from the client's network (`rate_limited`).", body = AdminError, content_type = "application/json", headers(("Retry-After" = u64))),
-        (status = 500, description = "The node failed (`internal`); details are in its log.", body = AdminError, content_type = "application/json")
-    ),
-    security(("adminBearer" = []), ("adminBasic" = []))
+        AdminErrors
+    )
 )]
 pub(super) fn admin_audit() {}
 
 /// The `admin` operations.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    admin_status,
-    admin_record_get,
-    admin_record_put,
-    admin_record_delete,
-    admin_import,
-    admin_backup,
-    admin_export,
-    admin_prefix_list,
-    admin_prefix_create,
-    admin_prefix_get,
-    admin_prefix_state,
-    admin_prefix_home,
-    admin_prefix_unhome,
-    admin_enterprise_list,
-    admin_enterprise_create,
-    admin_enterprise_get,
-    admin_enterprise_approve,
-    admin_template_list,
-    admin_template_get,
-    admin_template_put,
-    admin_template_delete,
-    admin_user_list,
-    admin_user_create,
-    admin_user_get,
-    admin_user_password,
-    admin_user_disable,
-    admin_user_enable,
-    admin_stats,
-    admin_stats_persist,
-    admin_audit
-))]
+#[openapi(
+    modifiers(&ADMIN_SECURITY),
+    paths(
+        admin_status,
+        admin_record_get,
+        admin_record_put,
+        admin_record_delete,
+        admin_import,
+        admin_backup,
+        admin_export,
+        admin_prefix_list,
+        admin_prefix_create,
+        admin_prefix_get,
+        admin_prefix_state,
+        admin_prefix_home,
+        admin_prefix_unhome,
+        admin_enterprise_list,
+        admin_enterprise_create,
+        admin_enterprise_get,
+        admin_enterprise_approve,
+        admin_template_list,
+        admin_template_get,
+        admin_template_put,
+        admin_template_delete,
+        admin_user_list,
+        admin_user_create,
+        admin_user_get,
+        admin_user_password,
+        admin_user_disable,
+        admin_user_enable,
+        admin_stats,
+        admin_stats_persist,
+        admin_audit
+    )
+)]
 pub(super) struct Paths;

@@ -1,10 +1,13 @@
 //! The SNMS alias operations (`/identityv2/alias`, an idnode extension:
-//! idis-node.md §7.4 "mapping"; handlers in `api::snms::alias`).
+//! idis-node.md §7.4 "mapping"; handlers in `api::snms::alias`), with the
+//! SNMS door's [`SNMS_SECURITY`] and [`SnmsRouteErrors`].
 #![allow(dead_code)]
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::SNMS_SECURITY;
+use super::responses::SnmsRouteErrors;
 use super::schemas::SnmsEnvelope;
 
 /// An alias binding: `scheme:code` names `handle`.
@@ -49,11 +52,9 @@ pub struct SnmsAliasAnswer {
     request_body(content = SnmsAliasInput, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope; `data` is the binding.", body = SnmsAliasAnswer),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
+        SnmsRouteErrors,
         (status = 413, description = "Body larger than http.limits.max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_alias_bind() {}
 
@@ -70,10 +71,8 @@ pub(super) fn snms_alias_bind() {}
     ),
     responses(
         (status = 200, description = "The envelope; `data` is the binding.", body = SnmsAliasAnswer),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsRouteErrors
+    )
 )]
 pub(super) fn snms_alias_detail() {}
 
@@ -91,15 +90,13 @@ pub(super) fn snms_alias_detail() {}
     request_body(content = Option<SnmsAliasInput>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEnvelope),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
+        SnmsRouteErrors,
         (status = 413, description = "Body larger than http.limits.max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+    )
 )]
 pub(super) fn snms_alias_unbind() {}
 
 /// The alias operations.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(snms_alias_bind, snms_alias_detail, snms_alias_unbind))]
+#[openapi(modifiers(&SNMS_SECURITY), paths(snms_alias_bind, snms_alias_detail, snms_alias_unbind))]
 pub(super) struct Paths;

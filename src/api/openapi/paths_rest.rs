@@ -1,9 +1,14 @@
 //! The operations of the `handle-rest` tag, one `#[utoipa::path]` per route and
 //! method (the route tables are in the API modules; a test checks both agree).
+//! Each takes [`REST_SECURITY`] unless it names its own `security(...)`, and
+//! answers the failures of [`RestErrors`].
 #![allow(dead_code)]
 
+use super::REST_SECURITY;
 #[allow(unused_imports)]
 use super::bodies::*;
+use super::params::{RestFormat, RestHandle};
+use super::responses::RestErrors;
 #[allow(unused_imports)]
 use super::schemas::*;
 
@@ -15,24 +20,17 @@ use super::schemas::*;
     summary = "Resolve a handle",
     description = "CNRI-compatible resolution. Non-public values need authentication and `publicOnly=false`. Counted in the resolution statistics of the handle's prefix.",
     params(
-        ("handle" = String, Path, description = "The handle, e.g. `88.118.8.1001/LOT2026-000451`, taken raw after `/api/handles/` (slashes unencoded, percent-decoded, `+` is not a space)."),
+        RestHandle,
         ("index" = Option<i64>, Query, description = "Only values at this index (repeatable)."),
         ("type" = Option<String>, Query, description = "Only values of this type (repeatable; a trailing `.` matches sub-types)."),
         ("publicOnly" = Option<bool>, Query, description = "Only publicly readable values (default: true unless authenticated)."),
         ("auth" = Option<bool>, Query, description = "Bypass caching (accepted for compatibility)."),
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
+        RestFormat
     ),
     responses(
         (status = 200, description = "The handle's values.", body = HandleValues, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+        RestErrors
+    )
 )]
 pub(super) fn rest_resolve() {}
 
@@ -43,20 +41,12 @@ pub(super) fn rest_resolve() {}
     operation_id = "restResolvePost",
     summary = "Resolve with JSON parameters",
     description = "Same as GET; the query parameters come as a JSON object body.",
-    params(
-        ("handle" = String, Path, description = "The handle, e.g. `88.118.8.1001/LOT2026-000451`, taken raw after `/api/handles/` (slashes unencoded, percent-decoded, `+` is not a space).")
-    ),
+    params(RestHandle),
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The handle's values.", body = HandleValues, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+        RestErrors
+    )
 )]
 pub(super) fn rest_resolve_post() {}
 
@@ -68,26 +58,19 @@ pub(super) fn rest_resolve_post() {}
     summary = "Create, replace or add values",
     description = "Creates the handle (`overwrite=false`: 409 when it exists), replaces all its values (`overwrite=true`), or adds/replaces the given values of an existing handle (`index=various`, CNRI semantics). Needs HS_ADMIN rights.",
     params(
-        ("handle" = String, Path, description = "The handle, e.g. `88.118.8.1001/LOT2026-000451`, taken raw after `/api/handles/` (slashes unencoded, percent-decoded, `+` is not a space)."),
+        RestHandle,
         ("overwrite" = Option<bool>, Query, description = "Replace an existing handle / value."),
         ("mintNewSuffix" = Option<bool>, Query, description = "Create under a newly minted suffix."),
         ("index" = Option<String>, Query, description = "`various` to add or replace only the given values."),
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
+        RestFormat
     ),
     request_body(content = HandleValuesInput, content_type = "application/json"),
     responses(
         (status = 200, description = "Replaced.", body = HandleOk, content_type = "application/json"),
         (status = 201, description = "Created.", body = HandleOk, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 409, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+        RestErrors,
+        (status = 409, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+    )
 )]
 pub(super) fn rest_put() {}
 
@@ -99,21 +82,14 @@ pub(super) fn rest_put() {}
     summary = "Delete a handle or some of its values",
     description = "Deletes the handle, or with `index=` only those values.",
     params(
-        ("handle" = String, Path, description = "The handle, e.g. `88.118.8.1001/LOT2026-000451`, taken raw after `/api/handles/` (slashes unencoded, percent-decoded, `+` is not a space)."),
+        RestHandle,
         ("index" = Option<i64>, Query, description = "Delete only the values at these indexes (repeatable)."),
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
+        RestFormat
     ),
     responses(
         (status = 200, description = "Deleted.", body = HandleOk, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+        RestErrors
+    )
 )]
 pub(super) fn rest_delete() {}
 
@@ -128,19 +104,12 @@ pub(super) fn rest_delete() {}
         ("prefix" = String, Query, description = "The prefix."),
         ("page" = Option<i64>, Query, description = "0-based page."),
         ("pageSize" = Option<i64>, Query, description = "Handles per page (at most 10000)."),
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
+        RestFormat
     ),
     responses(
         (status = 200, description = "Handles.", body = HandleList, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+        RestErrors
+    )
 )]
 pub(super) fn rest_list() {}
 
@@ -151,18 +120,10 @@ pub(super) fn rest_list() {}
     operation_id = "restPrefixes",
     summary = "Prefixes homed on this node",
     description = "The prefixes this node answers for.",
-    params(
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
-    ),
+    params(RestFormat),
     responses(
         (status = 200, description = "Prefixes.", body = RestPrefixesStatus200, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security(())
 )]
@@ -175,18 +136,10 @@ pub(super) fn rest_prefixes() {}
     operation_id = "restSite",
     summary = "This node's HS_SITE",
     description = "The site information the Handle doors publish.",
-    params(
-        ("pretty" = Option<bool>, Query, description = "Pretty-print the JSON answer."),
-        ("callback" = Option<String>, Query, description = "JSONP: wrap the answer in this function call.")
-    ),
+    params(RestFormat),
     responses(
         (status = 200, description = "The site.", body = RestSiteStatus200, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
+        RestErrors
     ),
     security(())
 )]
@@ -202,14 +155,8 @@ pub(super) fn rest_site() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 201, description = "The session.", body = HandleSession, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+        RestErrors
+    )
 )]
 pub(super) fn rest_session_open() {}
 
@@ -222,14 +169,8 @@ pub(super) fn rest_session_open() {}
     description = "The session named by `Authorization: Handle sessionId=...`.",
     responses(
         (status = 200, description = "The session.", body = HandleSession, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+        RestErrors
+    )
 )]
 pub(super) fn rest_session_get() {}
 
@@ -243,14 +184,8 @@ pub(super) fn rest_session_get() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The session.", body = HandleSession, content_type = "application/json"),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+        RestErrors
+    )
 )]
 pub(super) fn rest_session_put() {}
 
@@ -263,30 +198,27 @@ pub(super) fn rest_session_put() {}
     description = "Ends the session.",
     responses(
         (status = 204, description = "Ended."),
-        (status = 400, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 401, description = "Authentication needed or failed (responseCode 402/403); `WWW-Authenticate` offers Basic and a Handle session challenge.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 403, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 404, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 405, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json"),
-        (status = 501, description = "A Handle REST failure.", body = HandleErrorBody, content_type = "application/json")
-    ),
-    security((), ("handleBasic" = []), ("handleAuth" = []))
+        RestErrors
+    )
 )]
 pub(super) fn rest_session_delete() {}
 
 /// The `handle-rest` operations.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    rest_resolve,
-    rest_resolve_post,
-    rest_put,
-    rest_delete,
-    rest_list,
-    rest_prefixes,
-    rest_site,
-    rest_session_open,
-    rest_session_get,
-    rest_session_put,
-    rest_session_delete
-))]
+#[openapi(
+    modifiers(&REST_SECURITY),
+    paths(
+        rest_resolve,
+        rest_resolve_post,
+        rest_put,
+        rest_delete,
+        rest_list,
+        rest_prefixes,
+        rest_site,
+        rest_session_open,
+        rest_session_get,
+        rest_session_put,
+        rest_session_delete
+    )
+)]
 pub(super) struct Paths;

@@ -1,9 +1,14 @@
 //! The operations of the `snms` tag, one `#[utoipa::path]` per route and
 //! method (the route tables are in the API modules; a test checks both agree).
+//! Each takes [`SNMS_SECURITY`] unless it names its own `security(...)` (the
+//! logins), and answers [`SnmsErrors`] besides its envelope.
 #![allow(dead_code)]
 
+use super::SNMS_SECURITY;
 #[allow(unused_imports)]
 use super::bodies::*;
+use super::params::SnmsTemplateKey;
+use super::responses::SnmsErrors;
 #[allow(unused_imports)]
 use super::schemas::*;
 
@@ -17,9 +22,7 @@ use super::schemas::*;
     request_body(content = SnmsLoginBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsLoginStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors
     ),
     security(())
 )]
@@ -35,9 +38,7 @@ pub(super) fn snms_login() {}
     request_body(content = SnmsLoginV1Body, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsLoginV1Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
+        SnmsErrors
     ),
     security(())
 )]
@@ -53,11 +54,8 @@ pub(super) fn snms_login_v1() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsRegistryStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_registry() {}
 
@@ -71,11 +69,8 @@ pub(super) fn snms_registry() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataCreateStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_data_create() {}
 
@@ -89,11 +84,8 @@ pub(super) fn snms_data_create() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataUpdateStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_data_update() {}
 
@@ -109,11 +101,8 @@ pub(super) fn snms_data_update() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataDeleteStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_data_delete() {}
 
@@ -129,11 +118,8 @@ pub(super) fn snms_data_delete() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsDataDetailStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_data_detail() {}
 
@@ -147,11 +133,8 @@ pub(super) fn snms_data_detail() {}
     request_body(content = Vec<serde_json::Map<String, serde_json::Value>>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsBatchCreateStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_batch_create() {}
 
@@ -165,11 +148,8 @@ pub(super) fn snms_batch_create() {}
     request_body(content = Vec<serde_json::Map<String, serde_json::Value>>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsBatchUpdateStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_batch_update() {}
 
@@ -183,11 +163,8 @@ pub(super) fn snms_batch_update() {}
     request_body(content = Vec<String>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsBatchDeleteStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_batch_delete() {}
 
@@ -198,17 +175,11 @@ pub(super) fn snms_batch_delete() {}
     operation_id = "snmsTemplateGetV5",
     summary = "Read a template",
     description = "snms-api.md §3.2.",
-    params(
-        ("prefix" = String, Query, description = "The prefix."),
-        ("version" = String, Query, description = "The template version.")
-    ),
+    params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateGetV5Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_template_get_v5() {}
 
@@ -222,11 +193,8 @@ pub(super) fn snms_template_get_v5() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateCreateV5Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_template_create_v5() {}
 
@@ -240,11 +208,8 @@ pub(super) fn snms_template_create_v5() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateEditV5Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_template_edit_v5() {}
 
@@ -255,17 +220,11 @@ pub(super) fn snms_template_edit_v5() {}
     operation_id = "snmsTemplateDeleteV5",
     summary = "Delete a template",
     description = "snms-api.md §3.5 (refused while used).",
-    params(
-        ("prefix" = String, Query, description = "The prefix."),
-        ("version" = String, Query, description = "The template version.")
-    ),
+    params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV5Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_template_delete_v5() {}
 
@@ -276,17 +235,11 @@ pub(super) fn snms_template_delete_v5() {}
     operation_id = "snmsTemplateGetV3",
     summary = "Read a template (v3)",
     description = "snms-api.md §3.6.",
-    params(
-        ("prefix" = String, Query, description = "The prefix."),
-        ("version" = String, Query, description = "The template version.")
-    ),
+    params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateGetV3Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_template_get_v3() {}
 
@@ -300,11 +253,8 @@ pub(super) fn snms_template_get_v3() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateCreateV3Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_template_create_v3() {}
 
@@ -315,17 +265,11 @@ pub(super) fn snms_template_create_v3() {}
     operation_id = "snmsTemplateDeleteV3",
     summary = "Delete a template (v3)",
     description = "snms-api.md §3.6.",
-    params(
-        ("prefix" = String, Query, description = "The prefix."),
-        ("version" = String, Query, description = "The template version.")
-    ),
+    params(SnmsTemplateKey),
     responses(
         (status = 200, description = "The envelope.", body = SnmsTemplateDeleteV3Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_template_delete_v3() {}
 
@@ -341,11 +285,8 @@ pub(super) fn snms_template_delete_v3() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsPrefixQueryStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_prefix_query() {}
 
@@ -366,11 +307,8 @@ pub(super) fn snms_prefix_query() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsPrefixPageStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_prefix_page() {}
 
@@ -384,11 +322,8 @@ pub(super) fn snms_prefix_page() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntConfigStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_ent_config() {}
 
@@ -402,11 +337,8 @@ pub(super) fn snms_ent_config() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntApplyV3Status200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_ent_apply_v3() {}
 
@@ -420,11 +352,8 @@ pub(super) fn snms_ent_apply_v3() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntApplyStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_ent_apply() {}
 
@@ -438,11 +367,8 @@ pub(super) fn snms_ent_apply() {}
     request_body(content = serde_json::Map<String, serde_json::Value>, content_type = "application/json"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntUpgradeApplyStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_ent_upgrade_apply() {}
 
@@ -460,11 +386,8 @@ pub(super) fn snms_ent_upgrade_apply() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntPageStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_ent_page() {}
 
@@ -480,11 +403,8 @@ pub(super) fn snms_ent_page() {}
     ),
     responses(
         (status = 200, description = "The envelope.", body = SnmsEntDetailStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_ent_detail() {}
 
@@ -498,42 +418,42 @@ pub(super) fn snms_ent_detail() {}
     request_body(content = SnmsFileUploadBody, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The envelope.", body = SnmsFileUploadStatus200, content_type = "application/json"),
-        (status = 404, description = "Unknown path."),
-        (status = 405, description = "Wrong method."),
-        (status = 413, description = "Body larger than limits.http_max_body_bytes.")
-    ),
-    security(("snmsBearer" = []))
+        SnmsErrors
+    )
 )]
 pub(super) fn snms_file_upload() {}
 
 /// The `snms` operations.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    snms_login,
-    snms_login_v1,
-    snms_registry,
-    snms_data_create,
-    snms_data_update,
-    snms_data_delete,
-    snms_data_detail,
-    snms_batch_create,
-    snms_batch_update,
-    snms_batch_delete,
-    snms_template_get_v5,
-    snms_template_create_v5,
-    snms_template_edit_v5,
-    snms_template_delete_v5,
-    snms_template_get_v3,
-    snms_template_create_v3,
-    snms_template_delete_v3,
-    snms_prefix_query,
-    snms_prefix_page,
-    snms_ent_config,
-    snms_ent_apply_v3,
-    snms_ent_apply,
-    snms_ent_upgrade_apply,
-    snms_ent_page,
-    snms_ent_detail,
-    snms_file_upload
-))]
+#[openapi(
+    modifiers(&SNMS_SECURITY),
+    paths(
+        snms_login,
+        snms_login_v1,
+        snms_registry,
+        snms_data_create,
+        snms_data_update,
+        snms_data_delete,
+        snms_data_detail,
+        snms_batch_create,
+        snms_batch_update,
+        snms_batch_delete,
+        snms_template_get_v5,
+        snms_template_create_v5,
+        snms_template_edit_v5,
+        snms_template_delete_v5,
+        snms_template_get_v3,
+        snms_template_create_v3,
+        snms_template_delete_v3,
+        snms_prefix_query,
+        snms_prefix_page,
+        snms_ent_config,
+        snms_ent_apply_v3,
+        snms_ent_apply,
+        snms_ent_upgrade_apply,
+        snms_ent_page,
+        snms_ent_detail,
+        snms_file_upload
+    )
+)]
 pub(super) struct Paths;
