@@ -13,7 +13,9 @@
 #    then `idnode serve` with a [dns] gs1 zone (UDP + TCP, DoQ), 2 UDP sockets.
 #    Knot DNS (2 UDP workers) and NSD (2 server processes) load the zone file;
 #    a do-nothing answerer (`idnode-bench dns-null`, 2 sockets, the node's DNS
-#    door's system calls) is the ceiling. Everything listens on 127.0.0.1 ports
+#    door's system calls: recvmmsg/sendmmsg batches) is the ceiling; a second
+#    one with one recv_from/send_to per query (`--single`, "null1") is shown
+#    beside it. Everything listens on 127.0.0.1 ports
 #    chosen here (never 53); Knot and NSD have no remotes, ACLs, transfers or
 #    notifies, and run as the current user with every file under WORKDIR.
 # 3. ROUNDS rounds (interleaved: every server once per round, same minute):
@@ -42,6 +44,7 @@ doq_w=${DOQ_WINDOW:-16}
 base=${PORT_BASE:-25300}
 node_port=$((base + 1)) doq_port=$((base + 2)) http_port=$((base + 3)) admin_port=$((base + 4))
 handle_port=$((base + 5)) knot_port=$((base + 11)) nsd_port=$((base + 21)) null_port=$((base + 31))
+null1_port=$((base + 32))
 zone=gs1.bench
 
 for tool in knotd nsd dnsperf dig; do
@@ -170,6 +173,8 @@ nsd -d -c "$work/nsd/nsd.conf" > "$work/nsd/nsd.out" 2>&1 &
 pids+=($!)
 "$bench" dns-null --listen "127.0.0.1:$null_port" --sockets 2 --duration 3600 > "$work/null.log" 2>&1 &
 pids+=($!)
+"$bench" dns-null --single --listen "127.0.0.1:$null1_port" --sockets 2 --duration 3600 > "$work/null1.log" 2>&1 &
+pids+=($!)
 if [ ! -f "$work/node/loaded" ]; then
   rm -rf "$work/node/data"
   "$idnode" --config "$cfg" init --demo > /dev/null
@@ -185,11 +190,11 @@ first_hit=$(head -1 "$data/hits.txt" | cut -d' ' -f1)
 ready() { # port: answers the first hit name with NOERROR and an answer
   dig +tries=1 +time=1 +norec @127.0.0.1 -p "$1" "$first_hit" NAPTR 2> /dev/null | grep -q 'ANSWER: [1-9]'
 }
-for name_port in node:$node_port knot:$knot_port nsd:$nsd_port null:$null_port; do
+for name_port in node:$node_port knot:$knot_port nsd:$nsd_port null:$null_port null1:$null1_port; do
   name=${name_port%%:*} port=${name_port##*:}
   ok=0
   for _ in $(seq 1 600); do # at most ~10 minutes
-    if [ "$name" = null ]; then
+    if [ "${name#null}" != "$name" ]; then
       dig +tries=1 +time=1 @127.0.0.1 -p "$port" "$first_hit" NAPTR 2> /dev/null | grep -q 'status: NOERROR' && ok=1
     elif ready "$port"; then ok=1; fi
     [ $ok = 1 ] && break
@@ -243,18 +248,19 @@ run_load() { # round transport port queries
   log "round $1 node $2 $4 (dns-load -c $doq_c -w $doq_w): $qps q/s, p50/p99 $p50/$p99 us, lost $lost"
 }
 
-# One unmeasured pass over hits and NXDOMAIN names per server (caches, the
-# node's read snapshot and alias pages warm, as they are in service).
+# One unmeasured pass over all hits and NXDOMAIN names per server (at most
+# WARM_SECONDS each): the node's read caches hold the names, as they do in
+# service; Knot and NSD hold their zones in memory from the start.
 for s in null:$null_port node:$node_port knot:$knot_port nsd:$nsd_port; do
   for q in hits nx; do
     # shellcheck disable=SC2086
-    dnsperf -s 127.0.0.1 -p "${s##*:}" -d "$data/$q.txt" -l "${WARM_SECONDS:-3}" -n 1 $dnsperf_args > /dev/null 2>&1 || true
+    dnsperf -s 127.0.0.1 -p "${s##*:}" -d "$data/$q.txt" -l "${WARM_SECONDS:-30}" -n 1 $dnsperf_args > /dev/null 2>&1 || true
   done
 done
 log "warmed up; load average $(uptime_s)"
 
 for r in $(seq 1 "$rounds"); do
-  for s in null:$null_port node:$node_port knot:$knot_port nsd:$nsd_port; do
+  for s in null:$null_port null1:$null1_port node:$node_port knot:$knot_port nsd:$nsd_port; do
     run_dnsperf "$r" "${s%%:*}" "${s##*:}" hits
   done
   for s in node:$node_port knot:$knot_port nsd:$nsd_port; do
@@ -283,9 +289,9 @@ node_rss=$(ps -o rss= -p "$(pgrep -f "idnode --config $cfg serve" | head -1)" 2>
   awk -F'\t' 'NR > 1 { k = $2 "/" $3 "/" $4 "/" $5; s[k] += $6; c[k]++ }
     function r(a, b) { return b ? a / b : 0 }
     END { for (k in s) v[k] = s[k] / c[k]
-      printf "Ratios of mean q/s: node/knot hits %.2f; node/nsd hits %.2f; node/ceiling hits %.2f; node nx/hits %.2f; knot nx/hits %.2f; nsd nx/hits %.2f; DoQ/UDP (dns-load) %.2f\n",
+      printf "Ratios of mean q/s: node/knot hits %.2f; node/nsd hits %.2f; node/ceiling hits %.2f (batched null), %.2f (one recv/send per query); node nx/hits %.2f; knot nx/hits %.2f; nsd nx/hits %.2f; DoQ/UDP (dns-load) %.2f\n",
         r(v["node/hits/udp/dnsperf"], v["knot/hits/udp/dnsperf"]), r(v["node/hits/udp/dnsperf"], v["nsd/hits/udp/dnsperf"]),
-        r(v["node/hits/udp/dnsperf"], v["null/hits/udp/dnsperf"]), r(v["node/nx/udp/dnsperf"], v["node/hits/udp/dnsperf"]),
+        r(v["node/hits/udp/dnsperf"], v["null/hits/udp/dnsperf"]), r(v["node/hits/udp/dnsperf"], v["null1/hits/udp/dnsperf"]), r(v["node/nx/udp/dnsperf"], v["node/hits/udp/dnsperf"]),
         r(v["knot/nx/udp/dnsperf"], v["knot/hits/udp/dnsperf"]), r(v["nsd/nx/udp/dnsperf"], v["nsd/hits/udp/dnsperf"]),
         r(v["node/hits/doq/dns-load"], v["node/hits/udp/dns-load"]) }' \
     "$results"

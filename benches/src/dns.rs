@@ -8,7 +8,9 @@
 //! * `dns-null` — a do-nothing DNS answerer on UDP: each query is sent back
 //!   as a response (QR set, no answers), with the node's DNS door's socket
 //!   layout and system calls (`SO_REUSEPORT` sockets, one blocking thread
-//!   each, `recv_from` / `send_to`): the ceiling for the same load tool.
+//!   each, batches of up to 32 datagrams through `recvmmsg` / `sendmmsg`;
+//!   `--single` for one `recv_from` / `send_to` pair per query): the
+//!   ceiling for the same load tool.
 //! * `dns-load` — DNS queries over UDP or DNS over QUIC (RFC 9250: ALPN
 //!   `doq`, one bidirectional stream per query, two-byte length prefix,
 //!   message ID 0), closed loop with `--window` queries in flight per worker
@@ -136,6 +138,57 @@ pub struct DnsNull {
     /// Stop after this many seconds.
     #[arg(long, default_value_t = 600.0)]
     duration: f64,
+    /// One `recv_from` / `send_to` per query instead of the door's batches.
+    #[arg(long)]
+    single: bool,
+}
+
+/// The do-nothing answer: the query with QR set and RCODE 0, or `false`
+/// (drop) for what is not a query.
+fn null_answer(buf: &mut [u8]) -> bool {
+    // Not a query header, or already a response: drop.
+    if buf.len() < 12 || buf[2] & 0x80 != 0 {
+        return false;
+    }
+    buf[2] |= 0x80; // QR
+    buf[3] &= 0xf0; // RCODE 0 (RA, Z, AD, CD as asked)
+    true
+}
+
+/// The node's DNS UDP door's loop without the front: `recvmmsg` up to 32
+/// (waiting for the first), answer in place, one `sendmmsg`.
+fn null_batched(s: &UdpSocket, deadline: Instant) {
+    use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
+    use std::os::fd::AsRawFd;
+    const BATCH: usize = 32;
+    let fd = s.as_raw_fd();
+    let mut bufs = vec![[0u8; 4096]; BATCH];
+    let mut rx = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut tx = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut got: Vec<(usize, Option<SockaddrStorage>)> = Vec::with_capacity(BATCH);
+    while Instant::now() < deadline {
+        got.clear();
+        {
+            let mut iovs: Vec<[std::io::IoSliceMut<'_>; 1]> =
+                bufs.iter_mut().map(|b| [std::io::IoSliceMut::new(&mut b[..])]).collect();
+            match recvmmsg(fd, &mut rx, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+                Ok(r) => got.extend(r.map(|m| (m.bytes, m.address))),
+                Err(_) => continue,
+            }
+        }
+        let mut out: Vec<(usize, SockaddrStorage)> = Vec::with_capacity(got.len());
+        for (i, &(n, addr)) in got.iter().enumerate() {
+            if let Some(addr) = addr
+                && null_answer(&mut bufs[i][..n])
+            {
+                out.push((i, addr));
+            }
+        }
+        let slices: Vec<[std::io::IoSlice<'_>; 1]> =
+            out.iter().map(|&(i, _)| [std::io::IoSlice::new(&bufs[i][..got[i].0])]).collect();
+        let addrs: Vec<Option<SockaddrStorage>> = out.iter().map(|&(_, a)| Some(a)).collect();
+        let _ = sendmmsg(fd, &mut tx, slices.iter(), &addrs, [], MsgFlags::empty());
+    }
 }
 
 pub fn dns_null(n: &DnsNull) -> anyhow::Result<()> {
@@ -149,21 +202,22 @@ pub fn dns_null(n: &DnsNull) -> anyhow::Result<()> {
     }
     println!("dns-null listening on {addr} with {} sockets for {}s", socks.len(), n.duration);
     let deadline = Instant::now() + Duration::from_secs_f64(n.duration);
+    let single = n.single;
     let threads: Vec<_> = socks
         .into_iter()
         .map(|s| {
             std::thread::spawn(move || -> anyhow::Result<()> {
                 s.set_read_timeout(Some(Duration::from_millis(100)))?;
+                if !single {
+                    null_batched(&s, deadline);
+                    return Ok(());
+                }
                 let mut buf = [0u8; 4096];
                 while Instant::now() < deadline {
                     let Ok((len, peer)) = s.recv_from(&mut buf) else { continue };
-                    // Not a query header, or already a response: drop.
-                    if len < 12 || buf[2] & 0x80 != 0 {
-                        continue;
+                    if null_answer(&mut buf[..len]) {
+                        let _ = s.send_to(&buf[..len], peer);
                     }
-                    buf[2] |= 0x80; // QR
-                    buf[3] &= 0xf0; // RCODE 0 (RA, Z, AD, CD as asked)
-                    let _ = s.send_to(&buf[..len], peer);
                 }
                 Ok(())
             })
