@@ -6,6 +6,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio_util::bytes::Bytes;
+
 use idnode_resolver::dns::{DnsFront, Transport};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -40,47 +44,62 @@ pub async fn run(
         let (front, metrics, limiter, cancel) = (front.clone(), metrics.clone(), limiter.clone(), cancel.clone());
         tracker.spawn(async move {
             let Ok(conn) = incoming.await else { return };
+            // The connection's queries run on its own task (no task per
+            // stream): each stream's read, answer and write is one future
+            // of this set, polled beside the accept loop.
+            let mut queries = FuturesUnordered::new();
             loop {
-                let (mut send, mut recv) = tokio::select! {
+                tokio::select! {
                     _ = cancel.cancelled() => { conn.close(DOQ_NO_ERROR.into(), b""); return; }
-                    s = conn.accept_bi() => match s { Ok(s) => s, Err(_) => return },
-                };
-                let start = Instant::now();
-                if let Some(l) = &limiter
-                    && !matches!(l.check(conn.remote_address().ip(), start), Verdict::Allow)
-                {
-                    metrics.door.rate_limited(LimitAction::Drop);
-                    let _ = send.reset(DOQ_NO_ERROR.into());
-                    continue;
+                    s = conn.accept_bi() => {
+                        let Ok((mut send, recv)) = s else { return };
+                        let start = Instant::now();
+                        if let Some(l) = &limiter
+                            && !matches!(l.check(conn.remote_address().ip(), start), Verdict::Allow)
+                        {
+                            metrics.door.rate_limited(LimitAction::Drop);
+                            let _ = send.reset(DOQ_NO_ERROR.into());
+                            continue;
+                        }
+                        queries.push(query(send, recv, &front, &metrics, &conn, start));
+                    }
+                    Some(()) = queries.next(), if !queries.is_empty() => {}
                 }
-                let (front, metrics, conn2) = (front.clone(), metrics.clone(), conn.clone());
-                tokio::spawn(async move {
-                    let Ok(bytes) = recv.read_to_end(MAX_QUERY).await else { return };
-                    if bytes.len() < 2 || usize::from(u16::from_be_bytes([bytes[0], bytes[1]])) != bytes.len() - 2 {
-                        conn2.close(DOQ_PROTOCOL_ERROR.into(), b"bad length");
-                        return;
-                    }
-                    let query = &bytes[2..];
-                    if query.len() >= 2 && query[..2] != [0, 0] {
-                        conn2.close(DOQ_PROTOCOL_ERROR.into(), b"message id must be 0");
-                        return;
-                    }
-                    let mut out = Vec::new();
-                    let outcome = front.answer(query, Transport::Stream, &mut out);
-                    metrics.observe(&outcome, start.elapsed());
-                    if outcome.rcode.is_none() {
-                        let _ = send.reset(DOQ_PROTOCOL_ERROR.into());
-                        return;
-                    }
-                    let mut framed = Vec::with_capacity(out.len() + 2);
-                    framed.extend_from_slice(&(out.len() as u16).to_be_bytes());
-                    framed.extend_from_slice(&out);
-                    if send.write_all(&framed).await.is_ok() {
-                        let _ = send.finish();
-                    }
-                });
             }
         });
+    }
+}
+
+/// One DoQ query: its stream read to the end, answered, the answer written
+/// with its length in front and the stream finished.
+async fn query(
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    front: &DnsFront,
+    metrics: &DnsMetrics,
+    conn: &quinn::Connection,
+    start: Instant,
+) {
+    let Ok(bytes) = recv.read_to_end(MAX_QUERY).await else { return };
+    if bytes.len() < 2 || usize::from(u16::from_be_bytes([bytes[0], bytes[1]])) != bytes.len() - 2 {
+        conn.close(DOQ_PROTOCOL_ERROR.into(), b"bad length");
+        return;
+    }
+    let query = &bytes[2..];
+    if query.len() >= 2 && query[..2] != [0, 0] {
+        conn.close(DOQ_PROTOCOL_ERROR.into(), b"message id must be 0");
+        return;
+    }
+    let mut out = Vec::new();
+    let outcome = front.answer(query, Transport::Stream, &mut out);
+    metrics.observe(&outcome, start.elapsed());
+    if outcome.rcode.is_none() {
+        let _ = send.reset(DOQ_PROTOCOL_ERROR.into());
+        return;
+    }
+    let len = (out.len() as u16).to_be_bytes();
+    if send.write_all_chunks(&mut [Bytes::copy_from_slice(&len), Bytes::from(out)]).await.is_ok() {
+        let _ = send.finish();
     }
 }
 
