@@ -301,6 +301,7 @@ pub fn open_store(cfg: &Config) -> Result<Arc<SledStore>> {
         SledOptions::new(&path)
             .cache_capacity(cfg.store_cache_bytes())
             .read_cache_entries(cfg.read_cache_entries())
+            .alias_cache_entries(cfg.alias_cache_entries())
             .read_snapshot(cfg.store.read_snapshot)
             .now(crate::unix_now()),
     )

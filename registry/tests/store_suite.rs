@@ -52,7 +52,12 @@ fn sled_fixture() -> Fixture {
         // The daemon's read path: read snapshot (built in the background) + sled.
         Arc::new(
             SledStore::open(
-                SledOptions::new(&p).cache_capacity(16 << 20).read_cache_entries(1000).now(NOW).read_snapshot(true),
+                SledOptions::new(&p)
+                    .cache_capacity(16 << 20)
+                    .read_cache_entries(1000)
+                    .alias_cache_entries(1000)
+                    .now(NOW)
+                    .read_snapshot(true),
             )
             .unwrap(),
         )

@@ -9,9 +9,11 @@
 //! consolidated, allocator slack), and the read cache costs about
 //! [`READ_CACHE_ENTRY_BYTES`] per record. So of a budget B, B/4 is given to
 //! sled's `cache_capacity` (≈ B/2 resident), B/4 to the read cache (in
-//! entries), and B/4 stays for the rest of the node (buffers, tokio,
+//! entries), B/16 to the alias read cache ([`ALIAS_CACHE_ENTRY_BYTES`] per
+//! alias target), and 3B/16 stays for the rest of the node (buffers, tokio,
 //! the prefix index, the absent-key filter) and slack. `"0"` switches the
-//! budget off: `cache_mib` and `read_cache_entries` then apply as given.
+//! budget off: `cache_mib` and `read_cache_entries` then apply as given (the
+//! alias cache then holds as many entries as the record cache).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -19,6 +21,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// benchmark records (three values, ~110 bytes stored): key and record
 /// buffers, the reference count, the hash-table slot and allocator slack.
 pub const READ_CACHE_ENTRY_BYTES: u64 = 320;
+
+/// Bytes one alias read-cache entry costs (alias key and target text of
+/// about 20 bytes each, the reference count, the hash-table slot, slack).
+pub const ALIAS_CACHE_ENTRY_BYTES: u64 = 128;
 
 /// The default budget: 2 GiB.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 2 << 30;
@@ -93,6 +99,8 @@ pub struct MemorySplit {
     pub sled_cache_bytes: u64,
     /// Records in the read cache.
     pub read_cache_entries: u64,
+    /// Alias targets in the alias read cache.
+    pub alias_cache_entries: u64,
 }
 
 /// The split of `budget` bytes (`None` for a budget of 0 = off).
@@ -103,6 +111,7 @@ pub fn split(budget: u64) -> Option<MemorySplit> {
     Some(MemorySplit {
         sled_cache_bytes: (budget / 4).max(1 << 20),
         read_cache_entries: budget / 4 / READ_CACHE_ENTRY_BYTES,
+        alias_cache_entries: budget / 16 / ALIAS_CACHE_ENTRY_BYTES,
     })
 }
 
@@ -120,6 +129,13 @@ impl super::Config {
     /// `read_cache_entries` when the budget is off.
     pub fn read_cache_entries(&self) -> usize {
         let n = split(self.store.memory_budget.0).map_or(self.store.read_cache_entries, |s| s.read_cache_entries);
+        usize::try_from(n).unwrap_or(usize::MAX)
+    }
+
+    /// Alias targets in the daemon's alias read cache: from the budget, or
+    /// as many as `read_cache_entries` when the budget is off.
+    pub fn alias_cache_entries(&self) -> usize {
+        let n = split(self.store.memory_budget.0).map_or(self.store.read_cache_entries, |s| s.alias_cache_entries);
         usize::try_from(n).unwrap_or(usize::MAX)
     }
 }
@@ -146,6 +162,9 @@ mod tests {
         let s = split(2 << 30).unwrap();
         assert_eq!(s.sled_cache_bytes, 512 << 20);
         assert!(s.read_cache_entries * READ_CACHE_ENTRY_BYTES <= 512 << 20);
+        assert!(s.alias_cache_entries * ALIAS_CACHE_ENTRY_BYTES <= 128 << 20);
+        // 10^6 aliases fit the default budget.
+        assert!(s.alias_cache_entries >= 1_000_000);
         assert!(split(0).is_none());
     }
 }

@@ -83,6 +83,8 @@ pub struct SledOptions {
     pub now: u64,
     /// Records in the read cache (0 = no cache).
     pub read_cache_entries: usize,
+    /// Alias targets in the alias read cache (0 = no cache).
+    pub alias_cache_entries: usize,
     /// Serve resolutions from a read snapshot of the `handles` tree
     /// (`snapshot.rs`), loaded or built in the background after open.
     pub read_snapshot: bool,
@@ -99,6 +101,7 @@ impl SledOptions {
             node_id: None,
             now: 0,
             read_cache_entries: 0,
+            alias_cache_entries: 0,
             read_snapshot: false,
             migrate: false,
         }
@@ -117,6 +120,11 @@ impl SledOptions {
     /// see `read_cache.rs`).
     pub fn read_cache_entries(mut self, entries: usize) -> Self {
         self.read_cache_entries = entries;
+        self
+    }
+    /// Alias targets kept in memory for [`Store::alias_target`] (0 = off).
+    pub fn alias_cache_entries(mut self, entries: usize) -> Self {
+        self.alias_cache_entries = entries;
         self
     }
     pub fn cache_capacity(mut self, bytes: u64) -> Self {

@@ -84,7 +84,7 @@ impl SledStore {
             history,
             upgraded_now,
             cache: ReadCache::new(opts.read_cache_entries),
-            alias_cache: ReadCache::new(opts.read_cache_entries),
+            alias_cache: ReadCache::new(opts.alias_cache_entries),
             snap,
             snap_thread: Mutex::new(snap_thread),
         })
