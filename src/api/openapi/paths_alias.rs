@@ -53,7 +53,7 @@ pub struct SnmsAliasAnswer {
     responses(
         (status = 200, description = "The envelope; `data` is the binding.", body = SnmsAliasAnswer),
         SnmsRouteErrors,
-        (status = 413, description = "Body larger than http.limits.max_body_bytes.")
+        (status = 413, description = "Body larger than `http.limits.max_body_bytes`.")
     )
 )]
 pub(super) fn snms_alias_bind() {}
@@ -91,7 +91,7 @@ pub(super) fn snms_alias_detail() {}
     responses(
         (status = 200, description = "The envelope.", body = SnmsEnvelope),
         SnmsRouteErrors,
-        (status = 413, description = "Body larger than http.limits.max_body_bytes.")
+        (status = 413, description = "Body larger than `http.limits.max_body_bytes`.")
     )
 )]
 pub(super) fn snms_alias_unbind() {}

@@ -116,6 +116,9 @@ pub(super) enum SnmsRouteErrors {
 /// The body limit of the snms-api.md routes.
 #[derive(IntoResponses)]
 pub(super) enum SnmsTooLarge {
-    #[response(status = 413, description = "Body larger than limits.http_max_body_bytes.")]
+    #[response(
+        status = 413,
+        description = "Body larger than the route's limit: `limits.http_max_body_bytes` on the batch routes (`batchCreate`, `batchUpdate`, `batchDelete`), `http.limits.max_body_bytes` on the others."
+    )]
     TooLarge,
 }
