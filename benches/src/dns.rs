@@ -56,18 +56,9 @@ pub struct DnsGen {
     out: PathBuf,
 }
 
-/// The n-th GTIN of the set: 13 body digits `n` with `69` after the
-/// indicator (so n < 10^10), check digit computed.
+/// The n-th GTIN of the set ([`Gtin::numbered`]).
 pub fn gtin(n: u64) -> Gtin {
-    let mut body = [0u8; 13];
-    let mut x = n;
-    for d in body.iter_mut().rev() {
-        *d = (x % 10) as u8;
-        x /= 10;
-    }
-    body[1] = 6;
-    body[2] = 9;
-    Gtin::from_body(body)
+    Gtin::numbered(n)
 }
 
 fn gcd(a: u64, b: u64) -> u64 {

@@ -18,15 +18,7 @@ use idnode_registry::store::{RecordOp, SledStore, Store, WriteCtx};
 use idnode_resolver::dns::{DnsConfig, DnsFront, Transport, ZoneConfig, ZoneScheme};
 
 fn gtin(n: u64) -> Gtin {
-    let mut body = [0u8; 13];
-    let mut x = n;
-    for d in body.iter_mut().rev() {
-        *d = (x % 10) as u8;
-        x /= 10;
-    }
-    body[1] = 6;
-    body[2] = 9;
-    Gtin::from_body(body)
+    Gtin::numbered(n)
 }
 
 fn query(name: &str) -> Vec<u8> {

@@ -293,19 +293,7 @@ fn misses_and_malformed_names_never_reach_the_record_path() {
         .collect();
     sled.put_aliases(&aliases).unwrap();
     let store = Arc::new(Counting { inner: sled, calls: Mutex::new(Vec::new()) });
-    let cfg = DnsConfig {
-        zones: vec![ZoneConfig {
-            scheme: ZoneScheme::Gs1,
-            origin: "gs1.test".into(),
-            name_servers: vec!["ns1.example.org".into()],
-            hostmaster: "hostmaster.example.org".into(),
-            serial: 1,
-            ttl: 300,
-            negative_ttl: 60,
-            naptr_service: "x-gs1+http".into(),
-        }],
-        max_udp_payload: 1232,
-    };
+    let cfg = DnsConfig { zones: vec![super::tests::zone(ZoneScheme::Gs1, "gs1.test")], max_udp_payload: 1232 };
     let front = DnsFront::new(&cfg, store.clone()).unwrap();
     assert!(store.take().is_empty(), "building the front reads nothing");
 

@@ -9,7 +9,7 @@ use idnode_registry::store::{SledStore, Store, StoreExt, WriteCtx};
 
 use super::*;
 
-fn zone(scheme: ZoneScheme, origin: &str) -> ZoneConfig {
+pub(super) fn zone(scheme: ZoneScheme, origin: &str) -> ZoneConfig {
     ZoneConfig {
         scheme,
         origin: origin.into(),
@@ -32,18 +32,24 @@ fn fixture(urls: usize) -> Fx {
     let store: Arc<dyn Store> = Arc::new(SledStore::open_path(dir.path().join("s")).unwrap());
     let ctx = WriteCtx::new(1, "test");
     store.put_prefix(&Prefix::homed("88.1", 1), &ctx).unwrap();
-    let mut values = vec![Value::new(1, "model", "M1")];
-    for i in 0..urls {
-        let mut v = Value::new(2 + i as u32, "URL", format!("https://example.org/p/{i}/{}", "x".repeat(40)));
-        v.permissions = perm::PUBLIC_READ | perm::ADMIN_READ | perm::ADMIN_WRITE;
-        values.push(v);
-    }
+    let mut values = model_and_urls(urls);
     let mut secret = Value::new(900, "URL", "https://secret.example.org/");
     secret.permissions = perm::ADMIN_READ;
     values.push(secret);
     store.create_record(b"88.1/p1", values, false, &ctx).unwrap();
     bind_aliases(&*store);
     Fx { front: DnsFront::new(&config(zone), store).unwrap(), _dir: dir }
+}
+
+/// The fixtures' record values: a model, then `urls` public URL values.
+pub(super) fn model_and_urls(urls: usize) -> Vec<Value> {
+    let mut values = vec![Value::new(1, "model", "M1")];
+    for i in 0..urls {
+        let mut v = Value::new(2 + i as u32, "URL", format!("https://example.org/p/{i}/{}", "x".repeat(40)));
+        v.permissions = perm::PUBLIC_READ | perm::ADMIN_READ | perm::ADMIN_WRITE;
+        values.push(v);
+    }
+    values
 }
 
 /// Binds one OID, GS1 and Ecode alias each to `88.1/p1` (the fixtures' record).

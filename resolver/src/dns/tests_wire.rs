@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use idnode_registry::model::{Prefix, Value, perm};
+use idnode_registry::model::{Prefix, Value};
 use idnode_registry::store::{SledStore, Store, StoreExt, WriteCtx};
 
 use super::*;
@@ -22,12 +22,7 @@ fn fixture(urls: usize, ns: &str, hostmaster: &str) -> Fx {
     let store: Arc<dyn Store> = Arc::new(SledStore::open_path(dir.path().join("s")).unwrap());
     let ctx = WriteCtx::new(1, "test");
     store.put_prefix(&Prefix::homed("88.1", 1), &ctx).unwrap();
-    let mut values = vec![Value::new(1, "model", "M1")];
-    for i in 0..urls {
-        let mut v = Value::new(2 + i as u32, "URL", format!("https://example.org/p/{i}/{}", "x".repeat(40)));
-        v.permissions = perm::PUBLIC_READ | perm::ADMIN_READ | perm::ADMIN_WRITE;
-        values.push(v);
-    }
+    let mut values = super::tests::model_and_urls(urls);
     // A URL using every delimiter but the last, and one too long for a regexp.
     values.push(Value::new(200, "URL", "https://example.org/!#|~"));
     store.create_record(b"88.1/p1", values, false, &ctx).unwrap();
@@ -42,14 +37,9 @@ fn fixture(urls: usize, ns: &str, hostmaster: &str) -> Fx {
     store.create_record(b"88.1/none", vec![Value::new(1, "model", "M1")], false, &ctx).unwrap();
     super::tests::bind_aliases(&*store);
     let zone = |scheme, origin: &str| ZoneConfig {
-        scheme,
-        origin: origin.into(),
         name_servers: vec![ns.into(), "ns2.example.net".into()],
         hostmaster: hostmaster.into(),
-        serial: 7,
-        ttl: 300,
-        negative_ttl: 60,
-        naptr_service: "x-idnode+http".into(),
+        ..super::tests::zone(scheme, origin)
     };
     Fx { front: DnsFront::new(&super::tests::config(zone), store).unwrap(), _dir: dir }
 }
