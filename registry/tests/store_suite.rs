@@ -18,10 +18,11 @@ use std::sync::Arc;
 
 use idnode_registry::ident::{CasePolicy, Identifier};
 use idnode_registry::model::{
-    Alias, AuditEntry, ChangeOp, DayCounters, Enterprise, Identity, Prefix, PrefixState, Role, StateError, Value,
+    Alias, AuditEntry, ChangeOp, DayCounters, Enterprise, Identity, Prefix, PrefixState, RecordBytes, Role, StateError,
+    Value,
 };
 use idnode_registry::store::{
-    ABSENT, RecordOp, Retention, SledOptions, SledStore, Store, StoreError, StoreExt, WriteCtx,
+    ABSENT, ReadStamp, RecordOp, Resolution, Retention, SledOptions, SledStore, Store, StoreError, StoreExt, WriteCtx,
 };
 
 const NOW: u64 = 1_767_225_600;
@@ -367,6 +368,66 @@ fn entities_and_aliases(f: Fixture) {
     assert!(matches!(s.put_identity(&Identity::new("", Role::EnterpriseUser, "h", NOW)), Err(StoreError::Invalid(_))));
     assert!(s.delete_template("88.118.8.1001", "1.0.0").is_err());
     assert_eq!(s.get_alias("ecode", "1").unwrap().unwrap().target, "88.1/e");
+}
+
+/// A stamped resolution read answers like the plain reads, and its stamp
+/// (where the backend gives one: sled always, with its read caches) stays
+/// current until a write that could change the answer: the record's
+/// replacement or deletion, the alias's rebinding or deletion, a prefix
+/// write (case policy).
+fn stamped_resolution(f: Fixture) {
+    let s = &f.store;
+    let url = |r: Option<RecordBytes>| r.map(|r| r.values().unwrap()[0].data.clone());
+    s.create_record(b"88.1/A", vec![Value::new(1, "URL", "one")], false, &ctx()).unwrap();
+    s.create_record(b"88.1/b", vec![Value::new(1, "URL", "bee")], false, &ctx()).unwrap();
+    let alias = |target: &str| Alias { scheme: "gs1".into(), code: "0123".into(), target: target.into(), created: NOW };
+    s.put_alias(&alias("88.1/A")).unwrap();
+    let via = Resolution::Alias { scheme: "gs1", code: "0123" };
+    let read = |via| {
+        let (rec, stamp) = s.resolve_stamped(via).unwrap();
+        if s.backend_name() == "sled" && rec.is_some() {
+            assert!(stamp.is_some(), "sled stamps its resolution reads");
+        }
+        (url(rec), stamp)
+    };
+    let (r, stamp) = read(via);
+    assert_eq!(r, Some(b"one".to_vec()));
+    let current = |st: Option<ReadStamp>| st.is_some_and(|st| s.stamp_is_current(&st));
+    assert_eq!(current(stamp), stamp.is_some(), "nothing written: still current");
+    assert_eq!(read(Resolution::Handle(b"88.1/A")).0, Some(b"one".to_vec()));
+    assert_eq!(read(Resolution::Alias { scheme: "gs1", code: "999" }), (None, None));
+
+    // Each write below makes the stamp taken before it stale.
+    let writes: Vec<(&str, Box<dyn Fn()>, Option<&[u8]>)> = vec![
+        (
+            "record replaced",
+            Box::new(|| {
+                s.replace_record(b"88.1/A", vec![Value::new(1, "URL", "two")], &ctx()).unwrap();
+            }),
+            Some(b"two"),
+        ),
+        ("alias rebound", Box::new(|| s.put_alias(&alias("88.1/b")).unwrap()), Some(b"bee")),
+        ("alias rebound in a batch", Box::new(|| s.put_aliases(&[alias("88.1/A")]).unwrap()), Some(b"two")),
+        ("prefix written", Box::new(|| drop(s.home_prefix("88.1", &ctx()).unwrap())), Some(b"two")),
+        (
+            "record deleted",
+            Box::new(|| {
+                s.delete_record(b"88.1/A", &ctx()).unwrap();
+            }),
+            None,
+        ),
+        ("alias deleted", Box::new(|| s.delete_alias("gs1", "0123").unwrap()), None),
+    ];
+    for (what, write, after) in writes {
+        let (_, stamp) = read(via);
+        let (_, handle_stamp) = read(Resolution::Handle(b"88.1/A"));
+        write();
+        assert!(!current(stamp), "{what}: the stamp went stale");
+        if what.starts_with("record") || what.starts_with("prefix") {
+            assert!(!current(handle_stamp), "{what}: the handle's stamp went stale");
+        }
+        assert_eq!(read(via).0, after.map(<[u8]>::to_vec), "{what}: the read sees it");
+    }
 }
 
 fn audit_and_counters(f: Fixture) {
@@ -811,6 +872,7 @@ macro_rules! all_cases {
                 consumers_and_retention,
                 prefixes_and_homing,
                 entities_and_aliases,
+                stamped_resolution,
                 audit_and_counters,
                 reopen_keeps_everything,
                 link_index,

@@ -65,6 +65,7 @@ mod group_commit;
 mod prefix_index;
 mod read_cache;
 mod sled_store;
+mod stamp;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -74,6 +75,7 @@ pub use sled_store::{
     DEFAULT_CACHE_BYTES, FORMAT_VERSION, SCHEMA_VERSION, SledOptions, SledStore, Upgrade, UpgradeHistory,
     read_snapshot_index_bytes,
 };
+pub use stamp::{ReadStamp, Resolution};
 
 /// Why a store operation failed. Callers map this at one boundary to a
 /// Handle response code / HTTP status.
@@ -455,6 +457,31 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// invalidate; the default reads the whole alias).
     fn alias_target(&self, scheme: &str, code: &str) -> Result<Option<std::sync::Arc<str>>, StoreError> {
         Ok(self.get_alias(scheme, code)?.map(|a| a.target.into()))
+    }
+    /// The record `via` resolves to (an alias through its target's
+    /// canonical key, or a handle's canonical key), read by the resolution
+    /// path's reads, and a stamp when the backend can later tell cheaply
+    /// whether a write may have changed that answer
+    /// ([`stamp_is_current`](Self::stamp_is_current); `stamp.rs`). The
+    /// default gives no stamp.
+    fn resolve_stamped(&self, via: Resolution<'_>) -> Result<(Option<RecordBytes>, Option<ReadStamp>), StoreError> {
+        let target;
+        let handle = match via {
+            Resolution::Alias { scheme, code } => match self.alias_target(scheme, code)? {
+                Some(t) => {
+                    target = t;
+                    target.as_bytes()
+                }
+                None => return Ok((None, None)),
+            },
+            Resolution::Handle(h) => h,
+        };
+        Ok((self.get_record(&self.canonical_key(handle))?, None))
+    }
+    /// Whether no write since `stamp` was issued can have changed the answer
+    /// it was issued with (`false` when unsure; memory-only).
+    fn stamp_is_current(&self, _stamp: &ReadStamp) -> bool {
+        false
     }
     fn delete_alias(&self, scheme: &str, code: &str) -> Result<(), StoreError>;
     /// Aliases of `scheme` with code > `after`, at most `limit`.

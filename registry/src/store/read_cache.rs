@@ -21,10 +21,19 @@
 //! staleness bound as an update). Bounded by an entry count: a full shard
 //! drops an arbitrary entry per fill (clearing it whole made unevenly loaded
 //! shards churn).
+//!
+//! Every invalidation also advances an *epoch* in a table of
+//! [`EPOCH_SLOTS`] counters indexed by the key's hash ([`ReadCache::stamp`]):
+//! a reader that takes a key's stamp before reading it can later tell, with
+//! one load, whether a write may have changed that key since
+//! ([`ReadCache::is_current`]). Keys sharing a slot only cost a spurious
+//! "changed". This is what lets a front door keep answers built from a
+//! record (the DNS answer cache) without a lookup per use.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Seeded foldhash: every resolution hashes its key here once.
 type Fast = foldhash::fast::RandomState;
@@ -32,6 +41,15 @@ type Fast = foldhash::fast::RandomState;
 use crate::model::RecordBytes;
 
 const SHARDS: usize = 64;
+/// Epoch counters per cache (4 bytes each: 256 KiB).
+pub(crate) const EPOCH_SLOTS: usize = 1 << 16;
+
+/// A key's epoch slot and its value when the stamp was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Epoch {
+    slot: u32,
+    value: u32,
+}
 
 #[derive(Debug)]
 struct Shard<V> {
@@ -53,6 +71,7 @@ pub(crate) struct ReadCache<V = RecordBytes> {
     shards: Box<[RwLock<Shard<V>>]>,
     per_shard: usize,
     hasher: Fast,
+    epochs: Box<[AtomicU32]>,
 }
 
 /// A reader's ticket between a miss and the fill.
@@ -71,11 +90,30 @@ impl<V: Clone> ReadCache<V> {
         let shards = (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect();
         // 1/8 slack per shard: keys do not spread perfectly evenly.
         let per_shard = (entries.div_ceil(SHARDS) + entries.div_ceil(SHARDS * 8)).max(1);
-        Some(ReadCache { shards, per_shard, hasher: Fast::default() })
+        let epochs = (0..EPOCH_SLOTS).map(|_| AtomicU32::new(0)).collect();
+        Some(ReadCache { shards, per_shard, hasher: Fast::default(), epochs })
     }
 
     fn shard_of(&self, key: &[u8]) -> usize {
         (self.hasher.hash_one(key) as usize) % SHARDS
+    }
+
+    fn slot_of(&self, key: &[u8]) -> usize {
+        // The high bits: the shard took the low ones.
+        (self.hasher.hash_one(key) >> 48) as usize % EPOCH_SLOTS
+    }
+
+    /// `key`'s epoch now. Take it *before* reading the key: a write that
+    /// commits after the read then always shows in [`is_current`](Self::is_current).
+    pub(crate) fn stamp(&self, key: &[u8]) -> Epoch {
+        let slot = self.slot_of(key);
+        Epoch { slot: slot as u32, value: self.epochs[slot].load(Ordering::Acquire) }
+    }
+
+    /// Whether no write invalidated a key of `e`'s slot since `e` was taken.
+    #[inline]
+    pub(crate) fn is_current(&self, e: Epoch) -> bool {
+        self.epochs.get(e.slot as usize).is_some_and(|v| v.load(Ordering::Acquire) == e.value)
     }
 
     /// A cached record (`Ok(None)`: known absent), or a ticket to fill the
@@ -128,6 +166,9 @@ impl<V: Clone> ReadCache<V> {
         s.generation = s.generation.wrapping_add(1);
         s.map.remove(key);
         s.absent.remove(key);
+        drop(s);
+        // After the entry is gone: a reader that sees the new epoch misses.
+        self.epochs[self.slot_of(key)].fetch_add(1, Ordering::Release);
     }
 
     /// Forgets every entry (a follower that lost track of the log).
@@ -138,6 +179,9 @@ impl<V: Clone> ReadCache<V> {
             s.generation = s.generation.wrapping_add(1);
             s.map.clear();
             s.absent.clear();
+        }
+        for e in self.epochs.iter() {
+            e.fetch_add(1, Ordering::Release);
         }
     }
 
@@ -199,6 +243,25 @@ mod tests {
         c.invalidate(b"A/1");
         c.fill(b"A/1", &rec("old"), t);
         assert!(c.get(b"A/1").is_err());
+    }
+
+    #[test]
+    fn a_stamp_goes_stale_when_its_key_is_invalidated_or_the_cache_cleared() {
+        let c: ReadCache = ReadCache::new(1000).unwrap();
+        let a = c.stamp(b"A/1");
+        assert!(c.is_current(a));
+        c.invalidate(b"A/2");
+        // Another key moves only its own slot (a shared slot would be a
+        // spurious change, never a missed one).
+        if c.slot_of(b"A/2") != c.slot_of(b"A/1") {
+            assert!(c.is_current(a));
+        }
+        c.invalidate(b"A/1");
+        assert!(!c.is_current(a));
+        let b = c.stamp(b"A/1");
+        assert!(c.is_current(b));
+        c.clear();
+        assert!(!c.is_current(b));
     }
 
     #[test]

@@ -19,7 +19,7 @@
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use sled::Transactional;
@@ -30,7 +30,8 @@ use super::group_commit::GroupCommit;
 use super::prefix_index::{PrefixIndex, PrefixMatch};
 use super::read_cache::ReadCache;
 use super::{
-    ConsumerPosition, PruneReport, RecordOp, Retention, Store, StoreError, StoreMeta, Version, WriteCtx, WriteReceipt,
+    ConsumerPosition, PruneReport, ReadStamp, RecordOp, Resolution, Retention, Store, StoreError, StoreMeta, Version,
+    WriteCtx, WriteReceipt,
 };
 use crate::ident::{MAX_HANDLE_BYTES, check_prefix_chars, prefix_of};
 use crate::model::record::MAX_RECORD_BYTES;
@@ -190,6 +191,9 @@ pub struct SledStore {
     /// Alias targets by alias key, for [`Store::alias_target`]; invalidated
     /// by every write to the `aliases` tree (`commit_entities`).
     alias_cache: Option<ReadCache<Arc<str>>>,
+    /// Advanced after every reload of the prefix index (a case policy may
+    /// have changed): part of every [`ReadStamp`].
+    prefix_epoch: AtomicU32,
     snap: Option<Arc<snapshot::ReadSnapshot>>,
     snap_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -735,6 +739,41 @@ impl Store for SledStore {
 
     fn put_aliases(&self, list: &[Alias]) -> Result<(), StoreError> {
         self.put_alias_batch(list)
+    }
+
+    fn resolve_stamped(&self, via: Resolution<'_>) -> Result<(Option<RecordBytes>, Option<ReadStamp>), StoreError> {
+        // Every epoch is taken before what it covers is read (stamp.rs).
+        let prefixes = self.prefix_epoch.load(Ordering::Acquire);
+        let target;
+        let (alias, handle) = match via {
+            Resolution::Alias { scheme, code } => {
+                let alias =
+                    self.alias_cache.as_ref().map(|c| c.stamp(&two_part_key(scheme.as_bytes(), code.as_bytes())));
+                match self.alias_target(scheme, code)? {
+                    Some(t) => {
+                        target = t;
+                        (Some(alias), target.as_bytes())
+                    }
+                    None => return Ok((None, None)),
+                }
+            }
+            Resolution::Handle(h) => (None, h),
+        };
+        let key = self.canonical_key(handle);
+        let record = self.cache.as_ref().map(|c| c.stamp(&key));
+        let rec = self.get_record(&key)?;
+        let stamp = match (alias, record) {
+            (Some(None), _) | (_, None) => None,
+            (alias, Some(record)) => Some(ReadStamp { alias: alias.flatten(), record, prefixes }),
+        };
+        Ok((rec, stamp))
+    }
+
+    #[inline]
+    fn stamp_is_current(&self, s: &ReadStamp) -> bool {
+        self.prefix_epoch.load(Ordering::Acquire) == s.prefixes
+            && self.cache.as_ref().is_some_and(|c| c.is_current(s.record))
+            && s.alias.is_none_or(|a| self.alias_cache.as_ref().is_some_and(|c| c.is_current(a)))
     }
 
     fn delete_alias(&self, scheme: &str, code: &str) -> Result<(), StoreError> {

@@ -85,6 +85,7 @@ impl SledStore {
             upgraded_now,
             cache: ReadCache::new(opts.read_cache_entries),
             alias_cache: ReadCache::new(opts.alias_cache_entries),
+            prefix_epoch: std::sync::atomic::AtomicU32::new(0),
             snap,
             snap_thread: Mutex::new(snap_thread),
         })
@@ -150,6 +151,8 @@ impl SledStore {
             prefixes.push(decode::<Prefix>("prefixes", &v)?);
         }
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(PrefixIndex::build(prefixes));
+        // After the swap: a reader that sees the new epoch uses the new index.
+        self.prefix_epoch.fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 
