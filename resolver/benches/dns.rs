@@ -70,6 +70,7 @@ fn bench(c: &mut Criterion) {
             naptr_service: "x-gs1+http".into(),
         }],
         max_udp_payload: 1232,
+        answer_cache_entries: 0,
     };
     let front = DnsFront::new(&cfg, store).unwrap();
     let hit = query(&gtin(n / 2).to_dns_name(ONS_ZONE).unwrap());

@@ -10,10 +10,12 @@
 //! [`READ_CACHE_ENTRY_BYTES`] per record. So of a budget B, B/4 is given to
 //! sled's `cache_capacity` (≈ B/2 resident), B/4 to the read cache (in
 //! entries), B/16 to the alias read cache ([`ALIAS_CACHE_ENTRY_BYTES`] per
-//! alias target), and 3B/16 stays for the rest of the node (buffers, tokio,
-//! the prefix index, the absent-key filter) and slack. `"0"` switches the
-//! budget off: `cache_mib` and `read_cache_entries` then apply as given (the
-//! alias cache then holds as many entries as the record cache).
+//! alias target), B/8 to the DNS front's answer cache
+//! ([`DNS_ANSWER_ENTRY_BYTES`] per answer; used only when `[dns]` serves),
+//! and B/16 stays for the rest of the node (buffers, tokio, the prefix
+//! index, the absent-key filter) and slack. `"0"` switches the budget off:
+//! `cache_mib` and `read_cache_entries` then apply as given (the alias and
+//! answer caches then hold as many entries as the record cache).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -25,6 +27,10 @@ pub const READ_CACHE_ENTRY_BYTES: u64 = 320;
 /// Bytes one alias read-cache entry costs (alias key and target text of
 /// about 20 bytes each, the reference count, the hash-table slot, slack).
 pub const ALIAS_CACHE_ENTRY_BYTES: u64 = 128;
+
+/// Bytes one DNS answer-cache entry costs (key and answer section of about
+/// 120 bytes in one buffer, the stamp, the hash-table slot, slack).
+pub const DNS_ANSWER_ENTRY_BYTES: u64 = 192;
 
 /// The default budget: 2 GiB.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 2 << 30;
@@ -101,6 +107,8 @@ pub struct MemorySplit {
     pub read_cache_entries: u64,
     /// Alias targets in the alias read cache.
     pub alias_cache_entries: u64,
+    /// Answers in the DNS front's answer cache.
+    pub dns_answer_entries: u64,
 }
 
 /// The split of `budget` bytes (`None` for a budget of 0 = off).
@@ -112,6 +120,7 @@ pub fn split(budget: u64) -> Option<MemorySplit> {
         sled_cache_bytes: (budget / 4).max(1 << 20),
         read_cache_entries: budget / 4 / READ_CACHE_ENTRY_BYTES,
         alias_cache_entries: budget / 16 / ALIAS_CACHE_ENTRY_BYTES,
+        dns_answer_entries: budget / 8 / DNS_ANSWER_ENTRY_BYTES,
     })
 }
 
@@ -136,6 +145,13 @@ impl super::Config {
     /// as many as `read_cache_entries` when the budget is off.
     pub fn alias_cache_entries(&self) -> usize {
         let n = split(self.store.memory_budget.0).map_or(self.store.read_cache_entries, |s| s.alias_cache_entries);
+        usize::try_from(n).unwrap_or(usize::MAX)
+    }
+
+    /// Answers in the DNS front's answer cache: from the budget, or as many
+    /// as `read_cache_entries` when the budget is off.
+    pub fn dns_answer_entries(&self) -> usize {
+        let n = split(self.store.memory_budget.0).map_or(self.store.read_cache_entries, |s| s.dns_answer_entries);
         usize::try_from(n).unwrap_or(usize::MAX)
     }
 }
@@ -163,8 +179,19 @@ mod tests {
         assert_eq!(s.sled_cache_bytes, 512 << 20);
         assert!(s.read_cache_entries * READ_CACHE_ENTRY_BYTES <= 512 << 20);
         assert!(s.alias_cache_entries * ALIAS_CACHE_ENTRY_BYTES <= 128 << 20);
-        // 10^6 aliases fit the default budget.
+        assert!(s.dns_answer_entries * DNS_ANSWER_ENTRY_BYTES <= 256 << 20);
+        // 10^6 aliases and their DNS answers fit the default budget.
         assert!(s.alias_cache_entries >= 1_000_000);
+        assert!(s.dns_answer_entries >= 1_000_000);
+        // sled's pages count twice (module docs); with the caches and the
+        // rest (B/16) that is the whole budget.
+        let b = 2u64 << 30;
+        let parts = 2 * s.sled_cache_bytes
+            + s.read_cache_entries * READ_CACHE_ENTRY_BYTES
+            + s.alias_cache_entries * ALIAS_CACHE_ENTRY_BYTES
+            + s.dns_answer_entries * DNS_ANSWER_ENTRY_BYTES
+            + b / 16;
+        assert!(parts <= b, "{parts} > {b}");
         assert!(split(0).is_none());
     }
 }

@@ -75,7 +75,7 @@ pub use sled_store::{
     DEFAULT_CACHE_BYTES, FORMAT_VERSION, SCHEMA_VERSION, SledOptions, SledStore, Upgrade, UpgradeHistory,
     read_snapshot_index_bytes,
 };
-pub use stamp::{ReadStamp, Resolution};
+pub use stamp::{ReadStamp, Resolution, resolve_plain};
 
 /// Why a store operation failed. Callers map this at one boundary to a
 /// Handle response code / HTTP status.
@@ -465,18 +465,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// ([`stamp_is_current`](Self::stamp_is_current); `stamp.rs`). The
     /// default gives no stamp.
     fn resolve_stamped(&self, via: Resolution<'_>) -> Result<(Option<RecordBytes>, Option<ReadStamp>), StoreError> {
-        let target;
-        let handle = match via {
-            Resolution::Alias { scheme, code } => match self.alias_target(scheme, code)? {
-                Some(t) => {
-                    target = t;
-                    target.as_bytes()
-                }
-                None => return Ok((None, None)),
-            },
-            Resolution::Handle(h) => h,
-        };
-        Ok((self.get_record(&self.canonical_key(handle))?, None))
+        Ok((stamp::resolve_plain(self, via)?, None))
     }
     /// Whether no write since `stamp` was issued can have changed the answer
     /// it was issued with (`false` when unsure; memory-only).

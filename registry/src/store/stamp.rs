@@ -13,6 +13,8 @@
 //! reverse.
 
 use super::read_cache::Epoch;
+use super::{Store, StoreError};
+use crate::model::RecordBytes;
 
 /// What a stamped resolution read starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,4 +34,22 @@ pub struct ReadStamp {
     pub(crate) record: Epoch,
     /// The prefix table's epoch.
     pub(crate) prefixes: u32,
+}
+
+/// The unstamped resolution read (the trait's default
+/// [`Store::resolve_stamped`]): the alias's target, then the record at the
+/// target's canonical key, through the store's plain reads.
+pub fn resolve_plain<S: Store + ?Sized>(store: &S, via: Resolution<'_>) -> Result<Option<RecordBytes>, StoreError> {
+    let target;
+    let handle = match via {
+        Resolution::Alias { scheme, code } => match store.alias_target(scheme, code)? {
+            Some(t) => {
+                target = t;
+                target.as_bytes()
+            }
+            None => return Ok(None),
+        },
+        Resolution::Handle(h) => h,
+    };
+    store.get_record(&store.canonical_key(handle))
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use hickory_proto::op::Message;
 use idnode_registry::model::{Alias, Prefix, Value};
-use idnode_registry::store::{SledStore, Store, StoreExt, WriteCtx};
+use idnode_registry::store::{SledOptions, SledStore, Store, StoreExt, WriteCtx};
 
 use super::{DnsConfig, DnsFront, Transport, ZoneConfig, ZoneScheme};
 
@@ -19,7 +19,9 @@ pub fn front() -> &'static DnsFront {
     FRONT.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("idnode-dns-fuzz-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let store: Arc<dyn Store> = Arc::new(SledStore::open_path(&dir).expect("fuzz store"));
+        // With read caches: resolution reads are stamped, answers kept.
+        let opts = SledOptions::new(&dir).read_cache_entries(1000).alias_cache_entries(1000);
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(opts).expect("fuzz store"));
         let ctx = WriteCtx::new(1, "fuzz");
         store.put_prefix(&Prefix::homed("88.1", 1), &ctx).expect("prefix");
         let values =
@@ -47,6 +49,7 @@ pub fn front() -> &'static DnsFront {
                 zone(ZoneScheme::Vaa, "vaa"),
             ],
             max_udp_payload: 1232,
+            answer_cache_entries: 1000,
         };
         DnsFront::new(&cfg, store).expect("front")
     })

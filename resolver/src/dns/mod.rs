@@ -26,6 +26,7 @@
 //! * Empty non-terminals (e.g. `156.2.1.oid-res.org` when only deeper OIDs
 //!   are bound) are answered NXDOMAIN: finding them would need a scan.
 
+mod answer_cache;
 pub mod fuzzing;
 mod naptr;
 mod wire;
@@ -37,7 +38,7 @@ use hickory_proto::rr::rdata::{NS, SOA};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use idnode_registry::ident::{ecode::Ecode, gs1::Gs1Key, oid::Oid, scheme::Scheme, vaa};
 use idnode_registry::model::RecordBytes;
-use idnode_registry::store::Store;
+use idnode_registry::store::{ReadStamp, Resolution, Store};
 
 /// A canonical alias code, formatted without allocating (OID, Ecode and
 /// GS1 codes are far shorter; a longer one is not bound: `write_str` fails).
@@ -111,6 +112,8 @@ pub struct DnsConfig {
     pub zones: Vec<ZoneConfig>,
     /// Largest UDP answer whatever the client advertises (RFC 9715 suggests 1232).
     pub max_udp_payload: u16,
+    /// Answers kept in the answer cache (`answer_cache.rs`; 0: none).
+    pub answer_cache_entries: usize,
 }
 
 /// How the request arrived (UDP answers are size-limited).
@@ -163,6 +166,7 @@ pub struct DnsFront {
     zones: Vec<Zone>,
     max_udp: u16,
     store: Arc<dyn Store>,
+    answers: Option<answer_cache::AnswerCache>,
 }
 
 impl std::fmt::Debug for DnsFront {
@@ -217,7 +221,12 @@ impl DnsFront {
         }
         // Longest origin first: the most specific zone wins.
         zones.sort_by_key(|z| std::cmp::Reverse(z.origin.num_labels()));
-        Ok(DnsFront { zones, max_udp: cfg.max_udp_payload.max(512), store })
+        Ok(DnsFront {
+            zones,
+            max_udp: cfg.max_udp_payload.max(512),
+            store,
+            answers: answer_cache::AnswerCache::new(cfg.answer_cache_entries),
+        })
     }
 
     /// Answers one request into `out` (cleared first). When the outcome's
@@ -301,7 +310,7 @@ impl DnsFront {
         out.extend_from_slice(&q.section[q.qname.len()..]);
         let question_end = out.len();
         let zone = if matches!(q.qclass, wire::CLASS_IN | wire::CLASS_ANY) {
-            self.zones.iter().find_map(|z| Some((z, wire::suffix_at(q.qname, &z.origin_wire)?)))
+            self.zones.iter().enumerate().find_map(|(i, z)| Some((i, z, wire::suffix_at(q.qname, &z.origin_wire)?)))
         } else {
             None
         };
@@ -312,27 +321,52 @@ impl DnsFront {
                 None
             }
             // The apex (SOA, NS) takes the hickory path.
-            Some((_, 0)) => return None,
-            Some((zone, _)) => {
+            Some((_, _, 0)) => return None,
+            Some((zi, zone, _)) => {
                 out[2] |= 0x04;
-                let mut text = [0u8; 256];
-                let n = wire::to_text(q.qname, &mut text);
-                let qname = std::str::from_utf8(&text[..n]).ok()?;
-                match self.record_of(zone, qname) {
-                    None => {
-                        rcode = 3;
-                        zone.soa_wire.write(out, &mut comp);
-                        authorities = 1;
+                let naptr = matches!(q.qtype, wire::TYPE_NAPTR | wire::TYPE_ANY);
+                // The answer cache's key: zone index, QNAME in lower case.
+                let mut key = [0u8; answer_cache::MAX_KEY];
+                let cache = self.answers.as_ref().filter(|_| naptr && q.qname.len() < key.len());
+                if cache.is_some() {
+                    key[0] = zi as u8;
+                    for (k, b) in key[1..].iter_mut().zip(q.qname) {
+                        *k = b.to_ascii_lowercase();
                     }
-                    Some(rec) => {
-                        if matches!(q.qtype, wire::TYPE_NAPTR | wire::TYPE_ANY) {
-                            let urls = naptr::url_values(&rec);
-                            answers =
-                                naptr::write(out, &mut comp, q.qname, zone.cfg.ttl, &zone.cfg.naptr_service, &urls)?;
-                        }
-                        if answers == 0 {
+                }
+                let key = &key[..1 + q.qname.len().min(answer_cache::MAX_KEY - 1)];
+                if let Some(n) = cache.and_then(|c| c.answer(key, out, |st| self.store.stamp_is_current(st))) {
+                    answers = n;
+                } else {
+                    let mut text = [0u8; 256];
+                    let n = wire::to_text(q.qname, &mut text);
+                    let qname = std::str::from_utf8(&text[..n]).ok()?;
+                    match self.record_of(zone, qname) {
+                        None => {
+                            rcode = 3;
                             zone.soa_wire.write(out, &mut comp);
                             authorities = 1;
+                        }
+                        Some((rec, stamp)) => {
+                            if naptr {
+                                let urls = naptr::url_values(&rec);
+                                let at = out.len();
+                                answers = naptr::write(
+                                    out,
+                                    &mut comp,
+                                    q.qname,
+                                    zone.cfg.ttl,
+                                    &zone.cfg.naptr_service,
+                                    &urls,
+                                )?;
+                                if let (Some(c), Some(stamp), true) = (cache, stamp, answers > 0) {
+                                    c.insert(key, &out[at..], answers, stamp);
+                                }
+                            }
+                            if answers == 0 {
+                                zone.soa_wire.write(out, &mut comp);
+                                authorities = 1;
+                            }
                         }
                     }
                 }
@@ -373,7 +407,7 @@ impl DnsFront {
         }
         let qname = q.name().to_ascii();
         let rec = match self.record_of(zone, &qname) {
-            Some(rec) => rec,
+            Some((rec, _)) => rec,
             None => {
                 resp.metadata.response_code = ResponseCode::NXDomain;
                 resp.add_authority(zone.soa.clone());
@@ -393,25 +427,27 @@ impl DnsFront {
         }
     }
 
-    /// The record `qname` stands for; `None` when the name is malformed for
-    /// the zone or nothing is bound to it. The alias is read by its
-    /// canonical text (the grammar's `Display`), through the store's
-    /// resolution read [`Store::alias_target`].
-    fn record_of(&self, zone: &Zone, qname: &str) -> Option<RecordBytes> {
+    /// The record `qname` stands for, with the store's stamp of the reads
+    /// ([`Store::resolve_stamped`]); `None` when the name is malformed for
+    /// the zone or nothing is bound to it. An alias is read by its
+    /// canonical text (the grammar's `Display`).
+    fn record_of(&self, zone: &Zone, qname: &str) -> Option<(RecordBytes, Option<ReadStamp>)> {
         let origin = zone.origin_text.as_str();
-        let alias_target = |scheme: Scheme, code: &dyn std::fmt::Display| {
+        let resolve = |via: Resolution<'_>| match self.store.resolve_stamped(via).ok()? {
+            (Some(rec), stamp) => Some((rec, stamp)),
+            (None, _) => None,
+        };
+        let alias = |scheme: Scheme, code: &dyn std::fmt::Display| {
             let mut text = CodeBuf::new();
             std::fmt::Write::write_fmt(&mut text, format_args!("{code}")).ok()?;
-            self.store.alias_target(scheme.as_str(), text.as_str()).ok()?
+            resolve(Resolution::Alias { scheme: scheme.as_str(), code: text.as_str() })
         };
-        let target: Arc<str> = match zone.cfg.scheme {
-            ZoneScheme::Vaa => vaa::from_dns_name(qname, origin).ok()?.into(),
-            ZoneScheme::Oid => alias_target(Scheme::Oid, &Oid::from_dns_name(qname, origin).ok()?)?,
-            ZoneScheme::Gs1 => alias_target(Scheme::Gs1, &Gs1Key::from_dns_name(qname, origin).ok()?)?,
-            ZoneScheme::Ecode => alias_target(Scheme::Ecode, &Ecode::from_dns_name(qname, origin).ok()?)?,
-        };
-        let key = self.store.canonical_key(target.as_bytes());
-        self.store.get_record(&key).ok()?
+        match zone.cfg.scheme {
+            ZoneScheme::Vaa => resolve(Resolution::Handle(vaa::from_dns_name(qname, origin).ok()?.as_bytes())),
+            ZoneScheme::Oid => alias(Scheme::Oid, &Oid::from_dns_name(qname, origin).ok()?),
+            ZoneScheme::Gs1 => alias(Scheme::Gs1, &Gs1Key::from_dns_name(qname, origin).ok()?),
+            ZoneScheme::Ecode => alias(Scheme::Ecode, &Ecode::from_dns_name(qname, origin).ok()?),
+        }
     }
 
     /// Adds EDNS, encodes, and truncates a UDP answer that does not fit.

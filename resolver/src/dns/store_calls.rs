@@ -3,7 +3,10 @@
 //! front only reads; an attempt would show in the calls). No timing: a hit reads the alias index
 //! and then the record; a well-formed name that is not bound stops after the
 //! one alias probe; a malformed name, a name outside every zone and the zone
-//! apex never reach the store. The timing side is `benches/dns.rs`.
+//! apex never reach the store. Over a store that stamps its reads, a name
+//! asked again is answered from the answer cache with one stamp check and
+//! no read, until a write makes the stamp stale. The timing side is
+//! `benches/dns.rs`.
 
 use std::sync::{Arc, Mutex};
 
@@ -13,8 +16,8 @@ use idnode_registry::model::{
     Alias, AuditEntry, Change, DayCounters, Enterprise, Identity, Prefix, RecordBytes, Template, Value,
 };
 use idnode_registry::store::{
-    ConsumerPosition, PrefixMatch, PruneReport, RecordOp, Retention, SledStore, Store, StoreError, StoreMeta, Version,
-    WriteCtx, WriteReceipt,
+    ConsumerPosition, PrefixMatch, PruneReport, RecordOp, Retention, SledStore, Store, StoreError, StoreExt, StoreMeta,
+    Version, WriteCtx, WriteReceipt,
 };
 
 use super::*;
@@ -24,6 +27,9 @@ use super::*;
 struct Counting {
     inner: Arc<dyn Store>,
     calls: Mutex<Vec<&'static str>>,
+    /// Pass stamped resolution reads on to `inner`; otherwise resolve
+    /// through the logged plain reads and give no stamp.
+    stamped: bool,
 }
 
 impl Counting {
@@ -259,13 +265,42 @@ impl Store for Counting {
         self.called("canonical_key");
         self.inner.canonical_key(handle)
     }
+    fn resolve_stamped(&self, via: Resolution<'_>) -> Result<(Option<RecordBytes>, Option<ReadStamp>), StoreError> {
+        if self.stamped {
+            self.called("resolve_stamped");
+            return self.inner.resolve_stamped(via);
+        }
+        Ok((idnode_registry::store::resolve_plain(self, via)?, None))
+    }
+    fn stamp_is_current(&self, stamp: &ReadStamp) -> bool {
+        self.called("stamp_is_current");
+        self.stamped && self.inner.stamp_is_current(stamp)
+    }
+}
+
+fn gs1_config() -> DnsConfig {
+    DnsConfig {
+        zones: vec![super::tests::zone(ZoneScheme::Gs1, "gs1.test")],
+        max_udp_payload: 1232,
+        answer_cache_entries: 100,
+    }
 }
 
 fn ask(front: &DnsFront, name: &str) -> u16 {
+    ask_answer(front, name).0
+}
+
+/// The rcode and the first NAPTR answer's regexp.
+fn ask_answer(front: &DnsFront, name: &str) -> (u16, Option<String>) {
     let mut q = Message::query();
     q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::NAPTR));
     let mut out = Vec::new();
-    front.answer(&q.to_vec().unwrap(), Transport::Udp, &mut out).rcode.expect("answered")
+    let rc = front.answer(&q.to_vec().unwrap(), Transport::Udp, &mut out).rcode.expect("answered");
+    let regexp = Message::from_vec(&out).unwrap().answers.first().and_then(|r| match &r.data {
+        RData::NAPTR(n) => Some(String::from_utf8_lossy(&n.regexp).into_owned()),
+        _ => None,
+    });
+    (rc, regexp)
 }
 
 #[test]
@@ -292,8 +327,8 @@ fn misses_and_malformed_names_never_reach_the_record_path() {
         })
         .collect();
     sled.put_aliases(&aliases).unwrap();
-    let store = Arc::new(Counting { inner: sled, calls: Mutex::new(Vec::new()) });
-    let cfg = DnsConfig { zones: vec![super::tests::zone(ZoneScheme::Gs1, "gs1.test")], max_udp_payload: 1232 };
+    let store = Arc::new(Counting { inner: sled, calls: Mutex::new(Vec::new()), stamped: false });
+    let cfg = gs1_config();
     let front = DnsFront::new(&cfg, store.clone()).unwrap();
     assert!(store.take().is_empty(), "building the front reads nothing");
 
@@ -325,4 +360,55 @@ fn misses_and_malformed_names_never_reach_the_record_path() {
     // Sanity: the counting store is on the path at all (a hit again).
     assert_eq!(ask(&front, "0.9.8.7.6.5.4.3.2.1.0.9.6.gtin.gs1.test."), 0);
     assert!(store.take().contains(&"get_record"));
+}
+
+/// Over a store that stamps its reads (sled with its read caches, as the
+/// daemon opens it): a hit asked again, in any case, costs one stamp check
+/// and no read; each write that changes the answer (the record replaced,
+/// the alias rebound) makes the next query read again and answer anew.
+#[test]
+fn a_hit_asked_again_is_answered_from_the_answer_cache_until_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let sled = super::tests::cached_store(dir.path());
+    let ctx = WriteCtx::new(1, "test");
+    sled.put_prefix(&Prefix::homed("88.1", 1), &ctx).unwrap();
+    for (key, url) in [("88.1/G0", "https://example.org/zero"), ("88.1/G1", "https://example.org/one")] {
+        let op = RecordOp::Create { key: key.into(), values: vec![Value::new(1, "URL", url)], overwrite: false };
+        sled.write(op, &ctx).unwrap();
+    }
+    let bind = |target: &str| {
+        sled.put_alias(&Alias {
+            scheme: "gs1".into(),
+            code: "06901234567892".into(),
+            target: target.into(),
+            created: 1,
+        })
+        .unwrap()
+    };
+    bind("88.1/G0");
+    let store = Arc::new(Counting { inner: sled.clone(), calls: Mutex::new(Vec::new()), stamped: true });
+    let front = DnsFront::new(&gs1_config(), store.clone()).unwrap();
+    let name = "0.9.8.7.6.5.4.3.2.1.0.9.6.gtin.gs1.test.";
+    let regexp = |url: &str| Some(format!("!^.*$!{url}!"));
+
+    assert_eq!(ask_answer(&front, name), (0, regexp("https://example.org/zero")));
+    assert_eq!(store.take(), vec!["resolve_stamped"], "first sight: read");
+    for again in [name, "0.9.8.7.6.5.4.3.2.1.0.9.6.GTIN.Gs1.TEST."] {
+        assert_eq!(ask_answer(&front, again), (0, regexp("https://example.org/zero")));
+        assert_eq!(store.take(), vec!["stamp_is_current"], "{again}: from the answer cache");
+    }
+
+    sled.replace_record(b"88.1/G0", vec![Value::new(1, "URL", "https://example.org/zero-v2")], &ctx).unwrap();
+    assert_eq!(ask_answer(&front, name), (0, regexp("https://example.org/zero-v2")));
+    assert_eq!(store.take(), vec!["stamp_is_current", "resolve_stamped"], "record replaced: read again");
+
+    bind("88.1/G1");
+    assert_eq!(ask_answer(&front, name), (0, regexp("https://example.org/one")));
+    assert_eq!(store.take(), vec!["stamp_is_current", "resolve_stamped"], "alias rebound: read again");
+    assert_eq!(ask_answer(&front, name), (0, regexp("https://example.org/one")));
+    assert_eq!(store.take(), vec!["stamp_is_current"]);
+
+    sled.delete_alias("gs1", "06901234567892").unwrap();
+    assert_eq!(ask_answer(&front, name), (3, None), "alias deleted: NXDOMAIN");
+    assert_eq!(store.take(), vec!["stamp_is_current", "resolve_stamped"]);
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use idnode_registry::model::{Alias, Prefix, Value, perm};
-use idnode_registry::store::{SledStore, Store, StoreExt, WriteCtx};
+use idnode_registry::store::{SledOptions, SledStore, Store, StoreExt, WriteCtx};
 
 use super::*;
 
@@ -22,6 +22,13 @@ pub(super) fn zone(scheme: ZoneScheme, origin: &str) -> ZoneConfig {
     }
 }
 
+/// A sled store with the daemon's read caches (so its resolution reads
+/// are stamped and the front keeps answers).
+pub(super) fn cached_store(dir: &std::path::Path) -> Arc<dyn Store> {
+    let opts = SledOptions::new(dir.join("s")).read_cache_entries(1000).alias_cache_entries(1000);
+    Arc::new(SledStore::open(opts).unwrap())
+}
+
 struct Fx {
     _dir: tempfile::TempDir,
     front: DnsFront,
@@ -29,7 +36,7 @@ struct Fx {
 
 fn fixture(urls: usize) -> Fx {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SledStore::open_path(dir.path().join("s")).unwrap());
+    let store = super::tests::cached_store(dir.path());
     let ctx = WriteCtx::new(1, "test");
     store.put_prefix(&Prefix::homed("88.1", 1), &ctx).unwrap();
     let mut values = model_and_urls(urls);
@@ -71,6 +78,7 @@ pub(super) fn config(zone: impl Fn(ZoneScheme, &str) -> ZoneConfig) -> DnsConfig
             zone(ZoneScheme::Vaa, "vaa.example"),
         ],
         max_udp_payload: 1232,
+        answer_cache_entries: 1000,
     }
 }
 

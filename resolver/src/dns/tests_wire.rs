@@ -2,13 +2,11 @@
 //! hits, NODATA, NXDOMAIN + SOA, REFUSED, FORMERR, EDNS, TC, mixed case,
 //! name compression into in-zone name servers, and mutated requests.
 
-use std::sync::Arc;
-
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use idnode_registry::model::{Prefix, Value};
-use idnode_registry::store::{SledStore, Store, StoreExt, WriteCtx};
+use idnode_registry::store::{StoreExt, WriteCtx};
 
 use super::*;
 
@@ -19,7 +17,7 @@ struct Fx {
 
 fn fixture(urls: usize, ns: &str, hostmaster: &str) -> Fx {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SledStore::open_path(dir.path().join("s")).unwrap());
+    let store = super::tests::cached_store(dir.path());
     let ctx = WriteCtx::new(1, "test");
     store.put_prefix(&Prefix::homed("88.1", 1), &ctx).unwrap();
     let mut values = super::tests::model_and_urls(urls);
@@ -67,13 +65,17 @@ fn request(name: &str, t: RecordType, class: DNSClass, edns: Option<(u16, bool)>
 /// Both paths give the same bytes and outcome; `fast` says whether the
 /// fast path must have answered.
 fn same(front: &DnsFront, req: &[u8], tr: Transport, fast: bool) -> Vec<u8> {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let (mut a, mut b, mut again) = (Vec::new(), Vec::new(), Vec::new());
     let oa = front.answer(req, tr, &mut a);
     let ob = if req.len() < 12 || req[2] & 0x80 != 0 { oa } else { front.answer_hickory(req, tr, &mut b) };
+    // Asked again: answered from the answer cache where the first put it.
+    let again_o = front.answer(req, tr, &mut again);
     if oa.rcode.is_some() {
         assert_eq!(a, b, "request {req:02x?}");
+        assert_eq!(again, b, "request {req:02x?} asked again");
     }
     assert_eq!(oa, ob, "request {req:02x?}");
+    assert_eq!(again_o, ob, "request {req:02x?} asked again");
     let took_fast = wire::parse(req).and_then(|q| front.answer_fast(&q, tr, &mut Vec::new())).is_some();
     assert_eq!(took_fast, fast, "fast path taken for {req:02x?}");
     a
@@ -184,7 +186,7 @@ fn mutated_requests_agree() {
         if next() % 8 == 0 {
             req.truncate((next() as usize) % req.len());
         }
-        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let (mut a, mut b, mut again) = (Vec::new(), Vec::new(), Vec::new());
         let oa = fx.front.answer(&req, Transport::Udp, &mut a);
         if req.len() < 12 || req[2] & 0x80 != 0 {
             assert_eq!(oa.rcode, None);
@@ -192,5 +194,7 @@ fn mutated_requests_agree() {
         }
         let ob = fx.front.answer_hickory(&req, Transport::Udp, &mut b);
         assert_eq!((oa, &a), (ob, &b), "request {req:02x?}");
+        let again_o = fx.front.answer(&req, Transport::Udp, &mut again);
+        assert_eq!((again_o, &again), (ob, &b), "request {req:02x?} asked again");
     }
 }

@@ -50,7 +50,8 @@ pub fn front(cfg: &Config, store: Arc<dyn Store>) -> Result<Arc<DnsFront>> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let dns = DnsConfig { zones, max_udp_payload: cfg.dns.max_udp_payload };
+    let dns =
+        DnsConfig { zones, max_udp_payload: cfg.dns.max_udp_payload, answer_cache_entries: cfg.dns_answer_entries() };
     Ok(Arc::new(DnsFront::new(&dns, store).context("[dns] zones")?))
 }
 

@@ -1,0 +1,181 @@
+//! The DNS front's answer cache: for a name that resolved, the answer
+//! section as written (NAPTR records whose owner is a pointer to the
+//! question at offset 12, so the bytes do not depend on the query's id,
+//! case or EDNS), kept with the store's [`ReadStamp`] of the reads it was
+//! built from. A hit is one hash lookup and one stamp check
+//! ([`Store::stamp_is_current`](idnode_registry::store::Store::stamp_is_current)),
+//! instead of the name's grammar, the alias lookup, the record lookup and
+//! the NAPTR rendering; an entry whose stamp went stale (a write to the
+//! alias, the record or the prefix table) is a miss and is rebuilt by the
+//! next query. Only answers with records are kept: unknown names cannot
+//! churn it.
+//!
+//! Keys are `[zone index] ++ QNAME in lower-case wire form`; key and answer
+//! share one allocation. Bounded by an entry count per shard like the
+//! store's read cache (a full shard drops an arbitrary entry per insert).
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::RwLock;
+
+use idnode_registry::store::ReadStamp;
+
+type Fast = foldhash::fast::RandomState;
+
+const SHARDS: usize = 64;
+
+/// Longest key kept (a zone byte and a wire name of at most 255 bytes).
+pub(super) const MAX_KEY: usize = 256;
+
+/// `[key length (2 bytes)] [key] [answer]` in one buffer.
+struct Packed(Box<[u8]>);
+
+impl Packed {
+    fn new(key: &[u8], answer: &[u8]) -> Self {
+        let mut b = Vec::with_capacity(2 + key.len() + answer.len());
+        b.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        b.extend_from_slice(key);
+        b.extend_from_slice(answer);
+        Packed(b.into_boxed_slice())
+    }
+
+    fn key_end(&self) -> usize {
+        2 + usize::from(u16::from_le_bytes([self.0[0], self.0[1]]))
+    }
+
+    fn key(&self) -> &[u8] {
+        &self.0[2..self.key_end()]
+    }
+
+    fn answer(&self) -> &[u8] {
+        &self.0[self.key_end()..]
+    }
+}
+
+// Hashed and compared by the key alone, exactly as `[u8]` (`Borrow`).
+impl Hash for Packed {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.key().hash(h);
+    }
+}
+impl PartialEq for Packed {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Packed {}
+impl Borrow<[u8]> for Packed {
+    fn borrow(&self) -> &[u8] {
+        self.key()
+    }
+}
+
+struct Entry {
+    records: u16,
+    stamp: ReadStamp,
+}
+
+pub(super) struct AnswerCache {
+    shards: Box<[RwLock<HashMap<Packed, Entry, Fast>>]>,
+    per_shard: usize,
+    hasher: Fast,
+}
+
+impl AnswerCache {
+    /// A cache of about `entries` answers (`None` for 0).
+    pub(super) fn new(entries: usize) -> Option<Self> {
+        if entries == 0 {
+            return None;
+        }
+        let shards = (0..SHARDS).map(|_| RwLock::new(HashMap::default())).collect();
+        let per_shard = (entries.div_ceil(SHARDS) + entries.div_ceil(SHARDS * 8)).max(1);
+        Some(AnswerCache { shards, per_shard, hasher: Fast::default() })
+    }
+
+    fn shard(&self, key: &[u8]) -> &RwLock<HashMap<Packed, Entry, Fast>> {
+        &self.shards[(self.hasher.hash_one(key) >> 32) as usize % SHARDS]
+    }
+
+    /// Appends `key`'s answer section to `out` and returns its record
+    /// count, when it is cached and `current` holds for its stamp.
+    #[inline]
+    pub(super) fn answer(&self, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Option<u16> {
+        let s = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
+        let (packed, e) = s.get_key_value(key)?;
+        if !current(&e.stamp) {
+            return None;
+        }
+        out.extend_from_slice(packed.answer());
+        Some(e.records)
+    }
+
+    /// Keeps `answer` (`records` records) for `key`, built from reads
+    /// stamped `stamp`.
+    pub(super) fn insert(&self, key: &[u8], answer: &[u8], records: u16, stamp: ReadStamp) {
+        if key.len() > MAX_KEY {
+            return;
+        }
+        let packed = Packed::new(key, answer);
+        let mut s = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
+        // `insert` would keep an existing key's old buffer (and answer).
+        if s.remove(key).is_none()
+            && s.len() >= self.per_shard
+            && let Some(victim) = s.keys().next().map(|p| p.key().to_vec())
+        {
+            s.remove(victim.as_slice());
+        }
+        s.insert(packed, Entry { records, stamp });
+    }
+
+    /// Answers kept.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.read().map(|s| s.len()).unwrap_or(0)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use idnode_registry::model::{Prefix, Value};
+    use idnode_registry::store::{Resolution, StoreExt, WriteCtx};
+
+    use super::*;
+
+    /// A real stamp (only a store issues them).
+    fn stamp() -> (tempfile::TempDir, ReadStamp) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::tests::cached_store(dir.path());
+        let ctx = WriteCtx::new(1, "t");
+        store.put_prefix(&Prefix::homed("88.1", 1), &ctx).unwrap();
+        store.create_record(b"88.1/a", vec![Value::new(1, "URL", "u")], false, &ctx).unwrap();
+        let (_, stamp) = store.resolve_stamped(Resolution::Handle(b"88.1/a")).unwrap();
+        (dir, stamp.unwrap())
+    }
+
+    #[test]
+    fn keeps_replaces_and_stays_bounded() {
+        let (_dir, st) = stamp();
+        let c = AnswerCache::new(64 * 4).unwrap();
+        let mut out = vec![9];
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), None);
+        c.insert(b"\x00k", b"first", 1, st);
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Some(1));
+        assert_eq!(out, b"\x09first");
+        // A stale stamp is a miss; a new insert replaces key and answer.
+        assert_eq!(c.answer(b"\x00k", &mut Vec::new(), |_| false), None);
+        c.insert(b"\x00k", b"second!", 2, st);
+        let mut out = Vec::new();
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Some(2));
+        assert_eq!(out, b"second!");
+        assert_eq!(c.len(), 1);
+        for i in 0..10_000u32 {
+            c.insert(&i.to_be_bytes(), b"x", 1, st);
+        }
+        assert!(c.len() <= 64 * (4 + 1), "{}", c.len());
+        // Too long a key is not kept.
+        c.insert(&[1u8; MAX_KEY + 1], b"x", 1, st);
+        assert_eq!(c.answer(&[1u8; MAX_KEY + 1], &mut Vec::new(), |_| true), None);
+        assert!(AnswerCache::new(0).is_none());
+    }
+}
