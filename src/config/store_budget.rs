@@ -13,7 +13,7 @@
 //! alias target), B/8 to the DNS front's answer cache
 //! ([`DNS_ANSWER_ENTRY_BYTES`] per answer; used only when `[dns]` serves),
 //! and B/16 stays for the rest of the node (buffers, tokio, the prefix
-//! index, the absent-key filter) and slack. `"0"` switches the budget off:
+//! index, the alias filter at 2 bytes per alias-cache entry) and slack. `"0"` switches the budget off:
 //! `cache_mib` and `read_cache_entries` then apply as given (the alias and
 //! answer caches then hold as many entries as the record cache).
 

@@ -62,6 +62,7 @@ use crate::model::{
 pub mod copy;
 mod counters;
 mod group_commit;
+mod key_filter;
 mod prefix_index;
 mod read_cache;
 mod sled_store;

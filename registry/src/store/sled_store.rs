@@ -27,6 +27,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::counters::CounterAcc;
 use super::group_commit::GroupCommit;
+use super::key_filter::KeyFilter;
 use super::prefix_index::{PrefixIndex, PrefixMatch};
 use super::read_cache::ReadCache;
 use super::{
@@ -191,6 +192,10 @@ pub struct SledStore {
     /// Alias targets by alias key, for [`Store::alias_target`]; invalidated
     /// by every write to the `aliases` tree (`commit_entities`).
     alias_cache: Option<ReadCache<Arc<str>>>,
+    /// Which alias keys exist (`key_filter.rs`): an alias that is not
+    /// there is answered without a sled read.
+    alias_filter: Option<Arc<KeyFilter>>,
+    filter_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Advanced after every reload of the prefix index (a case policy may
     /// have changed): part of every [`ReadStamp`].
     prefix_epoch: AtomicU32,
@@ -312,7 +317,10 @@ impl Drop for SledStore {
         if let Some(rs) = &self.snap {
             rs.stop.store(true, Ordering::Relaxed);
         }
-        if let Some(th) = lock(&self.snap_thread).take() {
+        if let Some(f) = &self.alias_filter {
+            f.stop.store(true, Ordering::Relaxed);
+        }
+        for th in [lock(&self.snap_thread).take(), lock(&self.filter_thread).take()].into_iter().flatten() {
             let _ = th.join();
         }
         self.gc.stop();
@@ -722,6 +730,9 @@ impl Store for SledStore {
 
     fn alias_target(&self, scheme: &str, code: &str) -> Result<Option<Arc<str>>, StoreError> {
         let key = two_part_key(scheme.as_bytes(), code.as_bytes());
+        if self.alias_filter.as_ref().is_some_and(|f| !f.may_contain(&key)) {
+            return Ok(None);
+        }
         let ticket = match &self.alias_cache {
             Some(c) => match c.get(&key) {
                 Ok(hit) => return Ok(hit),

@@ -65,6 +65,18 @@ impl SledStore {
         } else {
             (None, None)
         };
+        let alias_filter = KeyFilter::new(opts.alias_cache_entries).map(Arc::new);
+        let filter_thread = match &alias_filter {
+            Some(f) => {
+                let (f, tree) = (f.clone(), t.aliases.clone());
+                let th = std::thread::Builder::new()
+                    .name("alias-filter".into())
+                    .spawn(move || f.fill_from(&tree))
+                    .map_err(|e| StoreError::Backend(format!("starting the alias-filter thread: {e}")))?;
+                Some(th)
+            }
+            None => None,
+        };
         let db2 = db.clone();
         let gc = GroupCommit::start(Box::new(move || db2.flush().map(|_| ()).map_err(|e| e.to_string())))
             .map_err(|e| StoreError::Backend(format!("starting the flusher thread: {e}")))?;
@@ -86,6 +98,8 @@ impl SledStore {
             cache: ReadCache::new(opts.read_cache_entries),
             alias_cache: ReadCache::new(opts.alias_cache_entries),
             prefix_epoch: std::sync::atomic::AtomicU32::new(0),
+            alias_filter,
+            filter_thread: Mutex::new(filter_thread),
             snap,
             snap_thread: Mutex::new(snap_thread),
         })
@@ -117,6 +131,19 @@ impl SledStore {
     /// benchmarks); true if resolutions are now served from it.
     pub fn wait_read_snapshot(&self) -> bool {
         self.snap.as_ref().is_some_and(|rs| rs.wait_ready())
+    }
+
+    /// Waits for the alias filter's scan at open (tests, benchmarks); true
+    /// if alias misses are now answered from it.
+    pub fn wait_alias_filter(&self) -> bool {
+        let Some(f) = &self.alias_filter else { return false };
+        while !f.is_ready() {
+            if lock(&self.filter_thread).as_ref().is_none_or(|th| th.is_finished()) {
+                return f.is_ready();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        true
     }
 
     /// Read-snapshot figures: (records in it, keys read from sled because

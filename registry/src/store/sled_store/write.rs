@@ -380,6 +380,12 @@ impl SledStore {
         let groups: Vec<(u64, Vec<u8>)> =
             changes.chunks(CHANGES_PER_GROUP).map(|g| (g[0].seq, group_bytes(g))).collect();
         let seq = first + entries.len() as u64 - 1;
+        if let Some(f) = self.alias_filter.as_ref().filter(|_| tree.name() == self.t.aliases.name()) {
+            // Before the commit: the filter never says "absent" of a stored alias.
+            for (k, _) in entries.iter().filter(|(_, v)| v.is_some()) {
+                f.insert(k);
+            }
+        }
         (tree, &self.t.changelog)
             .transaction(|(t, c)| {
                 for (k, v) in entries {
