@@ -71,6 +71,16 @@ impl Borrow<[u8]> for Packed {
     }
 }
 
+/// What [`AnswerCache::answer`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lookup {
+    /// Appended; this many records.
+    Hit(u16),
+    /// Kept, but a write may have changed it since.
+    Stale,
+    Absent,
+}
+
 struct Entry {
     records: u16,
     stamp: ReadStamp,
@@ -97,17 +107,22 @@ impl AnswerCache {
         &self.shards[(self.hasher.hash_one(key) >> 32) as usize % SHARDS]
     }
 
-    /// Appends `key`'s answer section to `out` and returns its record
-    /// count, when it is cached and `current` holds for its stamp.
+    /// Appends `key`'s answer section to `out` when it is cached and
+    /// `current` holds for its stamp.
     #[inline]
-    pub(super) fn answer(&self, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Option<u16> {
+    pub(super) fn answer(&self, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Lookup {
         let s = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
-        let (packed, e) = s.get_key_value(key)?;
+        let Some((packed, e)) = s.get_key_value(key) else { return Lookup::Absent };
         if !current(&e.stamp) {
-            return None;
+            return Lookup::Stale;
         }
         out.extend_from_slice(packed.answer());
-        Some(e.records)
+        Lookup::Hit(e.records)
+    }
+
+    /// Drops `key`'s answer (it went stale and the name no longer answers).
+    pub(super) fn forget(&self, key: &[u8]) {
+        self.shard(key).write().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
 
     /// Keeps `answer` (`records` records) for `key`, built from reads
@@ -158,24 +173,26 @@ mod tests {
         let (_dir, st) = stamp();
         let c = AnswerCache::new(64 * 4).unwrap();
         let mut out = vec![9];
-        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), None);
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Lookup::Absent);
         c.insert(b"\x00k", b"first", 1, st);
-        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Some(1));
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Lookup::Hit(1));
         assert_eq!(out, b"\x09first");
         // A stale stamp is a miss; a new insert replaces key and answer.
-        assert_eq!(c.answer(b"\x00k", &mut Vec::new(), |_| false), None);
+        assert_eq!(c.answer(b"\x00k", &mut Vec::new(), |_| false), Lookup::Stale);
         c.insert(b"\x00k", b"second!", 2, st);
         let mut out = Vec::new();
-        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Some(2));
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Lookup::Hit(2));
         assert_eq!(out, b"second!");
         assert_eq!(c.len(), 1);
+        c.forget(b"\x00k");
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Lookup::Absent);
         for i in 0..10_000u32 {
             c.insert(&i.to_be_bytes(), b"x", 1, st);
         }
         assert!(c.len() <= 64 * (4 + 1), "{}", c.len());
         // Too long a key is not kept.
         c.insert(&[1u8; MAX_KEY + 1], b"x", 1, st);
-        assert_eq!(c.answer(&[1u8; MAX_KEY + 1], &mut Vec::new(), |_| true), None);
+        assert_eq!(c.answer(&[1u8; MAX_KEY + 1], &mut Vec::new(), |_| true), Lookup::Absent);
         assert!(AnswerCache::new(0).is_none());
     }
 }

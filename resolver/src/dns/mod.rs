@@ -327,7 +327,7 @@ impl DnsFront {
                 let naptr = matches!(q.qtype, wire::TYPE_NAPTR | wire::TYPE_ANY);
                 // The answer cache's key: zone index, QNAME in lower case.
                 let mut key = [0u8; answer_cache::MAX_KEY];
-                let cache = self.answers.as_ref().filter(|_| naptr && q.qname.len() < key.len());
+                let cache = self.answers.as_ref().filter(|_| naptr && zi <= 255 && q.qname.len() < key.len());
                 if cache.is_some() {
                     key[0] = zi as u8;
                     for (k, b) in key[1..].iter_mut().zip(q.qname) {
@@ -335,12 +335,17 @@ impl DnsFront {
                     }
                 }
                 let key = &key[..1 + q.qname.len().min(answer_cache::MAX_KEY - 1)];
-                if let Some(n) = cache.and_then(|c| c.answer(key, out, |st| self.store.stamp_is_current(st))) {
+                let cached = cache.map(|c| c.answer(key, out, |st| self.store.stamp_is_current(st)));
+                if let Some(answer_cache::Lookup::Hit(n)) = cached {
                     answers = n;
                 } else {
                     let mut text = [0u8; 256];
                     let n = wire::to_text(q.qname, &mut text);
                     let qname = std::str::from_utf8(&text[..n]).ok()?;
+                    if let (Some(c), Some(answer_cache::Lookup::Stale)) = (cache, cached) {
+                        // Rebuilt below if the name still answers.
+                        c.forget(key);
+                    }
                     match self.record_of(zone, qname) {
                         None => {
                             rcode = 3;

@@ -411,4 +411,7 @@ fn a_hit_asked_again_is_answered_from_the_answer_cache_until_a_write() {
     sled.delete_alias("gs1", "06901234567892").unwrap();
     assert_eq!(ask_answer(&front, name), (3, None), "alias deleted: NXDOMAIN");
     assert_eq!(store.take(), vec!["stamp_is_current", "resolve_stamped"]);
+    // The stale answer was dropped, not kept beside the NXDOMAIN.
+    assert_eq!(ask_answer(&front, name), (3, None));
+    assert_eq!(store.take(), vec!["resolve_stamped"]);
 }

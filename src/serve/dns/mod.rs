@@ -189,9 +189,8 @@ pub async fn start(
         let local = bound_rx.await.map_err(|_| anyhow!("the dns-quic thread ended at start"))??;
         listeners.bound(door::DNS_QUIC, local);
         listeners.threads(door::DNS_QUIC, vec![thread]);
-        listeners.spawn(door::DNS_QUIC, async move {
-            done_rx.await.map_err(|_| anyhow!("the dns-quic thread ended"))?
-        });
+        listeners
+            .spawn(door::DNS_QUIC, async move { done_rx.await.map_err(|_| anyhow!("the dns-quic thread ended"))? });
     }
     Ok(())
 }
