@@ -398,7 +398,9 @@ fn stamped_resolution(f: Fixture) {
     assert_eq!(read(Resolution::Alias { scheme: "gs1", code: "999" }), (None, None));
 
     // Each write below makes the stamp taken before it stale.
-    let writes: Vec<(&str, Box<dyn Fn()>, Option<&[u8]>)> = vec![
+    /// What is written, the write, the URL the alias then resolves to.
+    type Step<'a> = (&'a str, Box<dyn Fn() + 'a>, Option<&'a [u8]>);
+    let writes: Vec<Step> = vec![
         (
             "record replaced",
             Box::new(|| {
