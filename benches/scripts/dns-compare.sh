@@ -167,14 +167,20 @@ cfg=$work/node/idnode.toml
 uptime_s() { uptime | sed 's/.*load average: //'; }
 log "start; load average $(uptime_s)"
 t0=$(date +%s.%N)
+# Each server's pid, for its CPU time per query.
+declare -A spid
 knotd -c "$work/knot/knot.conf" > "$work/knot/knot.log" 2>&1 &
 pids+=($!)
+spid[knot]=$!
 nsd -d -c "$work/nsd/nsd.conf" > "$work/nsd/nsd.out" 2>&1 &
 pids+=($!)
+spid[nsd]=$!
 "$bench" dns-null --listen "127.0.0.1:$null_port" --sockets 2 --duration 3600 > "$work/null.log" 2>&1 &
 pids+=($!)
+spid[null]=$!
 "$bench" dns-null --single --listen "127.0.0.1:$null1_port" --sockets 2 --duration 3600 > "$work/null1.log" 2>&1 &
 pids+=($!)
+spid[null1]=$!
 if [ ! -f "$work/node/loaded" ]; then
   rm -rf "$work/node/data"
   "$idnode" --config "$cfg" init --demo > /dev/null
@@ -185,6 +191,7 @@ fi
 t1=$(date +%s.%N)
 RUST_LOG=warn "$idnode" --config "$cfg" serve > "$work/node/node.log" 2>&1 &
 pids+=($!)
+spid[node]=$!
 
 first_hit=$(head -1 "$data/hits.txt" | cut -d' ' -f1)
 ready() { # port: answers the first hit name with NOERROR and an answer
@@ -212,30 +219,50 @@ done | sort | uniq -c > "$work/answers.txt"
 [ "$(wc -l < "$work/answers.txt")" = 1 ] || { echo "the servers' answers differ:" >&2; cat "$work/answers.txt" >&2; }
 
 results=$work/results.tsv
-printf 'round\tserver\tqueries\ttransport\ttool\tqps\tp50_us\tp99_us\tlost\trcodes\tloadavg\n' > "$results"
+printf 'round\tserver\tqueries\ttransport\ttool\tqps\tp50_us\tp99_us\tlost\trcodes\tloadavg\tserver_cpu_us\n' > "$results"
+
+# CPU time (user + system, clock ticks) of a server and its child processes
+# (NSD serves from children); per answered query it is the server's own
+# cost, which the load generator sharing the machine does not blur.
+clk=$(getconf CLK_TCK)
+cpu_ticks() {
+  local t=0 p v
+  for p in "$1" $(pgrep -P "$1"); do
+    v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2> /dev/null) && t=$((t + v))
+  done
+  echo "$t"
+}
+cpu_us() { # ticks_before ticks_after queries
+  awk -v a="$1" -v b="$2" -v q="$3" -v c="$clk" 'BEGIN { printf "%.2f", (q > 0 ? (b - a) * 1e6 / c / q : 0) }'
+}
 
 # dnsperf with -v to a file; p50/p99 from the per-query latencies afterwards.
 run_dnsperf() { # round server port queries
-  local out=$work/dnsperf-$2-$4.out
+  local out=$work/dnsperf-$2-$4.out c0 c1 done_q
+  c0=$(cpu_ticks "${spid[$2]}")
   # shellcheck disable=SC2086
   dnsperf -s 127.0.0.1 -p "$3" -d "$data/$4.txt" -l "$secs" -n 5 $dnsperf_args -v > "$out" 2> "$out.err" || true
+  c1=$(cpu_ticks "${spid[$2]}")
   local qps lost codes pct
   qps=$(sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p' "$out" | cut -d. -f1)
+  done_q=$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' "$out")
   lost=$(sed -n 's/^ *Queries lost: *\([0-9]*\).*/\1/p' "$out")
   codes=$(sed -n 's/^ *Response codes: *//p' "$out" | tr -d '\t')
   pct=$(awk '$1 == ">" { b = int($NF * 1e6); h[b]++; c++ }
     END { if (!c) { print "0 0"; exit } s = 0; p50 = ""; for (i = 0; i < 60000000 && s < c; i++) if (i in h) {
       s += h[i]; if (p50 == "" && s >= 0.5 * c) p50 = i; if (s >= 0.99 * c) { print p50, i; exit } } }' "$out")
-  printf '%s\t%s\t%s\tudp\tdnsperf\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$4" "${qps:-0}" "${pct% *}" "${pct#* }" \
-    "${lost:-?}" "$codes" "$(uptime_s)" >> "$results"
+  printf '%s\t%s\t%s\tudp\tdnsperf\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$4" "${qps:-0}" "${pct% *}" "${pct#* }" \
+    "${lost:-?}" "$codes" "$(uptime_s)" "$(cpu_us "$c0" "$c1" "${done_q:-0}")" >> "$results"
   log "round $1 $2 $4: ${qps:-0} q/s, p50/p99 ${pct% *}/${pct#* } us, lost ${lost:-?} ($codes)"
   rm -f "$out"
 }
 run_load() { # round transport port queries
-  local j=$work/load-$2-$4.json
+  local j=$work/load-$2-$4.json c0 c1
+  c0=$(cpu_ticks "${spid[node]}")
   "$bench" dns-load --transport "$2" --target "127.0.0.1:$3" --queries "$data/$4.txt" --max-queries 1000000 \
     --concurrency "$doq_c" --window "$doq_w" --duration "$secs" --requests 20000000 \
     --cert "$work/node/data/tls.crt" --server-name localhost --json "$j" > /dev/null
+  c1=$(cpu_ticks "${spid[node]}")
   local qps p50 p99 lost noerr nx
   qps=$(sed -n 's/.*"queries_per_sec": *\([0-9.]*\).*/\1/p' "$j" | cut -d. -f1)
   p50=$(sed -n 's/.*"p50_us": *\([0-9]*\).*/\1/p' "$j")
@@ -243,8 +270,8 @@ run_load() { # round transport port queries
   lost=$(sed -n 's/.*"lost": *\([0-9]*\).*/\1/p' "$j")
   noerr=$(sed -n 's/.*"noerror": *\([0-9]*\).*/\1/p' "$j")
   nx=$(sed -n 's/.*"nxdomain": *\([0-9]*\).*/\1/p' "$j")
-  printf '%s\tnode\t%s\t%s\tdns-load\t%s\t%s\t%s\t%s\tNOERROR %s NXDOMAIN %s\t%s\n' "$1" "$4" "$2" "$qps" "$p50" "$p99" \
-    "$lost" "$noerr" "$nx" "$(uptime_s)" >> "$results"
+  printf '%s\tnode\t%s\t%s\tdns-load\t%s\t%s\t%s\t%s\tNOERROR %s NXDOMAIN %s\t%s\t%s\n' "$1" "$4" "$2" "$qps" "$p50" "$p99" \
+    "$lost" "$noerr" "$nx" "$(uptime_s)" "$(cpu_us "$c0" "$c1" "$((noerr + nx))")" >> "$results"
   log "round $1 node $2 $4 (dns-load -c $doq_c -w $doq_w): $qps q/s, p50/p99 $p50/$p99 us, lost $lost"
 }
 
@@ -277,23 +304,28 @@ node_rss=$(ps -o rss= -p "$(pgrep -f "idnode --config $cfg serve" | head -1)" 2>
   echo
   echo "Loading (node: import + aliases; Knot and NSD loaded the zone in parallel): ${load_s}s; node RSS $((node_rss / 1024)) MiB"
   echo
-  echo "| server | queries | tool | q/s (median of rounds) | p50 µs | p99 µs |"
-  echo "|---|---|---|---|---|---|"
-  awk -F'\t' 'NR > 1 { k = $2 "|" $3 "|" $5 " " $4; n[k]++; q[k, n[k]] = $6; a[k, n[k]] = $7; b[k, n[k]] = $8; order[k] = NR }
+  echo "| server | queries | tool | q/s (median of rounds) | p50 µs | p99 µs | server CPU µs/query |"
+  echo "|---|---|---|---|---|---|---|"
+  awk -F'\t' 'NR > 1 { k = $2 "|" $3 "|" $5 " " $4; n[k]++; q[k, n[k]] = $6; a[k, n[k]] = $7; b[k, n[k]] = $8; u[k, n[k]] = $12; order[k] = NR }
     function med(arr, k, c,   i, j, t, v) { for (i = 1; i <= c; i++) v[i] = arr[k, i]
       for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
       return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2 }
-    END { for (k in n) { split(k, p, "|"); printf "| %s | %s | %s | %.0f | %.0f | %.0f |\n", p[1], p[2], p[3], med(q, k, n[k]), med(a, k, n[k]), med(b, k, n[k]) } }' \
+    END { for (k in n) { split(k, p, "|"); printf "| %s | %s | %s | %.0f | %.0f | %.0f | %.2f |\n", p[1], p[2], p[3], med(q, k, n[k]), med(a, k, n[k]), med(b, k, n[k]), med(u, k, n[k]) } }' \
     "$results" | sort
   echo
-  awk -F'\t' 'NR > 1 { k = $2 "/" $3 "/" $4 "/" $5; s[k] += $6; c[k]++ }
+  awk -F'\t' 'NR > 1 { k = $2 "/" $3 "/" $4 "/" $5; s[k] += $6; c[k]++; u[k] += $12 }
     function r(a, b) { return b ? a / b : 0 }
     END { for (k in s) v[k] = s[k] / c[k]
       printf "Ratios of mean q/s: node/knot hits %.2f; node/nsd hits %.2f; node/ceiling hits %.2f (batched null), %.2f (one recv/send per query); node nx/hits %.2f; knot nx/hits %.2f; nsd nx/hits %.2f; DoQ/UDP (dns-load) %.2f\n",
         r(v["node/hits/udp/dnsperf"], v["knot/hits/udp/dnsperf"]), r(v["node/hits/udp/dnsperf"], v["nsd/hits/udp/dnsperf"]),
         r(v["node/hits/udp/dnsperf"], v["null/hits/udp/dnsperf"]), r(v["node/hits/udp/dnsperf"], v["null1/hits/udp/dnsperf"]), r(v["node/nx/udp/dnsperf"], v["node/hits/udp/dnsperf"]),
         r(v["knot/nx/udp/dnsperf"], v["knot/hits/udp/dnsperf"]), r(v["nsd/nx/udp/dnsperf"], v["nsd/hits/udp/dnsperf"]),
-        r(v["node/hits/doq/dns-load"], v["node/hits/udp/dns-load"]) }' \
+        r(v["node/hits/doq/dns-load"], v["node/hits/udp/dns-load"])
+      printf "Mean server CPU per answered query: node hits %.2f µs, nx %.2f µs; Knot hits %.2f µs; NSD hits %.2f µs; do-nothing answerer %.2f µs (batched), %.2f µs (one recv/send per query); node DoQ %.2f µs, node UDP (dns-load) %.2f µs\n",
+        r(u["node/hits/udp/dnsperf"], c["node/hits/udp/dnsperf"]), r(u["node/nx/udp/dnsperf"], c["node/nx/udp/dnsperf"]),
+        r(u["knot/hits/udp/dnsperf"], c["knot/hits/udp/dnsperf"]), r(u["nsd/hits/udp/dnsperf"], c["nsd/hits/udp/dnsperf"]),
+        r(u["null/hits/udp/dnsperf"], c["null/hits/udp/dnsperf"]), r(u["null1/hits/udp/dnsperf"], c["null1/hits/udp/dnsperf"]),
+        r(u["node/hits/doq/dns-load"], c["node/hits/doq/dns-load"]), r(u["node/hits/udp/dns-load"], c["node/hits/udp/dns-load"]) }' \
     "$results"
   echo
   echo "load average at the end: $(uptime_s)"
