@@ -661,7 +661,7 @@ impl Config {
 
     /// The sled cache size in bytes.
     pub fn store_cache_bytes(&self) -> u64 {
-        if let Some(s) = store_budget::split(self.store.memory_budget.0) {
+        if let Some(s) = store_budget::split(self.store.memory_budget.0, self.dns.enabled) {
             return s.sled_cache_bytes;
         }
         self.store.cache_mib.saturating_mul(1024 * 1024)

@@ -385,8 +385,8 @@ fn stamped_resolution(f: Fixture) {
     let via = Resolution::Alias { scheme: "gs1", code: "0123" };
     let read = |via| {
         let (rec, stamp) = s.resolve_stamped(via).unwrap();
-        if s.backend_name() == "sled" && rec.is_some() {
-            assert!(stamp.is_some(), "sled stamps its resolution reads");
+        if s.backend_name() == "sled" {
+            assert!(stamp.is_some(), "sled stamps its resolution reads, absent ones too");
         }
         (url(rec), stamp)
     };
@@ -395,7 +395,13 @@ fn stamped_resolution(f: Fixture) {
     let current = |st: Option<ReadStamp>| st.is_some_and(|st| s.stamp_is_current(&st));
     assert_eq!(current(stamp), stamp.is_some(), "nothing written: still current");
     assert_eq!(read(Resolution::Handle(b"88.1/A")).0, Some(b"one".to_vec()));
-    assert_eq!(read(Resolution::Alias { scheme: "gs1", code: "999" }), (None, None));
+    // Absent, and stale once the alias is written.
+    let (r, absent) = read(Resolution::Alias { scheme: "gs1", code: "999" });
+    assert_eq!(r, None);
+    assert_eq!(current(absent), absent.is_some());
+    s.put_alias(&Alias { scheme: "gs1".into(), code: "999".into(), target: "88.1/b".into(), created: NOW }).unwrap();
+    assert!(!current(absent), "the absent alias was written: stale");
+    assert_eq!(read(Resolution::Alias { scheme: "gs1", code: "999" }).0, Some(b"bee".to_vec()));
 
     // Each write below makes the stamp taken before it stale.
     /// What is written, the write, the URL the alias then resolves to.

@@ -10,12 +10,14 @@
 //! [`READ_CACHE_ENTRY_BYTES`] per record. So of a budget B, B/4 is given to
 //! sled's `cache_capacity` (≈ B/2 resident), B/4 to the read cache (in
 //! entries), B/16 to the alias read cache ([`ALIAS_CACHE_ENTRY_BYTES`] per
-//! alias target), B/8 to the DNS front's answer cache
-//! ([`DNS_ANSWER_ENTRY_BYTES`] per answer; used only when `[dns]` serves),
-//! and B/16 stays for the rest of the node (buffers, tokio, the prefix
-//! index, the alias filter at 2 bytes per alias-cache entry) and slack. `"0"` switches the budget off:
-//! `cache_mib` and `read_cache_entries` then apply as given (the alias and
-//! answer caches then hold as many entries as the record cache).
+//! alias target), and 3B/16 stays for the rest of the node (buffers, tokio,
+//! the prefix index, the alias filter at 2 bytes per alias-cache entry) and
+//! slack. When `[dns]` serves, the DNS front's answer cache takes 3B/16
+//! ([`DNS_ANSWER_ENTRY_BYTES`] per name: an answer and a known-absent name),
+//! B/16 of it from the read cache (then 3B/16) and 2B/16 from the rest (then
+//! B/16). `"0"` switches the budget off: `cache_mib` and
+//! `read_cache_entries` then apply as given (the alias and answer caches
+//! then hold as many entries as the record cache).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -28,9 +30,11 @@ pub const READ_CACHE_ENTRY_BYTES: u64 = 320;
 /// about 20 bytes each, the reference count, the hash-table slot, slack).
 pub const ALIAS_CACHE_ENTRY_BYTES: u64 = 128;
 
-/// Bytes one DNS answer-cache entry costs (key and answer section of about
-/// 120 bytes in one buffer, the stamp, the hash-table slot, slack).
-pub const DNS_ANSWER_ENTRY_BYTES: u64 = 192;
+/// Bytes the DNS answer cache costs per name it can hold: an answer (key
+/// and answer section of about 120 bytes in one buffer, the stamp, its
+/// hash-table slot with the table's growth slack: ~250 bytes measured with
+/// 10^6 names) and a known-absent name (key and stamp, ~130 bytes).
+pub const DNS_ANSWER_ENTRY_BYTES: u64 = 384;
 
 /// The default budget: 2 GiB.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 2 << 30;
@@ -111,16 +115,18 @@ pub struct MemorySplit {
     pub dns_answer_entries: u64,
 }
 
-/// The split of `budget` bytes (`None` for a budget of 0 = off).
-pub fn split(budget: u64) -> Option<MemorySplit> {
+/// The split of `budget` bytes (`None` for a budget of 0 = off); `dns`:
+/// whether the DNS front serves (its answer cache has a share).
+pub fn split(budget: u64, dns: bool) -> Option<MemorySplit> {
     if budget == 0 {
         return None;
     }
+    let (read_share, dns_share) = if dns { (budget * 3 / 16, budget * 3 / 16) } else { (budget / 4, 0) };
     Some(MemorySplit {
         sled_cache_bytes: (budget / 4).max(1 << 20),
-        read_cache_entries: budget / 4 / READ_CACHE_ENTRY_BYTES,
+        read_cache_entries: read_share / READ_CACHE_ENTRY_BYTES,
         alias_cache_entries: budget / 16 / ALIAS_CACHE_ENTRY_BYTES,
-        dns_answer_entries: budget / 8 / DNS_ANSWER_ENTRY_BYTES,
+        dns_answer_entries: dns_share / DNS_ANSWER_ENTRY_BYTES,
     })
 }
 
@@ -137,21 +143,24 @@ impl super::Config {
     /// Records in the daemon's read cache: from the budget, or
     /// `read_cache_entries` when the budget is off.
     pub fn read_cache_entries(&self) -> usize {
-        let n = split(self.store.memory_budget.0).map_or(self.store.read_cache_entries, |s| s.read_cache_entries);
+        let n = split(self.store.memory_budget.0, self.dns.enabled)
+            .map_or(self.store.read_cache_entries, |s| s.read_cache_entries);
         usize::try_from(n).unwrap_or(usize::MAX)
     }
 
     /// Alias targets in the daemon's alias read cache: from the budget, or
     /// as many as `read_cache_entries` when the budget is off.
     pub fn alias_cache_entries(&self) -> usize {
-        let n = split(self.store.memory_budget.0).map_or(self.store.read_cache_entries, |s| s.alias_cache_entries);
+        let n = split(self.store.memory_budget.0, self.dns.enabled)
+            .map_or(self.store.read_cache_entries, |s| s.alias_cache_entries);
         usize::try_from(n).unwrap_or(usize::MAX)
     }
 
     /// Answers in the DNS front's answer cache: from the budget, or as many
     /// as `read_cache_entries` when the budget is off.
     pub fn dns_answer_entries(&self) -> usize {
-        let n = split(self.store.memory_budget.0).map_or(self.store.read_cache_entries, |s| s.dns_answer_entries);
+        let n = split(self.store.memory_budget.0, self.dns.enabled)
+            .map_or(self.store.read_cache_entries, |s| s.dns_answer_entries);
         usize::try_from(n).unwrap_or(usize::MAX)
     }
 }
@@ -175,23 +184,26 @@ mod tests {
 
     #[test]
     fn the_split_stays_inside_the_budget() {
-        let s = split(2 << 30).unwrap();
-        assert_eq!(s.sled_cache_bytes, 512 << 20);
-        assert!(s.read_cache_entries * READ_CACHE_ENTRY_BYTES <= 512 << 20);
-        assert!(s.alias_cache_entries * ALIAS_CACHE_ENTRY_BYTES <= 128 << 20);
-        assert!(s.dns_answer_entries * DNS_ANSWER_ENTRY_BYTES <= 256 << 20);
-        // 10^6 aliases and their DNS answers fit the default budget.
-        assert!(s.alias_cache_entries >= 1_000_000);
-        assert!(s.dns_answer_entries >= 1_000_000);
-        // sled's pages count twice (module docs); with the caches and the
-        // rest (B/16) that is the whole budget.
         let b = 2u64 << 30;
-        let parts = 2 * s.sled_cache_bytes
-            + s.read_cache_entries * READ_CACHE_ENTRY_BYTES
-            + s.alias_cache_entries * ALIAS_CACHE_ENTRY_BYTES
-            + s.dns_answer_entries * DNS_ANSWER_ENTRY_BYTES
-            + b / 16;
-        assert!(parts <= b, "{parts} > {b}");
-        assert!(split(0).is_none());
+        for dns in [false, true] {
+            let s = split(b, dns).unwrap();
+            assert_eq!(s.sled_cache_bytes, 512 << 20);
+            assert!(s.alias_cache_entries * ALIAS_CACHE_ENTRY_BYTES <= 128 << 20);
+            // 10^6 aliases fit the default budget, and their DNS answers
+            // and as many unknown names when DNS serves.
+            assert!(s.alias_cache_entries >= 1_000_000);
+            assert_eq!(s.dns_answer_entries >= 1_000_000, dns);
+            // sled's pages count twice (module docs); with the caches and
+            // the rest that is the whole budget.
+            let rest = if dns { b / 16 } else { b * 3 / 16 };
+            let parts = 2 * s.sled_cache_bytes
+                + s.read_cache_entries * READ_CACHE_ENTRY_BYTES
+                + s.alias_cache_entries * ALIAS_CACHE_ENTRY_BYTES
+                + s.dns_answer_entries * DNS_ANSWER_ENTRY_BYTES
+                + rest;
+            assert!(parts <= b, "{parts} > {b}");
+        }
+        assert_eq!(split(b, false).unwrap().dns_answer_entries, 0);
+        assert!(split(0, true).is_none());
     }
 }

@@ -462,7 +462,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The record `via` resolves to (an alias through its target's
     /// canonical key, or a handle's canonical key), read by the resolution
     /// path's reads, and a stamp when the backend can later tell cheaply
-    /// whether a write may have changed that answer
+    /// whether a write may have changed that answer (absent included)
     /// ([`stamp_is_current`](Self::stamp_is_current); `stamp.rs`). The
     /// default gives no stamp.
     fn resolve_stamped(&self, via: Resolution<'_>) -> Result<(Option<RecordBytes>, Option<ReadStamp>), StoreError> {

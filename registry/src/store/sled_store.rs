@@ -754,36 +754,35 @@ impl Store for SledStore {
 
     fn resolve_stamped(&self, via: Resolution<'_>) -> Result<(Option<RecordBytes>, Option<ReadStamp>), StoreError> {
         // Every epoch is taken before what it covers is read (stamp.rs).
+        let (Some(records), Some(aliases)) = (&self.cache, &self.alias_cache) else {
+            return Ok((super::resolve_plain(self, via)?, None));
+        };
         let prefixes = self.prefix_epoch.load(Ordering::Acquire);
         let target;
         let (alias, handle) = match via {
             Resolution::Alias { scheme, code } => {
-                let alias =
-                    self.alias_cache.as_ref().map(|c| c.stamp(&two_part_key(scheme.as_bytes(), code.as_bytes())));
+                let alias = aliases.stamp(&two_part_key(scheme.as_bytes(), code.as_bytes()));
                 match self.alias_target(scheme, code)? {
                     Some(t) => {
                         target = t;
                         (Some(alias), target.as_bytes())
                     }
-                    None => return Ok((None, None)),
+                    // Absent, and stays so until a write of this alias.
+                    None => return Ok((None, Some(ReadStamp { alias: Some(alias), record: None, prefixes }))),
                 }
             }
             Resolution::Handle(h) => (None, h),
         };
         let key = self.canonical_key(handle);
-        let record = self.cache.as_ref().map(|c| c.stamp(&key));
+        let record = Some(records.stamp(&key));
         let rec = self.get_record(&key)?;
-        let stamp = match (alias, record) {
-            (Some(None), _) | (_, None) => None,
-            (alias, Some(record)) => Some(ReadStamp { alias: alias.flatten(), record, prefixes }),
-        };
-        Ok((rec, stamp))
+        Ok((rec, Some(ReadStamp { alias, record, prefixes })))
     }
 
     #[inline]
     fn stamp_is_current(&self, s: &ReadStamp) -> bool {
         self.prefix_epoch.load(Ordering::Acquire) == s.prefixes
-            && self.cache.as_ref().is_some_and(|c| c.is_current(s.record))
+            && s.record.is_none_or(|r| self.cache.as_ref().is_some_and(|c| c.is_current(r)))
             && s.alias.is_none_or(|a| self.alias_cache.as_ref().is_some_and(|c| c.is_current(a)))
     }
 

@@ -6,8 +6,9 @@
 //! answers) for as long as the stamp stays current, with no store lookup
 //! per use.
 //!
-//! A stamp covers every input of the answer: the alias's binding, the
-//! record's bytes, and the prefix table (the case policy that turns the
+//! A stamp covers every input of the answer, an absent one too (a name
+//! that resolves to nothing stays so until a write of its alias or record):
+//! the alias's binding, the record's bytes, and the prefix table (the case policy that turns the
 //! target into its canonical key). It errs one way only: a write to an
 //! unrelated key that shares an epoch slot makes it stale, never the
 //! reverse.
@@ -30,8 +31,8 @@ pub enum Resolution<'a> {
 pub struct ReadStamp {
     /// The alias's epoch (`None` for [`Resolution::Handle`]).
     pub(crate) alias: Option<Epoch>,
-    /// The record's epoch.
-    pub(crate) record: Epoch,
+    /// The record's epoch (`None` when the alias was absent: no record read).
+    pub(crate) record: Option<Epoch>,
     /// The prefix table's epoch.
     pub(crate) prefixes: u32,
 }

@@ -7,12 +7,17 @@
 //! instead of the name's grammar, the alias lookup, the record lookup and
 //! the NAPTR rendering; an entry whose stamp went stale (a write to the
 //! alias, the record or the prefix table) is a miss and is rebuilt by the
-//! next query. Only answers with records are kept: unknown names cannot
-//! churn it.
+//! next query.
+//!
+//! Well-formed names that resolve to nothing (NXDOMAIN) are kept too, as a
+//! key and a stamp, in a set of their own per shard (RFC 2308's negative
+//! caching, at the authority): a flood of unknown names churns that set,
+//! never the answers.
 //!
 //! Keys are `[zone index] ++ QNAME in lower-case wire form`; key and answer
-//! share one allocation. Bounded by an entry count per shard like the
-//! store's read cache (a full shard drops an arbitrary entry per insert).
+//! share one allocation. Both sets are bounded by an entry count per shard
+//! like the store's read cache (a full set drops an arbitrary entry per
+//! insert).
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -76,6 +81,8 @@ impl Borrow<[u8]> for Packed {
 pub(super) enum Lookup {
     /// Appended; this many records.
     Hit(u16),
+    /// The name resolves to nothing.
+    Nx,
     /// Kept, but a write may have changed it since.
     Stale,
     Absent,
@@ -86,8 +93,14 @@ struct Entry {
     stamp: ReadStamp,
 }
 
+#[derive(Default)]
+struct Shard {
+    answers: HashMap<Packed, Entry, Fast>,
+    nx: HashMap<Box<[u8]>, ReadStamp, Fast>,
+}
+
 pub(super) struct AnswerCache {
-    shards: Box<[RwLock<HashMap<Packed, Entry, Fast>>]>,
+    shards: Box<[RwLock<Shard>]>,
     per_shard: usize,
     hasher: Fast,
 }
@@ -98,12 +111,12 @@ impl AnswerCache {
         if entries == 0 {
             return None;
         }
-        let shards = (0..SHARDS).map(|_| RwLock::new(HashMap::default())).collect();
+        let shards = (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect();
         let per_shard = (entries.div_ceil(SHARDS) + entries.div_ceil(SHARDS * 8)).max(1);
         Some(AnswerCache { shards, per_shard, hasher: Fast::default() })
     }
 
-    fn shard(&self, key: &[u8]) -> &RwLock<HashMap<Packed, Entry, Fast>> {
+    fn shard(&self, key: &[u8]) -> &RwLock<Shard> {
         &self.shards[(self.hasher.hash_one(key) >> 32) as usize % SHARDS]
     }
 
@@ -112,17 +125,41 @@ impl AnswerCache {
     #[inline]
     pub(super) fn answer(&self, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Lookup {
         let s = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
-        let Some((packed, e)) = s.get_key_value(key) else { return Lookup::Absent };
-        if !current(&e.stamp) {
-            return Lookup::Stale;
+        if let Some((packed, e)) = s.answers.get_key_value(key) {
+            if !current(&e.stamp) {
+                return Lookup::Stale;
+            }
+            out.extend_from_slice(packed.answer());
+            return Lookup::Hit(e.records);
         }
-        out.extend_from_slice(packed.answer());
-        Lookup::Hit(e.records)
+        match s.nx.get(key) {
+            Some(stamp) if current(stamp) => Lookup::Nx,
+            Some(_) => Lookup::Stale,
+            None => Lookup::Absent,
+        }
     }
 
-    /// Drops `key`'s answer (it went stale and the name no longer answers).
+    /// Drops what is kept for `key` (it went stale).
     pub(super) fn forget(&self, key: &[u8]) {
-        self.shard(key).write().unwrap_or_else(|e| e.into_inner()).remove(key);
+        let mut s = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
+        s.answers.remove(key);
+        s.nx.remove(key);
+    }
+
+    /// Keeps that `key` resolves to nothing, read under `stamp`.
+    pub(super) fn insert_nx(&self, key: &[u8], stamp: ReadStamp) {
+        if key.len() > MAX_KEY {
+            return;
+        }
+        let mut s = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
+        if !s.nx.contains_key(key)
+            && s.nx.len() >= self.per_shard
+            && let Some(victim) = s.nx.keys().next().cloned()
+        {
+            s.nx.remove(&victim);
+        }
+        s.answers.remove(key);
+        s.nx.insert(key.into(), stamp);
     }
 
     /// Keeps `answer` (`records` records) for `key`, built from reads
@@ -133,20 +170,21 @@ impl AnswerCache {
         }
         let packed = Packed::new(key, answer);
         let mut s = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
+        s.nx.remove(key);
         // `insert` would keep an existing key's old buffer (and answer).
-        if s.remove(key).is_none()
-            && s.len() >= self.per_shard
-            && let Some(victim) = s.keys().next().map(|p| p.key().to_vec())
+        if s.answers.remove(key).is_none()
+            && s.answers.len() >= self.per_shard
+            && let Some(victim) = s.answers.keys().next().map(|p| p.key().to_vec())
         {
-            s.remove(victim.as_slice());
+            s.answers.remove(victim.as_slice());
         }
-        s.insert(packed, Entry { records, stamp });
+        s.answers.insert(packed, Entry { records, stamp });
     }
 
     /// Answers kept.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().map(|s| s.len()).unwrap_or(0)).sum()
+        self.shards.iter().map(|s| s.read().map(|s| s.answers.len() + s.nx.len()).unwrap_or(0)).sum()
     }
 }
 
@@ -186,10 +224,29 @@ mod tests {
         assert_eq!(c.len(), 1);
         c.forget(b"\x00k");
         assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Lookup::Absent);
+        // Known absent: kept apart, replaced by an answer and back.
+        c.insert_nx(b"\x00k", st);
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Lookup::Nx);
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| false), Lookup::Stale);
+        c.insert(b"\x00k", b"third", 1, st);
+        assert_eq!(c.answer(b"\x00k", &mut Vec::new(), |_| true), Lookup::Hit(1));
+        c.insert_nx(b"\x00k", st);
+        assert_eq!(c.answer(b"\x00k", &mut Vec::new(), |_| true), Lookup::Nx);
+        assert_eq!(c.len(), 1);
+        c.forget(b"\x00k");
         for i in 0..10_000u32 {
             c.insert(&i.to_be_bytes(), b"x", 1, st);
         }
         assert!(c.len() <= 64 * (4 + 1), "{}", c.len());
+        // A flood of unknown names stays in its own set: the answers stay.
+        let kept = c.len();
+        for i in 10_000..20_000u32 {
+            c.insert_nx(&i.to_be_bytes(), st);
+        }
+        assert!(c.len() <= kept + 64 * (4 + 1), "{}", c.len());
+        let answers =
+            (0..10_000u32).filter(|i| c.answer(&i.to_be_bytes(), &mut Vec::new(), |_| true) != Lookup::Absent).count();
+        assert_eq!(answers, kept, "no answer was evicted by the unknown names");
         // Too long a key is not kept.
         c.insert(&[1u8; MAX_KEY + 1], b"x", 1, st);
         assert_eq!(c.answer(&[1u8; MAX_KEY + 1], &mut Vec::new(), |_| true), Lookup::Absent);

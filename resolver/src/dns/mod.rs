@@ -338,6 +338,10 @@ impl DnsFront {
                 let cached = cache.map(|c| c.answer(key, out, |st| self.store.stamp_is_current(st)));
                 if let Some(answer_cache::Lookup::Hit(n)) = cached {
                     answers = n;
+                } else if let Some(answer_cache::Lookup::Nx) = cached {
+                    rcode = 3;
+                    zone.soa_wire.write(out, &mut comp);
+                    authorities = 1;
                 } else {
                     let mut text = [0u8; 256];
                     let n = wire::to_text(q.qname, &mut text);
@@ -347,12 +351,15 @@ impl DnsFront {
                         c.forget(key);
                     }
                     match self.record_of(zone, qname) {
-                        None => {
+                        (None, stamp) => {
                             rcode = 3;
                             zone.soa_wire.write(out, &mut comp);
                             authorities = 1;
+                            if let (Some(c), Some(stamp)) = (cache, stamp) {
+                                c.insert_nx(key, stamp);
+                            }
                         }
-                        Some((rec, stamp)) => {
+                        (Some(rec), stamp) => {
                             if naptr {
                                 let urls = naptr::url_values(&rec);
                                 let at = out.len();
@@ -412,8 +419,8 @@ impl DnsFront {
         }
         let qname = q.name().to_ascii();
         let rec = match self.record_of(zone, &qname) {
-            Some((rec, _)) => rec,
-            None => {
+            (Some(rec), _) => rec,
+            (None, _) => {
                 resp.metadata.response_code = ResponseCode::NXDomain;
                 resp.add_authority(zone.soa.clone());
                 return;
@@ -432,26 +439,30 @@ impl DnsFront {
         }
     }
 
-    /// The record `qname` stands for, with the store's stamp of the reads
-    /// ([`Store::resolve_stamped`]); `None` when the name is malformed for
-    /// the zone or nothing is bound to it. An alias is read by its
-    /// canonical text (the grammar's `Display`).
-    fn record_of(&self, zone: &Zone, qname: &str) -> Option<(RecordBytes, Option<ReadStamp>)> {
+    /// The record `qname` stands for (`None` when the name is malformed for
+    /// the zone or nothing is bound to it), with the store's stamp of the
+    /// reads ([`Store::resolve_stamped`]; none for a malformed name: it
+    /// never reaches the store). An alias is read by its canonical text
+    /// (the grammar's `Display`).
+    fn record_of(&self, zone: &Zone, qname: &str) -> (Option<RecordBytes>, Option<ReadStamp>) {
         let origin = zone.origin_text.as_str();
-        let resolve = |via: Resolution<'_>| match self.store.resolve_stamped(via).ok()? {
-            (Some(rec), stamp) => Some((rec, stamp)),
-            (None, _) => None,
-        };
+        let resolve = |via: Resolution<'_>| self.store.resolve_stamped(via).unwrap_or((None, None));
         let alias = |scheme: Scheme, code: &dyn std::fmt::Display| {
             let mut text = CodeBuf::new();
-            std::fmt::Write::write_fmt(&mut text, format_args!("{code}")).ok()?;
-            resolve(Resolution::Alias { scheme: scheme.as_str(), code: text.as_str() })
+            match std::fmt::Write::write_fmt(&mut text, format_args!("{code}")) {
+                Ok(()) => resolve(Resolution::Alias { scheme: scheme.as_str(), code: text.as_str() }),
+                Err(_) => (None, None),
+            }
         };
+        let malformed = (None, None);
         match zone.cfg.scheme {
-            ZoneScheme::Vaa => resolve(Resolution::Handle(vaa::from_dns_name(qname, origin).ok()?.as_bytes())),
-            ZoneScheme::Oid => alias(Scheme::Oid, &Oid::from_dns_name(qname, origin).ok()?),
-            ZoneScheme::Gs1 => alias(Scheme::Gs1, &Gs1Key::from_dns_name(qname, origin).ok()?),
-            ZoneScheme::Ecode => alias(Scheme::Ecode, &Ecode::from_dns_name(qname, origin).ok()?),
+            ZoneScheme::Vaa => match vaa::from_dns_name(qname, origin) {
+                Ok(h) => resolve(Resolution::Handle(h.as_bytes())),
+                Err(_) => malformed,
+            },
+            ZoneScheme::Oid => Oid::from_dns_name(qname, origin).map_or(malformed, |c| alias(Scheme::Oid, &c)),
+            ZoneScheme::Gs1 => Gs1Key::from_dns_name(qname, origin).map_or(malformed, |c| alias(Scheme::Gs1, &c)),
+            ZoneScheme::Ecode => Ecode::from_dns_name(qname, origin).map_or(malformed, |c| alias(Scheme::Ecode, &c)),
         }
     }
 

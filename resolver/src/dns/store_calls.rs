@@ -4,8 +4,8 @@
 //! and then the record; a well-formed name that is not bound stops after the
 //! one alias probe; a malformed name, a name outside every zone and the zone
 //! apex never reach the store. Over a store that stamps its reads, a name
-//! asked again is answered from the answer cache with one stamp check and
-//! no read, until a write makes the stamp stale. The timing side is
+//! asked again (a hit or an NXDOMAIN) is answered from the answer cache with
+//! one stamp check and no read, until a write makes the stamp stale. The timing side is
 //! `benches/dns.rs`.
 
 use std::sync::{Arc, Mutex};
@@ -411,7 +411,16 @@ fn a_hit_asked_again_is_answered_from_the_answer_cache_until_a_write() {
     sled.delete_alias("gs1", "06901234567892").unwrap();
     assert_eq!(ask_answer(&front, name), (3, None), "alias deleted: NXDOMAIN");
     assert_eq!(store.take(), vec!["stamp_is_current", "resolve_stamped"]);
-    // The stale answer was dropped, not kept beside the NXDOMAIN.
+    // Now known absent: NXDOMAIN from the cache, until the alias is written.
     assert_eq!(ask_answer(&front, name), (3, None));
+    assert_eq!(store.take(), vec!["stamp_is_current"], "NXDOMAIN from the answer cache");
+    bind("88.1/G0");
+    assert_eq!(ask_answer(&front, name), (0, regexp("https://example.org/zero-v2")));
+    assert_eq!(store.take(), vec!["stamp_is_current", "resolve_stamped"], "alias bound again: read");
+    // A well-formed name never bound: read once, then known absent.
+    let unbound = "7.8.8.7.6.5.4.3.2.1.0.9.6.gtin.gs1.test.";
+    assert_eq!(ask(&front, unbound), 3);
     assert_eq!(store.take(), vec!["resolve_stamped"]);
+    assert_eq!(ask(&front, unbound), 3);
+    assert_eq!(store.take(), vec!["stamp_is_current"]);
 }
