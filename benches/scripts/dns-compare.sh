@@ -228,7 +228,8 @@ clk=$(getconf CLK_TCK)
 cpu_ticks() {
   local t=0 p v
   for p in "$1" $(pgrep -P "$1"); do
-    v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2> /dev/null) && t=$((t + v))
+    # utime + stime, counted after the command name (NSD's has spaces).
+    v=$(sed 's/^.*) //' "/proc/$p/stat" 2> /dev/null | awk '{ print $12 + $13 }') && t=$((t + ${v:-0}))
   done
   echo "$t"
 }
