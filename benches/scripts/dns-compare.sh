@@ -225,9 +225,10 @@ printf 'round\tserver\tqueries\ttransport\ttool\tqps\tp50_us\tp99_us\tlost\trcod
 # (NSD serves from children); per answered query it is the server's own
 # cost, which the load generator sharing the machine does not blur.
 clk=$(getconf CLK_TCK)
-cpu_ticks() {
+cpu_ticks() { # pid: its ticks and its descendants' (NSD serves from grandchildren)
   local t=0 p v
   for p in "$1" $(pgrep -P "$1"); do
+    [ "$p" != "$1" ] && { t=$((t + $(cpu_ticks "$p"))); continue; }
     # utime + stime, counted after the command name (NSD's has spaces).
     v=$(sed 's/^.*) //' "/proc/$p/stat" 2> /dev/null | awk '{ print $12 + $13 }') && t=$((t + ${v:-0}))
   done
