@@ -324,63 +324,15 @@ impl DnsFront {
             Some((_, _, 0)) => return None,
             Some((zi, zone, _)) => {
                 out[2] |= 0x04;
-                let naptr = matches!(q.qtype, wire::TYPE_NAPTR | wire::TYPE_ANY);
-                // The answer cache's key: zone index, QNAME in lower case.
-                let mut key = [0u8; answer_cache::MAX_KEY];
-                let cache = self.answers.as_ref().filter(|_| naptr && zi <= 255 && q.qname.len() < key.len());
-                if cache.is_some() {
-                    key[0] = zi as u8;
-                    for (k, b) in key[1..].iter_mut().zip(q.qname) {
-                        *k = b.to_ascii_lowercase();
-                    }
-                }
-                let key = &key[..1 + q.qname.len().min(answer_cache::MAX_KEY - 1)];
-                let cached = cache.map(|c| c.answer(key, out, |st| self.store.stamp_is_current(st)));
-                if let Some(answer_cache::Lookup::Hit(n)) = cached {
-                    answers = n;
-                } else if let Some(answer_cache::Lookup::Nx) = cached {
+                let found;
+                (found, answers) = self.answer_in_zone(zi, zone, q, out, &mut comp)?;
+                if !found {
                     rcode = 3;
+                }
+                // NXDOMAIN and NODATA: the zone's SOA in the authority section.
+                if answers == 0 {
                     zone.soa_wire.write(out, &mut comp);
                     authorities = 1;
-                } else {
-                    let mut text = [0u8; 256];
-                    let n = wire::to_text(q.qname, &mut text);
-                    let qname = std::str::from_utf8(&text[..n]).ok()?;
-                    if let (Some(c), Some(answer_cache::Lookup::Stale)) = (cache, cached) {
-                        // Rebuilt below if the name still answers.
-                        c.forget(key);
-                    }
-                    match self.record_of(zone, qname) {
-                        (None, stamp) => {
-                            rcode = 3;
-                            zone.soa_wire.write(out, &mut comp);
-                            authorities = 1;
-                            if let (Some(c), Some(stamp)) = (cache, stamp) {
-                                c.insert_nx(key, stamp);
-                            }
-                        }
-                        (Some(rec), stamp) => {
-                            if naptr {
-                                let urls = naptr::url_values(&rec);
-                                let at = out.len();
-                                answers = naptr::write(
-                                    out,
-                                    &mut comp,
-                                    q.qname,
-                                    zone.cfg.ttl,
-                                    &zone.cfg.naptr_service,
-                                    &urls,
-                                )?;
-                                if let (Some(c), Some(stamp), true) = (cache, stamp, answers > 0) {
-                                    c.insert(key, &out[at..], answers, stamp);
-                                }
-                            }
-                            if answers == 0 {
-                                zone.soa_wire.write(out, &mut comp);
-                                authorities = 1;
-                            }
-                        }
-                    }
                 }
                 Some(zone.cfg.scheme)
             }
@@ -403,6 +355,66 @@ impl DnsFront {
             out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
         }
         Some(Outcome { rcode: Some(u16::from(rcode)), scheme, truncated })
+    }
+
+    /// The answer records for `q` below `zone`'s apex, appended to `out`:
+    /// whether the name exists and how many records were written (`None`
+    /// leaves the request to the hickory path). From the answer cache when
+    /// it holds the name under a current stamp; otherwise read through the
+    /// name's grammar and the store, and kept.
+    fn answer_in_zone<'a>(
+        &'a self,
+        zone_index: usize,
+        zone: &'a Zone,
+        q: &wire::Question<'a>,
+        out: &mut Vec<u8>,
+        comp: &mut wire::Compressor<'a>,
+    ) -> Option<(bool, u16)> {
+        use answer_cache::Lookup;
+        let naptr = matches!(q.qtype, wire::TYPE_NAPTR | wire::TYPE_ANY);
+        // The cache's key: zone index, QNAME in lower case (a wire name is
+        // at most 255 bytes, so it always fits).
+        let mut key_buf = [0u8; answer_cache::MAX_KEY];
+        let cache = self.answers.as_ref().filter(|_| naptr && zone_index <= 255 && q.qname.len() < key_buf.len());
+        let key = &mut key_buf[..1 + q.qname.len().min(answer_cache::MAX_KEY - 1)];
+        let cached = cache.map(|c| {
+            key[0] = zone_index as u8;
+            for (k, b) in key[1..].iter_mut().zip(q.qname) {
+                *k = b.to_ascii_lowercase();
+            }
+            c.answer(key, out, |st| self.store.stamp_is_current(st))
+        });
+        match cached {
+            Some(Lookup::Hit(n)) => return Some((true, n)),
+            Some(Lookup::Nx) => return Some((false, 0)),
+            Some(Lookup::Stale) => {
+                // Kept again below if the name still answers.
+                if let Some(c) = cache {
+                    c.forget(key);
+                }
+            }
+            Some(Lookup::Absent) | None => {}
+        }
+        let mut text = [0u8; 256];
+        let n = wire::to_text(q.qname, &mut text);
+        let qname = std::str::from_utf8(&text[..n]).ok()?;
+        let (rec, stamp) = self.record_of(zone, qname);
+        let Some(rec) = rec else {
+            if let (Some(c), Some(stamp)) = (cache, stamp) {
+                c.insert_nx(key, stamp);
+            }
+            return Some((false, 0));
+        };
+        if !naptr {
+            return Some((true, 0));
+        }
+        let at = out.len();
+        let urls = naptr::url_values(&rec);
+        let answers = naptr::write(out, comp, q.qname, zone.cfg.ttl, &zone.cfg.naptr_service, &urls)?;
+        if let (Some(c), Some(stamp), true) = (cache, stamp, answers > 0) {
+            c.insert(key, &out[at..], answers, stamp);
+        }
+        Some((true, answers))
     }
 
     /// Fills answers / authority and the rcode for a name inside `zone`.
