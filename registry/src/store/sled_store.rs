@@ -66,6 +66,7 @@ mod changelog;
 mod format;
 mod links;
 mod open;
+mod resolve;
 mod snapshot;
 mod write;
 use changelog::{decode_group, group_bytes, last_change};
@@ -729,23 +730,7 @@ impl Store for SledStore {
     }
 
     fn alias_target(&self, scheme: &str, code: &str) -> Result<Option<Arc<str>>, StoreError> {
-        let key = two_part_key(scheme.as_bytes(), code.as_bytes());
-        if self.alias_filter.as_ref().is_some_and(|f| !f.may_contain(&key)) {
-            return Ok(None);
-        }
-        let ticket = match &self.alias_cache {
-            Some(c) => match c.get(&key) {
-                Ok(hit) => return Ok(hit),
-                Err(ticket) => Some(ticket),
-            },
-            None => None,
-        };
-        let target: Option<Arc<str>> =
-            self.get_plain::<Alias>(&self.t.aliases, "aliases", &key)?.map(|a| a.target.into());
-        if let (Some(c), Some(t), Some(target)) = (&self.alias_cache, ticket, &target) {
-            c.fill(&key, target, t);
-        }
-        Ok(target)
+        self.alias_target_at(&two_part_key(scheme.as_bytes(), code.as_bytes()))
     }
 
     fn put_aliases(&self, list: &[Alias]) -> Result<(), StoreError> {
@@ -753,37 +738,12 @@ impl Store for SledStore {
     }
 
     fn resolve_stamped(&self, via: Resolution<'_>) -> Result<(Option<RecordBytes>, Option<ReadStamp>), StoreError> {
-        // Every epoch is taken before what it covers is read (stamp.rs).
-        let (Some(records), Some(aliases)) = (&self.cache, &self.alias_cache) else {
-            return Ok((super::resolve_plain(self, via)?, None));
-        };
-        let prefixes = self.prefix_epoch.load(Ordering::Acquire);
-        let target;
-        let (alias, handle) = match via {
-            Resolution::Alias { scheme, code } => {
-                let alias = aliases.stamp(&two_part_key(scheme.as_bytes(), code.as_bytes()));
-                match self.alias_target(scheme, code)? {
-                    Some(t) => {
-                        target = t;
-                        (Some(alias), target.as_bytes())
-                    }
-                    // Absent, and stays so until a write of this alias.
-                    None => return Ok((None, Some(ReadStamp { alias: Some(alias), record: None, prefixes }))),
-                }
-            }
-            Resolution::Handle(h) => (None, h),
-        };
-        let key = self.canonical_key(handle);
-        let record = Some(records.stamp(&key));
-        let rec = self.get_record(&key)?;
-        Ok((rec, Some(ReadStamp { alias, record, prefixes })))
+        self.resolve_with_stamp(via)
     }
 
     #[inline]
     fn stamp_is_current(&self, s: &ReadStamp) -> bool {
-        self.prefix_epoch.load(Ordering::Acquire) == s.prefixes
-            && s.record.is_none_or(|r| self.cache.as_ref().is_some_and(|c| c.is_current(r)))
-            && s.alias.is_none_or(|a| self.alias_cache.as_ref().is_some_and(|c| c.is_current(a)))
+        self.stamp_current(s)
     }
 
     fn delete_alias(&self, scheme: &str, code: &str) -> Result<(), StoreError> {

@@ -380,7 +380,8 @@ impl SledStore {
         let groups: Vec<(u64, Vec<u8>)> =
             changes.chunks(CHANGES_PER_GROUP).map(|g| (g[0].seq, group_bytes(g))).collect();
         let seq = first + entries.len() as u64 - 1;
-        if let Some(f) = self.alias_filter.as_ref().filter(|_| tree.name() == self.t.aliases.name()) {
+        let aliases = tree.name() == self.t.aliases.name();
+        if let Some(f) = self.alias_filter.as_ref().filter(|_| aliases) {
             // Before the commit: the filter never says "absent" of a stored alias.
             for (k, _) in entries.iter().filter(|(_, v)| v.is_some()) {
                 f.insert(k);
@@ -400,7 +401,7 @@ impl SledStore {
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(txn_err)?;
-        if let Some(c) = self.alias_cache.as_ref().filter(|_| tree.name() == self.t.aliases.name()) {
+        if let Some(c) = self.alias_cache.as_ref().filter(|_| aliases) {
             for (k, _) in entries {
                 c.invalidate(k);
             }
