@@ -16,9 +16,11 @@ use idnode_registry::model::{
     Alias, AuditEntry, Change, DayCounters, Enterprise, Identity, Prefix, RecordBytes, Template, Value,
 };
 use idnode_registry::store::{
-    ConsumerPosition, PrefixMatch, PruneReport, RecordOp, Retention, SledStore, Store, StoreError, StoreExt, StoreMeta,
-    Version, WriteCtx, WriteReceipt,
+    ConsumerPosition, PrefixMatch, PruneReport, RecordOp, Retention, SledStore, Store, StoreError, StoreMeta, Version,
+    WriteCtx, WriteReceipt,
 };
+
+use idnode_registry::service::{Actor, Limits, Registrar};
 
 use super::*;
 
@@ -372,18 +374,17 @@ fn a_hit_asked_again_is_answered_from_the_answer_cache_until_a_write() {
     let sled = super::tests::cached_store(dir.path());
     let ctx = WriteCtx::new(1, "test");
     sled.put_prefix(&Prefix::homed("88.1", 1), &ctx).unwrap();
+    // Every write below goes through the one write path, as the node's.
+    let reg = Registrar::new(sled.clone(), Limits::default());
+    let admin = Actor::admin("test", "test");
+    let write = |op: RecordOp| {
+        reg.write_record(&admin, op, &ctx).unwrap();
+    };
     for (key, url) in [("88.1/G0", "https://example.org/zero"), ("88.1/G1", "https://example.org/one")] {
-        let op = RecordOp::Create { key: key.into(), values: vec![Value::new(1, "URL", url)], overwrite: false };
-        sled.write(op, &ctx).unwrap();
+        write(RecordOp::Create { key: key.into(), values: vec![Value::new(1, "URL", url)], overwrite: false });
     }
     let bind = |target: &str| {
-        sled.put_alias(&Alias {
-            scheme: "gs1".into(),
-            code: "06901234567892".into(),
-            target: target.into(),
-            created: 1,
-        })
-        .unwrap()
+        reg.bind_alias(&admin, "gs1", "06901234567892", target, 1).unwrap();
     };
     bind("88.1/G0");
     let store = Arc::new(Counting { inner: sled.clone(), calls: Mutex::new(Vec::new()), stamped: true });
@@ -398,7 +399,10 @@ fn a_hit_asked_again_is_answered_from_the_answer_cache_until_a_write() {
         assert_eq!(store.take(), vec!["stamp_is_current"], "{again}: from the answer cache");
     }
 
-    sled.replace_record(b"88.1/G0", vec![Value::new(1, "URL", "https://example.org/zero-v2")], &ctx).unwrap();
+    write(RecordOp::Replace {
+        key: b"88.1/G0".to_vec(),
+        values: vec![Value::new(1, "URL", "https://example.org/zero-v2")],
+    });
     assert_eq!(ask_answer(&front, name), (0, regexp("https://example.org/zero-v2")));
     assert_eq!(store.take(), vec!["stamp_is_current", "resolve_stamped"], "record replaced: read again");
 
@@ -408,7 +412,7 @@ fn a_hit_asked_again_is_answered_from_the_answer_cache_until_a_write() {
     assert_eq!(ask_answer(&front, name), (0, regexp("https://example.org/one")));
     assert_eq!(store.take(), vec!["stamp_is_current"]);
 
-    sled.delete_alias("gs1", "06901234567892").unwrap();
+    reg.unbind_alias(&admin, "gs1", "06901234567892", 1).unwrap();
     assert_eq!(ask_answer(&front, name), (3, None), "alias deleted: NXDOMAIN");
     assert_eq!(store.take(), vec!["stamp_is_current", "resolve_stamped"]);
     // Now known absent: NXDOMAIN from the cache, until the alias is written.
