@@ -281,5 +281,49 @@ fn dns_front_answers_dig_kdig_and_dnspython() -> Result<()> {
     let out =
         run("dig", &args(&["@127.0.0.1", "-p", &udp.port().to_string(), "+time=5", "+tries=1", GS1_NAME, "NAPTR"]));
     assert!(out.contains("status: NOERROR"), "{out}");
+    if has("dig") {
+        metrics_checks(&node, has("kdig"))?;
+    }
+    Ok(())
+}
+
+/// The sum of `name`'s samples carrying every label of `labels`.
+fn metric(body: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            let (n, rest) = key.split_once('{').unwrap_or((key, ""));
+            (n == name && labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\""))))
+                .then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+/// The DNS doors' metrics after the queries above (dig over UDP and TCP,
+/// kdig over TLS, the malformed datagrams): per scheme and RCODE, TC, the
+/// dropped datagrams, and one latency sample for every answered UDP query.
+fn metrics_checks(node: &Node, kdig: bool) -> Result<()> {
+    let (status, body) = idnode_conformance::http_get(node.admin, "/metrics")?;
+    assert_eq!(status, 200);
+    let req = |door: &str, scheme: &str, rc: &str| {
+        metric(&body, "idnode_requests_total", &[("door", door), ("opcode", scheme), ("rc", rc)])
+    };
+    for scheme in ["oid", "gs1", "ecode", "vaa"] {
+        assert!(req("dns-udp", scheme, "0") >= 1.0, "dns-udp {scheme} NOERROR not counted");
+        assert!(req("dns-tcp", scheme, "0") >= 1.0, "dns-tcp {scheme} NOERROR not counted");
+    }
+    assert!(req("dns-udp", "oid", "3") >= 1.0, "dns-udp NXDOMAIN not counted");
+    assert!(req("dns-udp", "none", "5") >= 1.0, "dns-udp REFUSED not counted");
+    assert!(req("dns-udp", "none", "1") >= 1.0, "dns-udp FORMERR not counted");
+    assert!(metric(&body, "idnode_dns_truncated_total", &[("door", "dns-udp")]) >= 1.0, "TC not counted");
+    assert!(metric(&body, "idnode_udp_dropped_total", &[("reason", "dns-malformed")]) >= 2.0, "drops not counted");
+    if kdig {
+        assert!(req("dns-tls", "gs1", "0") >= 1.0, "dns-tls NOERROR not counted");
+    }
+    // Every answered UDP query is counted once and timed once.
+    let answered = metric(&body, "idnode_requests_total", &[("door", "dns-udp")]);
+    let timed = metric(&body, "idnode_request_duration_seconds_count", &[("door", "dns-udp")]);
+    assert!(answered >= 10.0 && timed == answered, "dns-udp: {answered} counted, {timed} timed");
     Ok(())
 }

@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
 use tokio_util::sync::CancellationToken;
 
-use super::metrics::DnsMetrics;
+use super::metrics::{BatchTally, DnsMetrics};
 use crate::serve::door_metrics::LimitAction;
 use crate::serve::handle_udp::{BATCH, Pending, send_all, to_socket_addr};
 use crate::serve::limits::{ClientLimiter, Verdict};
@@ -65,6 +65,7 @@ fn serve(
     let mut arena: Vec<u8> = Vec::with_capacity(ARENA);
     let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
     let mut out = Vec::with_capacity(1500);
+    let mut tally = BatchTally::with_capacity(BATCH);
     while !cancel.is_cancelled() {
         received.clear();
         {
@@ -115,9 +116,12 @@ fn serve(
             // One clock read per query: a query's time runs from the end
             // of the one before it in the batch (or the batch's start).
             let now = Instant::now();
-            metrics.observe(&outcome, now - started);
+            tally.note(metrics, &outcome, now - started);
             started = now;
         }
+        // Counted before the answers leave: a client that reads the metrics
+        // after its answer sees its query counted.
+        metrics.flush(&mut tally);
         send_all(fd, &mut tx_headers, &arena, &pending, &metrics.door);
     }
 }
