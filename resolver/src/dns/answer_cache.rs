@@ -19,10 +19,10 @@
 //! like the store's read cache (a full set drops an arbitrary entry per
 //! insert).
 
-use std::borrow::Borrow;
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::RwLock;
+
+use hashbrown::HashTable;
 
 use idnode_registry::store::ReadStamp;
 
@@ -58,24 +58,6 @@ impl Packed {
     }
 }
 
-// Hashed and compared by the key alone, exactly as `[u8]` (`Borrow`).
-impl Hash for Packed {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.key().hash(h);
-    }
-}
-impl PartialEq for Packed {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-impl Eq for Packed {}
-impl Borrow<[u8]> for Packed {
-    fn borrow(&self) -> &[u8] {
-        self.key()
-    }
-}
-
 /// What [`AnswerCache::answer`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Lookup {
@@ -93,10 +75,12 @@ struct Entry {
     stamp: ReadStamp,
 }
 
+/// Tables probed with the key's hash, computed once per call (it also
+/// picks the shard).
 #[derive(Default)]
 struct Shard {
-    answers: HashMap<Packed, Entry, Fast>,
-    nx: HashMap<Box<[u8]>, ReadStamp, Fast>,
+    answers: HashTable<(Packed, Entry)>,
+    nx: HashTable<(Box<[u8]>, ReadStamp)>,
 }
 
 pub(super) struct AnswerCache {
@@ -116,24 +100,27 @@ impl AnswerCache {
         Some(AnswerCache { shards, per_shard, hasher: Fast::default() })
     }
 
-    fn shard(&self, key: &[u8]) -> &RwLock<Shard> {
-        &self.shards[(self.hasher.hash_one(key) >> 32) as usize % SHARDS]
+    /// `key`'s hash and its shard.
+    fn locate(&self, key: &[u8]) -> (u64, &RwLock<Shard>) {
+        let h = self.hasher.hash_one(key);
+        (h, &self.shards[(h >> 32) as usize % SHARDS])
     }
 
     /// Appends `key`'s answer section to `out` when it is cached and
     /// `current` holds for its stamp.
     #[inline]
     pub(super) fn answer(&self, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Lookup {
-        let s = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
-        if let Some((packed, e)) = s.answers.get_key_value(key) {
+        let (h, shard) = self.locate(key);
+        let s = shard.read().unwrap_or_else(|e| e.into_inner());
+        if let Some((packed, e)) = s.answers.find(h, |(p, _)| p.key() == key) {
             if !current(&e.stamp) {
                 return Lookup::Stale;
             }
             out.extend_from_slice(packed.answer());
             return Lookup::Hit(e.records);
         }
-        match s.nx.get(key) {
-            Some(stamp) if current(stamp) => Lookup::Nx,
+        match s.nx.find(h, |(k, _)| **k == *key) {
+            Some((_, stamp)) if current(stamp) => Lookup::Nx,
             Some(_) => Lookup::Stale,
             None => Lookup::Absent,
         }
@@ -141,9 +128,10 @@ impl AnswerCache {
 
     /// Drops what is kept for `key` (it went stale).
     pub(super) fn forget(&self, key: &[u8]) {
-        let mut s = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
-        s.answers.remove(key);
-        s.nx.remove(key);
+        let (h, shard) = self.locate(key);
+        let mut s = shard.write().unwrap_or_else(|e| e.into_inner());
+        remove_answer(&mut s, h, key);
+        remove_nx(&mut s, h, key);
     }
 
     /// Keeps that `key` resolves to nothing, read under `stamp`.
@@ -151,15 +139,16 @@ impl AnswerCache {
         if key.len() > MAX_KEY {
             return;
         }
-        let mut s = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
-        if !s.nx.contains_key(key)
+        let (h, shard) = self.locate(key);
+        let mut s = shard.write().unwrap_or_else(|e| e.into_inner());
+        remove_answer(&mut s, h, key);
+        if !remove_nx(&mut s, h, key)
             && s.nx.len() >= self.per_shard
-            && let Some(victim) = s.nx.keys().next().cloned()
+            && let Some(victim) = s.nx.iter().next().map(|(k, _)| k.clone())
         {
-            s.nx.remove(&victim);
+            remove_nx(&mut s, self.hasher.hash_one(&victim), &victim);
         }
-        s.answers.remove(key);
-        s.nx.insert(key.into(), stamp);
+        s.nx.insert_unique(h, (key.into(), stamp), |(k, _)| self.hasher.hash_one(k));
     }
 
     /// Keeps `answer` (`records` records) for `key`, built from reads
@@ -169,16 +158,16 @@ impl AnswerCache {
             return;
         }
         let packed = Packed::new(key, answer);
-        let mut s = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
-        s.nx.remove(key);
-        // `insert` would keep an existing key's old buffer (and answer).
-        if s.answers.remove(key).is_none()
+        let (h, shard) = self.locate(key);
+        let mut s = shard.write().unwrap_or_else(|e| e.into_inner());
+        remove_nx(&mut s, h, key);
+        if !remove_answer(&mut s, h, key)
             && s.answers.len() >= self.per_shard
-            && let Some(victim) = s.answers.keys().next().map(|p| p.key().to_vec())
+            && let Some(victim) = s.answers.iter().next().map(|(p, _)| p.key().to_vec())
         {
-            s.answers.remove(victim.as_slice());
+            remove_answer(&mut s, self.hasher.hash_one(&victim), &victim);
         }
-        s.answers.insert(packed, Entry { records, stamp });
+        s.answers.insert_unique(h, (packed, Entry { records, stamp }), |(p, _)| self.hasher.hash_one(p.key()));
     }
 
     /// Answers kept.
@@ -186,6 +175,16 @@ impl AnswerCache {
     pub(super) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().map(|s| s.answers.len() + s.nx.len()).unwrap_or(0)).sum()
     }
+}
+
+/// Removes `key`'s answer (hash `h`) from `s`; whether there was one.
+fn remove_answer(s: &mut Shard, h: u64, key: &[u8]) -> bool {
+    s.answers.find_entry(h, |(p, _)| p.key() == key).map(|e| e.remove()).is_ok()
+}
+
+/// Removes `key`'s known-absent entry (hash `h`) from `s`; whether there was one.
+fn remove_nx(s: &mut Shard, h: u64, key: &[u8]) -> bool {
+    s.nx.find_entry(h, |(k, _)| **k == *key).map(|e| e.remove()).is_ok()
 }
 
 #[cfg(test)]

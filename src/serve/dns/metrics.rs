@@ -22,6 +22,8 @@ pub struct DnsMetrics {
     name: &'static str,
     hot: Vec<Counter>,
     truncated: Counter,
+    /// `idnode_udp_dropped_total{reason="dns-malformed"}`, registered once.
+    malformed: Counter,
 }
 
 use std::sync::Arc;
@@ -49,13 +51,14 @@ impl DnsMetrics {
             name: door,
             hot,
             truncated: counter!(names::DNS_TRUNCATED, "door" => door),
+            malformed: counter!(names::UDP_DROPPED, "reason" => "dns-malformed"),
         }
     }
 
     /// Counts one answered (or dropped) query.
     pub fn observe(&self, o: &Outcome, elapsed: Duration) {
         let Some(rc) = o.rcode else {
-            self.door.udp_dropped("dns-malformed");
+            self.malformed.increment(1);
             return;
         };
         match slot(o.scheme, rc) {
@@ -81,10 +84,10 @@ impl DnsMetrics {
             self.truncated.increment(u64::from(t.truncated));
             t.truncated = 0;
         }
-        for _ in 0..t.malformed {
-            self.door.udp_dropped("dns-malformed");
+        if t.malformed > 0 {
+            self.malformed.increment(u64::from(t.malformed));
+            t.malformed = 0;
         }
-        t.malformed = 0;
         for d in t.latencies.drain(..) {
             self.door.record_latency(d);
         }
