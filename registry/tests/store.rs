@@ -79,7 +79,7 @@ fn newer_schema_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path()));
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = SledStore::open_raw(dir.path()).unwrap();
         let meta = db.open_tree("meta").unwrap();
         let m = StoreMeta { schema: 99, node_id: "x".into(), created: 0 };
         meta.insert(b"store", m.to_stored()).unwrap();

@@ -93,7 +93,7 @@ fn a_store_from_a_future_format_is_refused() {
     drop(open(dir.path(), true).unwrap());
     {
         // What a newer build would leave: a higher fixed-shape version.
-        let db = sled::open(dir.path()).unwrap();
+        let db = SledStore::open_raw(dir.path()).unwrap();
         db.open_tree("meta").unwrap().insert("format", &(FORMAT_VERSION + 1).to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
@@ -112,7 +112,7 @@ fn a_store_from_a_future_format_is_refused() {
 fn a_new_store_is_written_in_the_current_format() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path(), false).unwrap());
-    let db = sled::open(dir.path()).unwrap();
+    let db = SledStore::open_raw(dir.path()).unwrap();
     let v = db.open_tree("meta").unwrap().get("format").unwrap().unwrap();
     assert_eq!(v.as_ref(), FORMAT_VERSION.to_be_bytes());
 }

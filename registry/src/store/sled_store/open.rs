@@ -4,17 +4,42 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+
+/// How long an open waits for a lock that this process may still be
+/// releasing (below).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens the sled database, waiting up to [`LOCK_WAIT`] for its file lock.
+/// sled releases the lock only when the last holder of its file closes it,
+/// and after a `Db` is dropped its background I/O tasks may hold the file a
+/// little longer: a reopen in the same process (a restore, a test) right
+/// after a close could otherwise fail with [`StoreError::Locked`]. A lock
+/// that is really held elsewhere still fails, after the wait.
+pub(super) fn open_db(path: &Path, cache_capacity: u64) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let opened = sled::Config::new().path(path).cache_capacity(cache_capacity).flush_every_ms(None).open();
+        match opened.map_err(|e| map_open_err(e, path)) {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
 impl SledStore {
+    /// The raw sled database in `path`, with the same wait for a lock still
+    /// being released as [`SledStore::open`]: for tools and tests that read
+    /// or edit the trees directly (a store must not be open on it).
+    pub fn open_raw(path: &Path) -> Result<sled::Db, StoreError> {
+        open_db(path, DEFAULT_CACHE_BYTES)
+    }
+
     /// Opens (creating if needed) the store in `opts.path`.
     pub fn open(opts: SledOptions) -> Result<Self, StoreError> {
         let path = opts.path.clone();
         std::fs::create_dir_all(&path).map_err(|e| StoreError::Backend(format!("creating {}: {e}", path.display())))?;
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(opts.cache_capacity)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| map_open_err(e, &path))?;
+        let db = open_db(&path, opts.cache_capacity)?;
         let open = |n: &str| db.open_tree(n).map_err(backend);
         let t = Trees {
             handles: open("handles")?,
