@@ -9,24 +9,39 @@ use super::*;
 /// releasing (below).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Opens the sled database, waiting up to [`LOCK_WAIT`] for its file lock.
-/// sled releases the lock only when the last holder of its file closes it,
-/// and after a `Db` is dropped its background I/O tasks may hold the file a
-/// little longer: a reopen in the same process (a restore, a test) right
-/// after a close could otherwise fail with [`StoreError::Locked`]. A lock
-/// that is really held elsewhere still fails, after the wait.
+/// Directories this process has opened a sled database in.
+static OPENED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Opens the sled database. sled releases its file lock only when the last
+/// holder of its file closes it, and after a `Db` is dropped its background
+/// I/O tasks may hold the file a little longer: a reopen in the same
+/// process (a restore, a test) right after a close could fail with
+/// [`StoreError::Locked`]. So an open of a directory this process opened
+/// before waits up to [`LOCK_WAIT`] for the lock. A directory it never
+/// opened fails at once: the lock is another process's (the admin CLI
+/// then goes to the running daemon instead, without a wait).
 pub(super) fn open_db(path: &Path, cache_capacity: u64) -> Result<sled::Db, StoreError> {
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let id = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let ours = lock(&OPENED).contains(&id);
+    let deadline = std::time::Instant::now() + if ours { LOCK_WAIT } else { std::time::Duration::ZERO };
     loop {
         let opened = sled::Config::new().path(path).cache_capacity(cache_capacity).flush_every_ms(None).open();
         match opened.map_err(|e| map_open_err(e, path)) {
             Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
+            Ok(db) => {
+                let mut seen = lock(&OPENED);
+                if !seen.contains(&id) {
+                    seen.push(id);
+                }
+                return Ok(db);
+            }
             other => return other,
         }
     }
 }
+
 impl SledStore {
     /// The raw sled database in `path`, with the same wait for a lock still
     /// being released as [`SledStore::open`]: for tools and tests that read
