@@ -183,20 +183,12 @@ pub fn run_id(cmd: IdCommand, cfg: &crate::config::Config) -> Result<()> {
                 // now, so that its first start serves from it at once.
                 let t0 = Instant::now();
                 let path = crate::cli::store_path(cfg.data_dir());
-                // The import's store may still be closing (its background
-                // flusher lets go of the file lock a moment after the last
-                // handle is dropped): wait for the lock, boundedly.
+                // The import's store may still be letting go of its file
+                // lock: the store's open waits for it (this process opened
+                // the directory before).
                 let opts = SledOptions::new(&path).cache_capacity(cfg.store_cache_bytes()).read_snapshot(true);
-                let deadline = Instant::now() + std::time::Duration::from_secs(10);
-                let s = loop {
-                    match SledStore::open(opts.clone()) {
-                        Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
-                            std::thread::sleep(std::time::Duration::from_millis(50));
-                        }
-                        r => break r,
-                    }
-                }
-                .with_context(|| format!("reopening {} for the read snapshot", path.display()))?;
+                let s = SledStore::open(opts)
+                    .with_context(|| format!("reopening {} for the read snapshot", path.display()))?;
                 if s.wait_read_snapshot() {
                     println!("wrote the read snapshot in {:.2}s", t0.elapsed().as_secs_f64());
                 }

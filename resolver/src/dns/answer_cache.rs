@@ -142,11 +142,8 @@ impl AnswerCache {
         let (h, shard) = self.locate(key);
         let mut s = shard.write().unwrap_or_else(|e| e.into_inner());
         remove_answer(&mut s, h, key);
-        if !remove_nx(&mut s, h, key)
-            && s.nx.len() >= self.per_shard
-            && let Some(victim) = s.nx.iter().next().map(|(k, _)| k.clone())
-        {
-            remove_nx(&mut s, self.hasher.hash_one(&victim), &victim);
+        if !remove_nx(&mut s, h, key) && s.nx.len() >= self.per_shard {
+            evict_one(&mut s.nx, |(k, _)| self.hasher.hash_one(k));
         }
         s.nx.insert_unique(h, (key.into(), stamp), |(k, _)| self.hasher.hash_one(k));
     }
@@ -161,11 +158,8 @@ impl AnswerCache {
         let (h, shard) = self.locate(key);
         let mut s = shard.write().unwrap_or_else(|e| e.into_inner());
         remove_nx(&mut s, h, key);
-        if !remove_answer(&mut s, h, key)
-            && s.answers.len() >= self.per_shard
-            && let Some(victim) = s.answers.iter().next().map(|(p, _)| p.key().to_vec())
-        {
-            remove_answer(&mut s, self.hasher.hash_one(&victim), &victim);
+        if !remove_answer(&mut s, h, key) && s.answers.len() >= self.per_shard {
+            evict_one(&mut s.answers, |(p, _)| self.hasher.hash_one(p.key()));
         }
         s.answers.insert_unique(h, (packed, Entry { records, stamp }), |(p, _)| self.hasher.hash_one(p.key()));
     }
@@ -174,6 +168,17 @@ impl AnswerCache {
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().map(|s| s.answers.len() + s.nx.len()).unwrap_or(0)).sum()
+    }
+}
+
+/// Drops one arbitrary entry of a full table (`hash` gives an entry's
+/// hash): the first in table order, or another filed under its hash (any
+/// victim will do), without copying its key.
+fn evict_one<T>(t: &mut HashTable<T>, hash: impl Fn(&T) -> u64) {
+    if let Some(h) = t.iter().next().map(hash)
+        && let Ok(victim) = t.find_entry(h, |_| true)
+    {
+        victim.remove();
     }
 }
 

@@ -10,7 +10,8 @@ use super::*;
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Directories this process has opened a sled database in.
-static OPENED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+static OPENED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
 
 /// Opens the sled database. sled releases its file lock only when the last
 /// holder of its file closes it, and after a `Db` is dropped its background
@@ -31,10 +32,7 @@ pub(super) fn open_db(path: &Path, cache_capacity: u64) -> Result<sled::Db, Stor
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             Ok(db) => {
-                let mut seen = lock(&OPENED);
-                if !seen.contains(&id) {
-                    seen.push(id);
-                }
+                lock(&OPENED).insert(id);
                 return Ok(db);
             }
             other => return other,
