@@ -10,11 +10,13 @@
 //! "listening" line. Nothing here may log a secret.
 
 use anyhow::{Context, Result, anyhow};
-use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics::{Unit, describe_counter, describe_gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, TelemetryConfig};
+
+pub mod latency;
 
 #[allow(unused_imports, reason = "used by the Handle listeners (serve/handle_*.rs)")]
 pub use crate::serve::door_metrics::DoorMetrics;
@@ -98,19 +100,13 @@ pub mod door {
     pub const DNS_QUIC: &str = "dns-quic";
 }
 
-/// Upper bounds (seconds) of the request-duration histogram buckets: a
-/// cached resolution takes tens of microseconds, a durable write a few
-/// milliseconds, a recursive lookup up to seconds.
-const DURATION_BUCKETS: &[f64] = &[
-    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-    2.5, 5.0,
-];
+/// `# HELP` of [`names::REQUEST_DURATION`] (written by [`latency::render`]).
+const REQUEST_DURATION_HELP: &str = "Time from a complete request to its answer.";
 
 /// Describes every metric to the installed recorder (call once, after
 /// installing it).
 pub fn describe() {
     describe_counter!(names::REQUESTS, Unit::Count, "Requests answered, by front door, opcode and response code.");
-    describe_histogram!(names::REQUEST_DURATION, Unit::Seconds, "Time from a complete request to its answer.");
     describe_counter!(names::UDP_DROPPED, Unit::Count, "UDP datagrams dropped without an answer, by reason.");
     describe_counter!(names::TCP_REFUSED, Unit::Count, "TCP connections refused at the connection limit.");
     describe_gauge!(names::TCP_CONNECTIONS, Unit::Count, "Open TCP connections, by front door.");
@@ -149,14 +145,19 @@ pub fn describe() {
 /// metrics. The caller must call [`PrometheusHandle::run_upkeep`]
 /// periodically.
 pub fn install_prometheus() -> Result<PrometheusHandle> {
-    let recorder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Full(names::REQUEST_DURATION.to_owned()), DURATION_BUCKETS)
-        .context("configuring histogram buckets")?
-        .build_recorder();
+    let recorder = PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).map_err(|e| anyhow!("installing the metrics recorder: {e}"))?;
     describe();
     Ok(handle)
+}
+
+/// The `/metrics` text: the recorder's metrics, then the request-duration
+/// histograms ([`latency`]).
+pub fn render(handle: &PrometheusHandle) -> String {
+    let mut out = handle.render();
+    latency::render(&mut out);
+    out
 }
 
 /// Installs the global tracing subscriber: text or JSON lines on stderr,

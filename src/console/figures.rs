@@ -263,7 +263,7 @@ impl Sampler {
 
     /// The current exposition, parsed (empty without a recorder).
     pub fn snapshot(&self) -> Snapshot {
-        self.metrics.as_ref().map(|m| Snapshot::parse(&m.render())).unwrap_or_default()
+        self.metrics.as_ref().map(|m| Snapshot::parse(&crate::telemetry::render(m))).unwrap_or_default()
     }
 
     fn sample(&self) {

@@ -4,11 +4,13 @@
 //! Labels come from small fixed sets only (door, opcode, response code,
 //! reason) — never an identifier or a client address (style.md §6).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use metrics::{Counter, Histogram, counter, gauge, histogram};
+use metrics::{Counter, counter, gauge};
 
+use crate::telemetry::latency::{self, Latency, Local};
 use crate::telemetry::names;
 
 /// Opcodes and response codes that get a pre-registered counter; anything
@@ -19,7 +21,7 @@ const HOT_RCS: [u32; 8] = [1, 2, 4, 100, 200, 301, 303, 402];
 pub struct DoorMetrics {
     door: &'static str,
     hot: Vec<Counter>,
-    latency: Histogram,
+    latency: Arc<Latency>,
     open: AtomicI64,
     /// `RATE_LIMITED` by action: drop, slip, busy.
     limited: [Counter; 3],
@@ -53,7 +55,7 @@ impl DoorMetrics {
         DoorMetrics {
             door,
             hot,
-            latency: histogram!(names::REQUEST_DURATION, "door" => door),
+            latency: latency::for_door(door),
             open: AtomicI64::new(0),
             limited,
             capped: counter!(names::UDP_AMPLIFICATION_CAPPED),
@@ -70,13 +72,18 @@ impl DoorMetrics {
             _ => counter!(names::REQUESTS, "door" => self.door, "opcode" => opcode.to_string(), "rc" => rc.to_string())
                 .increment(1),
         }
-        self.latency.record(elapsed.as_secs_f64());
+        self.latency.record(elapsed);
     }
 
     /// Records one request's latency (doors that count requests themselves).
     #[inline]
     pub fn record_latency(&self, elapsed: Duration) {
-        self.latency.record(elapsed.as_secs_f64());
+        self.latency.record(elapsed);
+    }
+
+    /// Records the latencies a batching door kept (and empties `local`).
+    pub fn add_latencies(&self, local: &mut Local) {
+        self.latency.add(local);
     }
 
     /// A UDP datagram we could not use.

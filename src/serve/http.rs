@@ -339,7 +339,7 @@ const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8"
 async fn metrics(State(s): State<OpsState>) -> Response {
     // The record count gauge is kept by the maintenance task (recounted in
     // the background when the change log moved); a scrape only renders.
-    ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], s.metrics.render()).into_response()
+    ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], crate::telemetry::render(&s.metrics)).into_response()
 }
 
 async fn healthz() -> &'static str {

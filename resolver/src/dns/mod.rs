@@ -306,7 +306,7 @@ impl DnsFront {
         // Header with zero counts, then the question as received.
         out.extend_from_slice(&q.id.to_be_bytes());
         out.extend_from_slice(&[0x80 | u8::from(q.rd), u8::from(q.cd) << 4, 0, 1, 0, 0, 0, 0, 0, 0]);
-        comp.name(out, q.qname, true);
+        comp.question(out, q.qname);
         out.extend_from_slice(&q.section[q.qname.len()..]);
         let question_end = out.len();
         let zone = if matches!(q.qclass, wire::CLASS_IN | wire::CLASS_ANY) {

@@ -162,6 +162,11 @@ pub(super) fn to_text(name: &[u8], buf: &mut [u8; 256]) -> usize {
 /// byte to a candidate becomes a pointer to it. Candidates borrow the
 /// names written (the request's question, the zone's SOA names) instead of
 /// copying them.
+///
+/// The question is written by [`Compressor::question`] and becomes
+/// candidates only when a later name is written: an answer from the answer
+/// cache writes no other name (its records point at offset 12 already),
+/// so a hit skips the question's twenty-odd candidates.
 pub(super) struct Compressor<'a> {
     /// Uncompressed names written (without the terminator). A message of
     /// the fast path writes at most 4 names that add candidates (question,
@@ -172,24 +177,50 @@ pub(super) struct Compressor<'a> {
     /// length of the suffix).
     cands: [(u16, u8, u8, u8); 64],
     n: usize,
+    /// The question (its offset and its labels) while its candidates are
+    /// not yet taken.
+    pending: Option<(usize, &'a [u8])>,
 }
 
 impl<'a> Compressor<'a> {
     pub fn new() -> Self {
-        Compressor { names: [&[]; 8], n_names: 0, cands: [(0, 0, 0, 0); 64], n: 0 }
+        Compressor { names: [&[]; 8], n_names: 0, cands: [(0, 0, 0, 0); 64], n: 0, pending: None }
     }
 
     fn matches(&self, c: &(u16, u8, u8, u8), suffix: &[u8]) -> bool {
         usize::from(c.3) == suffix.len() && self.names[usize::from(c.1)].get(usize::from(c.2)..) == Some(suffix)
     }
 
+    /// Writes the question's `name` (wire form, terminator included), the
+    /// message's first name, at the end of `out`: uncompressed, as
+    /// [`Compressor::name`] would (there is nothing earlier to point to).
+    pub fn question(&mut self, out: &mut Vec<u8>, name: &'a [u8]) {
+        debug_assert!(self.n == 0 && self.pending.is_none(), "the question is the first name");
+        let base = out.len();
+        out.extend_from_slice(name);
+        self.pending = Some((base, &name[..name.len() - 1]));
+    }
+
     /// Writes `name` (wire form, terminator included, at most 255 bytes)
     /// at the end of `out`.
     pub fn name(&mut self, out: &mut Vec<u8>, name: &'a [u8], compress: bool) {
+        if let Some((base, labels)) = self.pending.take() {
+            self.scan(out, base, labels, false);
+        }
         let labels = &name[..name.len() - 1];
         let base = out.len();
         out.extend_from_slice(labels);
-        let last = out.len();
+        if !self.scan(out, base, labels, compress) {
+            out.push(0);
+        }
+    }
+
+    /// Walks the suffixes of `labels`, written at `base` in `out`. When
+    /// `compress`, the first one equal to an earlier name's candidate is
+    /// replaced by a pointer to it (`true`: `out` then ends with the
+    /// pointer); each suffix before it becomes a candidate.
+    fn scan(&mut self, out: &mut Vec<u8>, base: usize, labels: &'a [u8], compress: bool) -> bool {
+        let last = base + labels.len();
         let slot = self.n_names;
         // A name's own suffixes are longer than its later ones: only the
         // candidates of earlier names can match (as in hickory's search).
@@ -203,7 +234,7 @@ impl<'a> Compressor<'a> {
             {
                 out.truncate(base + i);
                 out.extend_from_slice(&(0xC000 | at).to_be_bytes());
-                return;
+                return true;
             }
             if last < 0x3FFF && self.n < self.cands.len() && slot < self.names.len() {
                 if self.n_names == slot {
@@ -215,7 +246,7 @@ impl<'a> Compressor<'a> {
             }
             i += 1 + usize::from(labels[i]);
         }
-        out.push(0);
+        false
     }
 }
 

@@ -10,6 +10,7 @@ use idnode_resolver::dns::{Outcome, ZoneScheme};
 use metrics::{Counter, counter};
 
 use crate::serve::door_metrics::DoorMetrics;
+use crate::telemetry::latency::Local;
 use crate::telemetry::names;
 
 const SCHEMES: [Option<ZoneScheme>; 5] =
@@ -88,9 +89,7 @@ impl DnsMetrics {
             self.malformed.increment(u64::from(t.malformed));
             t.malformed = 0;
         }
-        for d in t.latencies.drain(..) {
-            self.door.record_latency(d);
-        }
+        self.door.add_latencies(&mut t.latency);
     }
 
     fn count_rare(&self, scheme: Option<ZoneScheme>, rc: u16) {
@@ -113,17 +112,12 @@ pub struct BatchTally {
     hot: [u32; SCHEMES.len() * RCODES.len()],
     truncated: u32,
     malformed: u32,
-    latencies: Vec<Duration>,
+    latency: Local,
 }
 
 impl BatchTally {
-    pub fn with_capacity(queries: usize) -> Self {
-        BatchTally {
-            hot: [0; SCHEMES.len() * RCODES.len()],
-            truncated: 0,
-            malformed: 0,
-            latencies: Vec::with_capacity(queries),
-        }
+    pub fn new() -> Self {
+        BatchTally { hot: [0; SCHEMES.len() * RCODES.len()], truncated: 0, malformed: 0, latency: Local::default() }
     }
 
     /// Notes one answered (or dropped) query; a response code outside the
@@ -139,6 +133,6 @@ impl BatchTally {
             None => metrics.count_rare(o.scheme, rc),
         }
         self.truncated += u32::from(o.truncated);
-        self.latencies.push(elapsed);
+        self.latency.record(elapsed);
     }
 }

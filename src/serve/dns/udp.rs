@@ -65,7 +65,7 @@ fn serve(
     let mut arena: Vec<u8> = Vec::with_capacity(ARENA);
     let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
     let mut out = Vec::with_capacity(1500);
-    let mut tally = BatchTally::with_capacity(BATCH);
+    let mut tally = BatchTally::new();
     while !cancel.is_cancelled() {
         received.clear();
         {
