@@ -20,7 +20,7 @@
 //! insert).
 
 use std::hash::BuildHasher;
-use std::sync::RwLock;
+use std::sync::{RwLock, RwLockReadGuard};
 
 use hashbrown::HashTable;
 
@@ -103,7 +103,12 @@ impl AnswerCache {
     /// `key`'s hash and its shard.
     fn locate(&self, key: &[u8]) -> (u64, &RwLock<Shard>) {
         let h = self.hasher.hash_one(key);
-        (h, &self.shards[(h >> 32) as usize % SHARDS])
+        (h, &self.shards[shard_of(h)])
+    }
+
+    /// `key`'s hash (the same [`AnswerCache::answer`] and [`Held`] use).
+    pub(super) fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
     }
 
     /// Appends `key`'s answer section to `out` when it is cached and
@@ -112,18 +117,20 @@ impl AnswerCache {
     pub(super) fn answer(&self, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Lookup {
         let (h, shard) = self.locate(key);
         let s = shard.read().unwrap_or_else(|e| e.into_inner());
-        if let Some((packed, e)) = s.answers.find(h, |(p, _)| p.key() == key) {
-            if !current(&e.stamp) {
-                return Lookup::Stale;
-            }
-            out.extend_from_slice(packed.answer());
-            return Lookup::Hit(e.records);
+        lookup(&s, h, key, out, current)
+    }
+
+    /// Read locks on the shards of `hashes`, for a batch of lookups
+    /// ([`Held`]). Taken in shard order, so that two batches never wait
+    /// on each other's in a cycle.
+    pub(super) fn hold(&self, hashes: impl Iterator<Item = u64>) -> Held<'_> {
+        let mut wanted = [false; SHARDS];
+        for h in hashes {
+            wanted[shard_of(h)] = true;
         }
-        match s.nx.find(h, |(k, _)| **k == *key) {
-            Some((_, stamp)) if current(stamp) => Lookup::Nx,
-            Some(_) => Lookup::Stale,
-            None => Lookup::Absent,
-        }
+        let guards =
+            std::array::from_fn(|i| wanted[i].then(|| self.shards[i].read().unwrap_or_else(|e| e.into_inner())));
+        Held { guards }
     }
 
     /// Drops what is kept for `key` (it went stale).
@@ -168,6 +175,90 @@ impl AnswerCache {
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().map(|s| s.answers.len() + s.nx.len()).unwrap_or(0)).sum()
+    }
+}
+
+/// The shard of a key with hash `h`.
+fn shard_of(h: u64) -> usize {
+    (h >> 32) as usize % SHARDS
+}
+
+/// [`AnswerCache::answer`] in shard `s` (`h`: `key`'s hash).
+#[inline]
+fn lookup(s: &Shard, h: u64, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Lookup {
+    if let Some((packed, e)) = s.answers.find(h, |(p, _)| p.key() == key) {
+        if !current(&e.stamp) {
+            return Lookup::Stale;
+        }
+        out.extend_from_slice(packed.answer());
+        return Lookup::Hit(e.records);
+    }
+    match s.nx.find(h, |(k, _)| **k == *key) {
+        Some((_, stamp)) if current(stamp) => Lookup::Nx,
+        Some(_) => Lookup::Stale,
+        None => Lookup::Absent,
+    }
+}
+
+/// The shards a batch of lookups uses, read-locked
+/// ([`AnswerCache::hold`]). While it is held the cache does not change:
+/// lookups take no lock of their own, and what a lookup would change
+/// (a stale entry, a new answer) waits until it is dropped.
+///
+/// Why a batch: a lookup is a chain of dependent loads (the table's
+/// control bytes, the bucket, the kept answer and its stamp's epochs), and
+/// at 10^6 names each is likely a cache miss. One request's chain cannot
+/// overlap itself, but the chains of a batch's requests do not depend on
+/// each other: [`Held::touch_bucket`] and then [`Held::touch_entry`], each
+/// run over the whole batch in a short loop, let the processor wait on
+/// all of them at once; the lookups that follow find their lines in cache.
+/// (A lock taken per request would order every load behind it.)
+pub(super) struct Held<'a> {
+    guards: [Option<RwLockReadGuard<'a, Shard>>; SHARDS],
+}
+
+impl Held<'_> {
+    fn shard(&self, h: u64) -> Option<&Shard> {
+        self.guards[shard_of(h)].as_deref()
+    }
+
+    /// Loads the table slot `h` leads to (its control bytes and bucket);
+    /// the returned word only keeps the loads from being optimised away.
+    #[inline]
+    pub(super) fn touch_bucket(&self, h: u64) -> usize {
+        let Some(s) = self.shard(h) else { return 0 };
+        match s.answers.find(h, |_| true) {
+            Some((p, e)) => p.0.as_ptr() as usize ^ usize::from(e.records),
+            None => 0,
+        }
+    }
+
+    /// Loads the entry kept for `key` (hash `h`): the kept bytes (every
+    /// cache line of them) and whatever `current` reads for its stamp.
+    #[inline]
+    pub(super) fn touch_entry(&self, h: u64, key: &[u8], current: impl Fn(&ReadStamp) -> bool) -> usize {
+        let Some(s) = self.shard(h) else { return 0 };
+        match s.answers.find(h, |(p, _)| p.key() == key) {
+            Some((p, e)) => {
+                let mut x = usize::from(current(&e.stamp));
+                for line in p.0.chunks(64) {
+                    x ^= usize::from(line[0]);
+                }
+                x
+            }
+            None => usize::from(s.nx.find(h, |(k, _)| **k == *key).is_some_and(|(_, st)| current(st))),
+        }
+    }
+
+    /// [`AnswerCache::answer`] without a lock (`h`: `key`'s hash, as
+    /// [`AnswerCache::hash`] gives it). [`Lookup::Absent`] for a key whose
+    /// shard is not held.
+    #[inline]
+    pub(super) fn answer(&self, h: u64, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Lookup {
+        match self.shard(h) {
+            Some(s) => lookup(s, h, key, out, current),
+            None => Lookup::Absent,
+        }
     }
 }
 

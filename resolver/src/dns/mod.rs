@@ -27,6 +27,7 @@
 //!   are bound) are answered NXDOMAIN: finding them would need a scan.
 
 mod answer_cache;
+mod batch;
 pub mod fuzzing;
 mod naptr;
 mod wire;
@@ -238,7 +239,7 @@ impl DnsFront {
             return Outcome::dropped();
         }
         if let Some(q) = wire::parse(request)
-            && let Some(o) = self.answer_fast(&q, transport, out)
+            && let Some(o) = self.answer_fast(&q, transport, out, None)
         {
             return o;
         }
@@ -293,10 +294,49 @@ impl DnsFront {
         self.finish(resp, edns, Some(zone.cfg.scheme), transport, out)
     }
 
+    /// The zone `q` falls in: its index, the zone, and where its origin
+    /// starts in QNAME (0: the apex). `None` outside every zone, or for a
+    /// class other than IN and ANY.
+    fn zone_of(&self, q: &wire::Question<'_>) -> Option<(usize, &Zone, usize)> {
+        if !matches!(q.qclass, wire::CLASS_IN | wire::CLASS_ANY) {
+            return None;
+        }
+        self.zones.iter().enumerate().find_map(|(i, z)| Some((i, z, wire::suffix_at(q.qname, &z.origin_wire)?)))
+    }
+
+    /// The answer cache's key for `q` in zone `zone_index`, written into
+    /// `buf`: zone index, QNAME in lower case. `None` when the answer is
+    /// not one the cache keeps (a type other than NAPTR and ANY).
+    fn cache_key<'b>(
+        zone_index: usize,
+        q: &wire::Question<'_>,
+        buf: &'b mut [u8; answer_cache::MAX_KEY],
+    ) -> Option<&'b [u8]> {
+        let naptr = matches!(q.qtype, wire::TYPE_NAPTR | wire::TYPE_ANY);
+        if !naptr || zone_index > 255 || q.qname.len() >= buf.len() {
+            return None;
+        }
+        let key = &mut buf[..1 + q.qname.len()];
+        key[0] = zone_index as u8;
+        for (k, b) in key[1..].iter_mut().zip(q.qname) {
+            *k = b.to_ascii_lowercase();
+        }
+        Some(key)
+    }
+
     /// The fast path ([`wire`]): answers a plain query below a zone apex or
     /// outside every zone without building hickory messages; `None` leaves
-    /// the request to the hickory path (`out` may then hold garbage).
-    fn answer_fast(&self, q: &wire::Question<'_>, transport: Transport, out: &mut Vec<u8>) -> Option<Outcome> {
+    /// the request to the hickory path (`out` may then hold garbage). With
+    /// `held` (a batch, `batch.rs`) the answer cache is read through the
+    /// batch's locks, and a lookup that would change the cache returns
+    /// `None` too: the request is answered after the batch.
+    fn answer_fast(
+        &self,
+        q: &wire::Question<'_>,
+        transport: Transport,
+        out: &mut Vec<u8>,
+        held: Option<&batch::HeldKey<'_>>,
+    ) -> Option<Outcome> {
         let limit = match (transport, q.edns) {
             (Transport::Stream, _) => usize::from(u16::MAX),
             (Transport::Udp, None) => 512,
@@ -309,10 +349,9 @@ impl DnsFront {
         comp.question(out, q.qname);
         out.extend_from_slice(&q.section[q.qname.len()..]);
         let question_end = out.len();
-        let zone = if matches!(q.qclass, wire::CLASS_IN | wire::CLASS_ANY) {
-            self.zones.iter().enumerate().find_map(|(i, z)| Some((i, z, wire::suffix_at(q.qname, &z.origin_wire)?)))
-        } else {
-            None
+        let zone = match held {
+            Some(h) => Some((h.zone, &self.zones[h.zone], h.origin_at)),
+            None => self.zone_of(q),
         };
         let (mut rcode, mut answers, mut authorities) = (0u8, 0u16, 0u16);
         let scheme = match zone {
@@ -325,7 +364,7 @@ impl DnsFront {
             Some((zi, zone, _)) => {
                 out[2] |= 0x04;
                 let found;
-                (found, answers) = self.answer_in_zone(zi, zone, q, out, &mut comp)?;
+                (found, answers) = self.answer_in_zone(zi, zone, q, out, &mut comp, held)?;
                 if !found {
                     rcode = 3;
                 }
@@ -369,22 +408,24 @@ impl DnsFront {
         q: &wire::Question<'a>,
         out: &mut Vec<u8>,
         comp: &mut wire::Compressor<'a>,
+        held: Option<&batch::HeldKey<'_>>,
     ) -> Option<(bool, u16)> {
         use answer_cache::Lookup;
+        let current = |st: &_| self.store.stamp_is_current(st);
+        // A batch's request comes with its key (the one `cache_key` gives).
+        if let Some(h) = held {
+            return match h.held.answer(h.hash, h.key, out, current) {
+                Lookup::Hit(n) => Some((true, n)),
+                Lookup::Nx => Some((false, 0)),
+                Lookup::Stale | Lookup::Absent => None,
+            };
+        }
         let naptr = matches!(q.qtype, wire::TYPE_NAPTR | wire::TYPE_ANY);
-        // The cache's key: zone index, QNAME in lower case (a wire name is
-        // at most 255 bytes, so it always fits).
         let mut key_buf = [0u8; answer_cache::MAX_KEY];
-        let cache = self.answers.as_ref().filter(|_| naptr && zone_index <= 255 && q.qname.len() < key_buf.len());
-        let key = &mut key_buf[..1 + q.qname.len().min(answer_cache::MAX_KEY - 1)];
-        let cached = cache.map(|c| {
-            key[0] = zone_index as u8;
-            for (k, b) in key[1..].iter_mut().zip(q.qname) {
-                *k = b.to_ascii_lowercase();
-            }
-            c.answer(key, out, |st| self.store.stamp_is_current(st))
-        });
-        match cached {
+        let key = Self::cache_key(zone_index, q, &mut key_buf);
+        let cache = self.answers.as_ref().filter(|_| key.is_some());
+        let key = key.unwrap_or_default();
+        match cache.map(|c| c.answer(key, out, current)) {
             Some(Lookup::Hit(n)) => return Some((true, n)),
             Some(Lookup::Nx) => return Some((false, 0)),
             Some(Lookup::Stale) => {

@@ -76,7 +76,7 @@ fn same(front: &DnsFront, req: &[u8], tr: Transport, fast: bool) -> Vec<u8> {
     }
     assert_eq!(oa, ob, "request {req:02x?}");
     assert_eq!(again_o, ob, "request {req:02x?} asked again");
-    let took_fast = wire::parse(req).and_then(|q| front.answer_fast(&q, tr, &mut Vec::new())).is_some();
+    let took_fast = wire::parse(req).and_then(|q| front.answer_fast(&q, tr, &mut Vec::new(), None)).is_some();
     assert_eq!(took_fast, fast, "fast path taken for {req:02x?}");
     a
 }
@@ -197,4 +197,54 @@ fn mutated_requests_agree() {
         let again_o = fx.front.answer(&req, Transport::Udp, &mut again);
         assert_eq!((again_o, &again), (ob, &b), "request {req:02x?} asked again");
     }
+}
+
+/// A UDP batch ([`DnsFront::answer_batch`]) answers every request once,
+/// with the bytes the hickory path gives it alone: cold (nothing kept),
+/// warm (answers from the cache under the batch's locks), and after a
+/// write made kept answers stale.
+#[test]
+fn batch_answers_as_alone() {
+    let fx = fixture(9, "ns1.example.org", "hostmaster.example.org");
+    let mut reqs: Vec<Vec<u8>> = Vec::new();
+    for name in NAMES {
+        for t in [RecordType::NAPTR, RecordType::ANY, RecordType::A] {
+            for edns in [None, Some((1232, true))] {
+                reqs.push(request(name, t, DNSClass::IN, edns, (true, false)));
+            }
+        }
+    }
+    reqs.push(request(NAMES[0], RecordType::NAPTR, DNSClass::CH, None, (false, false)));
+    reqs.push(request("oid-res.org.", RecordType::SOA, DNSClass::IN, None, (false, false)));
+    reqs.push(vec![0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'f']);
+    reqs.push(vec![1, 2, 3]);
+    // The same name twice in one batch, differently cased.
+    reqs.push(request(&NAMES[1].to_ascii_uppercase(), RecordType::NAPTR, DNSClass::IN, None, (true, false)));
+    let check = |when: &str| {
+        let refs: Vec<&[u8]> = reqs.iter().map(Vec::as_slice).collect();
+        let mut got: Vec<Option<(Outcome, Vec<u8>)>> = vec![None; refs.len()];
+        fx.front.answer_batch(&refs, Transport::Udp, &mut Vec::new(), |i, answer, o| {
+            assert!(got[i].is_none(), "{when}: request {i} answered twice");
+            got[i] = Some((o, answer.to_vec()));
+        });
+        for (i, req) in refs.iter().enumerate() {
+            let (o, answer) = got[i].clone().unwrap_or_else(|| panic!("{when}: request {i} not answered"));
+            if req.len() < 12 || req[2] & 0x80 != 0 {
+                assert_eq!(o.rcode, None, "{when}: request {i}");
+                continue;
+            }
+            let mut want = Vec::new();
+            let ow = fx.front.answer_hickory(req, Transport::Udp, &mut want);
+            assert_eq!((o, &answer), (ow, &want), "{when}: request {i} {req:02x?}");
+        }
+    };
+    check("cold");
+    check("warm");
+    let ctx = WriteCtx::new(2, "test");
+    fx.front
+        .store
+        .create_record(b"88.1/p1", vec![Value::new(1, "URL", "https://changed.example/")], true, &ctx)
+        .unwrap();
+    check("after a write");
+    check("warm again");
 }

@@ -1,7 +1,8 @@
 //! DNS over UDP: `SO_REUSEPORT` sockets (bound like the Handle UDP door's),
 //! one OS thread each, moving datagrams in batches as the Handle door does:
 //! `recvmmsg` up to [`BATCH`] queries (waiting for the first only), answer
-//! each into one arena, `sendmmsg` the answers. Under load that is two
+//! them together ([`DnsFront::answer_batch`]) into one arena, `sendmmsg`
+//! the answers. Under load that is two
 //! system calls per batch instead of two per query; at low load a batch is
 //! one datagram and nothing waits.
 
@@ -64,6 +65,7 @@ fn serve(
     let mut received: Vec<(usize, Option<SockaddrStorage>)> = Vec::with_capacity(BATCH);
     let mut arena: Vec<u8> = Vec::with_capacity(ARENA);
     let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
+    let mut allowed: Vec<(usize, SockaddrStorage)> = Vec::with_capacity(BATCH);
     let mut out = Vec::with_capacity(1500);
     let mut tally = BatchTally::new();
     while !cancel.is_cancelled() {
@@ -83,8 +85,8 @@ fn serve(
         }
         arena.clear();
         pending.clear();
+        allowed.clear();
         let batch_started = Instant::now();
-        let mut started = batch_started;
         for (i, &(n, to)) in received.iter().enumerate() {
             let Some(to) = to else { continue };
             let query = &bufs[i][..n.min(RECV_BUF)];
@@ -107,18 +109,23 @@ fn serve(
                     }
                 }
             }
-            let outcome = front.answer(query, Transport::Udp, &mut out);
+            allowed.push((i, to));
+        }
+        let queries: Vec<&[u8]> = allowed.iter().map(|&(i, _)| &bufs[i][..received[i].0.min(RECV_BUF)]).collect();
+        let mut started = Instant::now();
+        front.answer_batch(&queries, Transport::Udp, &mut out, |k, answer, outcome| {
             if outcome.rcode.is_some() {
                 let at = arena.len();
-                arena.extend_from_slice(&out);
-                pending.push(Pending { range: at..arena.len(), to });
+                arena.extend_from_slice(answer);
+                pending.push(Pending { range: at..arena.len(), to: allowed[k].1 });
             }
             // One clock read per query: a query's time runs from the end
-            // of the one before it in the batch (or the batch's start).
+            // of the one answered before it in the batch (or the batch's
+            // start).
             let now = Instant::now();
             tally.note(metrics, &outcome, now - started);
             started = now;
-        }
+        });
         // Counted before the answers leave: a client that reads the metrics
         // after its answer sees its query counted.
         metrics.flush(&mut tally);

@@ -1,0 +1,114 @@
+//! A batch of requests answered together (the UDP door's `recvmmsg`
+//! batches): the same answers as [`DnsFront::answer`] gives one by one,
+//! with the answer-cache lookups of the whole batch made under one set of
+//! read locks, their memory loads first run over the batch in two short
+//! loops so that the processor waits on them together
+//! ([`answer_cache::Held`] says why). A request the held cache cannot
+//! answer (a name not kept or gone stale, anything off the fast path) is
+//! answered after the locks are released, as a single request.
+
+use super::answer_cache::{self, Held};
+use super::{DnsFront, Outcome, Transport, wire};
+
+/// A batch request's zone (as [`DnsFront::zone_of`] finds it), its
+/// answer-cache key (as [`DnsFront::cache_key`] makes it) and the key's
+/// hash, with the batch's locks: [`DnsFront::answer_fast`] reads the cache
+/// through these.
+pub(super) struct HeldKey<'h> {
+    pub held: &'h Held<'h>,
+    pub zone: usize,
+    pub origin_at: usize,
+    pub key: &'h [u8],
+    pub hash: u64,
+}
+
+/// A request of the batch that the answer cache may answer.
+struct Prepared<'r> {
+    index: usize,
+    q: wire::Question<'r>,
+    /// Its zone's index, and where the origin starts in QNAME.
+    zone: (usize, usize),
+    /// Its key in the batch's key buffer.
+    key: std::ops::Range<usize>,
+    hash: u64,
+}
+
+impl DnsFront {
+    /// Answers `requests` in one go: `each(index, answer, outcome)` once per
+    /// request, with the answer as [`DnsFront::answer`] writes it (nothing
+    /// to send when the outcome's `rcode` is `None`). Requests answered from
+    /// the answer cache come first, in order, then the others, in order.
+    pub fn answer_batch(
+        &self,
+        requests: &[&[u8]],
+        transport: Transport,
+        out: &mut Vec<u8>,
+        mut each: impl FnMut(usize, &[u8], Outcome),
+    ) {
+        let Some(cache) = &self.answers else {
+            for (i, r) in requests.iter().enumerate() {
+                let o = self.answer(r, transport, out);
+                each(i, out, o);
+            }
+            return;
+        };
+        let mut keys: Vec<u8> = Vec::with_capacity(requests.len() * 64);
+        let mut prepared: Vec<Prepared<'_>> = Vec::with_capacity(requests.len());
+        let mut later: Vec<usize> = Vec::new();
+        for (index, r) in requests.iter().enumerate() {
+            match self.prepare(r, &mut keys) {
+                Some((q, zone, key)) => {
+                    let hash = cache.hash(&keys[key.clone()]);
+                    prepared.push(Prepared { index, q, zone, key, hash });
+                }
+                None => later.push(index),
+            }
+        }
+        if !prepared.is_empty() {
+            let held = cache.hold(prepared.iter().map(|p| p.hash));
+            let current = |st: &_| self.store.stamp_is_current(st);
+            let mut touched = 0usize;
+            for p in &prepared {
+                touched ^= held.touch_bucket(p.hash);
+            }
+            for p in &prepared {
+                touched ^= held.touch_entry(p.hash, &keys[p.key.clone()], current);
+            }
+            std::hint::black_box(touched);
+            for p in &prepared {
+                out.clear();
+                let (zone, origin_at) = p.zone;
+                let hk = HeldKey { held: &held, zone, origin_at, key: &keys[p.key.clone()], hash: p.hash };
+                match self.answer_fast(&p.q, transport, out, Some(&hk)) {
+                    Some(o) => each(p.index, out, o),
+                    None => later.push(p.index),
+                }
+            }
+        }
+        later.sort_unstable();
+        for i in later {
+            let o = self.answer(requests[i], transport, out);
+            each(i, out, o);
+        }
+    }
+
+    /// `request`'s question, its zone and its answer-cache key (appended to
+    /// `keys`) when the fast path would look it up in the cache; `None`
+    /// otherwise.
+    fn prepare<'r>(
+        &self,
+        request: &'r [u8],
+        keys: &mut Vec<u8>,
+    ) -> Option<(wire::Question<'r>, (usize, usize), std::ops::Range<usize>)> {
+        if request.len() < 12 || request[2] & 0x80 != 0 {
+            return None;
+        }
+        let q = wire::parse(request)?;
+        let (zi, _, origin_at @ 1..) = self.zone_of(&q)? else { return None };
+        let mut buf = [0u8; answer_cache::MAX_KEY];
+        let key = Self::cache_key(zi, &q, &mut buf)?;
+        let at = keys.len();
+        keys.extend_from_slice(key);
+        Some((q, (zi, origin_at), at..keys.len()))
+    }
+}
