@@ -7,6 +7,8 @@
 //! answer (a name not kept or gone stale, anything off the fast path) is
 //! answered after the locks are released, as a single request.
 
+use std::ops::Range;
+
 use super::answer_cache::{self, Held};
 use super::{DnsFront, Outcome, Transport, wire};
 
@@ -29,26 +31,29 @@ struct Prepared<'r> {
     /// Its zone's index, and where the origin starts in QNAME.
     zone: (usize, usize),
     /// Its key in the batch's key buffer.
-    key: std::ops::Range<usize>,
+    key: Range<usize>,
     hash: u64,
 }
 
 impl DnsFront {
-    /// Answers `requests` in one go: `each(index, answer, outcome)` once per
-    /// request, with the answer as [`DnsFront::answer`] writes it (nothing
-    /// to send when the outcome's `rcode` is `None`). Requests answered from
-    /// the answer cache come first, in order, then the others, in order.
+    /// Answers `requests` in one go, appending the answers to `out`:
+    /// `each(index, range, outcome)` once per request, `range` being where
+    /// in `out` its answer is, the bytes [`DnsFront::answer`] gives (empty,
+    /// and nothing to send, when the outcome's `rcode` is `None`). Requests
+    /// answered from the answer cache come first, in order, then the
+    /// others, in order.
     pub fn answer_batch(
         &self,
         requests: &[&[u8]],
         transport: Transport,
         out: &mut Vec<u8>,
-        mut each: impl FnMut(usize, &[u8], Outcome),
+        mut each: impl FnMut(usize, Range<usize>, Outcome),
     ) {
         let Some(cache) = &self.answers else {
             for (i, r) in requests.iter().enumerate() {
-                let o = self.answer(r, transport, out);
-                each(i, out, o);
+                let at = out.len();
+                let o = self.answer_appended(r, transport, out);
+                each(i, at..out.len(), o);
             }
             return;
         };
@@ -76,19 +81,23 @@ impl DnsFront {
             }
             std::hint::black_box(touched);
             for p in &prepared {
-                out.clear();
                 let (zone, origin_at) = p.zone;
                 let hk = HeldKey { held: &held, zone, origin_at, key: &keys[p.key.clone()], hash: p.hash };
+                let at = out.len();
                 match self.answer_fast(&p.q, transport, out, Some(&hk)) {
-                    Some(o) => each(p.index, out, o),
-                    None => later.push(p.index),
+                    Some(o) => each(p.index, at..out.len(), o),
+                    None => {
+                        out.truncate(at);
+                        later.push(p.index);
+                    }
                 }
             }
         }
         later.sort_unstable();
         for i in later {
-            let o = self.answer(requests[i], transport, out);
-            each(i, out, o);
+            let at = out.len();
+            let o = self.answer_appended(requests[i], transport, out);
+            each(i, at..out.len(), o);
         }
     }
 
@@ -99,7 +108,7 @@ impl DnsFront {
         &self,
         request: &'r [u8],
         keys: &mut Vec<u8>,
-    ) -> Option<(wire::Question<'r>, (usize, usize), std::ops::Range<usize>)> {
+    ) -> Option<(wire::Question<'r>, (usize, usize), Range<usize>)> {
         if request.len() < 12 || request[2] & 0x80 != 0 {
             return None;
         }

@@ -234,16 +234,23 @@ impl DnsFront {
     /// `rcode` is `None` nothing is to be sent.
     pub fn answer(&self, request: &[u8], transport: Transport, out: &mut Vec<u8>) -> Outcome {
         out.clear();
+        self.answer_appended(request, transport, out)
+    }
+
+    /// [`DnsFront::answer`] appending the answer to `out` (nothing when
+    /// the request is dropped).
+    fn answer_appended(&self, request: &[u8], transport: Transport, out: &mut Vec<u8>) -> Outcome {
         // Not even a header, or a response (never answer a response: loops).
         if request.len() < 12 || request[2] & 0x80 != 0 {
             return Outcome::dropped();
         }
+        let start = out.len();
         if let Some(q) = wire::parse(request)
             && let Some(o) = self.answer_fast(&q, transport, out, None)
         {
             return o;
         }
-        out.clear();
+        out.truncate(start);
         self.answer_hickory(request, transport, out)
     }
 
@@ -325,8 +332,9 @@ impl DnsFront {
     }
 
     /// The fast path ([`wire`]): answers a plain query below a zone apex or
-    /// outside every zone without building hickory messages; `None` leaves
-    /// the request to the hickory path (`out` may then hold garbage). With
+    /// outside every zone without building hickory messages, appended to
+    /// `out`; `None` leaves the request to the hickory path (what was
+    /// appended to `out` is then garbage). With
     /// `held` (a batch, `batch.rs`) the answer cache is read through the
     /// batch's locks, and a lookup that would change the cache returns
     /// `None` too: the request is answered after the batch.
@@ -342,7 +350,8 @@ impl DnsFront {
             (Transport::Udp, None) => 512,
             (Transport::Udp, Some(p)) => usize::from(p.clamp(512, self.max_udp)),
         };
-        let mut comp = wire::Compressor::new();
+        let m = out.len();
+        let mut comp = wire::Compressor::at(m);
         // Header with zero counts, then the question as received.
         out.extend_from_slice(&q.id.to_be_bytes());
         out.extend_from_slice(&[0x80 | u8::from(q.rd), u8::from(q.cd) << 4, 0, 1, 0, 0, 0, 0, 0, 0]);
@@ -362,7 +371,7 @@ impl DnsFront {
             // The apex (SOA, NS) takes the hickory path.
             Some((_, _, 0)) => return None,
             Some((zi, zone, _)) => {
-                out[2] |= 0x04;
+                out[m + 2] |= 0x04;
                 let found;
                 (found, answers) = self.answer_in_zone(zi, zone, q, out, &mut comp, held)?;
                 if !found {
@@ -377,17 +386,17 @@ impl DnsFront {
             }
         };
         let mut truncated = false;
-        if out.len() + if q.edns.is_some() { 11 } else { 0 } > limit {
+        if out.len() - m + if q.edns.is_some() { 11 } else { 0 } > limit {
             truncated = true;
             out.truncate(question_end);
-            out[2] |= 0x02;
+            out[m + 2] |= 0x02;
             (answers, authorities) = (0, 0);
         }
-        out[3] |= rcode;
-        out[6..8].copy_from_slice(&answers.to_be_bytes());
-        out[8..10].copy_from_slice(&authorities.to_be_bytes());
+        out[m + 3] |= rcode;
+        out[m + 6..m + 8].copy_from_slice(&answers.to_be_bytes());
+        out[m + 8..m + 10].copy_from_slice(&authorities.to_be_bytes());
         if q.edns.is_some() {
-            out[11] = 1;
+            out[m + 11] = 1;
             out.push(0);
             out.extend_from_slice(&41u16.to_be_bytes());
             out.extend_from_slice(&self.max_udp.to_be_bytes());

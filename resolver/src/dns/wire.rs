@@ -180,11 +180,16 @@ pub(super) struct Compressor<'a> {
     /// The question (its offset and its labels) while its candidates are
     /// not yet taken.
     pending: Option<(usize, &'a [u8])>,
+    /// Where the message starts in the output buffer (offsets in the
+    /// message are counted from here).
+    start: usize,
 }
 
 impl<'a> Compressor<'a> {
-    pub fn new() -> Self {
-        Compressor { names: [&[]; 8], n_names: 0, cands: [(0, 0, 0, 0); 64], n: 0, pending: None }
+    /// A compressor for a message written from `start` on in the output
+    /// buffer.
+    pub fn at(start: usize) -> Self {
+        Compressor { names: [&[]; 8], n_names: 0, cands: [(0, 0, 0, 0); 64], n: 0, pending: None, start }
     }
 
     fn matches(&self, c: &(u16, u8, u8, u8), suffix: &[u8]) -> bool {
@@ -220,7 +225,7 @@ impl<'a> Compressor<'a> {
     /// replaced by a pointer to it (`true`: `out` then ends with the
     /// pointer); each suffix before it becomes a candidate.
     fn scan(&mut self, out: &mut Vec<u8>, base: usize, labels: &'a [u8], compress: bool) -> bool {
-        let last = base + labels.len();
+        let last = base - self.start + labels.len();
         let slot = self.n_names;
         // A name's own suffixes are longer than its later ones: only the
         // candidates of earlier names can match (as in hickory's search).
@@ -241,7 +246,7 @@ impl<'a> Compressor<'a> {
                     self.names[slot] = labels;
                     self.n_names += 1;
                 }
-                self.cands[self.n] = (base as u16 + i as u16, slot as u8, i as u8, suffix.len() as u8);
+                self.cands[self.n] = ((base - self.start + i) as u16, slot as u8, i as u8, suffix.len() as u8);
                 self.n += 1;
             }
             i += 1 + usize::from(labels[i]);

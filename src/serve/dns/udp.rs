@@ -66,7 +66,6 @@ fn serve(
     let mut arena: Vec<u8> = Vec::with_capacity(ARENA);
     let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
     let mut allowed: Vec<(usize, SockaddrStorage)> = Vec::with_capacity(BATCH);
-    let mut out = Vec::with_capacity(1500);
     let mut tally = BatchTally::new();
     while !cancel.is_cancelled() {
         received.clear();
@@ -113,11 +112,9 @@ fn serve(
         }
         let queries: Vec<&[u8]> = allowed.iter().map(|&(i, _)| &bufs[i][..received[i].0.min(RECV_BUF)]).collect();
         let mut started = Instant::now();
-        front.answer_batch(&queries, Transport::Udp, &mut out, |k, answer, outcome| {
+        front.answer_batch(&queries, Transport::Udp, &mut arena, |k, range, outcome| {
             if outcome.rcode.is_some() {
-                let at = arena.len();
-                arena.extend_from_slice(answer);
-                pending.push(Pending { range: at..arena.len(), to: allowed[k].1 });
+                pending.push(Pending { range, to: allowed[k].1 });
             }
             // One clock read per query: a query's time runs from the end
             // of the one answered before it in the batch (or the batch's
