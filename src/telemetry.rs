@@ -100,9 +100,6 @@ pub mod door {
     pub const DNS_QUIC: &str = "dns-quic";
 }
 
-/// `# HELP` of [`names::REQUEST_DURATION`] (written by [`latency::render`]).
-const REQUEST_DURATION_HELP: &str = "Time from a complete request to its answer.";
-
 /// Describes every metric to the installed recorder (call once, after
 /// installing it).
 pub fn describe() {

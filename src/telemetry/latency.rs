@@ -28,26 +28,19 @@ pub const BOUNDS: [f64; 17] = [
     2.5, 5.0,
 ];
 
-/// [`BOUNDS`] in nanoseconds.
-const BOUNDS_NS: [u64; 17] = [
-    25_000,
-    50_000,
-    100_000,
-    250_000,
-    500_000,
-    1_000_000,
-    2_500_000,
-    5_000_000,
-    10_000_000,
-    25_000_000,
-    50_000_000,
-    100_000_000,
-    250_000_000,
-    500_000_000,
-    1_000_000_000,
-    2_500_000_000,
-    5_000_000_000,
-];
+/// [`BOUNDS`] in nanoseconds (what a value is compared with).
+const BOUNDS_NS: [u64; BOUNDS.len()] = {
+    let mut ns = [0; BOUNDS.len()];
+    let mut i = 0;
+    while i < BOUNDS.len() {
+        ns[i] = (BOUNDS[i] * 1e9 + 0.5) as u64;
+        i += 1;
+    }
+    ns
+};
+
+/// The family's `# HELP` text.
+const HELP: &str = "Time from a complete request to its answer.";
 
 /// Buckets: one per bound, and the last for values above every bound.
 const BUCKETS: usize = BOUNDS.len() + 1;
@@ -78,17 +71,14 @@ impl Latency {
 
     /// Adds what `local` holds, and empties it.
     pub fn add(&self, local: &mut Local) {
-        if local.sum_ns == 0 && local.counts.iter().all(|&c| c == 0) {
-            return;
-        }
         for (c, n) in self.counts.iter().zip(local.counts.iter_mut()) {
             if *n > 0 {
-                c.fetch_add(u64::from(*n), Relaxed);
-                *n = 0;
+                c.fetch_add(u64::from(std::mem::take(n)), Relaxed);
             }
         }
-        self.sum_ns.fetch_add(local.sum_ns, Relaxed);
-        local.sum_ns = 0;
+        if local.sum_ns > 0 {
+            self.sum_ns.fetch_add(std::mem::take(&mut local.sum_ns), Relaxed);
+        }
     }
 }
 
@@ -136,7 +126,7 @@ pub fn render(out: &mut String) {
     }
     doors.sort_by_key(|l| l.door);
     let name = names::REQUEST_DURATION;
-    let _ = writeln!(out, "# HELP {name} {}", super::REQUEST_DURATION_HELP);
+    let _ = writeln!(out, "# HELP {name} {HELP}");
     let _ = writeln!(out, "# TYPE {name} histogram");
     for l in doors {
         let door = l.door;

@@ -117,7 +117,15 @@ impl AnswerCache {
     pub(super) fn answer(&self, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Lookup {
         let (h, shard) = self.locate(key);
         let s = shard.read().unwrap_or_else(|e| e.into_inner());
-        lookup(&s, h, key, out, current)
+        match find_in(&s, h, key, current) {
+            Found::Hit(answer, records) => {
+                out.extend_from_slice(answer);
+                Lookup::Hit(records)
+            }
+            Found::Nx => Lookup::Nx,
+            Found::Stale => Lookup::Stale,
+            Found::Absent => Lookup::Absent,
+        }
     }
 
     /// Read locks on the shards of `hashes`, for a batch of lookups
@@ -183,20 +191,27 @@ fn shard_of(h: u64) -> usize {
     (h >> 32) as usize % SHARDS
 }
 
-/// [`AnswerCache::answer`] in shard `s` (`h`: `key`'s hash).
+/// What is kept for a key, as [`find_in`] finds it: the answer section
+/// and its record count, that the name resolves to nothing, or neither
+/// (stale: a write may have changed it; absent: nothing kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Found<'a> {
+    Hit(&'a [u8], u16),
+    Nx,
+    Stale,
+    Absent,
+}
+
+/// Looks `key` (hash `h`) up in shard `s`, its stamp checked with `current`.
 #[inline]
-fn lookup(s: &Shard, h: u64, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Lookup {
+fn find_in<'s>(s: &'s Shard, h: u64, key: &[u8], current: impl Fn(&ReadStamp) -> bool) -> Found<'s> {
     if let Some((packed, e)) = s.answers.find(h, |(p, _)| p.key() == key) {
-        if !current(&e.stamp) {
-            return Lookup::Stale;
-        }
-        out.extend_from_slice(packed.answer());
-        return Lookup::Hit(e.records);
+        return if current(&e.stamp) { Found::Hit(packed.answer(), e.records) } else { Found::Stale };
     }
     match s.nx.find(h, |(k, _)| **k == *key) {
-        Some((_, stamp)) if current(stamp) => Lookup::Nx,
-        Some(_) => Lookup::Stale,
-        None => Lookup::Absent,
+        Some((_, stamp)) if current(stamp) => Found::Nx,
+        Some(_) => Found::Stale,
+        None => Found::Absent,
     }
 }
 
@@ -209,10 +224,10 @@ fn lookup(s: &Shard, h: u64, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&Re
 /// control bytes, the bucket, the kept answer and its stamp's epochs), and
 /// at 10^6 names each is likely a cache miss. One request's chain cannot
 /// overlap itself, but the chains of a batch's requests do not depend on
-/// each other: [`Held::touch_bucket`] and then [`Held::touch_entry`], each
-/// run over the whole batch in a short loop, let the processor wait on
-/// all of them at once; the lookups that follow find their lines in cache.
-/// (A lock taken per request would order every load behind it.)
+/// each other: [`Held::touch_bucket`] and then [`Held::find`], each run
+/// over the whole batch in a short loop, let the processor wait on all of
+/// them at once. (A lock taken per request would order every load behind
+/// it.)
 pub(super) struct Held<'a> {
     guards: [Option<RwLockReadGuard<'a, Shard>>; SHARDS],
 }
@@ -233,32 +248,20 @@ impl Held<'_> {
         }
     }
 
-    /// Loads the entry kept for `key` (hash `h`): the kept bytes (every
-    /// cache line of them) and whatever `current` reads for its stamp.
+    /// [`AnswerCache::answer`] without a lock and without copying (`h`:
+    /// `key`'s hash, as [`AnswerCache::hash`] gives it). A hit's answer
+    /// has every cache line loaded, so that the copy that follows finds
+    /// them; the second value only keeps those loads from being optimised
+    /// away. [`Found::Absent`] for a key whose shard is not held.
     #[inline]
-    pub(super) fn touch_entry(&self, h: u64, key: &[u8], current: impl Fn(&ReadStamp) -> bool) -> usize {
-        let Some(s) = self.shard(h) else { return 0 };
-        match s.answers.find(h, |(p, _)| p.key() == key) {
-            Some((p, e)) => {
-                let mut x = usize::from(current(&e.stamp));
-                for line in p.0.chunks(64) {
-                    x ^= usize::from(line[0]);
-                }
-                x
-            }
-            None => usize::from(s.nx.find(h, |(k, _)| **k == *key).is_some_and(|(_, st)| current(st))),
-        }
-    }
-
-    /// [`AnswerCache::answer`] without a lock (`h`: `key`'s hash, as
-    /// [`AnswerCache::hash`] gives it). [`Lookup::Absent`] for a key whose
-    /// shard is not held.
-    #[inline]
-    pub(super) fn answer(&self, h: u64, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Lookup {
-        match self.shard(h) {
-            Some(s) => lookup(s, h, key, out, current),
-            None => Lookup::Absent,
-        }
+    pub(super) fn find(&self, h: u64, key: &[u8], current: impl Fn(&ReadStamp) -> bool) -> (Found<'_>, usize) {
+        let Some(s) = self.shard(h) else { return (Found::Absent, 0) };
+        let found = find_in(s, h, key, current);
+        let touched = match found {
+            Found::Hit(answer, _) => answer.chunks(64).fold(0, |x, line| x ^ usize::from(line[0])),
+            _ => 0,
+        };
+        (found, touched)
     }
 }
 

@@ -1,31 +1,29 @@
 //! A batch of requests answered together (the UDP door's `recvmmsg`
 //! batches): the same answers as [`DnsFront::answer`] gives one by one,
 //! with the answer-cache lookups of the whole batch made under one set of
-//! read locks, their memory loads first run over the batch in two short
-//! loops so that the processor waits on them together
+//! read locks, in two short loops over the batch (the table slots, then
+//! the lookups themselves) so that the processor waits on their memory
+//! loads together
 //! ([`answer_cache::Held`] says why). A request the held cache cannot
 //! answer (a name not kept or gone stale, anything off the fast path) is
 //! answered after the locks are released, as a single request.
 
 use std::ops::Range;
 
-use super::answer_cache::{self, Held};
+use super::answer_cache::{self, Found};
 use super::{DnsFront, Outcome, Transport, wire};
 
-/// A batch request's zone (as [`DnsFront::zone_of`] finds it), its
-/// answer-cache key (as [`DnsFront::cache_key`] makes it) and the key's
-/// hash, with the batch's locks: [`DnsFront::answer_fast`] reads the cache
-/// through these.
+/// A batch request's zone (as [`DnsFront::zone_of`] finds it) and what
+/// the answer cache holds for it, read under the batch's locks:
+/// [`DnsFront::answer_fast`] answers from these instead of the cache.
 pub(super) struct HeldKey<'h> {
-    pub held: &'h Held<'h>,
     pub zone: usize,
     pub origin_at: usize,
-    pub key: &'h [u8],
-    pub hash: u64,
+    pub found: Found<'h>,
 }
 
 /// A request of the batch that the answer cache may answer.
-struct Prepared<'r> {
+struct Prepared<'r, 'h> {
     index: usize,
     q: wire::Question<'r>,
     /// Its zone's index, and where the origin starts in QNAME.
@@ -33,6 +31,8 @@ struct Prepared<'r> {
     /// Its key in the batch's key buffer.
     key: Range<usize>,
     hash: u64,
+    /// What the cache holds for it (filled in under the batch's locks).
+    found: Found<'h>,
 }
 
 impl DnsFront {
@@ -58,13 +58,13 @@ impl DnsFront {
             return;
         };
         let mut keys: Vec<u8> = Vec::with_capacity(requests.len() * 64);
-        let mut prepared: Vec<Prepared<'_>> = Vec::with_capacity(requests.len());
+        let mut prepared: Vec<Prepared<'_, '_>> = Vec::with_capacity(requests.len());
         let mut later: Vec<usize> = Vec::new();
         for (index, r) in requests.iter().enumerate() {
             match self.prepare(r, &mut keys) {
                 Some((q, zone, key)) => {
                     let hash = cache.hash(&keys[key.clone()]);
-                    prepared.push(Prepared { index, q, zone, key, hash });
+                    prepared.push(Prepared { index, q, zone, key, hash, found: Found::Absent });
                 }
                 None => later.push(index),
             }
@@ -76,15 +76,16 @@ impl DnsFront {
             for p in &prepared {
                 touched ^= held.touch_bucket(p.hash);
             }
-            for p in &prepared {
-                touched ^= held.touch_entry(p.hash, &keys[p.key.clone()], current);
+            for p in &mut prepared {
+                let t;
+                (p.found, t) = held.find(p.hash, &keys[p.key.clone()], current);
+                touched ^= t;
             }
             std::hint::black_box(touched);
             for p in &prepared {
                 let (zone, origin_at) = p.zone;
-                let hk = HeldKey { held: &held, zone, origin_at, key: &keys[p.key.clone()], hash: p.hash };
                 let at = out.len();
-                match self.answer_fast(&p.q, transport, out, Some(&hk)) {
+                match self.answer_fast(&p.q, transport, out, Some(&HeldKey { zone, origin_at, found: p.found })) {
                     Some(o) => each(p.index, at..out.len(), o),
                     None => {
                         out.truncate(at);

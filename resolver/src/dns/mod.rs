@@ -335,9 +335,9 @@ impl DnsFront {
     /// outside every zone without building hickory messages, appended to
     /// `out`; `None` leaves the request to the hickory path (what was
     /// appended to `out` is then garbage). With
-    /// `held` (a batch, `batch.rs`) the answer cache is read through the
-    /// batch's locks, and a lookup that would change the cache returns
-    /// `None` too: the request is answered after the batch.
+    /// `held` (a batch, `batch.rs`) the answer is what the batch found in
+    /// the cache under its locks, and a lookup that would change the cache
+    /// returns `None` too: the request is answered after the batch.
     fn answer_fast(
         &self,
         q: &wire::Question<'_>,
@@ -419,16 +419,19 @@ impl DnsFront {
         comp: &mut wire::Compressor<'a>,
         held: Option<&batch::HeldKey<'_>>,
     ) -> Option<(bool, u16)> {
-        use answer_cache::Lookup;
-        let current = |st: &_| self.store.stamp_is_current(st);
-        // A batch's request comes with its key (the one `cache_key` gives).
+        use answer_cache::{Found, Lookup};
+        // A batch's request comes with what the cache holds for it.
         if let Some(h) = held {
-            return match h.held.answer(h.hash, h.key, out, current) {
-                Lookup::Hit(n) => Some((true, n)),
-                Lookup::Nx => Some((false, 0)),
-                Lookup::Stale | Lookup::Absent => None,
+            return match h.found {
+                Found::Hit(answer, n) => {
+                    out.extend_from_slice(answer);
+                    Some((true, n))
+                }
+                Found::Nx => Some((false, 0)),
+                Found::Stale | Found::Absent => None,
             };
         }
+        let current = |st: &_| self.store.stamp_is_current(st);
         let naptr = matches!(q.qtype, wire::TYPE_NAPTR | wire::TYPE_ANY);
         let mut key_buf = [0u8; answer_cache::MAX_KEY];
         let key = Self::cache_key(zone_index, q, &mut key_buf);

@@ -111,7 +111,7 @@ fn serve(
             allowed.push((i, to));
         }
         let queries: Vec<&[u8]> = allowed.iter().map(|&(i, _)| &bufs[i][..received[i].0.min(RECV_BUF)]).collect();
-        let mut started = Instant::now();
+        let mut started = batch_started;
         front.answer_batch(&queries, Transport::Udp, &mut arena, |k, range, outcome| {
             if outcome.rcode.is_some() {
                 pending.push(Pending { range, to: allowed[k].1 });
