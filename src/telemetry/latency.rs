@@ -92,12 +92,12 @@ pub struct Local {
 }
 
 impl Local {
-    /// Counts one request that took `d`.
+    /// Counts `n` requests that took `d` each.
     #[inline]
-    pub fn record(&mut self, d: Duration) {
+    pub fn record_many(&mut self, d: Duration, n: u32) {
         let (i, ns) = bucket(d);
-        self.counts[i] += 1;
-        self.sum_ns = self.sum_ns.saturating_add(ns);
+        self.counts[i] += n;
+        self.sum_ns = self.sum_ns.saturating_add(ns.saturating_mul(u64::from(n)));
     }
 }
 
@@ -173,9 +173,8 @@ mod tests {
         assert!(Arc::ptr_eq(&l, &for_door("test-latency-render")), "one histogram per door");
         l.record(Duration::from_micros(10));
         let mut local = Local::default();
-        local.record(Duration::from_micros(40));
-        local.record(Duration::from_micros(40));
-        local.record(Duration::from_secs(7));
+        local.record_many(Duration::from_micros(40), 2);
+        local.record_many(Duration::from_secs(7), 1);
         l.add(&mut local);
         l.add(&mut local); // emptied: adds nothing
         let mut out = String::new();

@@ -35,18 +35,50 @@ struct Prepared<'r, 'h> {
     found: Found<'h>,
 }
 
+/// The lists a batch works in, kept by the caller from one batch to the
+/// next so that a batch allocates nothing once they have grown to its size.
+#[derive(Default)]
+pub struct BatchBuffers {
+    requests: Vec<&'static [u8]>,
+    keys: Vec<u8>,
+    prepared: Vec<Prepared<'static, 'static>>,
+    later: Vec<usize>,
+}
+
+impl BatchBuffers {
+    /// An empty list for a batch's requests, with the room the last one
+    /// had; give it back with [`BatchBuffers::put_requests`].
+    pub fn take_requests<'r>(&mut self) -> Vec<&'r [u8]> {
+        reuse(std::mem::take(&mut self.requests))
+    }
+
+    /// Keeps `requests`' room for the next batch.
+    pub fn put_requests(&mut self, requests: Vec<&[u8]>) {
+        self.requests = reuse(requests);
+    }
+}
+
+/// `v` emptied, as a list of another lifetime's elements with the same
+/// allocation (the layouts are equal, so the standard library collects in
+/// place).
+fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("emptied")).collect()
+}
+
 impl DnsFront {
     /// Answers `requests` in one go, appending the answers to `out`:
     /// `each(index, range, outcome)` once per request, `range` being where
     /// in `out` its answer is, the bytes [`DnsFront::answer`] gives (empty,
     /// and nothing to send, when the outcome's `rcode` is `None`). Requests
     /// answered from the answer cache come first, in order, then the
-    /// others, in order.
+    /// others, in order. `buffers` lends the batch its lists.
     pub fn answer_batch(
         &self,
         requests: &[&[u8]],
         transport: Transport,
         out: &mut Vec<u8>,
+        buffers: &mut BatchBuffers,
         mut each: impl FnMut(usize, Range<usize>, Outcome),
     ) {
         let Some(cache) = &self.answers else {
@@ -57,11 +89,13 @@ impl DnsFront {
             }
             return;
         };
-        let mut keys: Vec<u8> = Vec::with_capacity(requests.len() * 64);
-        let mut prepared: Vec<Prepared<'_, '_>> = Vec::with_capacity(requests.len());
-        let mut later: Vec<usize> = Vec::new();
+        let keys = &mut buffers.keys;
+        keys.clear();
+        let mut prepared: Vec<Prepared<'_, '_>> = reuse(std::mem::take(&mut buffers.prepared));
+        let later = &mut buffers.later;
+        later.clear();
         for (index, r) in requests.iter().enumerate() {
-            match self.prepare(r, &mut keys) {
+            match self.prepare(r, keys) {
                 Some((q, zone, key)) => {
                     let hash = cache.hash(&keys[key.clone()]);
                     prepared.push(Prepared { index, q, zone, key, hash, found: Found::Absent });
@@ -93,9 +127,13 @@ impl DnsFront {
                     }
                 }
             }
+            // Given back while the locks are held: its elements borrow them.
+            buffers.prepared = reuse(prepared);
+        } else {
+            buffers.prepared = reuse(prepared);
         }
         later.sort_unstable();
-        for i in later {
+        for &i in later.iter() {
             let at = out.len();
             let o = self.answer_appended(requests[i], transport, out);
             each(i, at..out.len(), o);
@@ -120,5 +158,29 @@ impl DnsFront {
         let at = keys.len();
         keys.extend_from_slice(key);
         Some((q, (zi, origin_at), at..keys.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A list given back keeps its allocation for the next batch.
+    #[test]
+    fn buffers_keep_their_room() {
+        let mut b = BatchBuffers::default();
+        let data = [7u8; 4];
+        let mut r = b.take_requests();
+        r.extend(std::iter::repeat_n(&data[..], 20));
+        let at = r.as_ptr() as usize;
+        b.put_requests(r);
+        let r = b.take_requests();
+        assert!(r.is_empty());
+        assert!(r.capacity() >= 20);
+        assert_eq!(r.as_ptr() as usize, at, "the same allocation");
+        let p: Vec<Prepared<'_, '_>> = Vec::with_capacity(16);
+        let at = p.as_ptr() as usize;
+        let back: Vec<Prepared<'static, 'static>> = reuse(p);
+        assert_eq!((back.as_ptr() as usize, back.capacity()), (at, 16));
     }
 }

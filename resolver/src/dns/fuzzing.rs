@@ -84,7 +84,8 @@ pub fn request(data: &[u8]) {
     // Appended after bytes already there (the UDP door's arena).
     let mut arena = vec![0xee; 3];
     let mut got = Vec::new();
-    front.answer_batch(&[data, data], Transport::Udp, &mut arena, |_, range, ob| got.push((range, ob)));
+    let mut buffers = super::BatchBuffers::default();
+    front.answer_batch(&[data, data], Transport::Udp, &mut arena, &mut buffers, |_, range, ob| got.push((range, ob)));
     assert_eq!(got.len(), 2, "every request of a batch is answered once");
     for (range, ob) in got {
         assert_eq!(ob, o, "a batch's outcome differs");

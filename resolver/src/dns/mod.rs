@@ -28,6 +28,7 @@
 
 mod answer_cache;
 mod batch;
+pub use batch::BatchBuffers;
 pub mod fuzzing;
 mod naptr;
 mod wire;

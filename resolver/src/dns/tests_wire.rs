@@ -220,12 +220,14 @@ fn batch_answers_as_alone() {
     reqs.push(vec![1, 2, 3]);
     // The same name twice in one batch, differently cased.
     reqs.push(request(&NAMES[1].to_ascii_uppercase(), RecordType::NAPTR, DNSClass::IN, None, (true, false)));
+    // Kept from batch to batch, as the UDP door keeps them.
+    let buffers = std::cell::RefCell::new(super::BatchBuffers::default());
     let check = |when: &str| {
         let refs: Vec<&[u8]> = reqs.iter().map(Vec::as_slice).collect();
         let mut got: Vec<Option<(Outcome, std::ops::Range<usize>)>> = vec![None; refs.len()];
         // Appended after bytes already there (the UDP door's arena).
         let mut arena = b"earlier answers".to_vec();
-        fx.front.answer_batch(&refs, Transport::Udp, &mut arena, |i, range, o| {
+        fx.front.answer_batch(&refs, Transport::Udp, &mut arena, &mut buffers.borrow_mut(), |i, range, o| {
             assert!(got[i].is_none(), "{when}: request {i} answered twice");
             got[i] = Some((o, range));
         });

@@ -112,18 +112,27 @@ pub struct BatchTally {
     hot: [u32; SCHEMES.len() * RCODES.len()],
     truncated: u32,
     malformed: u32,
+    /// Answered queries noted since the batch's latency was recorded.
+    untimed: u32,
     latency: Local,
 }
 
 impl BatchTally {
     pub fn new() -> Self {
-        BatchTally { hot: [0; SCHEMES.len() * RCODES.len()], truncated: 0, malformed: 0, latency: Local::default() }
+        BatchTally {
+            hot: [0; SCHEMES.len() * RCODES.len()],
+            truncated: 0,
+            malformed: 0,
+            untimed: 0,
+            latency: Local::default(),
+        }
     }
 
     /// Notes one answered (or dropped) query; a response code outside the
-    /// usual six goes straight to `metrics`.
+    /// usual six goes straight to `metrics`. Its duration is the batch's
+    /// ([`BatchTally::timed`]).
     #[inline]
-    pub fn note(&mut self, metrics: &DnsMetrics, o: &Outcome, elapsed: Duration) {
+    pub fn note(&mut self, metrics: &DnsMetrics, o: &Outcome) {
         let Some(rc) = o.rcode else {
             self.malformed += 1;
             return;
@@ -133,6 +142,16 @@ impl BatchTally {
             None => metrics.count_rare(o.scheme, rc),
         }
         self.truncated += u32::from(o.truncated);
-        self.latency.record(elapsed);
+        self.untimed += 1;
+    }
+
+    /// Records `elapsed` for every answered query noted since the last
+    /// call: a batch's answers leave together, in one `sendmmsg`, so each
+    /// query's time is from the batch's receipt to its answers being ready
+    /// to send (one clock read per batch, not one per query).
+    pub fn timed(&mut self, elapsed: Duration) {
+        if self.untimed > 0 {
+            self.latency.record_many(elapsed, std::mem::take(&mut self.untimed));
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use idnode_resolver::dns::{DnsFront, Transport};
+use idnode_resolver::dns::{BatchBuffers, DnsFront, Transport};
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
 use tokio_util::sync::CancellationToken;
@@ -59,7 +59,8 @@ fn serve(
     cancel: &CancellationToken,
 ) {
     let fd = sock.as_raw_fd();
-    let mut bufs = vec![[0u8; RECV_BUF]; BATCH];
+    let mut bufs: Box<[[u8; RECV_BUF]; BATCH]> =
+        vec![[0u8; RECV_BUF]; BATCH].into_boxed_slice().try_into().expect("BATCH buffers");
     let mut rx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut tx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH * 4, None);
     let mut received: Vec<(usize, Option<SockaddrStorage>)> = Vec::with_capacity(BATCH);
@@ -67,11 +68,11 @@ fn serve(
     let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
     let mut allowed: Vec<(usize, SockaddrStorage)> = Vec::with_capacity(BATCH);
     let mut tally = BatchTally::new();
+    let mut buffers = BatchBuffers::default();
     while !cancel.is_cancelled() {
         received.clear();
         {
-            let mut iovs: Vec<[std::io::IoSliceMut<'_>; 1]> =
-                bufs.iter_mut().map(|b| [std::io::IoSliceMut::new(&mut b[..])]).collect();
+            let mut iovs = bufs.each_mut().map(|b| [std::io::IoSliceMut::new(b)]);
             match recvmmsg(fd, &mut rx_headers, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
                 Ok(results) => received.extend(results.map(|m| (m.bytes, m.address))),
                 Err(Errno::EAGAIN | Errno::EINTR) => continue,
@@ -110,19 +111,16 @@ fn serve(
             }
             allowed.push((i, to));
         }
-        let queries: Vec<&[u8]> = allowed.iter().map(|&(i, _)| &bufs[i][..received[i].0.min(RECV_BUF)]).collect();
-        let mut started = batch_started;
-        front.answer_batch(&queries, Transport::Udp, &mut arena, |k, range, outcome| {
+        let mut queries = buffers.take_requests();
+        queries.extend(allowed.iter().map(|&(i, _)| &bufs[i][..received[i].0.min(RECV_BUF)]));
+        front.answer_batch(&queries, Transport::Udp, &mut arena, &mut buffers, |k, range, outcome| {
             if outcome.rcode.is_some() {
                 pending.push(Pending { range, to: allowed[k].1 });
             }
-            // One clock read per query: a query's time runs from the end
-            // of the one answered before it in the batch (or the batch's
-            // start).
-            let now = Instant::now();
-            tally.note(metrics, &outcome, now - started);
-            started = now;
+            tally.note(metrics, &outcome);
         });
+        buffers.put_requests(queries);
+        tally.timed(batch_started.elapsed());
         // Counted before the answers leave: a client that reads the metrics
         // after its answer sees its query counted.
         metrics.flush(&mut tally);
