@@ -154,21 +154,22 @@ fn null_batched(s: &UdpSocket, deadline: Instant) {
     use std::os::fd::AsRawFd;
     const BATCH: usize = 32;
     let fd = s.as_raw_fd();
-    let mut bufs = vec![[0u8; 4096]; BATCH];
+    let mut bufs: Box<[[u8; 4096]; BATCH]> =
+        vec![[0u8; 4096]; BATCH].into_boxed_slice().try_into().expect("BATCH buffers");
     let mut rx = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut tx = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut got: Vec<(usize, Option<SockaddrStorage>)> = Vec::with_capacity(BATCH);
+    let mut out: Vec<(usize, SockaddrStorage)> = Vec::with_capacity(BATCH);
     while Instant::now() < deadline {
         got.clear();
         {
-            let mut iovs: Vec<[std::io::IoSliceMut<'_>; 1]> =
-                bufs.iter_mut().map(|b| [std::io::IoSliceMut::new(&mut b[..])]).collect();
+            let mut iovs = bufs.each_mut().map(|b| [std::io::IoSliceMut::new(b)]);
             match recvmmsg(fd, &mut rx, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
                 Ok(r) => got.extend(r.map(|m| (m.bytes, m.address))),
                 Err(_) => continue,
             }
         }
-        let mut out: Vec<(usize, SockaddrStorage)> = Vec::with_capacity(got.len());
+        out.clear();
         for (i, &(n, addr)) in got.iter().enumerate() {
             if let Some(addr) = addr
                 && null_answer(&mut bufs[i][..n])
