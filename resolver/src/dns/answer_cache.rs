@@ -10,9 +10,11 @@
 //! next query.
 //!
 //! Well-formed names that resolve to nothing (NXDOMAIN) are kept too, as a
-//! key and a stamp, in a set of their own per shard (RFC 2308's negative
-//! caching, at the authority): a flood of unknown names churns that set,
-//! never the answers.
+//! key, a stamp and the authority section as written (the zone's SOA, its
+//! names compressed against the question: kept for a lower-case QNAME
+//! only, see `is_lower` in `mod.rs`), in a set of their own per shard
+//! (RFC 2308's negative caching, at the authority): a flood of unknown
+//! names churns that set, never the answers.
 //!
 //! Keys are `[zone index] ++ QNAME in lower-case wire form`; key and answer
 //! share one allocation. Both sets are bounded by an entry count per shard
@@ -33,7 +35,8 @@ const SHARDS: usize = 64;
 /// Longest key kept (a zone byte and a wire name of at most 255 bytes).
 pub(super) const MAX_KEY: usize = 256;
 
-/// `[key length (2 bytes)] [key] [answer]` in one buffer.
+/// `[key length (2 bytes)] [key] [answer]` in one buffer (for a known-absent
+/// name, the answer is its authority section, or empty).
 struct Packed(Box<[u8]>);
 
 impl Packed {
@@ -63,8 +66,11 @@ impl Packed {
 pub(super) enum Lookup {
     /// Appended; this many records.
     Hit(u16),
-    /// The name resolves to nothing.
-    Nx,
+    /// The name resolves to nothing; whether its authority section was
+    /// appended.
+    Nx {
+        authority: bool,
+    },
     /// Kept, but a write may have changed it since.
     Stale,
     Absent,
@@ -80,7 +86,7 @@ struct Entry {
 #[derive(Default)]
 struct Shard {
     answers: HashTable<(Packed, Entry)>,
-    nx: HashTable<(Box<[u8]>, ReadStamp)>,
+    nx: HashTable<(Packed, ReadStamp)>,
 }
 
 pub(super) struct AnswerCache {
@@ -112,9 +118,16 @@ impl AnswerCache {
     }
 
     /// Appends `key`'s answer section to `out` when it is cached and
-    /// `current` holds for its stamp.
+    /// `current` holds for its stamp; for a known-absent name, its kept
+    /// authority section when `nx_authority` (and one is kept).
     #[inline]
-    pub(super) fn answer(&self, key: &[u8], out: &mut Vec<u8>, current: impl Fn(&ReadStamp) -> bool) -> Lookup {
+    pub(super) fn answer(
+        &self,
+        key: &[u8],
+        out: &mut Vec<u8>,
+        current: impl Fn(&ReadStamp) -> bool,
+        nx_authority: bool,
+    ) -> Lookup {
         let (h, shard) = self.locate(key);
         let s = shard.read().unwrap_or_else(|e| e.into_inner());
         match find_in(&s, h, key, current) {
@@ -122,7 +135,13 @@ impl AnswerCache {
                 out.extend_from_slice(answer);
                 Lookup::Hit(records)
             }
-            Found::Nx => Lookup::Nx,
+            Found::Nx(authority) => {
+                let appended = nx_authority && !authority.is_empty();
+                if appended {
+                    out.extend_from_slice(authority);
+                }
+                Lookup::Nx { authority: appended }
+            }
             Found::Stale => Lookup::Stale,
             Found::Absent => Lookup::Absent,
         }
@@ -149,18 +168,20 @@ impl AnswerCache {
         remove_nx(&mut s, h, key);
     }
 
-    /// Keeps that `key` resolves to nothing, read under `stamp`.
-    pub(super) fn insert_nx(&self, key: &[u8], stamp: ReadStamp) {
+    /// Keeps that `key` resolves to nothing, read under `stamp`, with its
+    /// authority section (empty: none kept).
+    pub(super) fn insert_nx(&self, key: &[u8], authority: &[u8], stamp: ReadStamp) {
         if key.len() > MAX_KEY {
             return;
         }
+        let packed = Packed::new(key, authority);
         let (h, shard) = self.locate(key);
         let mut s = shard.write().unwrap_or_else(|e| e.into_inner());
         remove_answer(&mut s, h, key);
         if !remove_nx(&mut s, h, key) && s.nx.len() >= self.per_shard {
-            evict_one(&mut s.nx, |(k, _)| self.hasher.hash_one(k));
+            evict_one(&mut s.nx, |(p, _)| self.hasher.hash_one(p.key()));
         }
-        s.nx.insert_unique(h, (key.into(), stamp), |(k, _)| self.hasher.hash_one(k));
+        s.nx.insert_unique(h, (packed, stamp), |(p, _)| self.hasher.hash_one(p.key()));
     }
 
     /// Keeps `answer` (`records` records) for `key`, built from reads
@@ -192,12 +213,13 @@ fn shard_of(h: u64) -> usize {
 }
 
 /// What is kept for a key, as [`find_in`] finds it: the answer section
-/// and its record count, that the name resolves to nothing, or neither
-/// (stale: a write may have changed it; absent: nothing kept).
+/// and its record count, that the name resolves to nothing (with its
+/// authority section, or empty), or neither (stale: a write may have
+/// changed it; absent: nothing kept).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Found<'a> {
     Hit(&'a [u8], u16),
-    Nx,
+    Nx(&'a [u8]),
     Stale,
     Absent,
 }
@@ -208,8 +230,8 @@ fn find_in<'s>(s: &'s Shard, h: u64, key: &[u8], current: impl Fn(&ReadStamp) ->
     if let Some((packed, e)) = s.answers.find(h, |(p, _)| p.key() == key) {
         return if current(&e.stamp) { Found::Hit(packed.answer(), e.records) } else { Found::Stale };
     }
-    match s.nx.find(h, |(k, _)| **k == *key) {
-        Some((_, stamp)) if current(stamp) => Found::Nx,
+    match s.nx.find(h, |(p, _)| p.key() == key) {
+        Some((p, stamp)) if current(stamp) => Found::Nx(p.answer()),
         Some(_) => Found::Stale,
         None => Found::Absent,
     }
@@ -258,7 +280,7 @@ impl Held<'_> {
         let Some(s) = self.shard(h) else { return (Found::Absent, 0) };
         let found = find_in(s, h, key, current);
         let touched = match found {
-            Found::Hit(answer, _) => answer.chunks(64).fold(0, |x, line| x ^ usize::from(line[0])),
+            Found::Hit(bytes, _) | Found::Nx(bytes) => bytes.chunks(64).fold(0, |x, line| x ^ usize::from(line[0])),
             _ => 0,
         };
         (found, touched)
@@ -283,7 +305,7 @@ fn remove_answer(s: &mut Shard, h: u64, key: &[u8]) -> bool {
 
 /// Removes `key`'s known-absent entry (hash `h`) from `s`; whether there was one.
 fn remove_nx(s: &mut Shard, h: u64, key: &[u8]) -> bool {
-    s.nx.find_entry(h, |(k, _)| **k == *key).map(|e| e.remove()).is_ok()
+    s.nx.find_entry(h, |(p, _)| p.key() == key).map(|e| e.remove()).is_ok()
 }
 
 #[cfg(test)]
@@ -309,27 +331,31 @@ mod tests {
         let (_dir, st) = stamp();
         let c = AnswerCache::new(64 * 4).unwrap();
         let mut out = vec![9];
-        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Lookup::Absent);
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true, true), Lookup::Absent);
         c.insert(b"\x00k", b"first", 1, st);
-        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Lookup::Hit(1));
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true, true), Lookup::Hit(1));
         assert_eq!(out, b"\x09first");
         // A stale stamp is a miss; a new insert replaces key and answer.
-        assert_eq!(c.answer(b"\x00k", &mut Vec::new(), |_| false), Lookup::Stale);
+        assert_eq!(c.answer(b"\x00k", &mut Vec::new(), |_| false, true), Lookup::Stale);
         c.insert(b"\x00k", b"second!", 2, st);
         let mut out = Vec::new();
-        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Lookup::Hit(2));
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true, true), Lookup::Hit(2));
         assert_eq!(out, b"second!");
         assert_eq!(c.len(), 1);
         c.forget(b"\x00k");
-        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Lookup::Absent);
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true, true), Lookup::Absent);
         // Known absent: kept apart, replaced by an answer and back.
-        c.insert_nx(b"\x00k", st);
-        assert_eq!(c.answer(b"\x00k", &mut out, |_| true), Lookup::Nx);
-        assert_eq!(c.answer(b"\x00k", &mut out, |_| false), Lookup::Stale);
+        c.insert_nx(b"\x00k", b"soa", st);
+        let mut out = Vec::new();
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true, false), Lookup::Nx { authority: false });
+        assert_eq!(out, b"", "not asked for");
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| true, true), Lookup::Nx { authority: true });
+        assert_eq!(out, b"soa");
+        assert_eq!(c.answer(b"\x00k", &mut out, |_| false, true), Lookup::Stale);
         c.insert(b"\x00k", b"third", 1, st);
-        assert_eq!(c.answer(b"\x00k", &mut Vec::new(), |_| true), Lookup::Hit(1));
-        c.insert_nx(b"\x00k", st);
-        assert_eq!(c.answer(b"\x00k", &mut Vec::new(), |_| true), Lookup::Nx);
+        assert_eq!(c.answer(b"\x00k", &mut Vec::new(), |_| true, true), Lookup::Hit(1));
+        c.insert_nx(b"\x00k", b"", st);
+        assert_eq!(c.answer(b"\x00k", &mut Vec::new(), |_| true, true), Lookup::Nx { authority: false });
         assert_eq!(c.len(), 1);
         c.forget(b"\x00k");
         for i in 0..10_000u32 {
@@ -339,15 +365,16 @@ mod tests {
         // A flood of unknown names stays in its own set: the answers stay.
         let kept = c.len();
         for i in 10_000..20_000u32 {
-            c.insert_nx(&i.to_be_bytes(), st);
+            c.insert_nx(&i.to_be_bytes(), b"", st);
         }
         assert!(c.len() <= kept + 64 * (4 + 1), "{}", c.len());
-        let answers =
-            (0..10_000u32).filter(|i| c.answer(&i.to_be_bytes(), &mut Vec::new(), |_| true) != Lookup::Absent).count();
+        let answers = (0..10_000u32)
+            .filter(|i| c.answer(&i.to_be_bytes(), &mut Vec::new(), |_| true, true) != Lookup::Absent)
+            .count();
         assert_eq!(answers, kept, "no answer was evicted by the unknown names");
         // Too long a key is not kept.
         c.insert(&[1u8; MAX_KEY + 1], b"x", 1, st);
-        assert_eq!(c.answer(&[1u8; MAX_KEY + 1], &mut Vec::new(), |_| true), Lookup::Absent);
+        assert_eq!(c.answer(&[1u8; MAX_KEY + 1], &mut Vec::new(), |_| true, true), Lookup::Absent);
         assert!(AnswerCache::new(0).is_none());
     }
 }

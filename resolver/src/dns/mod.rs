@@ -373,14 +373,16 @@ impl DnsFront {
             Some((_, _, 0)) => return None,
             Some((zi, zone, _)) => {
                 out[m + 2] |= 0x04;
-                let found;
-                (found, answers) = self.answer_in_zone(zi, zone, q, out, &mut comp, held)?;
-                if !found {
+                let z = self.answer_in_zone(zi, zone, q, out, &mut comp, held)?;
+                answers = z.answers;
+                if !z.found {
                     rcode = 3;
                 }
                 // NXDOMAIN and NODATA: the zone's SOA in the authority section.
                 if answers == 0 {
-                    zone.soa_wire.write(out, &mut comp);
+                    if !z.soa_written {
+                        zone.soa_wire.write(out, &mut comp);
+                    }
                     authorities = 1;
                 }
                 Some(zone.cfg.scheme)
@@ -406,11 +408,12 @@ impl DnsFront {
         Some(Outcome { rcode: Some(u16::from(rcode)), scheme, truncated })
     }
 
-    /// The answer records for `q` below `zone`'s apex, appended to `out`:
-    /// whether the name exists and how many records were written (`None`
-    /// leaves the request to the hickory path). From the answer cache when
-    /// it holds the name under a current stamp; otherwise read through the
-    /// name's grammar and the store, and kept.
+    /// The answer records for `q` below `zone`'s apex, appended to `out`
+    /// (`None` leaves the request to the hickory path). From the answer
+    /// cache when it holds the name under a current stamp; otherwise read
+    /// through the name's grammar and the store, and kept. A name that does
+    /// not exist gets its authority section (the zone's SOA) here too when
+    /// the cache keeps it, so that the bytes can be kept with it.
     fn answer_in_zone<'a>(
         &'a self,
         zone_index: usize,
@@ -419,16 +422,21 @@ impl DnsFront {
         out: &mut Vec<u8>,
         comp: &mut wire::Compressor<'a>,
         held: Option<&batch::HeldKey<'_>>,
-    ) -> Option<(bool, u16)> {
+    ) -> Option<InZone> {
         use answer_cache::{Found, Lookup};
+        let nx = |soa_written| Some(InZone { found: false, answers: 0, soa_written });
         // A batch's request comes with what the cache holds for it.
         if let Some(h) = held {
             return match h.found {
                 Found::Hit(answer, n) => {
                     out.extend_from_slice(answer);
-                    Some((true, n))
+                    Some(InZone { found: true, answers: n, soa_written: false })
                 }
-                Found::Nx => Some((false, 0)),
+                Found::Nx(authority) if !authority.is_empty() && is_lower(q.qname) => {
+                    out.extend_from_slice(authority);
+                    nx(true)
+                }
+                Found::Nx(_) => nx(false),
                 Found::Stale | Found::Absent => None,
             };
         }
@@ -438,9 +446,9 @@ impl DnsFront {
         let key = Self::cache_key(zone_index, q, &mut key_buf);
         let cache = self.answers.as_ref().filter(|_| key.is_some());
         let key = key.unwrap_or_default();
-        match cache.map(|c| c.answer(key, out, current)) {
-            Some(Lookup::Hit(n)) => return Some((true, n)),
-            Some(Lookup::Nx) => return Some((false, 0)),
+        match cache.map(|c| c.answer(key, out, current, is_lower(q.qname))) {
+            Some(Lookup::Hit(n)) => return Some(InZone { found: true, answers: n, soa_written: false }),
+            Some(Lookup::Nx { authority }) => return nx(authority),
             Some(Lookup::Stale) => {
                 // Kept again below if the name still answers.
                 if let Some(c) = cache {
@@ -454,13 +462,17 @@ impl DnsFront {
         let qname = std::str::from_utf8(&text[..n]).ok()?;
         let (rec, stamp) = self.record_of(zone, qname);
         let Some(rec) = rec else {
-            if let (Some(c), Some(stamp)) = (cache, stamp) {
-                c.insert_nx(key, stamp);
-            }
-            return Some((false, 0));
+            let (Some(c), Some(stamp)) = (cache, stamp) else { return nx(false) };
+            // Kept with the SOA as written after a lower-case QNAME: its
+            // compression pointers depend on QNAME's bytes, case included,
+            // so another case writes its own (see `is_lower`).
+            let at = out.len();
+            zone.soa_wire.write(out, comp);
+            c.insert_nx(key, if is_lower(q.qname) { &out[at..] } else { &[] }, stamp);
+            return nx(true);
         };
         if !naptr {
-            return Some((true, 0));
+            return Some(InZone { found: true, answers: 0, soa_written: false });
         }
         let at = out.len();
         let urls = naptr::url_values(&rec);
@@ -468,7 +480,7 @@ impl DnsFront {
         if let (Some(c), Some(stamp), true) = (cache, stamp, answers > 0) {
             c.insert(key, &out[at..], answers, stamp);
         }
-        Some((true, answers))
+        Some(InZone { found: true, answers, soa_written: false })
     }
 
     /// Fills answers / authority and the rcode for a name inside `zone`.
@@ -574,6 +586,25 @@ impl DnsFront {
 }
 
 /// The SOA record's wire parts for the fast path.
+/// What [`DnsFront::answer_in_zone`] wrote.
+struct InZone {
+    /// Whether the name exists.
+    found: bool,
+    /// Answer records written.
+    answers: u16,
+    /// Whether the zone's SOA was written too (in the authority section).
+    soa_written: bool,
+}
+
+/// Whether `qname` (wire form) has no upper-case letter: the names whose
+/// NXDOMAIN authority section the answer cache keeps, written once. The
+/// SOA's names are compressed against QNAME byte for byte (hickory's
+/// compression compares case), so its bytes depend on QNAME's case; every
+/// lower-case spelling of a key is the same QNAME.
+fn is_lower(qname: &[u8]) -> bool {
+    !qname.iter().any(u8::is_ascii_uppercase)
+}
+
 fn soa_wire(s: &SOA, origin: &Name, ttl: u32) -> wire::SoaWire {
     let mut tail = [0u8; 20];
     for (i, v) in [s.serial, s.refresh as u32, s.retry as u32, s.expire as u32, s.minimum].iter().enumerate() {

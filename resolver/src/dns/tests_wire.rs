@@ -254,3 +254,48 @@ fn batch_answers_as_alone() {
     check("after a write");
     check("warm again");
 }
+
+/// A known-absent name's authority section (the SOA, its names compressed
+/// against QNAME byte for byte) is kept as written after a lower-case
+/// QNAME and reused only for one: another case of the same name writes its
+/// own, whichever case came first, alone and in a batch. The name servers
+/// include one that shares labels with QNAME beyond the zone's origin.
+#[test]
+fn nx_authority_kept_for_lower_case_only() {
+    // Unbound GTINs (known absent through the alias table, as in service).
+    let (a, b) = ("0.5.4.3.2.1.0.1.0.0.0.9.6.gtin", "0.4.8.1.8.2.0.1.0.0.0.9.6.gtin");
+    let (lower, upper, mixed) = (".gs1.id.onsepc.com.", ".GS1.ID.ONSEPC.COM.", ".gs1.ID.onsepc.com.");
+    for ns in ["ns1.example.org", "ns1.gs1.id.onsepc.com", "a.gtin.gs1.id.onsepc.com"] {
+        let fx = fixture(1, ns, "hostmaster.gs1.id.onsepc.com");
+        let mut buffers = super::BatchBuffers::default();
+        for names in [
+            [
+                format!("{a}{lower}"),
+                format!("{}{upper}", a.to_uppercase()),
+                format!("{a}{lower}"),
+                format!("{a}{mixed}"),
+            ],
+            [
+                format!("{}{upper}", b.to_uppercase()),
+                format!("{b}{lower}"),
+                format!("{b}{lower}"),
+                format!("{b}{mixed}"),
+            ],
+        ] {
+            for name in names {
+                let req = request(&name, RecordType::NAPTR, DNSClass::IN, None, (true, false));
+                let alone = same(&fx.front, &req, Transport::Udp, true);
+                assert_eq!(alone[3] & 0x0f, 3, "{ns} {name}: NXDOMAIN");
+                let mut arena = Vec::new();
+                let mut got = None;
+                fx.front.answer_batch(&[&req], Transport::Udp, &mut arena, &mut buffers, |_, range, o| {
+                    got = Some((o, range));
+                });
+                let (o, range) = got.expect("answered");
+                let mut want = Vec::new();
+                let ow = fx.front.answer_hickory(&req, Transport::Udp, &mut want);
+                assert_eq!((o, &arena[range]), (ow, &want[..]), "{ns} {name} in a batch");
+            }
+        }
+    }
+}
