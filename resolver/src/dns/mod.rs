@@ -585,7 +585,6 @@ impl DnsFront {
     }
 }
 
-/// The SOA record's wire parts for the fast path.
 /// What [`DnsFront::answer_in_zone`] wrote.
 struct InZone {
     /// Whether the name exists.
@@ -605,6 +604,7 @@ fn is_lower(qname: &[u8]) -> bool {
     !qname.iter().any(u8::is_ascii_uppercase)
 }
 
+/// The SOA record's wire parts for the fast path.
 fn soa_wire(s: &SOA, origin: &Name, ttl: u32) -> wire::SoaWire {
     let mut tail = [0u8; 20];
     for (i, v) in [s.serial, s.refresh as u32, s.retry as u32, s.expire as u32, s.minimum].iter().enumerate() {
