@@ -61,21 +61,6 @@ impl Packed {
     }
 }
 
-/// What [`AnswerCache::answer`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Lookup {
-    /// Appended; this many records.
-    Hit(u16),
-    /// The name resolves to nothing; whether its authority section was
-    /// appended.
-    Nx {
-        authority: bool,
-    },
-    /// Kept, but a write may have changed it since.
-    Stale,
-    Absent,
-}
-
 struct Entry {
     records: u16,
     stamp: ReadStamp,
@@ -112,39 +97,23 @@ impl AnswerCache {
         (h, &self.shards[shard_of(h)])
     }
 
-    /// `key`'s hash (the same [`AnswerCache::answer`] and [`Held`] use).
+    /// `key`'s hash (the same [`AnswerCache::read`] and [`Held`] use).
     pub(super) fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
     }
 
-    /// Appends `key`'s answer section to `out` when it is cached and
-    /// `current` holds for its stamp; for a known-absent name, its kept
-    /// authority section when `nx_authority` (and one is kept).
+    /// What is kept for `key`, its stamp checked with `current`, handed to
+    /// `f` under the shard's read lock (a batch reads through [`Held`]).
     #[inline]
-    pub(super) fn answer(
+    pub(super) fn read<R>(
         &self,
         key: &[u8],
-        out: &mut Vec<u8>,
         current: impl Fn(&ReadStamp) -> bool,
-        nx_authority: bool,
-    ) -> Lookup {
+        f: impl FnOnce(Found<'_>) -> R,
+    ) -> R {
         let (h, shard) = self.locate(key);
         let s = shard.read().unwrap_or_else(|e| e.into_inner());
-        match find_in(&s, h, key, current) {
-            Found::Hit(answer, records) => {
-                out.extend_from_slice(answer);
-                Lookup::Hit(records)
-            }
-            Found::Nx(authority) => {
-                let appended = nx_authority && !authority.is_empty();
-                if appended {
-                    out.extend_from_slice(authority);
-                }
-                Lookup::Nx { authority: appended }
-            }
-            Found::Stale => Lookup::Stale,
-            Found::Absent => Lookup::Absent,
-        }
+        f(find_in(&s, h, key, current))
     }
 
     /// Read locks on the shards of `hashes`, for a batch of lookups
@@ -270,7 +239,7 @@ impl Held<'_> {
         }
     }
 
-    /// [`AnswerCache::answer`] without a lock and without copying (`h`:
+    /// [`AnswerCache::read`] without a lock of its own (`h`:
     /// `key`'s hash, as [`AnswerCache::hash`] gives it). A hit's answer
     /// has every cache line loaded, so that the copy that follows finds
     /// them; the second value only keeps those loads from being optimised
@@ -314,6 +283,43 @@ mod tests {
     use idnode_registry::store::{Resolution, StoreExt, WriteCtx};
 
     use super::*;
+
+    /// What a single read gives (the test's view of [`AnswerCache::read`]).
+    #[derive(Debug, PartialEq, Eq)]
+    enum Lookup {
+        Hit(u16),
+        Nx { authority: bool },
+        Stale,
+        Absent,
+    }
+
+    impl AnswerCache {
+        /// Appends a hit's answer, or a known-absent name's kept authority
+        /// when `nx_authority`, to `out`.
+        fn answer(
+            &self,
+            key: &[u8],
+            out: &mut Vec<u8>,
+            current: impl Fn(&ReadStamp) -> bool,
+            nx_authority: bool,
+        ) -> Lookup {
+            self.read(key, current, |found| match found {
+                Found::Hit(answer, n) => {
+                    out.extend_from_slice(answer);
+                    Lookup::Hit(n)
+                }
+                Found::Nx(authority) => {
+                    let appended = nx_authority && !authority.is_empty();
+                    if appended {
+                        out.extend_from_slice(authority);
+                    }
+                    Lookup::Nx { authority: appended }
+                }
+                Found::Stale => Lookup::Stale,
+                Found::Absent => Lookup::Absent,
+            })
+        }
+    }
 
     /// A real stamp (only a store issues them).
     fn stamp() -> (tempfile::TempDir, ReadStamp) {

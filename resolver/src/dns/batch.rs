@@ -103,7 +103,8 @@ impl DnsFront {
                 None => later.push(index),
             }
         }
-        if !prepared.is_empty() {
+        {
+            // No request to look up: no lock taken.
             let held = cache.hold(prepared.iter().map(|p| p.hash));
             let current = |st: &_| self.store.stamp_is_current(st);
             let mut touched = 0usize;
@@ -128,8 +129,6 @@ impl DnsFront {
                 }
             }
             // Given back while the locks are held: its elements borrow them.
-            buffers.prepared = reuse(prepared);
-        } else {
             buffers.prepared = reuse(prepared);
         }
         later.sort_unstable();

@@ -423,22 +423,9 @@ impl DnsFront {
         comp: &mut wire::Compressor<'a>,
         held: Option<&batch::HeldKey<'_>>,
     ) -> Option<InZone> {
-        use answer_cache::{Found, Lookup};
-        let nx = |soa_written| Some(InZone { found: false, answers: 0, soa_written });
         // A batch's request comes with what the cache holds for it.
         if let Some(h) = held {
-            return match h.found {
-                Found::Hit(answer, n) => {
-                    out.extend_from_slice(answer);
-                    Some(InZone { found: true, answers: n, soa_written: false })
-                }
-                Found::Nx(authority) if !authority.is_empty() && is_lower(q.qname) => {
-                    out.extend_from_slice(authority);
-                    nx(true)
-                }
-                Found::Nx(_) => nx(false),
-                Found::Stale | Found::Absent => None,
-            };
+            return from_cache(h.found, q.qname, out);
         }
         let current = |st: &_| self.store.stamp_is_current(st);
         let naptr = matches!(q.qtype, wire::TYPE_NAPTR | wire::TYPE_ANY);
@@ -446,30 +433,32 @@ impl DnsFront {
         let key = Self::cache_key(zone_index, q, &mut key_buf);
         let cache = self.answers.as_ref().filter(|_| key.is_some());
         let key = key.unwrap_or_default();
-        match cache.map(|c| c.answer(key, out, current, is_lower(q.qname))) {
-            Some(Lookup::Hit(n)) => return Some(InZone { found: true, answers: n, soa_written: false }),
-            Some(Lookup::Nx { authority }) => return nx(authority),
-            Some(Lookup::Stale) => {
-                // Kept again below if the name still answers.
-                if let Some(c) = cache {
-                    c.forget(key);
-                }
+        if let Some(c) = cache {
+            let (kept, stale) =
+                c.read(key, current, |f| (from_cache(f, q.qname, out), f == answer_cache::Found::Stale));
+            if kept.is_some() {
+                return kept;
             }
-            Some(Lookup::Absent) | None => {}
+            // Kept again below if the name still answers.
+            if stale {
+                c.forget(key);
+            }
         }
         let mut text = [0u8; 256];
         let n = wire::to_text(q.qname, &mut text);
         let qname = std::str::from_utf8(&text[..n]).ok()?;
         let (rec, stamp) = self.record_of(zone, qname);
         let Some(rec) = rec else {
-            let (Some(c), Some(stamp)) = (cache, stamp) else { return nx(false) };
+            let (Some(c), Some(stamp)) = (cache, stamp) else {
+                return Some(InZone { found: false, answers: 0, soa_written: false });
+            };
             // Kept with the SOA as written after a lower-case QNAME: its
             // compression pointers depend on QNAME's bytes, case included,
             // so another case writes its own (see `is_lower`).
             let at = out.len();
             zone.soa_wire.write(out, comp);
             c.insert_nx(key, if is_lower(q.qname) { &out[at..] } else { &[] }, stamp);
-            return nx(true);
+            return Some(InZone { found: false, answers: 0, soa_written: true });
         };
         if !naptr {
             return Some(InZone { found: true, answers: 0, soa_written: false });
@@ -593,6 +582,29 @@ struct InZone {
     answers: u16,
     /// Whether the zone's SOA was written too (in the authority section).
     soa_written: bool,
+}
+
+/// What the answer cache holds for a name (`found`, its stamp checked)
+/// written for the question `qname`: a hit's answer records, or a
+/// known-absent name's kept authority section when `qname` is lower-case
+/// (otherwise the caller writes the SOA); `None` when nothing current is
+/// kept. Single and batched reads answer through this alike.
+fn from_cache(found: answer_cache::Found<'_>, qname: &[u8], out: &mut Vec<u8>) -> Option<InZone> {
+    use answer_cache::Found;
+    match found {
+        Found::Hit(answer, answers) => {
+            out.extend_from_slice(answer);
+            Some(InZone { found: true, answers, soa_written: false })
+        }
+        Found::Nx(authority) => {
+            let soa_written = !authority.is_empty() && is_lower(qname);
+            if soa_written {
+                out.extend_from_slice(authority);
+            }
+            Some(InZone { found: false, answers: 0, soa_written })
+        }
+        Found::Stale | Found::Absent => None,
+    }
 }
 
 /// Whether `qname` (wire form) has no upper-case letter: the names whose
